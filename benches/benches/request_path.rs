@@ -1,0 +1,2 @@
+//! Criterion benches of the request path.
+fn main() {}

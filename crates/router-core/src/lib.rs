@@ -1,0 +1,22 @@
+//! Turnout's pure routing logic.
+//!
+//! Everything here is plain data and pure functions: no I/O, no async runtime, no clock and no
+//! global randomness (time and randomness are arguments). The HTTP server, the provider clients
+//! and the session cache all build on these types.
+//!
+//! # Layout
+//!
+//! - [`catalog`]: models (`author/slug`), the endpoints that serve them, prices, capabilities.
+//! - [`request`]: the canonical chat request, parsed once from the body with borrowed pass-through
+//!   fields, and the features routing needs from it.
+//! - [`response`]: the canonical (provider-neutral) response and stream chunk.
+//! - [`plan`]: the routing plan, an ordered list of attempts with the reason for each.
+//! - [`pricing`]: token usage and what it costs at an endpoint's prices.
+//! - [`secret`]: a string that never prints.
+
+pub mod catalog;
+pub mod plan;
+pub mod pricing;
+pub mod request;
+pub mod response;
+pub mod secret;

@@ -1,0 +1,523 @@
+//! The canonical chat completion request, parsed once from the body.
+//!
+//! [`ChatRequest::parse`] reads the body in one pass into borrowed pieces: the fields the router
+//! owns are typed, everything else is kept as [`RawValue`] slices of the body and forwarded
+//! upstream byte for byte. Message text is only decoded when something asks for it
+//! ([`Message::text`]), which the explicit-model path never does.
+//!
+//! Errors name the field (`messages[1].role: ...`) so the server can answer with a 400 that says
+//! what to fix.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// A chat completion request in OpenRouter's shape, borrowing from the body it was parsed from.
+#[derive(Debug)]
+pub struct ChatRequest<'a> {
+    /// `model`: the primary model, a router slug (`openrouter/auto`), or absent.
+    pub model: Option<Cow<'a, str>>,
+    /// `models`: fallback models, in order.
+    pub models: Vec<Cow<'a, str>>,
+    /// `messages`, typed just enough for routing.
+    pub messages: Vec<Message<'a>>,
+    /// `messages` exactly as the client sent it; forwarded as is.
+    pub messages_raw: &'a RawValue,
+    /// `stream`.
+    pub stream: bool,
+    /// `max_completion_tokens`, else `max_tokens`.
+    pub max_tokens: Option<u32>,
+    /// `tools`, when present and not `null`.
+    pub tools: Option<&'a RawValue>,
+    /// `response_format`, when present and not `null`.
+    pub response_format: Option<&'a RawValue>,
+    /// `provider` (provider preferences), unparsed.
+    pub provider: Option<&'a RawValue>,
+    /// `plugins`, unparsed.
+    pub plugins: Option<&'a RawValue>,
+    /// `session_id` (sticky routing key).
+    pub session_id: Option<Cow<'a, str>>,
+    /// Every other field, forwarded to the provider unchanged and in body order.
+    pub passthrough: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+/// One message of the conversation.
+#[derive(Debug, Deserialize)]
+pub struct Message<'a> {
+    /// Who wrote it.
+    pub role: Role,
+    /// `content`: a string, an array of content parts, or `null`.
+    #[serde(borrow, default)]
+    pub content: Option<&'a RawValue>,
+    /// `tool_calls` of an assistant message.
+    #[serde(borrow, default)]
+    pub tool_calls: Option<&'a RawValue>,
+    /// The `model` attribute of an assistant message (read by the Auto Router's `pin_model`).
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+}
+
+/// The role of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions from the application.
+    System,
+    /// Instructions from the application (OpenAI's newer name for `system`).
+    Developer,
+    /// The end user.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool result.
+    Tool,
+}
+
+/// What routing needs to know about a request, computed without decoding message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestFeatures {
+    /// `tools` is a non-empty array.
+    pub needs_tools: bool,
+    /// Some message has an image content part.
+    pub needs_vision: bool,
+    /// `response_format` asks for `json_schema`.
+    pub needs_structured_output: bool,
+    /// A rough count of prompt tokens (about four bytes a token of JSON text).
+    pub prompt_tokens_estimate: u32,
+    /// `max_completion_tokens` or `max_tokens`, when given.
+    pub max_output_tokens: Option<u32>,
+}
+
+/// Why a request body was rejected. The server turns it into a 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The body is not JSON.
+    #[error("request body is not valid JSON: {0}")]
+    Json(String),
+    /// The body is JSON but not an object.
+    #[error("request body must be a JSON object")]
+    NotAnObject,
+    /// A required field is missing.
+    #[error("`{0}` is required")]
+    Missing(&'static str),
+    /// A field has the wrong type or value.
+    #[error("`{field}`: {message}")]
+    Invalid {
+        /// The field's path, such as `messages[1].role`.
+        field: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl RequestError {
+    /// The field the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            RequestError::Missing(field) => Some(field),
+            RequestError::Invalid { field, .. } => Some(field),
+            RequestError::Json(_) | RequestError::NotAnObject => None,
+        }
+    }
+
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        RequestError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl<'a> ChatRequest<'a> {
+    /// Parses a request body.
+    pub fn parse(body: &'a [u8]) -> Result<Self, RequestError> {
+        let TopLevel(fields) = match serde_json::from_slice::<TopLevel<'a>>(body) {
+            Ok(top) => top,
+            Err(err) if err.is_data() => return Err(RequestError::NotAnObject),
+            Err(err) => return Err(RequestError::Json(err.to_string())),
+        };
+        let mut model = None;
+        let mut models = Vec::new();
+        let mut messages_raw = None;
+        let mut stream = false;
+        let mut max_tokens = None;
+        let mut max_completion_tokens = None;
+        let mut tools = None;
+        let mut response_format = None;
+        let mut provider = None;
+        let mut plugins = None;
+        let mut session_id = None;
+        let mut passthrough = Vec::with_capacity(fields.len());
+        for (key, raw) in fields {
+            let is_null = raw.get() == "null";
+            match key.as_ref() {
+                "model" => model = optional_string("model", raw)?,
+                "models" => models = parse_models(raw)?,
+                "messages" => messages_raw = Some(raw),
+                "stream" => stream = optional_bool("stream", raw)?.unwrap_or(false),
+                "session_id" => session_id = optional_string("session_id", raw)?,
+                "provider" if !is_null => provider = Some(expect_object("provider", raw)?),
+                "plugins" if !is_null => plugins = Some(expect_array("plugins", raw)?),
+                // Owned by the router and never forwarded: `stream_options` and `usage` are
+                // set by the upstream client, the rest are routing inputs or legacy no-ops.
+                "provider" | "plugins" | "stream_options" | "usage" | "route" | "transforms"
+                | "preset" | "debug" => {}
+                _ => {
+                    match key.as_ref() {
+                        "max_tokens" => max_tokens = positive_int("max_tokens", raw)?,
+                        "max_completion_tokens" => {
+                            max_completion_tokens = positive_int("max_completion_tokens", raw)?;
+                        }
+                        "tools" if !is_null => tools = Some(expect_array("tools", raw)?),
+                        "response_format" if !is_null => {
+                            response_format = Some(expect_object("response_format", raw)?);
+                        }
+                        _ => {}
+                    }
+                    passthrough.push((key, raw));
+                }
+            }
+        }
+        let messages_raw = messages_raw.ok_or(RequestError::Missing("messages"))?;
+        Ok(ChatRequest {
+            model,
+            models,
+            messages: parse_messages(messages_raw)?,
+            messages_raw,
+            stream,
+            max_tokens: max_completion_tokens.or(max_tokens),
+            tools,
+            response_format,
+            provider,
+            plugins,
+            session_id,
+            passthrough,
+        })
+    }
+
+    /// What routing needs to know about this request.
+    pub fn features(&self) -> RequestFeatures {
+        let tools_len = self.tools.map_or(0, |raw| raw.get().len());
+        RequestFeatures {
+            needs_tools: self.tools.is_some_and(|raw| raw.get().trim() != "[]"),
+            needs_vision: self.messages.iter().any(Message::has_image),
+            needs_structured_output: self
+                .response_format
+                .is_some_and(|raw| raw.get().contains("json_schema")),
+            prompt_tokens_estimate: estimate_tokens(self.messages_raw.get().len() + tools_len),
+            max_output_tokens: self.max_tokens,
+        }
+    }
+
+    /// The models a client named, `model` first, then `models`, as written (duplicates kept).
+    pub fn requested_models(&self) -> impl Iterator<Item = &str> {
+        self.model
+            .iter()
+            .chain(self.models.iter())
+            .map(|it| it.as_ref())
+    }
+}
+
+impl Message<'_> {
+    /// The message's text: the string content, or its text parts joined by newlines.
+    pub fn text(&self) -> Cow<'_, str> {
+        let Some(raw) = self.content else {
+            return Cow::Borrowed("");
+        };
+        let json = raw.get();
+        if json.starts_with('"') {
+            return serde_json::from_str::<Cow<'_, str>>(json).unwrap_or(Cow::Borrowed(""));
+        }
+        let Ok(parts) = serde_json::from_str::<Vec<ContentPart<'_>>>(json) else {
+            return Cow::Borrowed("");
+        };
+        let mut texts = parts.into_iter().filter_map(|part| part.text);
+        match (texts.next(), texts.next()) {
+            (None, _) => Cow::Borrowed(""),
+            (Some(only), None) => only,
+            (Some(first), Some(second)) => {
+                let mut joined = first.into_owned();
+                for text in std::iter::once(second).chain(texts) {
+                    joined.push('\n');
+                    joined.push_str(&text);
+                }
+                Cow::Owned(joined)
+            }
+        }
+    }
+
+    /// Whether the content has an image part.
+    pub fn has_image(&self) -> bool {
+        let Some(raw) = self.content else {
+            return false;
+        };
+        let json = raw.get();
+        json.starts_with('[')
+            && json.contains("image_url")
+            && serde_json::from_str::<Vec<ContentPart<'_>>>(json)
+                .is_ok_and(|parts| parts.iter().any(|part| part.kind == "image_url"))
+    }
+}
+
+/// Tokens in `bytes` of JSON text, at about four bytes a token.
+pub fn estimate_tokens(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+#[derive(Deserialize)]
+struct ContentPart<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// The top level of a body: its keys and raw values, in order.
+struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TopLevelVisitor;
+
+        impl<'de> Visitor<'de> for TopLevelVisitor {
+            type Value = TopLevel<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    fields.push((key, value));
+                }
+                Ok(TopLevel(fields))
+            }
+        }
+
+        deserializer.deserialize_map(TopLevelVisitor)
+    }
+}
+
+fn optional_string<'a>(
+    field: &'static str,
+    raw: &'a RawValue,
+) -> Result<Option<Cow<'a, str>>, RequestError> {
+    match raw.get() {
+        "null" => Ok(None),
+        json if json.starts_with('"') => serde_json::from_str(json)
+            .map(Some)
+            .map_err(|_| RequestError::invalid(field, "expected a string")),
+        _ => Err(RequestError::invalid(field, "expected a string")),
+    }
+}
+
+fn optional_bool(field: &'static str, raw: &RawValue) -> Result<Option<bool>, RequestError> {
+    match raw.get() {
+        "null" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(RequestError::invalid(field, "expected a boolean")),
+    }
+}
+
+fn positive_int(field: &'static str, raw: &RawValue) -> Result<Option<u32>, RequestError> {
+    if raw.get() == "null" {
+        return Ok(None);
+    }
+    match serde_json::from_str::<u32>(raw.get()) {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(RequestError::invalid(
+            field,
+            "expected an integer of at least 1",
+        )),
+    }
+}
+
+fn expect_object<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawValue, RequestError> {
+    if raw.get().starts_with('{') {
+        Ok(raw)
+    } else {
+        Err(RequestError::invalid(field, "expected an object"))
+    }
+}
+
+fn expect_array<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawValue, RequestError> {
+    if raw.get().starts_with('[') {
+        Ok(raw)
+    } else {
+        Err(RequestError::invalid(field, "expected an array"))
+    }
+}
+
+fn parse_models(raw: &RawValue) -> Result<Vec<Cow<'_, str>>, RequestError> {
+    if raw.get() == "null" {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str::<Vec<Cow<'_, str>>>(raw.get())
+        .map_err(|_| RequestError::invalid("models", "expected an array of model ids (strings)"))
+}
+
+fn parse_messages(raw: &RawValue) -> Result<Vec<Message<'_>>, RequestError> {
+    let json = raw.get();
+    if !json.starts_with('[') {
+        return Err(RequestError::invalid(
+            "messages",
+            "expected an array of messages",
+        ));
+    }
+    match serde_json::from_str::<Vec<Message<'_>>>(json) {
+        Ok(messages) if messages.is_empty() => Err(RequestError::invalid(
+            "messages",
+            "must contain at least one message",
+        )),
+        Ok(messages) => {
+            let content_ok = |message: &Message<'_>| {
+                message.content.is_none_or(|raw| {
+                    matches!(raw.get().as_bytes().first(), Some(b'"' | b'[' | b'n'))
+                })
+            };
+            match messages.iter().all(content_ok) {
+                true => Ok(messages),
+                false => Err(locate_message_error(json)),
+            }
+        }
+        Err(_) => Err(locate_message_error(json)),
+    }
+}
+
+/// The slow path of a bad `messages`: finds the first bad message and says what is wrong with it.
+fn locate_message_error(json: &str) -> RequestError {
+    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(json) else {
+        return RequestError::invalid("messages", "expected an array of messages");
+    };
+    for (idx, item) in items.iter().enumerate() {
+        let Ok(object) =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(item.get())
+        else {
+            return RequestError::invalid(format!("messages[{idx}]"), "expected an object");
+        };
+        match object.get("role") {
+            None => return RequestError::invalid(format!("messages[{idx}].role"), "is required"),
+            Some(role) if serde_json::from_value::<Role>(role.clone()).is_err() => {
+                return RequestError::invalid(
+                    format!("messages[{idx}].role"),
+                    "expected one of `system`, `developer`, `user`, `assistant`, `tool`",
+                );
+            }
+            Some(_) => {}
+        }
+        if let Some(content) = object.get("content")
+            && !(content.is_string() || content.is_array() || content.is_null())
+        {
+            return RequestError::invalid(
+                format!("messages[{idx}].content"),
+                "expected a string or an array of content parts",
+            );
+        }
+        if let Err(err) = serde_json::from_str::<Message<'_>>(item.get()) {
+            let text = err.to_string();
+            let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
+            return RequestError::invalid(format!("messages[{idx}]"), text);
+        }
+    }
+    RequestError::invalid("messages", "expected an array of messages")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<ChatRequest<'_>, RequestError> {
+        ChatRequest::parse(body.as_bytes())
+    }
+
+    #[test]
+    fn keeps_unknown_fields_verbatim_and_in_order() {
+        let body = r#"{"model":"a/b","temperature":0.25,"messages":[{"role":"user","content":"hi"}],"stream":true,"x_custom":{"k":[1, 2]},"stream_options":{"include_usage":false}}"#;
+        let request = parse(body).unwrap();
+        assert_eq!(request.model.as_deref(), Some("a/b"));
+        assert!(request.stream);
+        let passthrough: Vec<_> = request
+            .passthrough
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.get()))
+            .collect();
+        assert_eq!(
+            passthrough,
+            [("temperature", "0.25"), ("x_custom", r#"{"k":[1, 2]}"#)]
+        );
+        assert_eq!(
+            request.messages_raw.get(),
+            r#"[{"role":"user","content":"hi"}]"#
+        );
+    }
+
+    #[test]
+    fn names_the_field_that_is_wrong() {
+        let cases = [
+            (r#"{"model":5,"messages":[]}"#, Some("model")),
+            (r#"{"model":"a/b"}"#, Some("messages")),
+            (r#"{"model":"a/b","messages":[]}"#, Some("messages")),
+            (r#"{"model":"a/b","messages":"hi"}"#, Some("messages")),
+            (
+                r#"{"messages":[{"role":"user","content":"a"},{"role":"robot","content":"b"}]}"#,
+                Some("messages[1].role"),
+            ),
+            (
+                r#"{"messages":[{"content":"a"}]}"#,
+                Some("messages[0].role"),
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":7}]}"#,
+                Some("messages[0].content"),
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"a"}],"stream":"yes"}"#,
+                Some("stream"),
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"a"}],"max_tokens":0}"#,
+                Some("max_tokens"),
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"a"}],"models":"a/b"}"#,
+                Some("models"),
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"a"}],"tools":{}}"#,
+                Some("tools"),
+            ),
+            (r#"[1,2]"#, None),
+            (r#"{"model": "#, None),
+        ];
+        for (body, field) in cases {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.field(), field, "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn reads_text_and_features() {
+        let body = r#"{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"what is"},{"type":"image_url","image_url":{"url":"data:x"}},{"type":"text","text":"this?"}]}],"tools":[{"type":"function","function":{"name":"f"}}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}},"max_completion_tokens":50,"max_tokens":10}"#;
+        let request = parse(body).unwrap();
+        assert_eq!(request.messages[0].text(), "be brief");
+        assert_eq!(request.messages[1].text(), "what is\nthis?");
+        let features = request.features();
+        assert!(features.needs_tools && features.needs_vision && features.needs_structured_output);
+        assert_eq!(features.max_output_tokens, Some(50));
+        assert!(features.prompt_tokens_estimate > 10);
+    }
+
+    #[test]
+    fn escaped_keys_and_strings_are_decoded() {
+        let request =
+            parse(r#"{"mod\u0065l":"a/\u0062","messages":[{"role":"user","content":"x"}]}"#)
+                .unwrap();
+        assert_eq!(request.model.as_deref(), Some("a/b"));
+    }
+}

@@ -1,0 +1,81 @@
+//! The canonical (provider-neutral) chat completion response and stream chunk.
+//!
+//! Provider clients translate their wire formats into these; the server renders them in
+//! OpenRouter's shape with its own `id`, `model` and `provider`. `choices` stays raw JSON in
+//! OpenAI's shape, so an OpenAI-compatible response is passed through without being rebuilt.
+
+use serde_json::value::RawValue;
+
+use crate::pricing::Usage;
+
+/// Why a choice stopped, normalized to OpenRouter's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    /// The model finished, or hit a stop sequence.
+    Stop,
+    /// The token limit was reached.
+    Length,
+    /// The model called tools.
+    ToolCalls,
+    /// A content filter stopped it.
+    ContentFilter,
+    /// A provider error cut it short.
+    Error,
+}
+
+impl FinishReason {
+    /// Normalizes a provider's value (`end_turn`, `max_tokens`, `STOP`, ...). Unknown values map to
+    /// `Stop`, as OpenRouter does.
+    pub fn normalize(native: &str) -> Self {
+        match native {
+            "length" | "max_tokens" | "MAX_TOKENS" | "model_length" => FinishReason::Length,
+            "tool_calls" | "tool_use" | "function_call" => FinishReason::ToolCalls,
+            "content_filter" | "SAFETY" | "RECITATION" | "refusal" => FinishReason::ContentFilter,
+            "error" => FinishReason::Error,
+            _ => FinishReason::Stop,
+        }
+    }
+
+    /// The wire value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Error => "error",
+        }
+    }
+}
+
+/// A complete (non-streaming) response from a provider.
+#[derive(Debug)]
+pub struct ChatResponse {
+    /// The provider's own id for the generation (kept for records, never shown as our `id`).
+    pub upstream_id: Option<String>,
+    /// `choices`, in OpenAI's chat completion shape.
+    pub choices: Box<RawValue>,
+    /// Token usage; zero when the provider reported none.
+    pub usage: Usage,
+    /// The first choice's finish reason, normalized.
+    pub finish_reason: Option<FinishReason>,
+    /// `system_fingerprint`, if the provider sent one.
+    pub system_fingerprint: Option<String>,
+    /// `service_tier`, if the provider sent one.
+    pub service_tier: Option<String>,
+}
+
+/// One chunk of a streamed response.
+#[derive(Debug)]
+pub struct ChatChunk {
+    /// `choices` of the chunk in OpenAI's chunk shape (`delta`, `finish_reason`); `[]` for a
+    /// usage-only chunk.
+    pub choices: Box<RawValue>,
+    /// Whether a delta carries output (content, a tool call, reasoning or a refusal): the first
+    /// such chunk is the stream's first token.
+    pub has_output: bool,
+    /// The first choice's finish reason, when this chunk ends it.
+    pub finish_reason: Option<FinishReason>,
+    /// Usage, on the provider's usage chunk.
+    pub usage: Option<Usage>,
+}

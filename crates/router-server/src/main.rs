@@ -1,0 +1,2 @@
+//! The `router-server` binary.
+fn main() {}
