@@ -1,0 +1,321 @@
+//! Provider settings and [`ProviderClient`], one pooled HTTP client per provider.
+//!
+//! A [`ProviderClient`] owns one `reqwest::Client` (connection pool, keep-alive, `TCP_NODELAY`,
+//! the provider's key and extra headers as default headers) and dispatches each call to the
+//! wire format of its [`ProviderKind`]. It is cheap to clone: clones share the pool.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use router_core::request::ChatRequest;
+use router_core::response::{ChatChunk, ChatResponse};
+use router_core::secret::Secret;
+use serde::Deserialize;
+
+use crate::error::{ErrorKind, Scrubber, UpstreamError};
+use crate::openai_compat;
+
+/// A stream of chunks from a provider.
+///
+/// It ends (`None`) after the provider's `[DONE]`, or at a clean end of the body after a
+/// `finish_reason`. After an `Err` item it ends. Dropping it closes the upstream connection,
+/// which cancels the generation at providers that support that.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, UpstreamError>> + Send>>;
+
+/// Which wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum ProviderKind {
+    /// OpenAI's chat completions API, or a compatible one (vLLM, Together, DeepInfra, Groq, ...).
+    #[serde(rename = "openai", alias = "openai-compatible")]
+    OpenAiCompatible,
+}
+
+impl ProviderKind {
+    /// The config name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAiCompatible => "openai",
+        }
+    }
+}
+
+/// How to reach one provider.
+///
+/// `Debug` shows neither the key nor the values of `extra_headers` (they may hold credentials).
+#[derive(Clone)]
+pub struct ProviderSettings {
+    /// The provider's slug, such as `openai`; named in errors and logs.
+    pub name: String,
+    /// The wire format it speaks.
+    pub kind: ProviderKind,
+    /// The API base, such as `https://api.openai.com/v1`; chat requests go to
+    /// `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// The provider API key, sent as `Authorization: Bearer <key>`; no header when empty.
+    pub api_key: Secret,
+    /// Time allowed to open a connection (TCP and TLS). Default 5 s.
+    pub connect_timeout: Duration,
+    /// Time allowed from sending the request to the response headers. Default 60 s.
+    pub first_byte_timeout: Duration,
+    /// Longest gap allowed between two chunks of a stream. Default 60 s.
+    pub idle_timeout: Duration,
+    /// Time allowed for the whole request, body included (a non-streaming body, or the whole
+    /// stream). Default 600 s.
+    pub total_timeout: Duration,
+    /// Headers sent on every request (for example `HTTP-Referer`, an organization header).
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl ProviderSettings {
+    /// Settings with the default timeouts and no extra headers.
+    pub fn new(
+        name: impl Into<String>,
+        kind: ProviderKind,
+        base_url: impl Into<String>,
+        api_key: Secret,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            base_url: base_url.into(),
+            api_key,
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(600),
+            extra_headers: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self
+            .extra_headers
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        f.debug_struct("ProviderSettings")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .field("extra_headers", &header_names)
+            .finish()
+    }
+}
+
+/// A client for one provider, with its own connection pool.
+#[derive(Clone)]
+pub struct ProviderClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What every call of a provider client needs.
+pub(crate) struct Inner {
+    pub(crate) settings: ProviderSettings,
+    pub(crate) http: reqwest::Client,
+    /// `{base_url}/chat/completions`, parsed once.
+    pub(crate) chat_url: reqwest::Url,
+}
+
+impl ProviderClient {
+    /// Builds the client: validates the base URL and headers and sets up the connection pool.
+    pub fn new(settings: ProviderSettings) -> Result<Self, UpstreamError> {
+        let scrubber = Scrubber::new(settings.api_key.expose());
+        let config_error = |detail: String| {
+            UpstreamError::new(&settings.name, ErrorKind::Config, scrubber.clean(&detail))
+        };
+        let chat_url = chat_url(&settings.base_url).map_err(config_error)?;
+        let headers = default_headers(&settings).map_err(config_error)?;
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("turnout/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.connect_timeout)
+            .tcp_nodelay(true)
+            .tcp_keepalive(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            // A provider API never redirects a POST; following one would resend the body (and
+            // the key) somewhere we were not configured to talk to.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| config_error(err.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                http,
+                chat_url,
+            }),
+        })
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.inner.settings.name
+    }
+
+    /// The wire format the provider speaks.
+    pub fn kind(&self) -> ProviderKind {
+        self.inner.settings.kind
+    }
+
+    /// Sends a non-streaming chat completion for `upstream_model` (the provider's own model id).
+    pub async fn complete(
+        &self,
+        upstream_model: &str,
+        request: &ChatRequest<'_>,
+    ) -> Result<ChatResponse, UpstreamError> {
+        match self.inner.settings.kind {
+            ProviderKind::OpenAiCompatible => {
+                openai_compat::complete(&self.inner, upstream_model, request).await
+            }
+        }
+    }
+
+    /// Starts a streaming chat completion. Resolves once the provider answered with 2xx headers;
+    /// anything that fails before that is an `Err` here, anything after is an `Err` item.
+    pub async fn stream(
+        &self,
+        upstream_model: &str,
+        request: &ChatRequest<'_>,
+    ) -> Result<ChunkStream, UpstreamError> {
+        match self.inner.settings.kind {
+            ProviderKind::OpenAiCompatible => {
+                openai_compat::stream(&self.inner, upstream_model, request).await
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderClient")
+            .field("name", &self.inner.settings.name)
+            .field("kind", &self.inner.settings.kind)
+            .field("base_url", &self.inner.settings.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    /// A scrubber for this provider's key.
+    pub(crate) fn scrubber(&self) -> Scrubber<'_> {
+        Scrubber::new(self.settings.api_key.expose())
+    }
+
+    /// The provider's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.settings.name
+    }
+}
+
+/// `{base_url}/chat/completions`, checked to be an absolute http(s) URL.
+fn chat_url(base_url: &str) -> Result<reqwest::Url, String> {
+    let joined = format!("{}/chat/completions", base_url.trim_end_matches('/'));
+    let url = reqwest::Url::parse(&joined)
+        .map_err(|err| format!("invalid base_url `{base_url}`: {err}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        scheme => Err(format!(
+            "invalid base_url `{base_url}`: scheme `{scheme}` is not http or https"
+        )),
+    }
+}
+
+/// The headers sent on every request: the key (marked sensitive), the content type and the
+/// configured extras.
+fn default_headers(settings: &ProviderSettings) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::with_capacity(2 + settings.extra_headers.len());
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let key = settings.api_key.expose();
+    if !key.is_empty() {
+        let mut value = HeaderValue::try_from(format!("Bearer {key}"))
+            .map_err(|_| "the API key contains characters not allowed in a header".to_owned())?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    for (name, value) in &settings.extra_headers {
+        let header_name = HeaderName::try_from(name.as_str())
+            .map_err(|_| format!("extra header name `{name}` is not a valid header name"))?;
+        let mut header_value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| format!("extra header `{name}` has a value not allowed in a header"))?;
+        // Extra headers may carry credentials (`api-key`, `x-api-key`): never print them.
+        header_value.set_sensitive(true);
+        headers.append(header_name, header_value);
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(base_url: &str) -> ProviderSettings {
+        ProviderSettings::new(
+            "acme",
+            ProviderKind::OpenAiCompatible,
+            base_url,
+            Secret::new("sk-test-secret"),
+        )
+    }
+
+    #[test]
+    fn joins_the_chat_path_onto_the_base_url() {
+        for base in ["http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/"] {
+            let client = ProviderClient::new(settings(base)).unwrap();
+            assert_eq!(
+                client.inner.chat_url.as_str(),
+                "http://127.0.0.1:9/v1/chat/completions"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_unusable_settings_without_leaking_the_key() {
+        let mut bad_header = settings("http://127.0.0.1:9/v1");
+        bad_header.extra_headers = vec![("bad header".to_owned(), "x".to_owned())];
+        let mut bad_key = settings("http://127.0.0.1:9/v1");
+        bad_key.api_key = Secret::new("sk-line\nbreak");
+        for settings in [
+            settings("not a url"),
+            settings("ftp://x/v1"),
+            bad_header,
+            bad_key,
+        ] {
+            let err = ProviderClient::new(settings).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Config);
+            assert!(!format!("{err} {err:?}").contains("sk-"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn kind_reads_both_config_names() {
+        for name in ["\"openai\"", "\"openai-compatible\""] {
+            let kind: ProviderKind = serde_json::from_str(name).unwrap();
+            assert_eq!(kind, ProviderKind::OpenAiCompatible);
+        }
+        assert!(serde_json::from_str::<ProviderKind>("\"anthropic\"").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let mut settings = settings("http://127.0.0.1:9/v1");
+        settings.extra_headers = vec![("api-key".to_owned(), "azure-secret".to_owned())];
+        let client = ProviderClient::new(settings.clone()).unwrap();
+        let text = format!("{settings:?} {client:?}");
+        assert!(!text.contains("sk-test-secret"), "{text}");
+        assert!(!text.contains("azure-secret"), "{text}");
+        assert!(text.contains("api-key"), "{text}");
+    }
+}

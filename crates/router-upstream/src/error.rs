@@ -1,0 +1,545 @@
+//! What went wrong talking to a provider, classified so the fallback loop never string-matches.
+//!
+//! Every failure of a provider call is an [`UpstreamError`]: the provider's name, an
+//! [`ErrorKind`], the HTTP status and provider code when there was one, a `Retry-After` hint, and
+//! a `detail` for logs. Each error answers the questions the server asks of it:
+//!
+//! - [`UpstreamError::fault`]: whose fault is it (the provider's, the client's, ours)?
+//! - [`UpstreamError::retryable`]: may the next candidate be tried?
+//! - [`UpstreamError::client_status`], [`UpstreamError::error_type`],
+//!   [`UpstreamError::client_message`]: what to tell our client when this is the final error.
+//!
+//! The provider's API key never appears in any of it: every text taken from a provider or from
+//! the transport goes through a scrubber before it is stored.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+/// A failed provider call.
+#[derive(Debug, thiserror::Error)]
+#[error("provider `{provider}`: {kind}{}: {detail}", status_suffix(*.status))]
+pub struct UpstreamError {
+    /// The provider's name (its slug, such as `openai`).
+    pub provider: String,
+    /// What kind of failure it was.
+    pub kind: ErrorKind,
+    /// The HTTP status the provider answered with, if it answered.
+    pub status: Option<u16>,
+    /// How long the provider asked us to wait (`Retry-After`, `retry-after-ms`).
+    pub retry_after: Option<Duration>,
+    /// The provider's own error code (OpenAI's `error.code`, else `error.type`).
+    pub provider_code: Option<String>,
+    /// The provider's own error message, when it sent one: shown to clients for the errors their
+    /// request caused (see [`UpstreamError::client_message`]). Secrets scrubbed, truncated.
+    pub provider_message: Option<String>,
+    /// The upstream message or body, or the transport error, truncated to about 1 KiB. For logs
+    /// only; secrets scrubbed.
+    pub detail: String,
+}
+
+/// The kinds of provider failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The provider rate-limited us (HTTP 429).
+    RateLimited,
+    /// The prompt (plus `max_tokens`) does not fit the model's context window.
+    ContextLength,
+    /// The provider's moderation flagged the request.
+    Moderation,
+    /// The provider is down or overloaded (5xx, 529).
+    Unavailable,
+    /// The provider did not answer in time: no headers within the first-byte timeout, a stream
+    /// idle for too long, the whole request over its deadline, or HTTP 408/504/524.
+    Timeout,
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
+    Connect,
+    /// The provider refused our credentials (401, 402, 403 other than moderation): our provider
+    /// key or account, not the client's.
+    Auth,
+    /// Any other 4xx: the request was invalid for this provider.
+    BadRequest,
+    /// The provider does not know the model or the path (404).
+    NotFound,
+    /// The provider answered 2xx with something we cannot read: not JSON, missing `choices`, an
+    /// unexpected status or content type.
+    InvalidResponse,
+    /// The connection dropped, or the provider failed, after a stream started.
+    StreamInterrupted,
+    /// The provider's settings are unusable (a bad base URL or header). Only from
+    /// [`crate::ProviderClient::new`].
+    Config,
+}
+
+/// Whose fault an error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The provider failed: down, slow, rate-limited, or it answered nonsense.
+    Upstream,
+    /// The client's request caused it (too long, flagged, invalid parameters).
+    Client,
+    /// Our own configuration: the provider refused our key, or does not have the model we map to.
+    Internal,
+}
+
+// === impl UpstreamError ===
+
+impl UpstreamError {
+    /// An error with no status, code or hint. `detail` is stored as given: scrub it first if it
+    /// may contain a secret.
+    pub fn new(provider: impl Into<String>, kind: ErrorKind, detail: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            kind,
+            status: None,
+            retry_after: None,
+            provider_code: None,
+            provider_message: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// Whose fault this is.
+    pub fn fault(&self) -> Fault {
+        match self.kind {
+            ErrorKind::ContextLength | ErrorKind::Moderation | ErrorKind::BadRequest => {
+                Fault::Client
+            }
+            ErrorKind::Auth | ErrorKind::NotFound | ErrorKind::Config => Fault::Internal,
+            ErrorKind::RateLimited
+            | ErrorKind::Unavailable
+            | ErrorKind::Timeout
+            | ErrorKind::Connect
+            | ErrorKind::InvalidResponse
+            | ErrorKind::StreamInterrupted => Fault::Upstream,
+        }
+    }
+
+    /// Whether another candidate may be tried after this error.
+    ///
+    /// OpenRouter falls back on any provider error, including context-length and moderation
+    /// errors and invalid parameters (another provider or model may accept them), so this is true
+    /// for every kind a call can produce. Whether output already reached the client is the
+    /// caller's to know: after the first streamed token no fallback is possible.
+    pub fn retryable(&self) -> bool {
+        match self.kind {
+            ErrorKind::RateLimited
+            | ErrorKind::ContextLength
+            | ErrorKind::Moderation
+            | ErrorKind::Unavailable
+            | ErrorKind::Timeout
+            | ErrorKind::Connect
+            | ErrorKind::Auth
+            | ErrorKind::BadRequest
+            | ErrorKind::NotFound
+            | ErrorKind::InvalidResponse
+            | ErrorKind::StreamInterrupted => true,
+            // Never produced by a call; retrying a misconfigured provider would fail the same way.
+            ErrorKind::Config => false,
+        }
+    }
+
+    /// The HTTP status to answer our client with when this is the final error.
+    ///
+    /// Provider auth failures become 502: it is our key that failed, and a 401 would make SDKs
+    /// blame the client's key.
+    pub fn client_status(&self) -> u16 {
+        match self.kind {
+            ErrorKind::RateLimited => 429,
+            ErrorKind::ContextLength | ErrorKind::BadRequest => 400,
+            ErrorKind::Moderation => 403,
+            ErrorKind::Unavailable if self.is_overloaded() => 503,
+            ErrorKind::Timeout => 408,
+            ErrorKind::Config => 500,
+            ErrorKind::Unavailable
+            | ErrorKind::Connect
+            | ErrorKind::Auth
+            | ErrorKind::NotFound
+            | ErrorKind::InvalidResponse
+            | ErrorKind::StreamInterrupted => 502,
+        }
+    }
+
+    /// OpenRouter's typed `error_type` for this error (`error.metadata.error_type`).
+    pub fn error_type(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::RateLimited => "rate_limit_exceeded",
+            ErrorKind::ContextLength => "context_length_exceeded",
+            ErrorKind::Moderation => "content_policy_violation",
+            ErrorKind::Unavailable if self.is_overloaded() => "provider_overloaded",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::BadRequest => "invalid_request",
+            ErrorKind::Config => "server",
+            // Our provider key failing is not the client's authentication problem.
+            ErrorKind::Unavailable
+            | ErrorKind::Connect
+            | ErrorKind::Auth
+            | ErrorKind::NotFound
+            | ErrorKind::InvalidResponse
+            | ErrorKind::StreamInterrupted => "provider_unavailable",
+        }
+    }
+
+    /// A message that is safe to show our client.
+    ///
+    /// For errors the client's request caused (context length, moderation, bad request) this is
+    /// the provider's own message, scrubbed of secrets; otherwise a fixed message that reveals no
+    /// internal detail.
+    pub fn client_message(&self) -> String {
+        let generic = match self.kind {
+            ErrorKind::ContextLength => "the prompt is too long for the model's context window",
+            ErrorKind::Moderation => "the request was flagged by the provider's moderation",
+            ErrorKind::BadRequest => "the provider rejected the request as invalid",
+            ErrorKind::RateLimited => {
+                return match self.retry_after {
+                    Some(wait) => format!(
+                        "the provider is rate limited; retry after {} seconds",
+                        wait.as_secs_f64().ceil()
+                    ),
+                    None => "the provider is rate limited; retry shortly".to_owned(),
+                };
+            }
+            ErrorKind::Unavailable if self.is_overloaded() => "the provider is overloaded",
+            ErrorKind::Unavailable => "the provider is unavailable",
+            ErrorKind::Timeout => "the provider did not respond in time",
+            ErrorKind::Connect => "could not connect to the provider",
+            ErrorKind::Auth => "the provider is unavailable (it refused the gateway's credentials)",
+            ErrorKind::NotFound => "the model is not available at the provider",
+            ErrorKind::InvalidResponse => "the provider returned an invalid response",
+            ErrorKind::StreamInterrupted => "the provider's stream was interrupted",
+            ErrorKind::Config => "internal error",
+        };
+        match (self.fault(), &self.provider_message) {
+            (Fault::Client, Some(message)) if !message.is_empty() => message.clone(),
+            _ => generic.to_owned(),
+        }
+    }
+
+    /// Whether the provider said it is overloaded (503, 529 or an `overloaded` code).
+    fn is_overloaded(&self) -> bool {
+        matches!(self.status, Some(503 | 529))
+            || self
+                .provider_code
+                .as_deref()
+                .is_some_and(|code| code.contains("overloaded"))
+    }
+}
+
+fn status_suffix(status: Option<u16>) -> String {
+    status.map_or_else(String::new, |status| format!(" (HTTP {status})"))
+}
+
+// === impl ErrorKind ===
+
+impl ErrorKind {
+    /// A short, stable, low-cardinality label (for logs and metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ContextLength => "context_length",
+            ErrorKind::Moderation => "moderation",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Auth => "auth",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::Config => "config",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// === classification ===
+
+/// The parts of a provider error body we use, from any of the shapes providers send.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ProviderErrorBody {
+    /// `error.message` (or `message`, `detail`, or `error` when it is a string).
+    pub(crate) message: Option<String>,
+    /// `error.code` when it is a string, else `error.type`, else `error.metadata.error_type`.
+    pub(crate) code: Option<String>,
+    /// `error.code` when it is an integer (OpenRouter-style errors carry an HTTP status there).
+    pub(crate) numeric_code: Option<u16>,
+}
+
+impl ProviderErrorBody {
+    /// Reads an error body. Anything that is not one of the known shapes gives an empty result.
+    pub(crate) fn parse(body: &[u8]) -> Self {
+        // The error path is cold: a `Value` keeps the many provider shapes simple to read.
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => Self::from_value(&value),
+            Err(_) => Self::default(),
+        }
+    }
+
+    /// Reads the `error` member of a chunk or body (`{"message", "type", "code"}` or a string).
+    pub(crate) fn from_error_member(error: &serde_json::Value) -> Self {
+        let mut parsed = Self::default();
+        match error {
+            serde_json::Value::String(message) => parsed.message = Some(message.clone()),
+            serde_json::Value::Object(object) => {
+                parsed.message = object
+                    .get("message")
+                    .and_then(|it| it.as_str())
+                    .map(str::to_owned);
+                let code = object.get("code");
+                parsed.numeric_code = code
+                    .and_then(|it| it.as_u64())
+                    .and_then(|it| u16::try_from(it).ok());
+                parsed.code = code
+                    .and_then(|it| it.as_str())
+                    .or_else(|| {
+                        object
+                            .get("metadata")
+                            .and_then(|it| it.get("provider_code"))
+                            .and_then(|it| it.as_str())
+                    })
+                    .or_else(|| object.get("type").and_then(|it| it.as_str()))
+                    .or_else(|| {
+                        object
+                            .get("metadata")
+                            .and_then(|it| it.get("error_type"))
+                            .and_then(|it| it.as_str())
+                    })
+                    .map(str::to_owned);
+            }
+            _ => {}
+        }
+        parsed
+    }
+
+    fn from_value(value: &serde_json::Value) -> Self {
+        if let Some(error) = value.get("error")
+            && !error.is_null()
+        {
+            return Self::from_error_member(error);
+        }
+        let text = |key: &str| value.get(key).and_then(|it| it.as_str()).map(str::to_owned);
+        Self {
+            message: text("message").or_else(|| text("detail")),
+            code: text("code").or_else(|| text("type")),
+            numeric_code: None,
+        }
+    }
+
+    /// Message and code, lowercased, for keyword matching.
+    fn haystack(&self) -> String {
+        let mut text = String::new();
+        for part in [&self.code, &self.message].into_iter().flatten() {
+            text.push_str(&part.to_ascii_lowercase());
+            text.push(' ');
+        }
+        text
+    }
+}
+
+const CONTEXT_MARKERS: &[&str] = &[
+    "context_length",
+    "context length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "string_too_long",
+    "token_limit",
+    "tokens_exceeded",
+];
+
+const MODERATION_MARKERS: &[&str] = &[
+    "moderation",
+    "flagged",
+    "content_policy",
+    "content policy",
+    "content_filter",
+    "safety system",
+];
+
+/// Classifies an error response: its HTTP status (if any; `None` for an error inside a 200 body
+/// or a stream) and its body.
+pub(crate) fn classify(status: Option<u16>, body: &ProviderErrorBody) -> ErrorKind {
+    let status = status.or(body.numeric_code);
+    let haystack = body.haystack();
+    let mentions = |markers: &[&str]| markers.iter().any(|marker| haystack.contains(marker));
+    match status {
+        Some(429) => ErrorKind::RateLimited,
+        Some(400 | 413 | 422) if mentions(CONTEXT_MARKERS) => ErrorKind::ContextLength,
+        Some(400 | 403) if mentions(MODERATION_MARKERS) => ErrorKind::Moderation,
+        Some(401..=403) => ErrorKind::Auth,
+        Some(404) => ErrorKind::NotFound,
+        Some(408 | 504 | 524) => ErrorKind::Timeout,
+        Some(500..=599) => ErrorKind::Unavailable,
+        Some(400..=499) => ErrorKind::BadRequest,
+        Some(_) => ErrorKind::InvalidResponse,
+        None => classify_by_code(&haystack, mentions),
+    }
+}
+
+/// Classifies an error that came without a status, by its code and message.
+fn classify_by_code(haystack: &str, mentions: impl Fn(&[&str]) -> bool) -> ErrorKind {
+    let has = |needle: &str| haystack.contains(needle);
+    if has("rate_limit") || has("rate limit") || has("too many requests") {
+        ErrorKind::RateLimited
+    } else if mentions(CONTEXT_MARKERS) {
+        ErrorKind::ContextLength
+    } else if mentions(MODERATION_MARKERS) {
+        ErrorKind::Moderation
+    } else if has("timeout") || has("timed out") {
+        ErrorKind::Timeout
+    } else if has("authentication") || has("api_key") || has("api key") || has("permission") {
+        ErrorKind::Auth
+    } else if has("not_found") || has("not found") {
+        ErrorKind::NotFound
+    } else if has("invalid_request") {
+        ErrorKind::BadRequest
+    } else {
+        // A provider error of unknown kind, such as `server_error` or `overloaded_error`.
+        ErrorKind::Unavailable
+    }
+}
+
+/// How long the provider asked us to wait: `retry-after-ms`, else `Retry-After` in seconds or as
+/// an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|it| it.to_str().ok());
+    if let Some(millis) = header("retry-after-ms").and_then(|it| it.trim().parse::<f64>().ok())
+        && millis.is_finite()
+        && millis >= 0.0
+    {
+        return Some(Duration::from_secs_f64(millis / 1000.0));
+    }
+    let value = header("retry-after")?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Builds the error for a non-2xx response (or a 2xx whose body is an error object).
+pub(crate) fn from_response(
+    provider: &str,
+    scrubber: &Scrubber<'_>,
+    status: Option<StatusCode>,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> UpstreamError {
+    let parsed = ProviderErrorBody::parse(body);
+    from_parsed(
+        provider,
+        scrubber,
+        status.map(|it| it.as_u16()),
+        retry_after,
+        parsed,
+        body,
+    )
+}
+
+/// Builds the error for a parsed provider error; `raw` is the text it came from (the `detail`
+/// when the provider sent no message).
+pub(crate) fn from_parsed(
+    provider: &str,
+    scrubber: &Scrubber<'_>,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    parsed: ProviderErrorBody,
+    raw: &[u8],
+) -> UpstreamError {
+    let kind = classify(status, &parsed);
+    let provider_message = parsed.message.as_deref().map(|it| scrubber.clean(it));
+    let detail = match &provider_message {
+        Some(message) => message.clone(),
+        None => scrubber.clean(&String::from_utf8_lossy(raw)),
+    };
+    UpstreamError {
+        provider: provider.to_owned(),
+        kind,
+        status: status.or(parsed.numeric_code),
+        retry_after,
+        provider_code: parsed.code.as_deref().map(|it| scrubber.clean(it)),
+        provider_message,
+        detail,
+    }
+}
+
+/// Builds the error for a transport failure (connect, timeout, dropped connection).
+pub(crate) fn from_transport(
+    provider: &str,
+    scrubber: &Scrubber<'_>,
+    err: reqwest::Error,
+    otherwise: ErrorKind,
+) -> UpstreamError {
+    let kind = if err.is_timeout() {
+        ErrorKind::Timeout
+    } else if err.is_connect() {
+        ErrorKind::Connect
+    } else {
+        otherwise
+    };
+    UpstreamError::new(
+        provider,
+        kind,
+        scrubber.clean(&error_chain(&err.without_url())),
+    )
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message is often just "error sending
+/// request"; the cause is further down).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+// === Scrubber ===
+
+/// Removes a secret from text taken from a provider or the transport, and truncates it.
+#[derive(Clone, Copy)]
+pub(crate) struct Scrubber<'a> {
+    secret: &'a str,
+}
+
+/// The most text of an error we keep.
+const MAX_DETAIL_BYTES: usize = 1024;
+
+impl<'a> Scrubber<'a> {
+    /// A scrubber for `secret` (nothing is removed when it is empty).
+    pub(crate) fn new(secret: &'a str) -> Self {
+        Self { secret }
+    }
+
+    /// `text` without the secret, truncated to about 1 KiB.
+    pub(crate) fn clean(&self, text: &str) -> String {
+        let mut clean = if self.secret.is_empty() || !text.contains(self.secret) {
+            text.to_owned()
+        } else {
+            text.replace(self.secret, "***")
+        };
+        if clean.len() > MAX_DETAIL_BYTES {
+            let mut end = MAX_DETAIL_BYTES;
+            while !clean.is_char_boundary(end) {
+                end -= 1;
+            }
+            clean.truncate(end);
+            clean.push('…');
+        }
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests;

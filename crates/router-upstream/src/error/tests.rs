@@ -1,0 +1,413 @@
+//! Tests for error classification, client mapping, `Retry-After` and scrubbing.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use super::*;
+
+const KEY: &str = "sk-secret-key-123";
+
+fn error_for(status: u16, body: &str) -> UpstreamError {
+    from_response(
+        "acme",
+        &Scrubber::new(KEY),
+        Some(StatusCode::from_u16(status).unwrap()),
+        None,
+        body.as_bytes(),
+    )
+}
+
+fn openai_error(message: &str, kind: &str, code: &str) -> String {
+    serde_json::json!({"error": {"message": message, "type": kind, "code": code}}).to_string()
+}
+
+#[test]
+fn classifies_http_errors() {
+    let context = openai_error(
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+        "invalid_request_error",
+        "context_length_exceeded",
+    );
+    let cases: &[(u16, &str, ErrorKind)] = &[
+        (429, "{}", ErrorKind::RateLimited),
+        (400, &context, ErrorKind::ContextLength),
+        (
+            400,
+            r#"{"error":{"message":"prompt is too long: 300000 tokens > 200000 maximum","type":"invalid_request_error"}}"#,
+            ErrorKind::ContextLength,
+        ),
+        (
+            400,
+            r#"{"error":{"message":"Too many tokens in request"}}"#,
+            ErrorKind::ContextLength,
+        ),
+        (
+            413,
+            r#"{"error":{"code":"context_length_exceeded"}}"#,
+            ErrorKind::ContextLength,
+        ),
+        (
+            400,
+            r#"{"error":{"message":"Your request was flagged by our moderation system","code":"content_policy_violation"}}"#,
+            ErrorKind::Moderation,
+        ),
+        (
+            403,
+            r#"{"error":{"code":403,"message":"Input was flagged","metadata":{"reasons":["violence"]}}}"#,
+            ErrorKind::Moderation,
+        ),
+        (
+            403,
+            r#"{"error":{"message":"You are not allowed to sample from this model"}}"#,
+            ErrorKind::Auth,
+        ),
+        (
+            401,
+            &openai_error(
+                "Incorrect API key provided",
+                "invalid_request_error",
+                "invalid_api_key",
+            ),
+            ErrorKind::Auth,
+        ),
+        (
+            402,
+            r#"{"error":{"message":"Insufficient credits"}}"#,
+            ErrorKind::Auth,
+        ),
+        (
+            404,
+            &openai_error(
+                "The model `gpt-9` does not exist",
+                "invalid_request_error",
+                "model_not_found",
+            ),
+            ErrorKind::NotFound,
+        ),
+        (408, "", ErrorKind::Timeout),
+        (504, "<html>gateway timeout</html>", ErrorKind::Timeout),
+        (
+            500,
+            r#"{"error":{"message":"The server had an error","type":"server_error"}}"#,
+            ErrorKind::Unavailable,
+        ),
+        (502, "bad gateway", ErrorKind::Unavailable),
+        (503, "", ErrorKind::Unavailable),
+        (
+            529,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            ErrorKind::Unavailable,
+        ),
+        (
+            400,
+            &openai_error(
+                "Invalid value for 'temperature'",
+                "invalid_request_error",
+                "invalid_value",
+            ),
+            ErrorKind::BadRequest,
+        ),
+        (422, r#"{"detail":"unprocessable"}"#, ErrorKind::BadRequest),
+        (409, "", ErrorKind::BadRequest),
+        (302, "", ErrorKind::InvalidResponse),
+    ];
+    for (status, body, expected) in cases {
+        let err = error_for(*status, body);
+        assert_eq!(err.kind, *expected, "{status} {body}");
+        assert_eq!(err.status, Some(*status));
+    }
+}
+
+#[test]
+fn classifies_errors_without_a_status_by_code() {
+    let cases = [
+        (
+            r#"{"code":429,"message":"Rate limit exceeded"}"#,
+            ErrorKind::RateLimited,
+        ),
+        (
+            r#"{"code":502,"message":"upstream died"}"#,
+            ErrorKind::Unavailable,
+        ),
+        (
+            r#"{"message":"slow down","type":"rate_limit_error"}"#,
+            ErrorKind::RateLimited,
+        ),
+        (
+            r#"{"message":"x","code":"context_length_exceeded"}"#,
+            ErrorKind::ContextLength,
+        ),
+        (
+            r#"{"message":"Overloaded","type":"overloaded_error"}"#,
+            ErrorKind::Unavailable,
+        ),
+        (
+            r#"{"message":"x","type":"server_error"}"#,
+            ErrorKind::Unavailable,
+        ),
+        (r#"{"message":"request timed out"}"#, ErrorKind::Timeout),
+        (
+            r#"{"message":"bad","type":"invalid_request_error"}"#,
+            ErrorKind::BadRequest,
+        ),
+        (r#""something broke""#, ErrorKind::Unavailable),
+    ];
+    for (member, expected) in cases {
+        let value: serde_json::Value = serde_json::from_str(member).unwrap();
+        let parsed = ProviderErrorBody::from_error_member(&value);
+        assert_eq!(classify(None, &parsed), expected, "{member}");
+    }
+}
+
+#[test]
+fn reads_code_and_message_from_the_body() {
+    let err = error_for(
+        400,
+        &openai_error("Bad temperature", "invalid_request_error", "invalid_value"),
+    );
+    assert_eq!(err.provider_code.as_deref(), Some("invalid_value"));
+    assert_eq!(err.provider_message.as_deref(), Some("Bad temperature"));
+    assert_eq!(err.detail, "Bad temperature");
+
+    let err = error_for(
+        503,
+        r#"{"error":{"message":"busy","type":"overloaded_error"}}"#,
+    );
+    assert_eq!(err.provider_code.as_deref(), Some("overloaded_error"));
+
+    let err = error_for(500, "<html>oops</html>");
+    assert_eq!(err.provider_code, None);
+    assert_eq!(err.provider_message, None);
+    assert_eq!(err.detail, "<html>oops</html>");
+}
+
+#[test]
+fn maps_each_kind_for_our_clients() {
+    let with = |kind, status: Option<u16>| {
+        let mut err = UpstreamError::new("acme", kind, "");
+        err.status = status;
+        err
+    };
+    let cases = [
+        (
+            ErrorKind::RateLimited,
+            Some(429),
+            429,
+            "rate_limit_exceeded",
+            Fault::Upstream,
+        ),
+        (
+            ErrorKind::ContextLength,
+            Some(400),
+            400,
+            "context_length_exceeded",
+            Fault::Client,
+        ),
+        (
+            ErrorKind::Moderation,
+            Some(403),
+            403,
+            "content_policy_violation",
+            Fault::Client,
+        ),
+        (
+            ErrorKind::Unavailable,
+            Some(500),
+            502,
+            "provider_unavailable",
+            Fault::Upstream,
+        ),
+        (
+            ErrorKind::Unavailable,
+            Some(503),
+            503,
+            "provider_overloaded",
+            Fault::Upstream,
+        ),
+        (
+            ErrorKind::Unavailable,
+            Some(529),
+            503,
+            "provider_overloaded",
+            Fault::Upstream,
+        ),
+        (ErrorKind::Timeout, None, 408, "timeout", Fault::Upstream),
+        (
+            ErrorKind::Connect,
+            None,
+            502,
+            "provider_unavailable",
+            Fault::Upstream,
+        ),
+        (
+            ErrorKind::Auth,
+            Some(401),
+            502,
+            "provider_unavailable",
+            Fault::Internal,
+        ),
+        (
+            ErrorKind::BadRequest,
+            Some(400),
+            400,
+            "invalid_request",
+            Fault::Client,
+        ),
+        (
+            ErrorKind::NotFound,
+            Some(404),
+            502,
+            "provider_unavailable",
+            Fault::Internal,
+        ),
+        (
+            ErrorKind::InvalidResponse,
+            Some(200),
+            502,
+            "provider_unavailable",
+            Fault::Upstream,
+        ),
+        (
+            ErrorKind::StreamInterrupted,
+            None,
+            502,
+            "provider_unavailable",
+            Fault::Upstream,
+        ),
+        (ErrorKind::Config, None, 500, "server", Fault::Internal),
+    ];
+    for (kind, status, client_status, error_type, fault) in cases {
+        let err = with(kind, status);
+        assert_eq!(err.client_status(), client_status, "{kind}");
+        assert_eq!(err.error_type(), error_type, "{kind}");
+        assert_eq!(err.fault(), fault, "{kind}");
+        assert_eq!(err.retryable(), kind != ErrorKind::Config, "{kind}");
+    }
+    let mut overloaded = with(ErrorKind::Unavailable, Some(500));
+    overloaded.provider_code = Some("overloaded_error".to_owned());
+    assert_eq!(overloaded.client_status(), 503);
+}
+
+#[test]
+fn client_message_shows_the_providers_words_only_for_client_errors() {
+    let err = error_for(
+        400,
+        &openai_error(
+            &format!("maximum context length is 10 tokens (key {KEY})"),
+            "invalid_request_error",
+            "context_length_exceeded",
+        ),
+    );
+    assert_eq!(
+        err.client_message(),
+        "maximum context length is 10 tokens (key ***)"
+    );
+
+    let err = error_for(
+        500,
+        r#"{"error":{"message":"db at 10.0.0.5:5432 is down","type":"server_error"}}"#,
+    );
+    assert_eq!(err.client_message(), "the provider is unavailable");
+    assert!(
+        err.detail.contains("10.0.0.5"),
+        "the detail keeps it for logs"
+    );
+
+    let err = error_for(
+        401,
+        &openai_error(
+            &format!("Incorrect API key provided: {KEY}"),
+            "x",
+            "invalid_api_key",
+        ),
+    );
+    assert!(!err.client_message().contains("API key provided"));
+
+    let mut err = error_for(429, "{}");
+    err.retry_after = Some(Duration::from_millis(2500));
+    assert_eq!(
+        err.client_message(),
+        "the provider is rate limited; retry after 3 seconds"
+    );
+}
+
+#[test]
+fn the_key_never_survives_into_an_error() {
+    let body = format!(r#"{{"error":{{"message":"bad key {KEY}","type":"auth","code":"{KEY}"}}}}"#);
+    for status in [400, 401, 403, 429, 500] {
+        let err = error_for(status, &body);
+        let shown = format!("{err} {err:?} {} {}", err.client_message(), err.detail);
+        assert!(!shown.contains(KEY), "{shown}");
+    }
+    let err = error_for(500, &format!("<html>{KEY}</html>"));
+    assert!(!format!("{err:?}").contains(KEY));
+}
+
+#[test]
+fn display_names_provider_kind_and_status() {
+    let err = error_for(503, r#"{"error":{"message":"try later"}}"#);
+    assert_eq!(
+        err.to_string(),
+        "provider `acme`: unavailable (HTTP 503): try later"
+    );
+    let err = UpstreamError::new("acme", ErrorKind::Connect, "connection refused");
+    assert_eq!(
+        err.to_string(),
+        "provider `acme`: connect: connection refused"
+    );
+}
+
+#[test]
+fn scrubber_truncates_on_a_char_boundary() {
+    let long = "é".repeat(1000);
+    let clean = Scrubber::new("").clean(&long);
+    assert!(clean.len() <= MAX_DETAIL_BYTES + '…'.len_utf8());
+    assert!(clean.ends_with('…'));
+    assert!(clean.starts_with("éé"));
+    // The key is removed before truncating, so no prefix of it is left at the cut.
+    let text = format!("{}{KEY}", "a".repeat(MAX_DETAIL_BYTES - 4));
+    assert!(!Scrubber::new(KEY).clean(&text).contains("sk-s"));
+}
+
+#[test]
+fn reads_retry_after_in_every_form() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let headers = |pairs: &[(&'static str, &str)]| {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    };
+    type Case<'a> = (&'a [(&'static str, &'a str)], Option<Duration>);
+    let cases: &[Case<'_>] = &[
+        (&[("retry-after", "7")], Some(Duration::from_secs(7))),
+        (&[("retry-after", "1.5")], Some(Duration::from_millis(1500))),
+        (
+            &[("retry-after-ms", "250"), ("retry-after", "9")],
+            Some(Duration::from_millis(250)),
+        ),
+        (
+            &[(
+                "retry-after",
+                &httpdate::fmt_http_date(now + Duration::from_secs(30)),
+            )],
+            Some(Duration::from_secs(30)),
+        ),
+        (
+            &[(
+                "retry-after",
+                &httpdate::fmt_http_date(now - Duration::from_secs(30)),
+            )],
+            Some(Duration::ZERO),
+        ),
+        (&[("retry-after", "soon")], None),
+        (&[("retry-after", "-3")], None),
+        (&[], None),
+    ];
+    for (pairs, expected) in cases {
+        assert_eq!(retry_after(&headers(pairs), now), *expected, "{pairs:?}");
+    }
+}

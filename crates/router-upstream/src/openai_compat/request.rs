@@ -1,0 +1,94 @@
+//! Writes the upstream request body for an OpenAI-compatible provider, straight from raw JSON.
+//!
+//! No `serde_json::Value` is built: `messages` and every pass-through field are copied byte for
+//! byte from the client's body, and only the model id and the keys are re-encoded.
+
+use router_core::request::ChatRequest;
+
+/// The body for `upstream_model`: `model`, `messages`, every pass-through field in the client's
+/// order, and `stream`/`stream_options` when streaming (usage is always asked for).
+pub(crate) fn write_body(upstream_model: &str, request: &ChatRequest<'_>, stream: bool) -> Vec<u8> {
+    let passthrough_len: usize = request
+        .passthrough
+        .iter()
+        .map(|(key, raw)| key.len() + raw.get().len() + 4)
+        .sum();
+    let mut body = Vec::with_capacity(
+        64 + upstream_model.len() + request.messages_raw.get().len() + passthrough_len,
+    );
+    body.extend_from_slice(b"{\"model\":");
+    write_json_string(&mut body, upstream_model);
+    body.extend_from_slice(b",\"messages\":");
+    body.extend_from_slice(request.messages_raw.get().as_bytes());
+    for (key, raw) in &request.passthrough {
+        body.push(b',');
+        write_json_string(&mut body, key);
+        body.push(b':');
+        body.extend_from_slice(raw.get().as_bytes());
+    }
+    if stream {
+        body.extend_from_slice(b",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    }
+    body.push(b'}');
+    body
+}
+
+/// Writes `text` as a JSON string.
+fn write_json_string(body: &mut Vec<u8>, text: &str) {
+    // Writing a `str` into a `Vec` cannot fail: serde_json only errors on I/O or non-string keys.
+    if serde_json::to_writer(&mut *body, text).is_err() {
+        body.extend_from_slice(b"\"\"");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn parse(body: &str) -> ChatRequest<'_> {
+        ChatRequest::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn carries_model_messages_and_passthrough_verbatim() {
+        let client_body = r#"{"model":"openrouter/auto","temperature":0.7,"messages":[{"role":"user","content":"h\u00e9 \"q\""}],"stream":true,"stream_options":{"include_usage":false},"x_vendor":{"deep":[1, 2.50, null]},"tools":[{"type":"function","function":{"name":"f"}}]}"#;
+        let request = parse(client_body);
+        let body = String::from_utf8(write_body("gpt-4o-mini", &request, false)).unwrap();
+        assert_eq!(
+            body,
+            r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"h\u00e9 \"q\""}],"temperature":0.7,"x_vendor":{"deep":[1, 2.50, null]},"tools":[{"type":"function","function":{"name":"f"}}]}"#
+        );
+        let value: Value = serde_json::from_str(&body).unwrap();
+        assert!(value.get("stream").is_none() && value.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn streaming_asks_for_usage() {
+        let request = parse(r#"{"messages":[{"role":"user","content":"x"}],"seed":7}"#);
+        let body = write_body("m", &request, true);
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["stream"], Value::Bool(true));
+        assert_eq!(value["stream_options"]["include_usage"], Value::Bool(true));
+        assert_eq!(value["seed"], 7);
+        assert_eq!(value["model"], "m");
+    }
+
+    #[test]
+    fn escapes_model_ids_and_keys() {
+        // The key arrives escaped in the client's body and is decoded by the parser; it must be
+        // re-escaped on the way out.
+        let client_body =
+            r#"{"messages":[{"role":"user","content":"x"}],"we\"ird\\key\n":1,"caf\u00e9":"x"}"#;
+        let request = parse(client_body);
+        let body = write_body("vendor/\"model\"\u{1}", &request, false);
+        let value: BTreeMap<String, Value> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["model"], "vendor/\"model\"\u{1}");
+        assert_eq!(value["we\"ird\\key\n"], 1);
+        assert_eq!(value["café"], "x");
+        assert_eq!(value.len(), 4);
+    }
+}

@@ -1,0 +1,222 @@
+//! Decodes an OpenAI-compatible SSE stream into [`ChatChunk`]s.
+//!
+//! [`decode`] drives the [`SseParser`] over the response body, one network chunk at a time, with
+//! the idle timeout around every read. Each `data:` event is read by [`parse_event`] into a chunk
+//! (its `choices` copied raw), skipped, the end (`[DONE]`), or an error. The stream ends after
+//! `[DONE]`, at a clean end of the body once a `finish_reason` was seen, or after its first
+//! error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use router_core::response::{ChatChunk, FinishReason};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::response::{WireUsage, error_member, summarize_choices};
+use crate::client::{ChunkStream, Inner};
+use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
+use crate::sse::SseParser;
+
+/// What one `data:` event is.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A chunk to hand on.
+    Chunk(ChatChunk),
+    /// `[DONE]`: the stream is over.
+    Done,
+    /// Neither choices, usage nor an error (a keep-alive or vendor extension): nothing to hand on.
+    Skip,
+    /// The provider reported an error.
+    Error(ProviderErrorBody),
+    /// Not JSON, or not a chunk; says why.
+    Invalid(String),
+}
+
+/// Reads one `data:` payload.
+pub(crate) fn parse_event(data: &[u8]) -> Event {
+    if data.trim_ascii() == b"[DONE]" {
+        return Event::Done;
+    }
+    let wire: WireChunk<'_> = match serde_json::from_slice(data) {
+        Ok(wire) => wire,
+        Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
+    };
+    if let Some(error) = wire.error {
+        return Event::Error(error_member(error));
+    }
+    let usage = wire.usage.map(WireUsage::into_usage);
+    let Some(choices) = wire.choices else {
+        let Some(usage) = usage else {
+            return Event::Skip;
+        };
+        // A usage chunk without `choices`: hand it on with `choices: []`.
+        return match RawValue::from_string("[]".to_owned()) {
+            Ok(choices) => Event::Chunk(ChatChunk {
+                choices,
+                has_output: false,
+                finish_reason: None,
+                usage: Some(usage),
+            }),
+            Err(err) => Event::Invalid(err.to_string()),
+        };
+    };
+    match summarize_choices(choices) {
+        Ok(summary) => Event::Chunk(ChatChunk {
+            choices: choices.to_owned(),
+            has_output: summary.has_output,
+            finish_reason: summary
+                .finish_reason
+                .as_deref()
+                .map(FinishReason::normalize),
+            usage,
+        }),
+        Err(why) => Event::Invalid(why),
+    }
+}
+
+/// The chunk stream over a 2xx response body.
+pub(crate) fn decode(
+    inner: Arc<Inner>,
+    body: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+) -> ChunkStream {
+    let decoder = Decoder {
+        idle_timeout: inner.settings.idle_timeout,
+        inner,
+        body: Box::pin(body),
+        parser: SseParser::new(),
+        saw_finish: false,
+        body_ended: false,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(
+        decoder,
+        |mut decoder| async move {
+            let item = decoder.next_item().await?;
+            Some((item, decoder))
+        },
+    ))
+}
+
+/// A chunk of a stream, borrowed; only the parts we read.
+#[derive(Deserialize)]
+struct WireChunk<'a> {
+    #[serde(borrow, default)]
+    choices: Option<&'a RawValue>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+type Body = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// The state of one stream.
+struct Decoder {
+    inner: Arc<Inner>,
+    body: Body,
+    parser: SseParser,
+    idle_timeout: Duration,
+    /// A chunk carried a `finish_reason`: a clean end of the body is no longer an interruption.
+    saw_finish: bool,
+    /// The body has no more bytes.
+    body_ended: bool,
+    /// `[DONE]`, the end, or an error was handed out: nothing more comes.
+    done: bool,
+}
+
+impl Decoder {
+    async fn next_item(&mut self) -> Option<Result<ChatChunk, UpstreamError>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let next = match self.body_ended {
+                false => self.parser.next_event(),
+                true => match self.parser.next_event() {
+                    Ok(None) => self.parser.finish(),
+                    other => other,
+                },
+            };
+            let event = match next {
+                Ok(event) => event,
+                Err(err) => return self.fail(ErrorKind::InvalidResponse, err.to_string()),
+            };
+            if let Some(event) = event {
+                match parse_event(event.data()) {
+                    Event::Chunk(chunk) => {
+                        self.saw_finish |= chunk.finish_reason.is_some();
+                        return Some(Ok(chunk));
+                    }
+                    Event::Skip => continue,
+                    Event::Done => {
+                        self.done = true;
+                        return None;
+                    }
+                    Event::Error(body) => {
+                        self.done = true;
+                        let inner = &self.inner;
+                        return Some(Err(error::from_parsed(
+                            inner.name(),
+                            &inner.scrubber(),
+                            None,
+                            None,
+                            body,
+                            event.data(),
+                        )));
+                    }
+                    Event::Invalid(why) => return self.fail(ErrorKind::InvalidResponse, why),
+                }
+            }
+            if self.body_ended {
+                self.done = true;
+                return match self.saw_finish {
+                    true => None,
+                    false => self.fail(
+                        ErrorKind::StreamInterrupted,
+                        "the stream ended before [DONE] and before a finish_reason".to_owned(),
+                    ),
+                };
+            }
+            match tokio::time::timeout(self.idle_timeout, self.body.next()).await {
+                Ok(Some(Ok(bytes))) => self.parser.push(&bytes),
+                Ok(None) => self.body_ended = true,
+                Ok(Some(Err(_))) if self.saw_finish => {
+                    // Cut off after the finish: only the usage chunk can be missing.
+                    tracing::debug!(provider = self.inner.name(), "stream cut off after finish");
+                    self.done = true;
+                    return None;
+                }
+                Ok(Some(Err(err))) => {
+                    self.done = true;
+                    let inner = &self.inner;
+                    return Some(Err(error::from_transport(
+                        inner.name(),
+                        &inner.scrubber(),
+                        err,
+                        ErrorKind::StreamInterrupted,
+                    )));
+                }
+                Err(_) => {
+                    let why = format!("no stream data for {:?}", self.idle_timeout);
+                    return self.fail(ErrorKind::Timeout, why);
+                }
+            }
+        }
+    }
+
+    fn fail(
+        &mut self,
+        kind: ErrorKind,
+        detail: String,
+    ) -> Option<Result<ChatChunk, UpstreamError>> {
+        self.done = true;
+        let detail = self.inner.scrubber().clean(&detail);
+        Some(Err(UpstreamError::new(self.inner.name(), kind, detail)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! Tests for reading stream events into chunks.
+
+use std::time::Duration;
+
+use futures_util::stream;
+use router_core::pricing::Usage;
+use router_core::secret::Secret;
+
+use super::*;
+use crate::client::{ProviderClient, ProviderKind, ProviderSettings};
+
+fn chunk(data: &str) -> ChatChunk {
+    match parse_event(data.as_bytes()) {
+        Event::Chunk(chunk) => chunk,
+        other => panic!("expected a chunk, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_content_chunks() {
+    let data = r#"{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}],"usage":null}"#;
+    let chunk = chunk(data);
+    assert!(chunk.has_output);
+    assert_eq!(chunk.finish_reason, None);
+    assert_eq!(chunk.usage, None);
+    assert_eq!(
+        chunk.choices.get(),
+        r#"[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]"#
+    );
+}
+
+#[test]
+fn reads_role_finish_and_usage_chunks() {
+    let role = chunk(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#);
+    assert!(!role.has_output);
+
+    let finish = chunk(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"max_tokens"}]}"#);
+    assert_eq!(finish.finish_reason, Some(FinishReason::Length));
+    assert!(!finish.has_output);
+
+    let usage = chunk(
+        r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+    );
+    assert_eq!(usage.choices.get(), "[]");
+    assert_eq!(
+        usage.usage,
+        Some(Usage {
+            prompt_tokens: 3,
+            completion_tokens: 2,
+            total_tokens: 5,
+            cached_tokens: 1,
+            ..Usage::default()
+        })
+    );
+
+    let bare_usage = chunk(r#"{"usage":{"prompt_tokens":1}}"#);
+    assert_eq!(bare_usage.choices.get(), "[]");
+    assert_eq!(bare_usage.usage.map(|it| it.prompt_tokens), Some(1));
+}
+
+#[test]
+fn done_skip_error_and_invalid() {
+    assert!(matches!(parse_event(b"[DONE]"), Event::Done));
+    assert!(matches!(parse_event(b" [DONE] "), Event::Done));
+    assert!(matches!(parse_event(b"{\"object\":\"ping\"}"), Event::Skip));
+    assert!(matches!(
+        parse_event(b"{\"choices\":[{\"delta\""),
+        Event::Invalid(_)
+    ));
+    assert!(matches!(
+        parse_event(b"{\"choices\":\"no\"}"),
+        Event::Invalid(_)
+    ));
+    assert!(matches!(parse_event(b"not json"), Event::Invalid(_)));
+    let Event::Error(error) = parse_event(
+        br#"{"error":{"code":429,"message":"Rate limit exceeded","metadata":{"error_type":"rate_limit_exceeded"}},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}"#,
+    ) else {
+        panic!("expected an error");
+    };
+    assert_eq!(error.numeric_code, Some(429));
+    assert_eq!(error.message.as_deref(), Some("Rate limit exceeded"));
+}
+
+// === the decoder, over a scripted body ===
+
+const KEY: &str = "sk-stream-secret";
+
+fn inner() -> Arc<Inner> {
+    let mut settings = ProviderSettings::new(
+        "acme",
+        ProviderKind::OpenAiCompatible,
+        "http://127.0.0.1:9/v1",
+        Secret::new(KEY),
+    );
+    settings.idle_timeout = Duration::from_secs(5);
+    ProviderClient::new(settings).unwrap().inner
+}
+
+/// Decodes `pieces` as the network chunks of a body.
+fn decode_pieces(pieces: Vec<&'static [u8]>) -> ChunkStream {
+    let body = stream::iter(pieces.into_iter().map(|it| Ok(Bytes::from_static(it))));
+    decode(inner(), body)
+}
+
+async fn collect(mut stream: ChunkStream) -> (Vec<ChatChunk>, Option<UpstreamError>) {
+    let mut chunks = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) => chunks.push(chunk),
+            Err(err) => {
+                assert!(stream.next().await.is_none(), "nothing after an error");
+                return (chunks, Some(err));
+            }
+        }
+    }
+    (chunks, None)
+}
+
+const CONTENT: &[u8] = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+const FINISH: &[u8] =
+    b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+const USAGE: &[u8] = b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1,\"total_tokens\":3}}\n\n";
+
+#[tokio::test]
+async fn ends_at_done_and_ignores_what_follows() {
+    let (chunks, err) = collect(decode_pieces(vec![
+        CONTENT,
+        b": keep-alive\n\n",
+        FINISH,
+        USAGE,
+        b"data: [DONE]\n\n",
+        CONTENT,
+    ]))
+    .await;
+    assert!(err.is_none());
+    assert_eq!(chunks.len(), 3);
+    assert_eq!(chunks[2].usage.map(|it| it.total_tokens), Some(3));
+}
+
+#[tokio::test]
+async fn network_chunking_does_not_matter() {
+    let whole: Vec<u8> = [CONTENT, FINISH, USAGE, b"data: [DONE]\n\n"].concat();
+    let bytewise: Vec<reqwest::Result<Bytes>> = whole
+        .chunks(1)
+        .map(|byte| Ok(Bytes::copy_from_slice(byte)))
+        .collect();
+    let (chunks, err) = collect(decode(inner(), stream::iter(bytewise))).await;
+    assert!(err.is_none());
+    let shapes: Vec<_> = chunks
+        .iter()
+        .map(|it| (it.has_output, it.finish_reason.clone(), it.usage.is_some()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (true, None, false),
+            (false, Some(FinishReason::Stop), false),
+            (false, None, true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_clean_end_after_the_finish_is_not_an_interruption() {
+    let (chunks, err) = collect(decode_pieces(vec![CONTENT, FINISH])).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(chunks.len(), 2);
+    // The last event may even lack its blank line.
+    let (chunks, err) = collect(decode_pieces(vec![
+        CONTENT,
+        b"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}",
+    ]))
+    .await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(chunks[1].finish_reason, Some(FinishReason::Length));
+}
+
+#[tokio::test]
+async fn an_end_before_any_finish_is_an_interruption() {
+    let (chunks, err) = collect(decode_pieces(vec![CONTENT, CONTENT])).await;
+    assert_eq!(chunks.len(), 2);
+    assert_eq!(err.unwrap().kind, ErrorKind::StreamInterrupted);
+
+    let (chunks, err) = collect(decode_pieces(vec![])).await;
+    assert!(chunks.is_empty());
+    assert_eq!(err.unwrap().kind, ErrorKind::StreamInterrupted);
+}
+
+#[tokio::test]
+async fn an_error_event_is_classified_and_scrubbed() {
+    let (chunks, err) = collect(decode_pieces(vec![
+        CONTENT,
+        b"data: {\"error\":{\"code\":429,\"message\":\"slow down, sk-stream-secret\",\"metadata\":{\"error_type\":\"rate_limit_exceeded\"}},\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\n",
+        b"data: [DONE]\n\n",
+    ]))
+    .await;
+    assert_eq!(chunks.len(), 1);
+    let err = err.unwrap();
+    assert_eq!(err.kind, ErrorKind::RateLimited);
+    assert_eq!(err.status, Some(429));
+    assert_eq!(err.provider, "acme");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(KEY), "{shown}");
+}
+
+#[tokio::test]
+async fn invalid_json_ends_the_stream_with_an_error() {
+    let (chunks, err) = collect(decode_pieces(vec![CONTENT, b"data: {oops\n\n", CONTENT])).await;
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(err.unwrap().kind, ErrorKind::InvalidResponse);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_body_times_out() {
+    let body = stream::iter([Ok(Bytes::from_static(CONTENT))]).chain(stream::pending());
+    let (chunks, err) = collect(decode(inner(), body)).await;
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(err.unwrap().kind, ErrorKind::Timeout);
+}
