@@ -1,6 +1,20 @@
 //! Token usage and what it costs at an endpoint's prices.
+//!
+//! A request is priced by the endpoint that answered it ([`cost`]), and billed under
+//! OpenRouter's Zero Completion Insurance ([`billed_cost`]):
+//!
+//! - a generation with **zero completion tokens**, or whose **`finish_reason` is `error`**, costs
+//!   nothing at all (prompt, completion, reasoning and the per-request price);
+//! - a stream cut short after it produced output is billed for what it produced: its cost is that
+//!   of the usage it reported (or that was counted) up to the failure, unless the stream ended
+//!   with `finish_reason: "error"`, which ZCI makes free.
+//!
+//! OpenRouter's own wording insures "0 completion tokens and a blank/null finish_reason" or an
+//! `error` finish reason; Turnout insures every zero-completion generation whatever its finish
+//! reason (an empty answer is worth nothing to the client), a strict superset.
 
 use crate::catalog::Pricing;
+use crate::response::FinishReason;
 
 /// Tokens a provider reports for one generation, provider-neutral.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +63,21 @@ pub fn cost(pricing: &Pricing, usage: &Usage) -> Cost {
     }
 }
 
+/// What the client is billed for a generation: [`cost`], or zero under Zero Completion Insurance
+/// (no completion tokens, or a `finish_reason` of `error`). See the module docs.
+pub fn billed_cost(pricing: &Pricing, usage: &Usage, finish_reason: Option<&FinishReason>) -> Cost {
+    if is_insured(usage, finish_reason) {
+        return Cost::default();
+    }
+    cost(pricing, usage)
+}
+
+/// Whether Zero Completion Insurance makes the generation free: it produced no completion
+/// tokens, or it ended with `finish_reason: "error"`.
+pub fn is_insured(usage: &Usage, finish_reason: Option<&FinishReason>) -> bool {
+    usage.completion_tokens == 0 || finish_reason == Some(&FinishReason::Error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +124,35 @@ mod tests {
         );
         // All five prompt tokens count as cache reads, billed at the prompt price (no read price).
         assert_eq!(cost.prompt, 5.0);
+    }
+
+    #[test]
+    fn zero_completion_insurance() {
+        let pricing = Pricing {
+            prompt: 1e-6,
+            completion: 2e-6,
+            request: 0.01,
+            ..Pricing::default()
+        };
+        let usage = Usage {
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            total_tokens: 110,
+            ..Usage::default()
+        };
+        let stop = Some(&FinishReason::Stop);
+        assert_eq!(billed_cost(&pricing, &usage, stop), cost(&pricing, &usage));
+        assert!(billed_cost(&pricing, &usage, None).total > 0.0);
+        assert_eq!(
+            billed_cost(&pricing, &usage, Some(&FinishReason::Error)),
+            Cost::default()
+        );
+        let empty = Usage {
+            completion_tokens: 0,
+            total_tokens: 100,
+            ..usage
+        };
+        assert_eq!(billed_cost(&pricing, &empty, stop), Cost::default());
+        assert_eq!(billed_cost(&pricing, &empty, None), Cost::default());
     }
 }

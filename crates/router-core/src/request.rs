@@ -15,6 +15,8 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::fallback::FallbackPolicy;
+
 /// A chat completion request in OpenRouter's shape, borrowing from the body it was parsed from.
 #[derive(Debug)]
 pub struct ChatRequest<'a> {
@@ -40,6 +42,10 @@ pub struct ChatRequest<'a> {
     pub plugins: Option<&'a RawValue>,
     /// `session_id` (sticky routing key).
     pub session_id: Option<Cow<'a, str>>,
+    /// `fallback_policy` (router-owned, never forwarded): which failures move on to the next
+    /// model, `{"except": [...]}` or `{"on": [...]}`. `None` leaves the key's or the default
+    /// policy in force.
+    pub fallback_policy: Option<FallbackPolicy>,
     /// Every other field, forwarded to the provider unchanged and in body order.
     pub passthrough: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
@@ -150,6 +156,7 @@ impl<'a> ChatRequest<'a> {
         let mut provider = None;
         let mut plugins = None;
         let mut session_id = None;
+        let mut fallback_policy = None;
         let mut passthrough = Vec::with_capacity(fields.len());
         for (key, raw) in fields {
             let is_null = raw.get() == "null";
@@ -161,10 +168,11 @@ impl<'a> ChatRequest<'a> {
                 "session_id" => session_id = optional_string("session_id", raw)?,
                 "provider" if !is_null => provider = Some(expect_object("provider", raw)?),
                 "plugins" if !is_null => plugins = Some(expect_array("plugins", raw)?),
+                "fallback_policy" if !is_null => fallback_policy = Some(parse_policy(raw)?),
                 // Owned by the router and never forwarded: `stream_options` and `usage` are
                 // set by the upstream client, the rest are routing inputs or legacy no-ops.
-                "provider" | "plugins" | "stream_options" | "usage" | "route" | "transforms"
-                | "preset" | "debug" => {}
+                "provider" | "plugins" | "fallback_policy" | "stream_options" | "usage"
+                | "route" | "transforms" | "preset" | "debug" => {}
                 _ => {
                     match key.as_ref() {
                         "max_tokens" => max_tokens = positive_int("max_tokens", raw)?,
@@ -194,6 +202,7 @@ impl<'a> ChatRequest<'a> {
             provider,
             plugins,
             session_id,
+            fallback_policy,
             passthrough,
         })
     }
@@ -354,6 +363,16 @@ fn expect_array<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawVal
     }
 }
 
+fn parse_policy(raw: &RawValue) -> Result<FallbackPolicy, RequestError> {
+    FallbackPolicy::parse_json(raw.get()).map_err(|err| {
+        let field = match err.path.as_str() {
+            "" => "fallback_policy".to_owned(),
+            path => format!("fallback_policy.{path}"),
+        };
+        RequestError::invalid(field, err.message)
+    })
+}
+
 fn parse_models(raw: &RawValue) -> Result<Vec<Cow<'_, str>>, RequestError> {
     if raw.get() == "null" {
         return Ok(Vec::new());
@@ -511,6 +530,36 @@ mod tests {
         assert!(features.needs_tools && features.needs_vision && features.needs_structured_output);
         assert_eq!(features.max_output_tokens, Some(50));
         assert!(features.prompt_tokens_estimate > 10);
+    }
+
+    #[test]
+    fn fallback_policy_is_router_owned() {
+        let request = parse(
+            r#"{"messages":[{"role":"user","content":"x"}],"fallback_policy":{"except":["moderation"]},"top_p":1}"#,
+        )
+        .unwrap();
+        let policy = request.fallback_policy.unwrap();
+        assert!(!policy.should_fall_back(crate::fallback::FailureClass::Moderation));
+        assert!(policy.should_fall_back(crate::fallback::FailureClass::Timeout));
+        let forwarded: Vec<_> = request
+            .passthrough
+            .iter()
+            .map(|(k, _)| k.as_ref())
+            .collect();
+        assert_eq!(forwarded, ["top_p"]);
+
+        let err = parse(
+            r#"{"messages":[{"role":"user","content":"x"}],"fallback_policy":{"on":["timeout","sometimes"]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("fallback_policy.on[1]"), "{err}");
+        let err = parse(r#"{"messages":[{"role":"user","content":"x"}],"fallback_policy":true}"#)
+            .unwrap_err();
+        assert_eq!(err.field(), Some("fallback_policy"), "{err}");
+        let request =
+            parse(r#"{"messages":[{"role":"user","content":"x"}],"fallback_policy":null}"#)
+                .unwrap();
+        assert!(request.fallback_policy.is_none());
     }
 
     #[test]

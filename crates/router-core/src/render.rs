@@ -1,0 +1,633 @@
+//! OpenRouter-shaped rendering of responses, stream chunks and the model list, as JSON bytes.
+//!
+//! The server owns a few fields of every response (`id`, `model`, `provider`, `created`, the
+//! usage block with its cost); everything else (`choices`) is the provider's raw JSON, copied
+//! verbatim. Rendering writes straight into a byte buffer: no `serde_json::Value`, no
+//! intermediate strings. The functions are pure so the benches can measure them.
+//!
+//! Streams render a per-generation prefix once ([`ChunkPrefix`]) and then only append each
+//! chunk's raw `choices`.
+
+use serde_json::value::RawValue;
+
+use crate::catalog::{Catalog, Model, Pricing};
+use crate::pricing::{Cost, Usage};
+use crate::response::ChatResponse;
+
+/// The SSE comment sent while waiting for the first token.
+pub const KEEPALIVE: &[u8] = b": OPENROUTER PROCESSING\n\n";
+
+/// The SSE event that ends every stream.
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// The fields the router owns in every response and chunk of one generation.
+#[derive(Debug, Clone, Copy)]
+pub struct Generation<'a> {
+    /// Our generation id, `gen-…`.
+    pub id: &'a str,
+    /// Unix seconds when the request arrived.
+    pub created: u64,
+    /// The public id of the model that answered (`openai/gpt-5.1`).
+    pub model: &'a str,
+    /// Display name of the provider that answered (`OpenAI`).
+    pub provider: &'a str,
+}
+
+/// An error to report inside a stream whose `200` status has already been sent.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamError<'a> {
+    /// The HTTP-style status code (an integer, as SDKs require).
+    pub code: u16,
+    /// A message safe to show the client.
+    pub message: &'a str,
+    /// OpenRouter's typed error (`provider_unavailable`, `timeout`, …).
+    pub error_type: &'a str,
+}
+
+/// Appends a non-streaming `chat.completion` body.
+pub fn completion(
+    out: &mut Vec<u8>,
+    generation: &Generation<'_>,
+    response: &ChatResponse,
+    cost: &Cost,
+) {
+    out.reserve(response.choices.get().len() + 640);
+    push_identity(out, generation, b"chat.completion");
+    out.extend_from_slice(b",\"system_fingerprint\":");
+    match &response.system_fingerprint {
+        Some(fingerprint) => push_json_str(out, fingerprint),
+        None => out.extend_from_slice(b"null"),
+    }
+    if let Some(tier) = &response.service_tier {
+        out.extend_from_slice(b",\"service_tier\":");
+        push_json_str(out, tier);
+    }
+    out.extend_from_slice(b",\"choices\":");
+    out.extend_from_slice(response.choices.get().as_bytes());
+    out.extend_from_slice(b",\"usage\":");
+    push_usage(out, &response.usage, cost);
+    out.push(b'}');
+}
+
+/// The constant start of every `data:` event of one stream, up to and including `"choices":`.
+#[derive(Debug, Clone)]
+pub struct ChunkPrefix {
+    bytes: Vec<u8>,
+}
+
+impl ChunkPrefix {
+    /// Renders the prefix for `generation`.
+    pub fn new(generation: &Generation<'_>) -> Self {
+        let mut bytes = Vec::with_capacity(192);
+        bytes.extend_from_slice(b"data: ");
+        push_identity(&mut bytes, generation, b"chat.completion.chunk");
+        bytes.extend_from_slice(b",\"choices\":");
+        Self { bytes }
+    }
+
+    /// Appends one `data:` event carrying `choices` verbatim.
+    pub fn chunk(&self, out: &mut Vec<u8>, choices: &RawValue) {
+        out.reserve(self.bytes.len() + choices.get().len() + 3);
+        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(choices.get().as_bytes());
+        out.extend_from_slice(b"}\n\n");
+    }
+
+    /// Appends the usage event (`choices: []` and `usage` with its cost) that ends a stream's data.
+    pub fn usage_chunk(&self, out: &mut Vec<u8>, usage: &Usage, cost: &Cost) {
+        out.reserve(self.bytes.len() + 400);
+        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(b"[],\"usage\":");
+        push_usage(out, usage, cost);
+        out.extend_from_slice(b"}\n\n");
+    }
+}
+
+/// Appends the final `data:` event of a stream that failed after its `200` was sent: a top-level
+/// `error` and a choice with `finish_reason: "error"`.
+pub fn error_chunk(out: &mut Vec<u8>, generation: &Generation<'_>, error: &StreamError<'_>) {
+    out.reserve(384 + error.message.len());
+    out.extend_from_slice(b"data: ");
+    push_identity(out, generation, b"chat.completion.chunk");
+    out.extend_from_slice(b",\"error\":{\"code\":");
+    push_u64(out, u64::from(error.code));
+    out.extend_from_slice(b",\"message\":");
+    push_json_str(out, error.message);
+    out.extend_from_slice(b",\"metadata\":{\"error_type\":");
+    push_json_str(out, error.error_type);
+    out.extend_from_slice(
+        b"}},\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\n",
+    );
+}
+
+/// Renders `GET /api/v1/models`: every model of the catalog in OpenRouter's shape, prices as
+/// decimal strings in USD per token.
+///
+/// A model's prices and limits are those of its first (preferred) endpoint; its context length
+/// is the largest of any endpoint, and its parameters are the union over its endpoints.
+pub fn models_list(catalog: &Catalog) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 * (catalog.len() + 1));
+    out.extend_from_slice(b"{\"data\":[");
+    for (idx, model) in catalog.models().iter().enumerate() {
+        if idx > 0 {
+            out.push(b',');
+        }
+        push_model(&mut out, model);
+    }
+    out.extend_from_slice(b"],\"total_count\":");
+    push_u64(&mut out, catalog.len() as u64);
+    out.extend_from_slice(b",\"links\":{\"next\":null}}");
+    out
+}
+
+/// Appends `value` as a plain decimal number, never in exponent notation (`0.00000125`),
+/// rounded to [`SIGNIFICANT_DIGITS`] significant digits. Non-finite values (which no price or
+/// cost can be) render as `0`.
+///
+/// The rounding removes the noise of binary floating-point arithmetic (`0.025 / 1e6` is
+/// `2.5000000000000002e-8`, and a cost sums several products) while keeping far more precision
+/// than any price has.
+pub fn push_decimal(out: &mut Vec<u8>, value: f64) {
+    use std::io::Write as _;
+    if !value.is_finite() {
+        out.push(b'0');
+        return;
+    }
+    // Rust's `Display` for floats prints the shortest round-tripping decimal and never uses an
+    // exponent. Writing into a `Vec` cannot fail.
+    let _ = write!(out, "{}", round_significant(value));
+}
+
+/// Significant digits kept by [`push_decimal`].
+pub const SIGNIFICANT_DIGITS: i32 = 12;
+
+/// `value` rounded to [`SIGNIFICANT_DIGITS`] significant digits. Values so small that the
+/// scaling power of ten is not exact in binary (below about `1e-11`) are returned as they are.
+fn round_significant(value: f64) -> f64 {
+    if value == 0.0 {
+        return value;
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let digits_after_point = SIGNIFICANT_DIGITS - 1 - magnitude;
+    // Powers of ten up to 1e22 are exact in an f64, so the division below is correctly rounded
+    // and prints as the rounded digits.
+    if !(0..=22).contains(&digits_after_point) {
+        return value;
+    }
+    let scale = 10f64.powi(digits_after_point);
+    (value * scale).round() / scale
+}
+
+/// Appends `value` as a JSON string literal, escaping what JSON requires.
+pub fn push_json_str(out: &mut Vec<u8>, value: &str) {
+    out.push(b'"');
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (idx, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..idx]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = idx + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `value` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, mut value: u64) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[pos..]);
+}
+
+/// `{"id":…,"provider":…,"model":…,"object":…,"created":…` (no closing brace).
+fn push_identity(out: &mut Vec<u8>, generation: &Generation<'_>, object: &[u8]) {
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(out, generation.id);
+    out.extend_from_slice(b",\"provider\":");
+    push_json_str(out, generation.provider);
+    out.extend_from_slice(b",\"model\":");
+    push_json_str(out, generation.model);
+    out.extend_from_slice(b",\"object\":\"");
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"\",\"created\":");
+    push_u64(out, generation.created);
+}
+
+fn push_usage(out: &mut Vec<u8>, usage: &Usage, cost: &Cost) {
+    out.extend_from_slice(b"{\"prompt_tokens\":");
+    push_u64(out, usage.prompt_tokens);
+    out.extend_from_slice(b",\"completion_tokens\":");
+    push_u64(out, usage.completion_tokens);
+    out.extend_from_slice(b",\"total_tokens\":");
+    push_u64(out, usage.total_tokens);
+    out.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":");
+    push_u64(out, usage.cached_tokens);
+    out.extend_from_slice(b",\"cache_write_tokens\":");
+    push_u64(out, usage.cache_write_tokens);
+    out.extend_from_slice(b"},\"completion_tokens_details\":{\"reasoning_tokens\":");
+    push_u64(out, usage.reasoning_tokens);
+    out.extend_from_slice(b"},\"cost\":");
+    push_decimal(out, cost.total);
+    out.extend_from_slice(
+        b",\"is_byok\":false,\"cost_details\":{\"upstream_inference_cost\":null,\"upstream_inference_prompt_cost\":",
+    );
+    push_decimal(out, cost.prompt);
+    out.extend_from_slice(b",\"upstream_inference_completions_cost\":");
+    push_decimal(out, cost.completion);
+    out.extend_from_slice(b"}}");
+}
+
+fn push_model(out: &mut Vec<u8>, model: &Model) {
+    let top = &model.endpoints[0];
+    let vision = model.endpoints.iter().any(|it| it.capabilities.vision);
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(out, &model.id);
+    out.extend_from_slice(b",\"canonical_slug\":");
+    push_json_str(out, &model.id);
+    out.extend_from_slice(b",\"hugging_face_id\":null,\"name\":");
+    push_json_str(out, &model.name);
+    out.extend_from_slice(b",\"created\":");
+    push_u64(out, model.created);
+    out.extend_from_slice(b",\"description\":");
+    push_json_str(out, &model.description);
+    out.extend_from_slice(b",\"context_length\":");
+    push_u64(out, u64::from(model.context_length()));
+    out.extend_from_slice(match vision {
+        true => b",\"architecture\":{\"modality\":\"text+image->text\",\"input_modalities\":[\"text\",\"image\"]".as_slice(),
+        false => b",\"architecture\":{\"modality\":\"text->text\",\"input_modalities\":[\"text\"]".as_slice(),
+    });
+    out.extend_from_slice(
+        b",\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\",\"instruct_type\":null},\"pricing\":",
+    );
+    push_pricing(out, &top.pricing);
+    out.extend_from_slice(b",\"top_provider\":{\"context_length\":");
+    push_u64(out, u64::from(top.context_length));
+    out.extend_from_slice(b",\"max_completion_tokens\":");
+    match top.max_output {
+        Some(max_output) => push_u64(out, u64::from(max_output)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(
+        b",\"is_moderated\":false},\"per_request_limits\":null,\"supported_parameters\":[",
+    );
+    let mut seen: Vec<&str> = Vec::new();
+    for parameter in model
+        .endpoints
+        .iter()
+        .flat_map(|it| &it.supported_parameters)
+    {
+        if seen.contains(&parameter.as_str()) {
+            continue;
+        }
+        if !seen.is_empty() {
+            out.push(b',');
+        }
+        seen.push(parameter);
+        push_json_str(out, parameter);
+    }
+    out.extend_from_slice(
+        b"],\"default_parameters\":null,\"supported_voices\":null,\"links\":{\"details\":\"/api/v1/models/",
+    );
+    // Inside a string literal already: escape the id without its quotes.
+    let start = out.len();
+    push_json_str(out, &model.id);
+    out.remove(start);
+    out.pop();
+    out.extend_from_slice(b"/endpoints\"}}");
+}
+
+fn push_pricing(out: &mut Vec<u8>, pricing: &Pricing) {
+    let price = |out: &mut Vec<u8>, key: &[u8], value: f64| {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"\":\"");
+        push_decimal(out, value);
+        out.push(b'"');
+    };
+    out.extend_from_slice(b"{\"prompt\":\"");
+    push_decimal(out, pricing.prompt);
+    out.push(b'"');
+    price(out, b"completion", pricing.completion);
+    price(out, b"request", pricing.request);
+    price(out, b"image", 0.0);
+    if let Some(cache_read) = pricing.cache_read {
+        price(out, b"input_cache_read", cache_read);
+    }
+    if let Some(cache_write) = pricing.cache_write {
+        price(out, b"input_cache_write", cache_write);
+    }
+    if let Some(reasoning) = pricing.reasoning {
+        price(out, b"internal_reasoning", reasoning);
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::catalog::{Capabilities, Endpoint};
+    use crate::pricing::cost;
+
+    fn generation() -> Generation<'static> {
+        Generation {
+            id: "gen-1700000000-abc",
+            created: 1_700_000_000,
+            model: "openai/gpt-5.1",
+            provider: "Open\"AI",
+        }
+    }
+
+    fn json(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap_or_else(|err| {
+            panic!("{err}: {}", String::from_utf8_lossy(bytes));
+        })
+    }
+
+    #[test]
+    fn escapes_strings_like_serde_json() {
+        for text in [
+            "plain",
+            "q\"uote\\",
+            "line\nbreak\ttab\r",
+            "\u{1}\u{8}\u{c}\u{1f}",
+            "ünï ✓",
+            "",
+        ] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, text);
+            assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn decimals_never_use_exponents() {
+        let cases = [
+            (0.00000125, "0.00000125"),
+            (1e-7, "0.0000001"),
+            (0.0, "0"),
+            (15.0, "15"),
+            (3e-6, "0.000003"),
+            (f64::NAN, "0"),
+            (0.025 / 1e6, "0.000000025"),
+            (1.0 * 1.25e-6 + 4.0 * 1e-5, "0.00004125"),
+            (150.0 / 1e6, "0.00015"),
+            (1234.5, "1234.5"),
+            (0.1 + 0.2, "0.3"),
+        ];
+        for (value, expected) in cases {
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+        for value in [0, 9, 10, 1_234_567_890, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+        }
+    }
+
+    #[test]
+    fn completion_owns_identity_and_usage_and_keeps_choices_verbatim() {
+        let choices = r#"[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop","x":[1, 2]}]"#;
+        let response = ChatResponse {
+            upstream_id: Some("chatcmpl-1".to_owned()),
+            choices: RawValue::from_string(choices.to_owned()).unwrap(),
+            usage: Usage {
+                prompt_tokens: 10,
+                completion_tokens: 4,
+                total_tokens: 14,
+                cached_tokens: 2,
+                cache_write_tokens: 0,
+                reasoning_tokens: 1,
+            },
+            finish_reason: None,
+            system_fingerprint: None,
+            service_tier: Some("default".to_owned()),
+        };
+        let pricing = Pricing {
+            prompt: 1.25e-6,
+            completion: 1e-5,
+            ..Pricing::default()
+        };
+        let cost = cost(&pricing, &response.usage);
+        let mut out = Vec::new();
+        completion(&mut out, &generation(), &response, &cost);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains(choices), "{text}");
+        let body = json(&out);
+        assert_eq!(body["id"], "gen-1700000000-abc");
+        assert_eq!(body["provider"], "Open\"AI");
+        assert_eq!(body["model"], "openai/gpt-5.1");
+        assert_eq!(body["object"], "chat.completion");
+        assert_eq!(body["created"], 1_700_000_000);
+        assert!(body["system_fingerprint"].is_null());
+        assert!(body.as_object().unwrap().contains_key("system_fingerprint"));
+        assert_eq!(body["service_tier"], "default");
+        let usage = &body["usage"];
+        assert_eq!(usage["prompt_tokens"], 10);
+        assert_eq!(usage["total_tokens"], 14);
+        assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 2);
+        assert_eq!(usage["completion_tokens_details"]["reasoning_tokens"], 1);
+        assert_eq!(usage["is_byok"], false);
+        let close = |value: &Value, expected: f64| {
+            (value.as_f64().unwrap() - expected).abs() <= expected * 1e-11
+        };
+        assert!(close(&usage["cost"], cost.total), "{usage}");
+        let details = &usage["cost_details"];
+        assert!(details["upstream_inference_cost"].is_null());
+        assert!(close(
+            &details["upstream_inference_prompt_cost"],
+            cost.prompt
+        ));
+        assert!(close(
+            &details["upstream_inference_completions_cost"],
+            cost.completion
+        ));
+    }
+
+    #[test]
+    fn stream_events_share_the_prefix_and_end_with_usage() {
+        let prefix = ChunkPrefix::new(&generation());
+        let choices = RawValue::from_string(
+            r#"[{"index":0,"delta":{"content":"a"},"finish_reason":null}]"#.to_owned(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        prefix.chunk(&mut out, &choices);
+        let usage = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 5,
+            total_tokens: 8,
+            ..Usage::default()
+        };
+        prefix.usage_chunk(
+            &mut out,
+            &usage,
+            &Cost {
+                total: 0.5,
+                prompt: 0.25,
+                completion: 0.25,
+            },
+        );
+        out.extend_from_slice(DONE);
+        let text = String::from_utf8(out).unwrap();
+        let events: Vec<&str> = text.split_terminator("\n\n").collect();
+        assert_eq!(events.len(), 3, "{text}");
+        let first = json(events[0].strip_prefix("data: ").unwrap().as_bytes());
+        assert_eq!(first["object"], "chat.completion.chunk");
+        assert_eq!(first["choices"][0]["delta"]["content"], "a");
+        let last = json(events[1].strip_prefix("data: ").unwrap().as_bytes());
+        assert_eq!(last["id"], first["id"]);
+        assert_eq!(last["created"], first["created"]);
+        assert_eq!(last["choices"], Value::Array(Vec::new()));
+        assert_eq!(last["usage"]["completion_tokens"], 5);
+        assert_eq!(last["usage"]["cost"], 0.5);
+        assert_eq!(events[2], "data: [DONE]");
+    }
+
+    #[test]
+    fn error_chunk_has_an_integer_code_and_a_terminating_choice() {
+        let mut out = Vec::new();
+        error_chunk(
+            &mut out,
+            &generation(),
+            &StreamError {
+                code: 502,
+                message: "upstream \"failed\"",
+                error_type: "provider_unavailable",
+            },
+        );
+        assert!(out.ends_with(b"\n\n"));
+        let text = String::from_utf8(out).unwrap();
+        let chunk = json(text.trim_end().strip_prefix("data: ").unwrap().as_bytes());
+        assert_eq!(chunk["error"]["code"], 502);
+        assert_eq!(chunk["error"]["message"], "upstream \"failed\"");
+        assert_eq!(
+            chunk["error"]["metadata"]["error_type"],
+            "provider_unavailable"
+        );
+        assert_eq!(chunk["choices"][0]["finish_reason"], "error");
+        assert_eq!(chunk["choices"][0]["index"], 0);
+        for key in ["id", "object", "created", "model", "provider"] {
+            assert!(chunk.get(key).is_some(), "{key}");
+        }
+    }
+
+    fn endpoint(provider: &str, pricing: Pricing, vision: bool, parameters: &[&str]) -> Endpoint {
+        Endpoint {
+            provider: provider.to_owned(),
+            upstream_model: "m".to_owned(),
+            pricing,
+            context_length: 128_000,
+            max_output: Some(16_384),
+            supported_parameters: parameters.iter().map(|it| (*it).to_owned()).collect(),
+            capabilities: Capabilities {
+                vision,
+                ..Capabilities::default()
+            },
+        }
+    }
+
+    #[test]
+    fn models_list_has_string_prices_and_required_keys() {
+        let pricing = Pricing {
+            prompt: 1.25e-6,
+            completion: 1e-5,
+            cache_read: Some(1.25e-7),
+            ..Pricing::default()
+        };
+        let mut second = endpoint("b", Pricing::default(), false, &["tools", "seed"]);
+        second.context_length = 200_000;
+        let catalog = Catalog::new(vec![
+            Model {
+                id: "openai/gpt-5.1".to_owned(),
+                name: "OpenAI: GPT-5.1".to_owned(),
+                created: 1_762_000_000,
+                description: "A \"model\"".to_owned(),
+                endpoints: vec![
+                    endpoint("a", pricing, true, &["temperature", "tools"]),
+                    second,
+                ],
+            },
+            Model {
+                id: "meta-llama/llama-3.3-70b-instruct".to_owned(),
+                name: "Llama".to_owned(),
+                created: 0,
+                description: String::new(),
+                endpoints: vec![endpoint("c", Pricing::default(), false, &[])],
+            },
+        ])
+        .unwrap();
+        let body = json(&models_list(&catalog));
+        assert_eq!(body["total_count"], 2);
+        assert!(body["links"]["next"].is_null());
+        let model = &body["data"][0];
+        assert_eq!(model["id"], "openai/gpt-5.1");
+        assert_eq!(model["canonical_slug"], "openai/gpt-5.1");
+        assert_eq!(model["description"], "A \"model\"");
+        assert_eq!(model["context_length"], 200_000);
+        assert_eq!(model["pricing"]["prompt"], "0.00000125");
+        assert_eq!(model["pricing"]["completion"], "0.00001");
+        assert_eq!(model["pricing"]["input_cache_read"], "0.000000125");
+        assert_eq!(model["pricing"]["request"], "0");
+        assert_eq!(model["pricing"]["image"], "0");
+        assert!(model["pricing"].get("input_cache_write").is_none());
+        assert_eq!(
+            model["architecture"]["input_modalities"],
+            serde_json::json!(["text", "image"])
+        );
+        assert_eq!(model["top_provider"]["context_length"], 128_000);
+        assert_eq!(model["top_provider"]["max_completion_tokens"], 16_384);
+        assert_eq!(model["top_provider"]["is_moderated"], false);
+        assert_eq!(
+            model["supported_parameters"],
+            serde_json::json!(["temperature", "tools", "seed"])
+        );
+        assert_eq!(
+            model["links"]["details"],
+            "/api/v1/models/openai/gpt-5.1/endpoints"
+        );
+        for key in [
+            "hugging_face_id",
+            "per_request_limits",
+            "default_parameters",
+            "supported_voices",
+        ] {
+            assert!(model[key].is_null(), "{key}");
+            assert!(model.as_object().unwrap().contains_key(key), "{key}");
+        }
+        assert_eq!(body["data"][1]["architecture"]["modality"], "text->text");
+        assert_eq!(
+            body["data"][1]["supported_parameters"],
+            serde_json::json!([])
+        );
+    }
+}
