@@ -1,1 +1,34 @@
-//! Turnout's HTTP server.
+//! Turnout's HTTP server: the OpenRouter-compatible API in front of the configured providers.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML config file, `${VAR}` expansion, validation into [`config::Config`].
+//! - [`records`]: generation records, written off the request path to an embedded store.
+//! - `app`: the shared state (config, provider clients) and the axum router.
+//! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
+//! - `auth`, `extract`: the client-key check and the size-limited body.
+//! - `api`: the handlers (`chat`, `models`, `health`).
+//! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
+//! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
+//! - `ids`: generation ids.
+//! - [`demo`]: the demo mode: mock providers and the demo catalog.
+//! - [`launch`]: where the config comes from at start-up (flags, `turnout.toml`, provider keys
+//!   in the environment, or the demo).
+
+pub mod config;
+pub mod records;
+
+mod api;
+mod app;
+mod auth;
+pub mod demo;
+mod error;
+mod execute;
+mod extract;
+mod ids;
+pub mod launch;
+mod serve;
+mod stream;
+
+pub use app::StartError;
+pub use serve::{RunningServer, spawn};

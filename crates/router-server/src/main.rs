@@ -1,2 +1,90 @@
-//! The `router-server` binary.
-fn main() {}
+//! The `router-server` binary: reads the arguments, sets up logging, picks the config (see
+//! [`router_server::launch`]) and serves until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use router_server::demo::{self, Demo};
+use router_server::launch::{self, ConfigSource};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// How long requests in flight may run after Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Turnout: an OpenRouter-compatible LLM router for your own providers and keys.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Serve this config file (TOML; see docs/config.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    config: Option<PathBuf>,
+    /// Serve the demo: mock providers on loopback behind the demo catalog.
+    #[arg(long)]
+    demo: bool,
+    /// Listen on this address instead of the config's `server.listen`.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let default_file_exists = Path::new(launch::DEFAULT_CONFIG_FILE).is_file();
+    let source =
+        launch::choose_source(args.config.as_deref(), args.demo, default_file_exists, &env);
+    let config = match source {
+        ConfigSource::Demo => {
+            let demo = Demo::start(args.listen)
+                .await
+                .context("cannot start the demo")?;
+            say(&demo::instructions(&demo.server().url()));
+            shutdown_signal().await;
+            return Ok(demo.shutdown(SHUTDOWN_GRACE).await?);
+        }
+        ConfigSource::File(path) => router_server::config::load_file(&path)
+            .with_context(|| format!("cannot load {}", path.display()))?,
+        ConfigSource::ProviderKeys => launch::provider_keys_config(&env)
+            .context("cannot build a config from the provider keys in the environment")?,
+    };
+    let mut config = config;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let n_models = config.catalog.len();
+    let server = router_server::spawn(config, listener)
+        .await
+        .context("cannot start the server")?;
+    tracing::info!(url = %server.url(), models = n_models, "Turnout is listening");
+    shutdown_signal().await;
+    Ok(server.shutdown(SHUTDOWN_GRACE).await?)
+}
+
+/// Resolves on Ctrl-C (or never, if the signal cannot be watched).
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tracing::info!("shutting down");
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the demo's instructions are for the person at the terminal"
+)]
+fn say(text: &str) {
+    println!("{text}");
+}

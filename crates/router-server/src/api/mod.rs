@@ -1,0 +1,26 @@
+//! The HTTP handlers, one module per endpoint group.
+//!
+//! - [`chat`]: `POST /api/v1/chat/completions` (and `/v1/chat/completions`).
+//! - [`models`]: `GET /api/v1/models` (and `/v1/models`).
+//! - [`health`]: `GET /health`.
+
+use axum::body::Body;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_TYPE, HeaderName};
+use axum::response::Response;
+
+pub(crate) mod chat;
+pub(crate) mod health;
+pub(crate) mod models;
+
+/// The response header carrying the generation id.
+pub(crate) const X_GENERATION_ID: HeaderName = HeaderName::from_static("x-generation-id");
+
+/// A `200` `application/json` response with `body`.
+pub(crate) fn json_response(body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

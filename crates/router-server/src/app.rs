@@ -1,0 +1,217 @@
+//! The application: [`AppState`] (the config, one pooled client per provider, the precomputed
+//! `/models` body) and the axum [`Router`] with its routes, fallbacks and panic handling.
+//!
+//! Everything the request path needs is resolved here once at start-up, so a request copies no
+//! config strings: endpoints point at their provider by index, and `/models` is a ready body.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use router_core::catalog::{Catalog, Endpoint, Model};
+use router_core::plan::Attempt;
+use router_core::render;
+use router_upstream::{ProviderClient, UpstreamError};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::api;
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A provider's settings are unusable (for example a malformed base URL).
+    #[error("provider `{provider}` cannot be used")]
+    Provider {
+        /// The provider's name.
+        provider: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<UpstreamError>,
+    },
+    /// A model's endpoint names a provider that is not configured.
+    #[error("model `{model}` names provider `{provider}`, which is not configured")]
+    UnknownProvider {
+        /// The model's id.
+        model: String,
+        /// The missing provider.
+        provider: String,
+    },
+    /// The listener failed.
+    #[error("cannot listen")]
+    Io(#[from] std::io::Error),
+}
+
+/// State shared by every request; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    providers: Vec<Provider>,
+    /// For each model (by index), for each of its endpoints: the index of its provider.
+    endpoint_providers: Vec<Box<[usize]>>,
+    /// The `GET /models` body, rendered once.
+    models_body: Bytes,
+}
+
+/// One configured provider, ready to call.
+pub(crate) struct Provider {
+    /// The pooled client.
+    pub(crate) client: ProviderClient,
+    /// The name shown to clients (`provider` of responses).
+    pub(crate) display_name: String,
+}
+
+/// Everything one attempt of a plan needs, borrowed from the state.
+#[derive(Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The model, for its public id.
+    pub(crate) model: &'a Model,
+    /// The endpoint, for the upstream model name and the prices.
+    pub(crate) endpoint: &'a Endpoint,
+    /// The provider serving the endpoint.
+    pub(crate) provider: &'a Provider,
+}
+
+// === impl AppState ===
+
+impl AppState {
+    /// Builds the provider clients and resolves every endpoint to its provider.
+    pub(crate) fn new(config: Config) -> Result<Self, StartError> {
+        let providers = config
+            .providers
+            .iter()
+            .map(|it| {
+                let client = ProviderClient::new(it.settings.clone()).map_err(|source| {
+                    StartError::Provider {
+                        provider: it.settings.name.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
+                Ok(Provider {
+                    client,
+                    display_name: it.display_name.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, StartError>>()?;
+        let endpoint_providers = config
+            .catalog
+            .models()
+            .iter()
+            .map(|model| {
+                model
+                    .endpoints
+                    .iter()
+                    .map(|endpoint| {
+                        config
+                            .providers
+                            .iter()
+                            .position(|it| it.settings.name == endpoint.provider)
+                            .ok_or_else(|| StartError::UnknownProvider {
+                                model: model.id.clone(),
+                                provider: endpoint.provider.clone(),
+                            })
+                    })
+                    .collect::<Result<Box<[usize]>, StartError>>()
+            })
+            .collect::<Result<Vec<_>, StartError>>()?;
+        let models_body = Bytes::from(render::models_list(&config.catalog));
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                providers,
+                endpoint_providers,
+                models_body,
+            }),
+        })
+    }
+
+    /// The validated config.
+    pub(crate) fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The model catalog.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.shared.config.catalog
+    }
+
+    /// What `attempt` calls. Plans are built from this state's catalog, so their indices are
+    /// valid by construction.
+    pub(crate) fn target(&self, attempt: &Attempt) -> Target<'_> {
+        let model = self.catalog().model(attempt.model);
+        let provider_idx = self.shared.endpoint_providers[attempt.model.0][attempt.endpoint.0];
+        Target {
+            model,
+            endpoint: model.endpoint(attempt.endpoint),
+            provider: &self.shared.providers[provider_idx],
+        }
+    }
+
+    /// The `GET /models` body.
+    pub(crate) fn models_body(&self) -> Bytes {
+        self.shared.models_body.clone()
+    }
+}
+
+/// The HTTP API over `state`.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/chat/completions", post(api::chat::completions))
+        .route("/v1/chat/completions", post(api::chat::completions))
+        .route("/api/v1/models", get(api::models::list))
+        .route("/v1/models", get(api::models::list))
+        .route("/health", get(api::health::health))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// A handler panicked: a generic 500 in our shape; the panic message goes to the log only.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    ApiError::Internal.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_in_our_shape() {
+        let router: Router = Router::new()
+            .route("/boom", get(boom))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], 500);
+        assert_eq!(body["error"]["message"], "internal server error");
+        assert!(!body.to_string().contains("boom"), "{body}");
+    }
+}

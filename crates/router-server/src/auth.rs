@@ -1,0 +1,115 @@
+//! Client authentication: `Authorization: Bearer <key>` against the configured client keys.
+//!
+//! [`ClientAuth`] is an extractor, so a handler that takes one only runs for a known key, and
+//! the key is checked before the body is read. Keys are compared in time independent of where
+//! they differ, and every configured key is compared, so timing reveals neither a key's prefix
+//! nor which key matched. The key itself is never echoed or logged.
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::app::AppState;
+use crate::config::ClientKey;
+use crate::error::ApiError;
+
+/// The client key a request authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientAuth {
+    /// Index of the key in `config.keys` (its name is the label for records and logs).
+    pub(crate) key_idx: usize,
+}
+
+impl FromRequestParts<AppState> for ClientAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)?;
+        find_key(&state.config().keys, token)
+            .map(|key_idx| ClientAuth { key_idx })
+            .ok_or(ApiError::InvalidKey)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
+fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    let (scheme, token) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = token.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
+/// The index of the key equal to `token`; compares against every key.
+fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
+    let mut found = None;
+    for (idx, key) in keys.iter().enumerate() {
+        if constant_time_eq(key.key.expose().as_bytes(), token) && found.is_none() {
+            found = Some(idx);
+        }
+    }
+    found
+}
+
+/// Whether `a == b`, in time that depends on the lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for idx in 0..a.len().max(b.len()) {
+        let x = a.get(idx).copied().unwrap_or(0);
+        let y = b.get(idx).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+    use router_core::secret::Secret;
+
+    use super::*;
+
+    fn keys() -> Vec<ClientKey> {
+        ["sk-one", "sk-two"]
+            .into_iter()
+            .map(|key| ClientKey {
+                name: key.to_owned(),
+                key: Secret::new(key),
+            })
+            .collect()
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn reads_bearer_tokens() {
+        assert_eq!(
+            bearer_token(&headers("Bearer sk-one")),
+            Some(&b"sk-one"[..])
+        );
+        assert_eq!(
+            bearer_token(&headers("bearer  sk-one ")),
+            Some(&b"sk-one"[..])
+        );
+        assert_eq!(bearer_token(&headers("Basic abc")), None);
+        assert_eq!(bearer_token(&headers("Bearer ")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn finds_only_exact_keys() {
+        let keys = keys();
+        assert_eq!(find_key(&keys, b"sk-two"), Some(1));
+        assert_eq!(find_key(&keys, b"sk-one"), Some(0));
+        for wrong in [&b"sk-on"[..], b"sk-one1", b"sk-onf", b""] {
+            assert_eq!(find_key(&keys, wrong), None);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The config file: one TOML file is the source of truth (providers, models, client keys).
+//!
+//! Loading runs in four steps, each in its own module:
+//!
+//! 1. the text is parsed as TOML into a [`toml::Value`] tree;
+//! 2. `expand` replaces `${VAR}` and `${VAR:-default}` in every string value of that tree, so
+//!    any value can come from the environment;
+//! 3. `raw` deserializes the tree into `Raw…` structs that mirror the file and reject unknown
+//!    keys; each provider, client key, model and endpoint is deserialized on its own, so one bad
+//!    entry does not hide the problems of the others;
+//! 4. `validate` turns the raw structs into the validated [`Config`]: provider references
+//!    resolve, prices are present and finite, ids are unique, and so on.
+//!
+//! Every step records problems (in `problems`) instead of stopping at the first, and each
+//! problem carries the key path it is about (`models[2].endpoints[0].provider`), so one start of
+//! the server lists everything wrong with a file. Within one section or entry, a value of the
+//! wrong type or an unknown key stops that entry, so its remaining keys are checked on the next
+//! run. Every key is documented in `docs/config.md`.
+//!
+//! Secrets (provider API keys, client keys) become [`Secret`]s, which never print.
+
+mod expand;
+mod problems;
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use router_core::catalog::Catalog;
+use router_core::secret::Secret;
+use router_upstream::ProviderSettings;
+
+/// The validated server configuration.
+///
+/// Built only by [`load_file`] or [`load_str`]; every reference in it resolves (each endpoint's
+/// provider is in `providers`) and every price is present.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `[server]` section: where to listen and request limits.
+    pub server: ServerSettings,
+    /// The `[providers.<name>]` sections, sorted by name.
+    pub providers: Vec<ProviderConfig>,
+    /// The `[[models]]`, in file order (the order of `/models`).
+    pub catalog: Catalog,
+    /// The `[[keys]]` clients authenticate with, in file order.
+    pub keys: Vec<ClientKey>,
+    /// The `[routing]` section.
+    pub routing: RoutingSettings,
+}
+
+/// The `[server]` section.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes; larger bodies get a 413. Default 10 MiB.
+    pub body_limit_bytes: usize,
+    /// How often a streaming response gets a `: OPENROUTER PROCESSING` comment line while it
+    /// waits for the first token. Default 1 s.
+    pub keepalive_interval: Duration,
+    /// Where generation records are stored (a SQLite file); `None` when not configured.
+    pub records_path: Option<PathBuf>,
+}
+
+/// One `[providers.<name>]` section.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// How to reach the provider (name, wire format, base URL, key, timeouts, headers).
+    pub settings: ProviderSettings,
+    /// Human-readable name, such as `OpenAI`; defaults to the provider's name.
+    pub display_name: String,
+}
+
+/// One `[[keys]]` entry: a key clients send as `Authorization: Bearer <key>`.
+#[derive(Debug, Clone)]
+pub struct ClientKey {
+    /// Label of the key, unique; used in generation records and logs instead of the key.
+    pub name: String,
+    /// The key itself.
+    pub key: Secret,
+}
+
+/// The `[routing]` section.
+#[derive(Debug, Clone)]
+pub struct RoutingSettings {
+    /// Most entries a request's `models` list may have; more is a 400. Default 3.
+    pub max_models: usize,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file `{}`", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid config; every problem found is listed.
+    #[error("invalid config, {}", ProblemList(.0))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+/// One thing wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Key path of the offending value, such as `models[2].endpoints[0].provider`; empty for a
+    /// TOML syntax error (the message then gives the line and column).
+    pub path: String,
+    /// What is wrong, and where it helps, how to fix it. Never contains a secret.
+    pub message: String,
+}
+
+/// Reads and validates the config file at `path`, expanding `${VAR}` from the process
+/// environment.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_str(&text, &|name| std::env::var(name).ok())
+}
+
+/// Parses and validates config `text`, expanding `${VAR}` with `vars` (which returns `None` for
+/// an unset variable).
+pub fn load_str(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let mut problems = problems::Problems::default();
+    let config = parse(text, vars, &mut problems);
+    match config {
+        Some(config) if problems.is_empty() => Ok(config),
+        _ => Err(ConfigError::Invalid(problems.into_vec())),
+    }
+}
+
+// === impl Config ===
+
+impl Config {
+    /// The provider named `name` (the key of its `[providers.<name>]` section).
+    ///
+    /// A linear search: there are few providers, and the server resolves them once at start-up.
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|it| it.settings.name == name)
+    }
+}
+
+// === impl ConfigProblem ===
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Displays problems as a count followed by one indented line per problem.
+struct ProblemList<'a>(&'a [ConfigProblem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.len() {
+            1 => f.write_str("1 problem:")?,
+            n => write!(f, "{n} problems:")?,
+        }
+        for problem in self.0 {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Steps 1 to 4 of the module docs; `None` when a problem stopped the process early.
+fn parse(
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    problems: &mut problems::Problems,
+) -> Option<Config> {
+    let table = match text.parse::<toml::Table>() {
+        Ok(table) => table,
+        Err(err) => {
+            problems.push("", syntax_error_message(text, &err));
+            return None;
+        }
+    };
+    let mut tree = toml::Value::Table(table);
+    expand::expand_tree(&mut tree, vars, problems);
+    let raw = raw::deserialize::<raw::RawConfig>(tree, "", problems)?;
+    validate::config(raw, problems)
+}
+
+/// `TOML syntax error at line L, column C: message`, from the error's byte span.
+fn syntax_error_message(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim_end();
+    let Some(span) = err.span() else {
+        return format!("TOML syntax error: {message}");
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |it| it.chars().count())
+        + 1;
+    format!("TOML syntax error at line {line}, column {column}: {message}")
+}

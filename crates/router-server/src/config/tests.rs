@@ -1,0 +1,672 @@
+//! Tests of whole config files through [`load_str`](super::load_str): the shipped files, defaults,
+//! expansion, unknown keys, problem collection and secrets.
+
+use std::time::Duration;
+
+use super::*;
+
+const DEMO: &str = include_str!("../../../../config/demo.toml");
+const PROVIDERS: &str = include_str!("../../../../config/providers.toml");
+const DOCS: &str = include_str!("../../../../docs/config.md");
+
+/// The model ids every part of Turnout's demo relies on.
+const DEMO_MODEL_IDS: [&str; 12] = [
+    "openai/gpt-5.1",
+    "openai/gpt-5-mini",
+    "openai/gpt-5-nano",
+    "anthropic/claude-opus-4.5",
+    "anthropic/claude-sonnet-4.5",
+    "anthropic/claude-haiku-4.5",
+    "google/gemini-3.1-pro-preview",
+    "google/gemini-2.5-flash",
+    "deepseek/deepseek-v3.2",
+    "meta-llama/llama-3.3-70b-instruct",
+    "qwen/qwen3-coder",
+    "mistralai/mistral-small-3.2-24b-instruct",
+];
+
+const DEMO_PROVIDERS: [&str; 6] = [
+    "anthropic",
+    "deepinfra",
+    "deepseek",
+    "google-ai-studio",
+    "openai",
+    "together",
+];
+
+/// A small valid config that tests extend.
+const MINIMAL: &str = r#"
+[[keys]]
+name = "team-a"
+key = "sk-client-secret-1"
+
+[providers.openai]
+base_url = "http://127.0.0.1:9/v1"
+api_key = "sk-provider-secret-1"
+
+[[models]]
+id = "openai/gpt-5.1"
+  [[models.endpoints]]
+  provider = "openai"
+  upstream_model = "gpt-5.1"
+  context_length = 400000
+  pricing = { prompt = 1.25, completion = 10.0 }
+"#;
+
+fn no_vars(_: &str) -> Option<String> {
+    None
+}
+
+fn load_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    load_str(text, &|name| {
+        vars.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+}
+
+/// The problems of an invalid config, as `(path, message)` pairs.
+fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    match load_with(text, vars) {
+        Ok(_) => panic!("config loaded, expected problems:\n{text}"),
+        Err(ConfigError::Invalid(problems)) => problems
+            .into_iter()
+            .map(|it| (it.path, it.message))
+            .collect(),
+        Err(err) => panic!("unexpected error {err:?}"),
+    }
+}
+
+fn paths(problems: &[(String, String)]) -> Vec<&str> {
+    problems.iter().map(|(path, _)| path.as_str()).collect()
+}
+
+/// The demo's base-URL variables, as the demo mode fills them in.
+fn demo_vars(name: &str) -> Option<String> {
+    let provider = name.strip_prefix("TURNOUT_DEMO_URL_")?;
+    Some(format!(
+        "http://127.0.0.1:4{}/{}/v1",
+        provider.len(),
+        provider.to_ascii_lowercase()
+    ))
+}
+
+/// Dummy keys for the real-provider template.
+fn template_vars(name: &str) -> Option<String> {
+    (name.ends_with("_API_KEY") && !name.starts_with("TURNOUT_"))
+        .then(|| format!("dummy-{}", name.to_ascii_lowercase()))
+}
+
+#[test]
+fn demo_config_loads_with_the_demo_catalog() {
+    let config = load_str(DEMO, &demo_vars).unwrap();
+    let ids: Vec<_> = config
+        .catalog
+        .models()
+        .iter()
+        .map(|it| it.id.as_str())
+        .collect();
+    assert_eq!(ids, DEMO_MODEL_IDS);
+    let names: Vec<_> = config
+        .providers
+        .iter()
+        .map(|it| it.settings.name.as_str())
+        .collect();
+    assert_eq!(names, DEMO_PROVIDERS);
+    let google = config.provider("google-ai-studio").unwrap();
+    assert_eq!(
+        google.settings.base_url,
+        "http://127.0.0.1:416/google_ai_studio/v1"
+    );
+    assert_eq!(google.display_name, "Google AI Studio");
+    assert_eq!(google.settings.api_key.expose(), "demo-provider-key");
+    assert_eq!(config.keys.len(), 1);
+    assert_eq!(config.keys[0].key.expose(), "sk-turnout-demo");
+    for (model_id, providers) in [
+        ("deepseek/deepseek-v3.2", ["deepseek", "deepinfra"]),
+        (
+            "meta-llama/llama-3.3-70b-instruct",
+            ["together", "deepinfra"],
+        ),
+        ("qwen/qwen3-coder", ["together", "deepinfra"]),
+        (
+            "mistralai/mistral-small-3.2-24b-instruct",
+            ["deepinfra", "together"],
+        ),
+    ] {
+        let model = config.catalog.model(config.catalog.find(model_id).unwrap());
+        let served_by: Vec<_> = model
+            .endpoints
+            .iter()
+            .map(|it| it.provider.as_str())
+            .collect();
+        assert_eq!(served_by, providers, "{model_id}");
+    }
+    // Every endpoint is priced: no model is silently free.
+    for model in config.catalog.models() {
+        for endpoint in &model.endpoints {
+            assert!(endpoint.pricing.prompt > 0.0, "{}", model.id);
+            assert!(endpoint.pricing.completion > 0.0, "{}", model.id);
+        }
+    }
+}
+
+#[test]
+fn demo_config_needs_its_url_variables() {
+    let found = problems(DEMO, &[]);
+    let mut found_paths = paths(&found);
+    found_paths.sort_unstable();
+    let expected: Vec<String> = DEMO_PROVIDERS
+        .iter()
+        .map(|it| format!("providers.{it}.base_url"))
+        .collect();
+    assert_eq!(found_paths, expected);
+    assert!(found[0].1.contains("TURNOUT_DEMO_URL_"), "{found:?}");
+}
+
+#[test]
+fn provider_template_loads_with_keys_from_the_environment() {
+    let config = load_str(PROVIDERS, &template_vars).unwrap();
+    let openai = config.provider("openai").unwrap();
+    assert_eq!(openai.settings.base_url, "https://api.openai.com/v1");
+    assert_eq!(openai.settings.api_key.expose(), "dummy-openai_api_key");
+    let anthropic = config.provider("anthropic").unwrap();
+    assert_eq!(anthropic.settings.base_url, "https://api.anthropic.com/v1");
+    assert_eq!(
+        anthropic.settings.api_key.expose(),
+        "dummy-anthropic_api_key"
+    );
+    assert_eq!(config.keys[0].key.expose(), "sk-turnout-local");
+    assert_eq!(
+        config.server.records_path.as_deref(),
+        Some(std::path::Path::new("turnout.sqlite"))
+    );
+
+    let with_key = |name: &str| match name {
+        "TURNOUT_API_KEY" => Some("sk-from-env".to_owned()),
+        _ => template_vars(name),
+    };
+    let config = load_str(PROVIDERS, &with_key).unwrap();
+    assert_eq!(config.keys[0].key.expose(), "sk-from-env");
+}
+
+#[test]
+fn provider_template_reports_each_missing_key() {
+    let only_openai = |name: &str| (name == "OPENAI_API_KEY").then(|| "sk-x".to_owned());
+    let err = load_str(PROVIDERS, &only_openai).unwrap_err();
+    let ConfigError::Invalid(found) = err else {
+        panic!("{err:?}")
+    };
+    let found: Vec<_> = found.iter().map(|it| it.path.as_str()).collect();
+    assert_eq!(
+        found,
+        [
+            "providers.anthropic.api_key",
+            "providers.deepinfra.api_key",
+            "providers.deepseek.api_key",
+            "providers.google-ai-studio.api_key",
+            "providers.together.api_key",
+        ]
+    );
+}
+
+#[test]
+fn shipped_files_share_one_catalog() {
+    let demo = load_str(DEMO, &demo_vars).unwrap();
+    let template = load_str(PROVIDERS, &template_vars).unwrap();
+    assert_eq!(demo.catalog.models(), template.catalog.models());
+    let display_names = |config: &Config| -> Vec<String> {
+        config
+            .providers
+            .iter()
+            .map(|it| it.display_name.clone())
+            .collect()
+    };
+    assert_eq!(display_names(&demo), display_names(&template));
+}
+
+#[test]
+fn the_example_in_the_docs_loads() {
+    let start = DOCS.find("```toml\n").unwrap() + "```toml\n".len();
+    let len = DOCS[start..].find("```").unwrap();
+    let example = &DOCS[start..start + len];
+    let config = load_with(
+        example,
+        &[
+            ("TURNOUT_KEY_TEAM_A", "sk-team-a"),
+            ("OPENAI_API_KEY", "sk-openai"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.keys[0].name, "team-a");
+    assert_eq!(config.catalog.models()[0].id, "openai/gpt-5.1");
+    assert_eq!(config.provider("openai").unwrap().display_name, "OpenAI");
+}
+
+#[test]
+fn defaults_fill_what_the_file_leaves_out() {
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(config.server.body_limit_bytes, 10 * 1024 * 1024);
+    assert_eq!(config.server.keepalive_interval, Duration::from_secs(1));
+    assert_eq!(config.server.records_path, None);
+    assert_eq!(config.routing.max_models, 3);
+    let openai = config.provider("openai").unwrap();
+    assert_eq!(openai.display_name, "openai");
+    assert_eq!(
+        openai.settings.kind,
+        router_upstream::ProviderKind::OpenAiCompatible
+    );
+    let defaults = router_upstream::ProviderSettings::new(
+        "x",
+        router_upstream::ProviderKind::OpenAiCompatible,
+        "http://x",
+        Secret::default(),
+    );
+    assert_eq!(openai.settings.connect_timeout, defaults.connect_timeout);
+    assert_eq!(openai.settings.total_timeout, defaults.total_timeout);
+    assert!(openai.settings.extra_headers.is_empty());
+    let model = &config.catalog.models()[0];
+    assert_eq!(model.name, "openai/gpt-5.1");
+    assert_eq!(model.created, 0);
+    assert_eq!(model.endpoints[0].max_output, None);
+    assert_eq!(model.endpoints[0].capabilities, Default::default());
+    assert!(config.provider("anthropic").is_none());
+}
+
+#[test]
+fn every_key_can_be_set() {
+    let text = r#"
+        [server]
+        listen = "0.0.0.0:9000"
+        body_limit = 2048
+        keepalive_interval_ms = 250
+        records_path = "/var/lib/turnout/records.sqlite"
+
+        [routing]
+        max_models = 5
+
+        [[keys]]
+        name = "a"
+        key = "k-a"
+
+        [providers.openai]
+        display_name = "OpenAI"
+        kind = "openai-compatible"
+        base_url = "https://api.openai.com/v1/"
+        api_key = "sk-p"
+        connect_timeout_ms = 1
+        first_byte_timeout_ms = 2
+        idle_timeout_ms = 3
+        total_timeout_ms = 4
+        headers = { "HTTP-Referer" = "https://example.com", "X-Title" = "Turnout" }
+
+        [[models]]
+        id = "openai/gpt-5.1"
+        name = "OpenAI: GPT-5.1"
+        created = 1762992000
+        description = "flagship"
+          [[models.endpoints]]
+          provider = "openai"
+          upstream_model = "gpt-5.1"
+          context_length = 400000
+          max_output = 128000
+          supported_parameters = ["tools", "seed"]
+          capabilities = { tools = true, vision = true, structured_output = false }
+          pricing = { prompt = 1.25, completion = 10, cache_read = 0.125, cache_write = 2.5, reasoning = 20, request = 0.01 }
+    "#;
+    let config = load_str(text, &no_vars).unwrap();
+    assert_eq!(config.server.listen, "0.0.0.0:9000".parse().unwrap());
+    assert_eq!(config.server.body_limit_bytes, 2048);
+    assert_eq!(config.server.keepalive_interval, Duration::from_millis(250));
+    assert_eq!(
+        config.server.records_path.as_deref(),
+        Some(std::path::Path::new("/var/lib/turnout/records.sqlite"))
+    );
+    assert_eq!(config.routing.max_models, 5);
+    let settings = &config.providers[0].settings;
+    assert_eq!(
+        settings.base_url, "https://api.openai.com/v1",
+        "trailing slash dropped"
+    );
+    assert_eq!(settings.connect_timeout, Duration::from_millis(1));
+    assert_eq!(settings.first_byte_timeout, Duration::from_millis(2));
+    assert_eq!(settings.idle_timeout, Duration::from_millis(3));
+    assert_eq!(settings.total_timeout, Duration::from_millis(4));
+    assert_eq!(
+        settings.extra_headers,
+        [
+            ("HTTP-Referer".to_owned(), "https://example.com".to_owned()),
+            ("X-Title".to_owned(), "Turnout".to_owned()),
+        ]
+    );
+    let model = &config.catalog.models()[0];
+    assert_eq!(model.name, "OpenAI: GPT-5.1");
+    assert_eq!(model.created, 1762992000);
+    assert_eq!(model.description, "flagship");
+    let endpoint = &model.endpoints[0];
+    assert_eq!(endpoint.max_output, Some(128000));
+    assert_eq!(endpoint.supported_parameters, ["tools", "seed"]);
+    assert!(endpoint.capabilities.tools && endpoint.capabilities.vision);
+    assert!(!endpoint.capabilities.structured_output);
+}
+
+#[test]
+fn prices_per_million_become_prices_per_token() {
+    let text = MINIMAL.replace(
+        "pricing = { prompt = 1.25, completion = 10.0 }",
+        "pricing = { prompt = 1.25, completion = 10, cache_read = 0.125, cache_write = 3.75, reasoning = 0, request = 0.002 }",
+    );
+    let config = load_str(&text, &no_vars).unwrap();
+    let pricing = config.catalog.models()[0].endpoints[0].pricing;
+    assert_eq!(pricing.prompt, 1.25e-6);
+    assert_eq!(pricing.completion, 1e-5);
+    assert_eq!(pricing.cache_read, Some(1.25e-7));
+    assert_eq!(pricing.cache_write, Some(3.75e-6));
+    assert_eq!(pricing.reasoning, Some(0.0));
+    // `request` is already per request.
+    assert_eq!(pricing.request, 0.002);
+    // A million prompt tokens cost the per-million price.
+    assert!((pricing.prompt * 1_000_000.0 - 1.25).abs() < 1e-12);
+
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    let pricing = config.catalog.models()[0].endpoints[0].pricing;
+    assert_eq!(
+        (pricing.cache_read, pricing.cache_write, pricing.reasoning),
+        (None, None, None)
+    );
+    assert_eq!(pricing.request, 0.0);
+}
+
+#[test]
+fn variables_expand_in_every_string_with_defaults() {
+    let text = MINIMAL
+        .replace(
+            "http://127.0.0.1:9/v1",
+            "http://${UPSTREAM_HOST}:${UPSTREAM_PORT:-9}/v1",
+        )
+        .replace("sk-provider-secret-1", "${PROVIDER_KEY}")
+        .replace(
+            "gpt-5.1\"\n  context_length = 400000",
+            "${UPSTREAM_MODEL:-gpt-5.1}\"\n  context_length = \"${CONTEXT:-400000}\"",
+        );
+    let text = format!(
+        "[server]\nlisten = \"${{LISTEN:-127.0.0.1:3000}}\"\nkeepalive_interval_ms = \"${{KEEPALIVE_MS}}\"\nrecords_path = \"$${{literal}}.sqlite\"\n{text}"
+    );
+    let config = load_with(
+        &text,
+        &[
+            ("UPSTREAM_HOST", "10.0.0.7"),
+            ("PROVIDER_KEY", "sk-from-var"),
+            ("KEEPALIVE_MS", "500"),
+            ("CONTEXT", ""),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:3000".parse().unwrap());
+    assert_eq!(config.server.keepalive_interval, Duration::from_millis(500));
+    assert_eq!(
+        config.server.records_path.as_deref(),
+        Some(std::path::Path::new("${literal}.sqlite"))
+    );
+    let openai = config.provider("openai").unwrap();
+    assert_eq!(openai.settings.base_url, "http://10.0.0.7:9/v1");
+    assert_eq!(openai.settings.api_key.expose(), "sk-from-var");
+    let endpoint = &config.catalog.models()[0].endpoints[0];
+    assert_eq!(endpoint.upstream_model, "gpt-5.1");
+    assert_eq!(endpoint.context_length, 400000);
+}
+
+#[test]
+fn an_unset_variable_is_a_problem_at_its_key() {
+    let text = MINIMAL.replace("sk-client-secret-1", "${CLIENT_KEY}");
+    let found = problems(&text, &[]);
+    assert_eq!(paths(&found), ["keys[0].key"]);
+    assert!(found[0].1.contains("`CLIENT_KEY` is not set"), "{found:?}");
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_path() {
+    let cases = [
+        (
+            "[server]\nlisten_addr = \"127.0.0.1:1\"\n",
+            "server.listen_addr",
+        ),
+        ("[routing]\nmax_model = 2\n", "routing.max_model"),
+        ("[telemetry]\nenabled = true\n", "telemetry"),
+    ];
+    for (prefix, path) in cases {
+        let found = problems(&format!("{prefix}{MINIMAL}"), &[]);
+        assert_eq!(paths(&found), [path], "{found:?}");
+        assert!(found[0].1.starts_with("unknown key"), "{found:?}");
+    }
+    let text = MINIMAL
+        .replace("api_key =", "apikey =")
+        .replace("completion = 10.0", "completion = 10.0, cached = 1.0");
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "providers.openai.apikey",
+            "models[0].endpoints[0].pricing.cached"
+        ]
+    );
+}
+
+#[test]
+fn wrong_types_are_reported_with_their_path() {
+    let text = MINIMAL
+        .replace("context_length = 400000", "context_length = \"large\"")
+        .replace("name = \"team-a\"", "name = 7");
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        ["keys[0].name", "models[0].endpoints[0].context_length"]
+    );
+    assert!(found[1].1.contains("large"), "{found:?}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = r#"
+        [server]
+        listen = "localhost"
+        body_limit = "10 parsecs"
+
+        [routing]
+        max_models = 0
+
+        [[keys]]
+        name = "a"
+        key = "sk-same-secret"
+
+        [[keys]]
+        name = "b"
+        key = "sk-same-secret"
+
+        [providers.OpenAI]
+        base_url = "https://api.openai.com/v1"
+
+        [providers.local]
+        base_url = "localhost:8000"
+        connect_timeout_ms = 0
+
+        [[models]]
+        id = "gpt-5.1"
+          [[models.endpoints]]
+          provider = "local"
+          upstream_model = "gpt"
+          context_length = 1000
+          max_output = 2000
+          pricing = { prompt = -1, completion = 1 }
+
+        [[models]]
+        id = "a/b"
+          [[models.endpoints]]
+          provider = "nowhere"
+          upstream_model = "b"
+          context_length = 1000
+
+        [[models]]
+        id = "a/b"
+    "#;
+    let found = problems(text, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "server.body_limit",
+            "routing.max_models",
+            "keys[1].key",
+            "providers.OpenAI",
+            "providers.local.base_url",
+            "providers.local.connect_timeout_ms",
+            "models[0].id",
+            "models[0].endpoints[0].max_output",
+            "models[0].endpoints[0].pricing.prompt",
+            "models[1].endpoints[0].provider",
+            "models[1].endpoints[0].pricing",
+            "models[2].id",
+            "models[2].endpoints",
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_model_without_a_price_is_rejected() {
+    let no_pricing = MINIMAL.replace("  pricing = { prompt = 1.25, completion = 10.0 }\n", "");
+    let found = problems(&no_pricing, &[]);
+    assert_eq!(paths(&found), ["models[0].endpoints[0].pricing"]);
+    assert!(found[0].1.contains("USD per million tokens"), "{found:?}");
+
+    let no_completion = MINIMAL.replace(", completion = 10.0", "");
+    let found = problems(&no_completion, &[]);
+    assert_eq!(paths(&found), ["models[0].endpoints[0].pricing.completion"]);
+
+    for bad in ["nan", "inf", "-0.5"] {
+        let text = MINIMAL.replace("completion = 10.0", &format!("completion = {bad}"));
+        let found = problems(&text, &[]);
+        assert_eq!(
+            paths(&found),
+            ["models[0].endpoints[0].pricing.completion"],
+            "{bad}"
+        );
+    }
+
+    // Free is fine when it is said.
+    let free = MINIMAL.replace(
+        "prompt = 1.25, completion = 10.0",
+        "prompt = 0, completion = 0",
+    );
+    assert!(load_str(&free, &no_vars).is_ok());
+}
+
+#[test]
+fn an_unknown_provider_reference_names_the_configured_ones() {
+    let text = MINIMAL.replace("provider = \"openai\"", "provider = \"opneai\"");
+    let found = problems(&text, &[]);
+    assert_eq!(paths(&found), ["models[0].endpoints[0].provider"]);
+    assert_eq!(
+        found[0].1,
+        "unknown provider `opneai` (configured: `openai`)"
+    );
+}
+
+#[test]
+fn empty_sections_are_problems() {
+    let found = problems("", &[]);
+    assert_eq!(paths(&found), ["keys", "providers", "models"]);
+    let text = MINIMAL.replace(
+        "  [[models.endpoints]]\n  provider = \"openai\"\n  upstream_model = \"gpt-5.1\"\n  context_length = 400000\n  pricing = { prompt = 1.25, completion = 10.0 }\n",
+        "",
+    );
+    assert_eq!(paths(&problems(&text, &[])), ["models[0].endpoints"]);
+}
+
+#[test]
+fn duplicates_are_rejected() {
+    let text = format!(
+        "{MINIMAL}\n[[keys]]\nname = \"team-a\"\nkey = \"sk-other\"\n\n[[models]]\nid = \"openai/gpt-5.1\"\n  [[models.endpoints]]\n  provider = \"openai\"\n  upstream_model = \"x\"\n  context_length = 1\n  pricing = {{ prompt = 1, completion = 1 }}\n  [[models.endpoints]]\n  provider = \"openai\"\n  upstream_model = \"x\"\n  context_length = 1\n  pricing = {{ prompt = 1, completion = 1 }}\n"
+    );
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "keys[1].name",
+            "models[1].id",
+            "models[1].endpoints[1].upstream_model"
+        ]
+    );
+    assert!(found[0].1.contains("keys[0]"), "{found:?}");
+    assert!(found[1].1.contains("models[0]"), "{found:?}");
+}
+
+#[test]
+fn secrets_never_print() {
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("sk-client-secret-1"), "{debug}");
+    assert!(!debug.contains("sk-provider-secret-1"), "{debug}");
+    assert!(
+        debug.contains("team-a"),
+        "the rest of the config still prints"
+    );
+    assert_eq!(config.keys[0].key.expose(), "sk-client-secret-1");
+
+    // Nor in problems: a duplicated or malformed key is described, not shown.
+    let text = format!(
+        "{MINIMAL}\n[[keys]]\nname = \"b\"\nkey = \"sk-client-secret-1\"\n[[keys]]\nname = \"c\"\nkey = \"sk secret with spaces\"\n"
+    );
+    let err = load_str(&text, &no_vars).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("sk-client-secret-1"), "{shown}");
+    assert!(!shown.contains("secret with spaces"), "{shown}");
+    assert!(
+        shown.contains("keys[1].key") && shown.contains("keys[2].key"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    let found = problems("[server]\nlisten = \n", &[]);
+    assert_eq!(paths(&found), [""]);
+    assert!(
+        found[0]
+            .1
+            .starts_with("TOML syntax error at line 2, column"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_error_lists_every_problem() {
+    let text = MINIMAL
+        .replace("provider = \"openai\"", "provider = \"nope\"")
+        .replace("name = \"team-a\"\n", "");
+    let err = load_str(&text, &no_vars).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid config, 2 problems:\n  keys[0].name: is required\n  \
+         models[0].endpoints[0].provider: unknown provider `nope` (configured: `openai`)"
+    );
+}
+
+#[test]
+fn load_file_reads_the_file_or_names_it() {
+    let dir = std::env::temp_dir().join(format!("turnout-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("turnout.toml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    let config = load_file(&path).unwrap();
+    assert_eq!(config.catalog.len(), 1);
+
+    let missing = dir.join("missing.toml");
+    let err = load_file(&missing).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Io { path, .. } if *path == missing),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("missing.toml"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,136 @@
+//! OpenRouter-shaped bodies of `GET /api/v1/generation?id=…` and `GET /api/v1/key`.
+//!
+//! The official SDKs validate these strictly: every key they require is present, nullable ones as
+//! `null`, and keys that are optional but not nullable (the per-attempt `provider_name`) are left
+//! out rather than set to `null`. Fields Turnout has no notion of (BYOK, apps, presets, media
+//! counts, web search) get their neutral value: `false`, `0`, or `null`.
+
+use serde_json::{Map, Value, json};
+
+use super::calendar::iso8601;
+use super::{AttemptRecord, GenerationRecord, KeyUsage};
+
+/// The note OpenRouter puts in the deprecated `rate_limit` object of `/api/v1/key`.
+const RATE_LIMIT_NOTE: &str = "This field is deprecated and safe to ignore.";
+
+/// `{"data": {…}}` for `GET /api/v1/generation`.
+///
+/// `model` is the model that answered, or the first requested one when every attempt failed
+/// (the SDKs require a string). `provider_responses` lists every attempt in order, skipped models
+/// included (without `provider_name`). `generation_time` is the answering attempt's time.
+pub fn generation_json(record: &GenerationRecord) -> String {
+    let model = record
+        .model
+        .as_deref()
+        .or(record.requested_models.first().map(String::as_str))
+        .unwrap_or_default();
+    let generation_time = record
+        .model
+        .as_ref()
+        .and(record.attempts.last())
+        .map(|attempt| attempt.elapsed_ms);
+    let provider_responses: Vec<Value> =
+        record.attempts.iter().map(provider_response_json).collect();
+    let data: Map<String, Value> = [
+        ("id", json!(record.id)),
+        ("upstream_id", json!(record.upstream_id)),
+        ("request_id", Value::Null),
+        ("session_id", Value::Null),
+        ("created_at", json!(iso8601(record.created_at_ms))),
+        ("model", json!(model)),
+        ("router", json!(record.router)),
+        ("provider_name", json!(record.provider)),
+        ("api_type", json!("completions")),
+        ("streamed", json!(record.streamed)),
+        ("cancelled", json!(record.cancelled)),
+        ("total_cost", json!(record.cost_usd)),
+        ("usage", json!(record.cost_usd)),
+        ("upstream_inference_cost", Value::Null),
+        ("cache_discount", Value::Null),
+        ("is_byok", json!(false)),
+        ("latency", json!(record.latency_ms)),
+        ("generation_time", json!(generation_time)),
+        ("moderation_latency", Value::Null),
+        ("time_to_first_token", json!(record.time_to_first_token_ms)),
+        ("tokens_prompt", json!(record.prompt_tokens)),
+        ("tokens_completion", json!(record.completion_tokens)),
+        ("native_tokens_prompt", json!(record.prompt_tokens)),
+        ("native_tokens_completion", json!(record.completion_tokens)),
+        ("native_tokens_reasoning", json!(record.reasoning_tokens)),
+        ("native_tokens_cached", json!(record.cached_tokens)),
+        ("native_tokens_completion_images", json!(0)),
+        ("finish_reason", json!(record.finish_reason)),
+        ("native_finish_reason", json!(record.finish_reason)),
+        ("num_media_prompt", json!(0)),
+        ("num_media_completion", json!(0)),
+        ("num_input_audio_prompt", json!(0)),
+        ("num_search_results", json!(0)),
+        ("num_fetches", json!(0)),
+        ("web_search_engine", Value::Null),
+        ("origin", json!("")),
+        ("http_referer", Value::Null),
+        ("user_agent", Value::Null),
+        ("external_user", Value::Null),
+        ("app_id", Value::Null),
+        ("preset_id", Value::Null),
+        ("workspace_id", Value::Null),
+        ("data_region", json!("global")),
+        ("service_tier", Value::Null),
+        ("response_cache_source_id", Value::Null),
+        ("requested_models", json!(record.requested_models)),
+        ("provider_responses", Value::Array(provider_responses)),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+    json!({ "data": data }).to_string()
+}
+
+/// `{"data": {…}}` for `GET /api/v1/key`: the key's name as its label, its spending, no limit,
+/// and the deprecated `rate_limit` object the SDKs still require.
+pub fn key_json(key_name: &str, usage: &KeyUsage) -> String {
+    let body = json!({
+        "data": {
+            "label": key_name,
+            "limit": null,
+            "limit_remaining": null,
+            "limit_reset": null,
+            "include_byok_in_limit": false,
+            "usage": usage.total,
+            "usage_daily": usage.daily,
+            "usage_weekly": usage.weekly,
+            "usage_monthly": usage.monthly,
+            "byok_usage": 0.0,
+            "byok_usage_daily": 0.0,
+            "byok_usage_weekly": 0.0,
+            "byok_usage_monthly": 0.0,
+            "is_free_tier": false,
+            "is_management_key": false,
+            "is_provisioning_key": false,
+            "creator_user_id": null,
+            "expires_at": null,
+            "rate_limit": {
+                "requests": -1,
+                "interval": "10s",
+                "note": RATE_LIMIT_NOTE,
+            },
+        }
+    });
+    body.to_string()
+}
+
+fn provider_response_json(attempt: &AttemptRecord) -> Value {
+    let mut response = json!({
+        "status": attempt.status,
+        "latency": attempt.elapsed_ms,
+        "model_permaslug": attempt.model,
+        "is_byok": false,
+    });
+    if let (Some(provider), Some(fields)) = (&attempt.provider, response.as_object_mut()) {
+        fields.insert("provider_name".to_owned(), json!(provider));
+    }
+    if let (Some(error_type), Some(fields)) = (&attempt.error_type, response.as_object_mut()) {
+        fields.insert("error_type".to_owned(), json!(error_type));
+    }
+    response
+}

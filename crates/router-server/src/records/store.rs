@@ -1,0 +1,284 @@
+//! The SQLite side of the records: schema, batched inserts, lookups and usage sums.
+//!
+//! One table, `generations`, one row per request. Scalars are columns (so the store can be
+//! queried with plain SQL); the two lists (`requested_models`, `attempts`) are JSON text. Unsigned
+//! counters are stored as SQLite integers (signed 64-bit), saturating at `i64::MAX`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::calendar::period_starts;
+use super::{GenerationRecord, KeyUsage, RecordsError};
+
+/// Bumped when the schema changes incompatibly.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS generations (
+    id                     TEXT PRIMARY KEY NOT NULL,
+    key_name               TEXT NOT NULL,
+    created_at_ms          INTEGER NOT NULL,
+    requested_models       TEXT NOT NULL,
+    model                  TEXT,
+    provider               TEXT,
+    attempts               TEXT NOT NULL,
+    prompt_tokens          INTEGER NOT NULL,
+    completion_tokens      INTEGER NOT NULL,
+    cached_tokens          INTEGER NOT NULL,
+    reasoning_tokens       INTEGER NOT NULL,
+    cost_usd               REAL NOT NULL,
+    latency_ms             INTEGER NOT NULL,
+    time_to_first_token_ms INTEGER,
+    finish_reason          TEXT,
+    streamed               INTEGER NOT NULL,
+    cancelled              INTEGER NOT NULL,
+    router                 TEXT,
+    upstream_id            TEXT
+);
+CREATE INDEX IF NOT EXISTS generations_by_key_time ON generations (key_name, created_at_ms);
+";
+
+const COLUMNS: &str = "id, key_name, created_at_ms, requested_models, model, provider, attempts, \
+    prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_ms, \
+    time_to_first_token_ms, finish_reason, streamed, cancelled, router, upstream_id";
+
+/// An open records database.
+#[derive(Debug)]
+pub(super) struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens the file at `path` (created if missing) in WAL mode, or a private in-memory
+    /// database, and creates the schema if missing.
+    pub(super) fn open(path: Option<&Path>) -> Result<Self, RecordsError> {
+        let location = match path {
+            Some(path) => path.display().to_string(),
+            None => "in memory".to_owned(),
+        };
+        let open_err = |source| RecordsError::Open {
+            location: location.clone(),
+            source,
+        };
+        let conn = match path {
+            Some(path) => Connection::open(path),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(open_err)?;
+        configure(&conn, path.is_some()).map_err(open_err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_err)?;
+        if version > SCHEMA_VERSION {
+            return Err(RecordsError::NewerSchema {
+                location,
+                found: version,
+            });
+        }
+        conn.execute_batch(SCHEMA)
+            .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
+            .map_err(open_err)?;
+        Ok(Self { conn })
+    }
+
+    /// Inserts `records` in one transaction. A record whose id exists replaces it.
+    pub(super) fn insert(&mut self, records: &[GenerationRecord]) -> Result<(), RecordsError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO generations ({COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?18, ?19)"
+            ))?;
+            for record in records {
+                let requested = to_json(&record.id, &record.requested_models)?;
+                let attempts = to_json(&record.id, &record.attempts)?;
+                insert.execute(params![
+                    record.id,
+                    record.key_name,
+                    to_sql(record.created_at_ms),
+                    requested,
+                    record.model,
+                    record.provider,
+                    attempts,
+                    to_sql(record.prompt_tokens),
+                    to_sql(record.completion_tokens),
+                    to_sql(record.cached_tokens),
+                    to_sql(record.reasoning_tokens),
+                    record.cost_usd,
+                    to_sql(record.latency_ms),
+                    record.time_to_first_token_ms.map(to_sql),
+                    record.finish_reason,
+                    record.streamed,
+                    record.cancelled,
+                    record.router,
+                    record.upstream_id,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The record `id` if `key_name` made it.
+    pub(super) fn get(
+        &self,
+        id: &str,
+        key_name: &str,
+    ) -> Result<Option<GenerationRecord>, RecordsError> {
+        let mut query = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM generations WHERE id = ?1 AND key_name = ?2"
+        ))?;
+        let Some(row) = query
+            .query_row(params![id, key_name], RawRow::read)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        row.into_record().map(Some)
+    }
+
+    /// What `key_name` spent in total and in the day, week and month of `now_ms`.
+    pub(super) fn key_usage(&self, key_name: &str, now_ms: u64) -> Result<KeyUsage, RecordsError> {
+        let starts = period_starts(now_ms);
+        let mut query = self.conn.prepare_cached(
+            "SELECT COALESCE(SUM(cost_usd), 0.0),
+                    COALESCE(SUM(CASE WHEN created_at_ms >= ?2 THEN cost_usd END), 0.0),
+                    COALESCE(SUM(CASE WHEN created_at_ms >= ?3 THEN cost_usd END), 0.0),
+                    COALESCE(SUM(CASE WHEN created_at_ms >= ?4 THEN cost_usd END), 0.0)
+             FROM generations WHERE key_name = ?1",
+        )?;
+        let usage = query.query_row(
+            params![
+                key_name,
+                to_sql(starts.day),
+                to_sql(starts.week),
+                to_sql(starts.month)
+            ],
+            |row| {
+                Ok(KeyUsage {
+                    total: row.get(0)?,
+                    daily: row.get(1)?,
+                    weekly: row.get(2)?,
+                    monthly: row.get(3)?,
+                })
+            },
+        )?;
+        Ok(usage)
+    }
+}
+
+/// Connection settings: a busy timeout, and WAL with `synchronous = NORMAL` for files.
+fn configure(conn: &Connection, on_disk: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    if on_disk {
+        // WAL keeps readers and the writer out of each other's way and makes batched commits
+        // cheap; NORMAL sync is durable across process crashes in WAL mode.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    Ok(())
+}
+
+/// A row as read, before its JSON columns are decoded.
+struct RawRow {
+    record: GenerationRecord,
+    requested_models: String,
+    attempts: String,
+}
+
+impl RawRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            record: GenerationRecord {
+                id: row.get(0)?,
+                key_name: row.get(1)?,
+                created_at_ms: from_sql(row.get(2)?),
+                requested_models: Vec::new(),
+                model: row.get(4)?,
+                provider: row.get(5)?,
+                attempts: Vec::new(),
+                prompt_tokens: from_sql(row.get(7)?),
+                completion_tokens: from_sql(row.get(8)?),
+                cached_tokens: from_sql(row.get(9)?),
+                reasoning_tokens: from_sql(row.get(10)?),
+                cost_usd: row.get(11)?,
+                latency_ms: from_sql(row.get(12)?),
+                time_to_first_token_ms: row.get::<_, Option<i64>>(13)?.map(from_sql),
+                finish_reason: row.get(14)?,
+                streamed: row.get(15)?,
+                cancelled: row.get(16)?,
+                router: row.get(17)?,
+                upstream_id: row.get(18)?,
+            },
+            requested_models: row.get(3)?,
+            attempts: row.get(6)?,
+        })
+    }
+
+    fn into_record(self) -> Result<GenerationRecord, RecordsError> {
+        let corrupt = |err: serde_json::Error| RecordsError::Corrupt {
+            id: self.record.id.clone(),
+            message: err.to_string(),
+        };
+        let requested_models = serde_json::from_str(&self.requested_models).map_err(corrupt)?;
+        let attempts = serde_json::from_str(&self.attempts).map_err(corrupt)?;
+        Ok(GenerationRecord {
+            requested_models,
+            attempts,
+            ..self.record
+        })
+    }
+}
+
+fn to_json(id: &str, value: &impl serde::Serialize) -> Result<String, RecordsError> {
+    serde_json::to_string(value).map_err(|err| RecordsError::Corrupt {
+        id: id.to_owned(),
+        message: err.to_string(),
+    })
+}
+
+fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn from_sql(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_use_wal_and_record_the_schema_version() {
+        let path = super::super::tests::TempPath::new("wal");
+        let store = Store::open(Some(path.as_ref())).unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let path = super::super::tests::TempPath::new("newer");
+        {
+            let store = Store::open(Some(path.as_ref())).unwrap();
+            store
+                .conn
+                .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        let err = Store::open(Some(path.as_ref())).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}

@@ -1,0 +1,17 @@
+//! End-to-end tests of `router-server`: real sockets on 127.0.0.1, mock providers from
+//! `router-mock`, and (in `openai_sdk`) the official `openai` Python package as the client.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test loudly, like the tests themselves"
+)]
+
+mod chat;
+mod demo;
+mod errors;
+mod fallback;
+mod models;
+mod openai_sdk;
+mod streaming;
+mod support;
