@@ -1,26 +1,29 @@
 //! The application: [`AppState`] (the config, one pooled client per provider, the precomputed
-//! `/models` body) and the axum [`Router`] with its routes, fallbacks and panic handling.
+//! `/models` body, the generation records) and the axum [`Router`] with its routes, fallbacks and
+//! panic handling.
 //!
 //! Everything the request path needs is resolved here once at start-up, so a request copies no
 //! config strings: endpoints point at their provider by index, and `/models` is a ready body.
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use router_core::catalog::{Catalog, Endpoint, Model};
+use router_core::catalog::{Catalog, Endpoint, EndpointIdx, Model, ModelIdx};
 use router_core::plan::Attempt;
 use router_core::render;
 use router_upstream::{ProviderClient, UpstreamError};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api;
-use crate::config::Config;
+use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::records::{Records, RecordsError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ pub enum StartError {
         /// The missing provider.
         provider: String,
     },
+    /// The generation record store could not be opened (`server.records_path`).
+    #[error("cannot open the generation records")]
+    Records(#[from] RecordsError),
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
@@ -60,6 +66,8 @@ struct Shared {
     endpoint_providers: Vec<Box<[usize]>>,
     /// The `GET /models` body, rendered once.
     models_body: Bytes,
+    /// Where every request leaves its generation record.
+    records: Records,
 }
 
 /// One configured provider, ready to call.
@@ -68,6 +76,8 @@ pub(crate) struct Provider {
     pub(crate) client: ProviderClient,
     /// The name shown to clients (`provider` of responses).
     pub(crate) display_name: String,
+    /// How long a stream may take to its first output token before the next attempt is tried.
+    pub(crate) first_token_timeout: Duration,
 }
 
 /// Everything one attempt of a plan needs, borrowed from the state.
@@ -84,7 +94,8 @@ pub(crate) struct Target<'a> {
 // === impl AppState ===
 
 impl AppState {
-    /// Builds the provider clients and resolves every endpoint to its provider.
+    /// Builds the provider clients, resolves every endpoint to its provider, and opens the
+    /// generation records (`server.records_path`, or in memory).
     pub(crate) fn new(config: Config) -> Result<Self, StartError> {
         let providers = config
             .providers
@@ -99,6 +110,7 @@ impl AppState {
                 Ok(Provider {
                     client,
                     display_name: it.display_name.clone(),
+                    first_token_timeout: it.first_token_timeout,
                 })
             })
             .collect::<Result<Vec<_>, StartError>>()?;
@@ -124,12 +136,14 @@ impl AppState {
             })
             .collect::<Result<Vec<_>, StartError>>()?;
         let models_body = Bytes::from(render::models_list(&config.catalog));
+        let records = Records::open(config.server.records_path.as_deref())?;
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 providers,
                 endpoint_providers,
                 models_body,
+                records,
             }),
         })
     }
@@ -148,17 +162,31 @@ impl AppState {
     /// valid by construction.
     pub(crate) fn target(&self, attempt: &Attempt) -> Target<'_> {
         let model = self.catalog().model(attempt.model);
-        let provider_idx = self.shared.endpoint_providers[attempt.model.0][attempt.endpoint.0];
         Target {
             model,
             endpoint: model.endpoint(attempt.endpoint),
-            provider: &self.shared.providers[provider_idx],
+            provider: self.provider(attempt.model, attempt.endpoint),
         }
+    }
+
+    /// The provider serving `model`'s `endpoint` (indices from this state's catalog).
+    pub(crate) fn provider(&self, model: ModelIdx, endpoint: EndpointIdx) -> &Provider {
+        &self.shared.providers[self.shared.endpoint_providers[model.0][endpoint.0]]
     }
 
     /// The `GET /models` body.
     pub(crate) fn models_body(&self) -> Bytes {
         self.shared.models_body.clone()
+    }
+
+    /// The client key at `key_idx` (from [`crate::auth::ClientAuth`]).
+    pub(crate) fn key(&self, key_idx: usize) -> &ClientKey {
+        &self.shared.config.keys[key_idx]
+    }
+
+    /// The generation records.
+    pub(crate) fn records(&self) -> &Records {
+        &self.shared.records
     }
 }
 
@@ -169,6 +197,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(api::chat::completions))
         .route("/api/v1/models", get(api::models::list))
         .route("/v1/models", get(api::models::list))
+        .route("/api/v1/generation", get(api::generation::generation))
+        .route("/v1/generation", get(api::generation::generation))
+        .route("/api/v1/key", get(api::key::key))
+        .route("/v1/key", get(api::key::key))
+        .route("/api/v1/auth/key", get(api::key::key))
+        .route("/v1/auth/key", get(api::key::key))
         .route("/health", get(api::health::health))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -68,6 +68,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
+    use router_core::fallback::FallbackPolicy;
     use router_core::secret::Secret;
 
     use super::*;
@@ -78,6 +79,7 @@ mod tests {
             .map(|key| ClientKey {
                 name: key.to_owned(),
                 key: Secret::new(key),
+                fallback_policy: FallbackPolicy::default(),
             })
             .collect()
     }

@@ -7,13 +7,21 @@
 //!
 //! Messages never carry secrets or provider internals: upstream failures are described by
 //! [`UpstreamError::client_message`], and the detail stays in debug logs.
+//!
+//! When every attempt of a plan failed ([`ApiError::AttemptsFailed`]), the answer is the **last**
+//! attempt's status and message (a provider's error, or the reason the plan skipped a model),
+//! with every attempt listed in `error.metadata.attempts`. `Retry-After` is sent on such a 429 or
+//! 503 only when every provider that was called gave a hint, with the smallest one (OpenRouter's
+//! rule).
+
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
-use router_core::plan::PlanError;
-use router_core::render::{self, Generation, StreamError};
+use router_core::plan::{PlanError, SkipReason};
+use router_core::render::{self, Generation, ModelRouting, StreamError};
 use router_core::request::RequestError;
 use router_upstream::UpstreamError;
 use serde::Serialize;
@@ -52,10 +60,18 @@ pub(crate) enum ApiError {
     /// The plan has no attempt: nothing can serve the request.
     #[error("no endpoint is available for the requested model")]
     NoEndpoints,
-    /// Every attempt of the plan failed; the last failure is reported.
+    /// Every attempt of the plan failed (or a stream failed after it started); the last failure
+    /// is reported.
     #[error(transparent)]
-    Upstream(#[from] Box<UpstreamFailure>),
-    /// A bug (a handler panicked).
+    AttemptsFailed(#[from] Box<AttemptsFailed>),
+    /// A required query parameter is missing or unreadable.
+    #[error("query parameter `{0}` is required")]
+    QueryParameter(&'static str),
+    /// No generation record with this id for this key (another key's records do not exist for
+    /// it either).
+    #[error("generation `{0}` not found")]
+    GenerationNotFound(String),
+    /// A bug (a handler panicked), or a store that failed.
     #[error("internal server error")]
     Internal,
 }
@@ -63,15 +79,28 @@ pub(crate) enum ApiError {
 /// The failure of a plan whose every attempt failed: the last attempt's error, reported with
 /// the whole history.
 #[derive(Debug, thiserror::Error)]
-#[error("every attempt failed, the last with: {error}")]
-pub(crate) struct UpstreamFailure {
+#[error("every attempt failed, the last with: {last}")]
+pub(crate) struct AttemptsFailed {
     /// The last attempt's error.
     #[source]
-    pub(crate) error: UpstreamError,
-    /// Display name of the last attempt's provider.
-    pub(crate) provider_name: String,
+    pub(crate) last: LastFailure,
+    /// Display name of the last attempt's provider; `None` when the last step was a skip.
+    pub(crate) provider_name: Option<String>,
     /// Every attempt, in order.
     pub(crate) attempts: Vec<AttemptReport>,
+    /// The `Retry-After` to send (see the module docs).
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// How the last attempt of a plan failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LastFailure {
+    /// The provider call failed.
+    #[error(transparent)]
+    Upstream(UpstreamError),
+    /// The plan skipped the model without a call.
+    #[error("skipped: {0}")]
+    Skipped(SkipReason),
 }
 
 /// One attempt as reported in `error.metadata.attempts`.
@@ -79,15 +108,17 @@ pub(crate) struct UpstreamFailure {
 pub(crate) struct AttemptReport {
     /// The public model id.
     pub(crate) model: String,
-    /// The provider's slug.
-    pub(crate) provider: String,
-    /// The provider's HTTP status, when it answered.
+    /// The provider's slug; `None` when the plan skipped the model without a call.
+    pub(crate) provider: Option<String>,
+    /// The provider's HTTP status (for a skip, the status it counts as); `None` when there was
+    /// none (connection failure, timeout before the headers).
     pub(crate) status: Option<u16>,
-    /// The kind of failure (`unavailable`, `timeout`, …).
+    /// The failure class (`rate_limited`, `context_length`, …, as in `fallback_policy`), or
+    /// `none` for an attempt that answered.
     pub(crate) error: &'static str,
-    /// OpenRouter's typed error for it.
-    pub(crate) error_type: &'static str,
-    /// How long the attempt took.
+    /// OpenRouter's typed error for it; `None` for an attempt that answered.
+    pub(crate) error_type: Option<&'static str>,
+    /// How long the attempt took (0 for a skip).
     pub(crate) elapsed_ms: u64,
 }
 
@@ -110,14 +141,18 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::MissingCredentials | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidRequest(_) | ApiError::Plan(_) | ApiError::BodyUnreadable => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidRequest(_)
+            | ApiError::Plan(_)
+            | ApiError::BodyUnreadable
+            | ApiError::QueryParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RouteNotFound | ApiError::NoEndpoints => StatusCode::NOT_FOUND,
+            ApiError::RouteNotFound | ApiError::NoEndpoints | ApiError::GenerationNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Upstream(failure) => StatusCode::from_u16(failure.error.client_status())
-                .unwrap_or(StatusCode::BAD_GATEWAY),
+            ApiError::AttemptsFailed(failure) => {
+                StatusCode::from_u16(failure.last.status()).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,10 +164,13 @@ impl ApiError {
             ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
             | ApiError::BodyUnreadable
-            | ApiError::MethodNotAllowed => "invalid_request",
+            | ApiError::MethodNotAllowed
+            | ApiError::QueryParameter(_) => "invalid_request",
             ApiError::BodyTooLarge { .. } => "payload_too_large",
-            ApiError::RouteNotFound | ApiError::NoEndpoints => "not_found",
-            ApiError::Upstream(failure) => failure.error.error_type(),
+            ApiError::RouteNotFound | ApiError::NoEndpoints | ApiError::GenerationNotFound(_) => {
+                "not_found"
+            }
+            ApiError::AttemptsFailed(failure) => failure.last.error_type(),
             ApiError::Internal => "server",
         }
     }
@@ -140,7 +178,7 @@ impl ApiError {
     /// The message shown to the client.
     fn message(&self) -> String {
         match self {
-            ApiError::Upstream(failure) => failure.error.client_message(),
+            ApiError::AttemptsFailed(failure) => failure.last.client_message(),
             other => other.to_string(),
         }
     }
@@ -165,15 +203,20 @@ impl ApiError {
                 "error_type": error_type,
                 "availability": { "code": "no_endpoints", "retryable": false },
             }),
-            ApiError::Upstream(failure) => {
+            ApiError::AttemptsFailed(failure) => {
                 let mut metadata = json!({
                     "error_type": error_type,
-                    "provider_name": failure.provider_name,
                     "attempts": failure.attempts,
                 });
-                if let (Some(code), Some(object)) =
-                    (&failure.error.provider_code, metadata.as_object_mut())
-                    && failure.error.client_status() < 500
+                let Some(object) = metadata.as_object_mut() else {
+                    return metadata;
+                };
+                if let Some(provider_name) = &failure.provider_name {
+                    object.insert("provider_name".to_owned(), json!(provider_name));
+                }
+                if let LastFailure::Upstream(err) = &failure.last
+                    && let Some(code) = &err.provider_code
+                    && err.client_status() < 500
                 {
                     object.insert("provider_code".to_owned(), json!(code));
                 }
@@ -197,8 +240,13 @@ impl ApiError {
         serde_json::to_vec(&body).unwrap_or_default()
     }
 
-    /// The final `data:` event of a stream that fails after its `200` was sent.
-    pub(crate) fn to_sse_chunk(&self, generation: &Generation<'_>) -> Vec<u8> {
+    /// The final `data:` event of a stream that fails after its `200` was sent; `routing` when
+    /// a model had answered before the failure.
+    pub(crate) fn to_sse_chunk(
+        &self,
+        generation: &Generation<'_>,
+        routing: Option<ModelRouting<'_>>,
+    ) -> Vec<u8> {
         let message = self.message();
         let mut out = Vec::with_capacity(512);
         render::error_chunk(
@@ -208,19 +256,47 @@ impl ApiError {
                 code: self.status().as_u16(),
                 message: &message,
                 error_type: self.error_type(),
+                routing,
             },
         );
         out
     }
 
-    /// Seconds for a `Retry-After` header, when the provider gave a hint.
+    /// Seconds for a `Retry-After` header (rounded up), when there is one to send.
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            ApiError::Upstream(failure) => failure
-                .error
+            ApiError::AttemptsFailed(failure) => failure
                 .retry_after
                 .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
             _ => None,
+        }
+    }
+}
+
+// === impl LastFailure ===
+
+impl LastFailure {
+    /// The HTTP status of the final answer.
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            LastFailure::Upstream(err) => err.client_status(),
+            LastFailure::Skipped(reason) => reason.status(),
+        }
+    }
+
+    /// OpenRouter's typed error.
+    pub(crate) fn error_type(&self) -> &'static str {
+        match self {
+            LastFailure::Upstream(err) => err.error_type(),
+            LastFailure::Skipped(reason) => reason.error_type(),
+        }
+    }
+
+    /// A message safe to show the client.
+    fn client_message(&self) -> String {
+        match self {
+            LastFailure::Upstream(err) => err.client_message(),
+            LastFailure::Skipped(reason) => reason.to_string(),
         }
     }
 }
@@ -311,6 +387,16 @@ mod tests {
                 405,
                 "method not allowed for this path",
             ),
+            (
+                ApiError::QueryParameter("id"),
+                400,
+                "query parameter `id` is required",
+            ),
+            (
+                ApiError::GenerationNotFound("gen-1-x".to_owned()),
+                404,
+                "generation `gen-1-x` not found",
+            ),
             (ApiError::Internal, 500, "internal server error"),
         ];
         for (err, code, message) in cases {
@@ -343,16 +429,18 @@ mod tests {
         error.retry_after = Some(Duration::from_millis(1500));
         let attempts = vec![AttemptReport {
             model: "openai/gpt-5.1".to_owned(),
-            provider: "openai".to_owned(),
+            provider: Some("openai".to_owned()),
             status: Some(429),
             error: "rate_limited",
-            error_type: "rate_limit_exceeded",
+            error_type: Some("rate_limit_exceeded"),
             elapsed_ms: 3,
         }];
-        let err = ApiError::from(Box::new(UpstreamFailure {
-            error,
-            provider_name: "OpenAI".to_owned(),
+        let retry_after = error.retry_after;
+        let err = ApiError::from(Box::new(AttemptsFailed {
+            last: LastFailure::Upstream(error),
+            provider_name: Some("OpenAI".to_owned()),
             attempts,
+            retry_after,
         }));
         let (status, _, retry_after, body) = parts(err).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -366,6 +454,35 @@ mod tests {
         assert!(!body.to_string().contains("internal detail"), "{body}");
     }
 
+    #[tokio::test]
+    async fn a_skipped_last_attempt_answers_with_its_reason() {
+        let reason = SkipReason::ContextLength {
+            needed: 9000,
+            limit: 8192,
+        };
+        let err = ApiError::from(Box::new(AttemptsFailed {
+            last: LastFailure::Skipped(reason),
+            provider_name: None,
+            attempts: vec![AttemptReport {
+                model: "a/small".to_owned(),
+                provider: None,
+                status: Some(400),
+                error: "context_length",
+                error_type: Some("context_length_exceeded"),
+                elapsed_ms: 0,
+            }],
+            retry_after: None,
+        }));
+        let (status, _, retry_after, body) = parts(err).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(retry_after, None);
+        assert_eq!(body["error"]["message"], reason.to_string());
+        let metadata = &body["error"]["metadata"];
+        assert_eq!(metadata["error_type"], "context_length_exceeded");
+        assert!(metadata.get("provider_name").is_none(), "{body}");
+        assert!(metadata["attempts"][0]["provider"].is_null());
+    }
+
     #[test]
     fn sse_chunk_carries_the_same_code_and_type() {
         let generation = Generation {
@@ -374,7 +491,7 @@ mod tests {
             model: "a/b",
             provider: "P",
         };
-        let chunk = ApiError::Internal.to_sse_chunk(&generation);
+        let chunk = ApiError::Internal.to_sse_chunk(&generation, None);
         let text = String::from_utf8(chunk).unwrap();
         let value: Value =
             serde_json::from_str(text.trim_end().strip_prefix("data: ").unwrap()).unwrap();

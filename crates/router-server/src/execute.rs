@@ -1,48 +1,67 @@
-//! Running a plan: try its attempts in order, record what each did, and move to the next attempt
-//! while the failure allows it ([`UpstreamError::retryable`]; messages are never matched).
+//! Running a plan: take its steps in order, record what each did, and move to the next step while
+//! the fallback policy allows it.
 //!
-//! When every attempt fails, the **last** attempt's error is answered, with the whole history in
-//! `error.metadata.attempts` ([`AttemptLog::into_error`]). The non-streaming run is
+//! A step is a call ([`Step::Call`]) or a model the plan skipped before any call
+//! ([`Step::Skip`]: its context is too small, or it lacks a capability the request needs). A skip
+//! counts as a failed attempt with its own status and `error_type`, without a network call. A
+//! failed call's [`ErrorKind`] becomes a [`FailureClass`] ([`failure_class`]), and the request's
+//! [`FallbackPolicy`](router_core::fallback::FallbackPolicy) says whether the next step is tried;
+//! messages are never matched.
+//!
+//! When every step fails, the **last** one's error is answered, with the whole history in
+//! `error.metadata.attempts` ([`AttemptLog::take_error`]). The non-streaming run is
 //! [`complete`]; the streaming one, which also has to decide when the response is committed, is
-//! in [`crate::stream`] and shares [`AttemptLog`] and [`may_fall_back`].
+//! in [`crate::stream`] and shares [`AttemptLog`].
 
 use std::time::{Duration, Instant};
 
-use router_core::plan::{Attempt, Plan};
+use router_core::catalog::{EndpointIdx, ModelIdx};
+use router_core::fallback::FailureClass;
+use router_core::plan::{Attempt, Skipped, Step};
 use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 use router_upstream::{ErrorKind, UpstreamError};
 
 use crate::app::AppState;
-use crate::error::{ApiError, AttemptReport, UpstreamFailure};
+use crate::error::{ApiError, AttemptReport, AttemptsFailed, LastFailure};
+use crate::receipt::Receipt;
+use crate::routing::Route;
 
-/// What happened to one attempt.
+/// What happened to one step of a plan.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AttemptRecord {
-    /// The attempt.
-    pub(crate) attempt: Attempt,
+    /// The model.
+    pub(crate) model: ModelIdx,
+    /// The endpoint called; `None` when the plan skipped the model without a call.
+    pub(crate) endpoint: Option<EndpointIdx>,
     /// How it failed; `None` when it answered.
     pub(crate) failure: Option<AttemptFailure>,
     /// From sending the request to the answer (non-streaming), the first output (streaming), or
-    /// the failure.
+    /// the failure. Zero for a skip.
     pub(crate) elapsed: Duration,
 }
 
-/// How an attempt failed, without the error's text.
+/// How a step failed, without the error's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AttemptFailure {
-    /// The kind of failure.
-    pub(crate) kind: ErrorKind,
-    /// The provider's HTTP status, when it answered.
+    /// The kind of failure, in the fallback policy's terms.
+    pub(crate) class: FailureClass,
+    /// The provider's HTTP status, when it answered; for a skip, the status it counts as.
     pub(crate) status: Option<u16>,
     /// OpenRouter's typed error for it.
     pub(crate) error_type: &'static str,
+    /// How long the provider asked us to wait, if it said.
+    pub(crate) retry_after: Option<Duration>,
 }
 
-/// The attempts of one request, in the order they ran.
+/// The steps of one request, in the order they ran, and the last failure.
 #[derive(Debug, Default)]
 pub(crate) struct AttemptLog {
     records: Vec<AttemptRecord>,
+    /// The last failure, kept whole for the final error.
+    last_failure: Option<LastFailure>,
+    /// The last step that made a call.
+    last_call: Option<Attempt>,
 }
 
 /// A plan that produced a complete response.
@@ -52,90 +71,138 @@ pub(crate) struct Completed {
     pub(crate) attempt: Attempt,
     /// Its response.
     pub(crate) response: ChatResponse,
-    /// Every attempt, the answering one last.
-    pub(crate) log: AttemptLog,
 }
 
-/// Runs `plan` without streaming: the first attempt that answers wins.
+/// Runs `route` without streaming: the first attempt that answers wins. The attempts are logged
+/// in `receipt`.
 pub(crate) async fn complete(
     app: &AppState,
     request: &ChatRequest<'_>,
-    plan: &Plan,
+    route: &Route,
+    receipt: &mut Receipt,
 ) -> Result<Completed, ApiError> {
-    let mut log = AttemptLog::with_capacity(plan.attempts.len());
-    let mut last_failure = None;
-    for attempt in &plan.attempts {
-        let target = app.target(attempt);
-        let started = Instant::now();
-        let result = target
-            .provider
-            .client
-            .complete(&target.endpoint.upstream_model, request)
-            .await;
-        match result {
-            Ok(response) => {
-                log.answered(*attempt, started);
-                return Ok(Completed {
-                    attempt: *attempt,
-                    response,
-                    log,
-                });
-            }
-            Err(err) => {
-                log.failed(*attempt, &err, started);
-                let fall_back = may_fall_back(&err);
-                last_failure = Some((*attempt, err));
-                if !fall_back {
-                    break;
+    for step in route.plan.steps() {
+        let class = match step {
+            Step::Skip(skipped) => receipt.attempts.skipped(skipped),
+            Step::Call(attempt) => {
+                let target = app.target(attempt);
+                let started = Instant::now();
+                let result = target
+                    .provider
+                    .client
+                    .complete(&target.endpoint.upstream_model, request)
+                    .await;
+                match result {
+                    Ok(response) => {
+                        receipt.attempts.answered(*attempt, started);
+                        receipt.answered(*attempt);
+                        return Ok(Completed {
+                            attempt: *attempt,
+                            response,
+                        });
+                    }
+                    Err(err) => receipt.attempts.failed(*attempt, err, started),
                 }
             }
+        };
+        if !route.policy.should_fall_back(class) {
+            break;
         }
     }
-    Err(log.into_error(app, last_failure))
+    Err(receipt.attempts.take_error(app))
 }
 
-/// Whether the plan may move on to its next attempt after `err` (before any output reached the
-/// client; after that nothing may).
-pub(crate) fn may_fall_back(err: &UpstreamError) -> bool {
-    err.retryable()
+/// The failure class of a provider error: the kind of the same name ([`ErrorKind::Config`],
+/// which a call never produces, counts as unavailable).
+pub(crate) fn failure_class(kind: ErrorKind) -> FailureClass {
+    match kind {
+        ErrorKind::RateLimited => FailureClass::RateLimited,
+        ErrorKind::ContextLength => FailureClass::ContextLength,
+        ErrorKind::Moderation => FailureClass::Moderation,
+        ErrorKind::Unavailable | ErrorKind::Config => FailureClass::Unavailable,
+        ErrorKind::Timeout => FailureClass::Timeout,
+        ErrorKind::Connect => FailureClass::Connect,
+        ErrorKind::Auth => FailureClass::Auth,
+        ErrorKind::BadRequest => FailureClass::BadRequest,
+        ErrorKind::NotFound => FailureClass::NotFound,
+        ErrorKind::InvalidResponse => FailureClass::InvalidResponse,
+        ErrorKind::StreamInterrupted => FailureClass::StreamInterrupted,
+    }
 }
 
 // === impl AttemptLog ===
 
 impl AttemptLog {
-    /// An empty log for a plan of `n_attempts`.
-    pub(crate) fn with_capacity(n_attempts: usize) -> Self {
-        Self {
-            records: Vec::with_capacity(n_attempts),
-        }
-    }
-
     /// Records that `attempt`, started at `started`, answered.
     pub(crate) fn answered(&mut self, attempt: Attempt, started: Instant) {
+        self.last_call = Some(attempt);
         self.records.push(AttemptRecord {
-            attempt,
+            model: attempt.model,
+            endpoint: Some(attempt.endpoint),
             failure: None,
             elapsed: started.elapsed(),
         });
     }
 
-    /// Records that `attempt`, started at `started`, failed with `err`.
-    pub(crate) fn failed(&mut self, attempt: Attempt, err: &UpstreamError, started: Instant) {
+    /// Records that `attempt`, started at `started`, failed with `err`; returns its class.
+    pub(crate) fn failed(
+        &mut self,
+        attempt: Attempt,
+        err: UpstreamError,
+        started: Instant,
+    ) -> FailureClass {
+        let class = failure_class(err.kind);
         tracing::debug!(
             provider = %err.provider,
             kind = %err.kind,
             error = %err,
             "attempt failed"
         );
+        self.last_call = Some(attempt);
         self.records.push(AttemptRecord {
-            attempt,
+            model: attempt.model,
+            endpoint: Some(attempt.endpoint),
             failure: Some(AttemptFailure {
-                kind: err.kind,
+                class,
                 status: err.status,
                 error_type: err.error_type(),
+                retry_after: err.retry_after,
             }),
             elapsed: started.elapsed(),
         });
+        self.last_failure = Some(LastFailure::Upstream(err));
+        class
+    }
+
+    /// Records that the plan skipped a model; returns the class the skip counts as.
+    pub(crate) fn skipped(&mut self, skipped: &Skipped) -> FailureClass {
+        let class = skipped.reason.failure_class();
+        self.records.push(AttemptRecord {
+            model: skipped.model,
+            endpoint: None,
+            failure: Some(AttemptFailure {
+                class,
+                status: Some(skipped.reason.status()),
+                error_type: skipped.reason.error_type(),
+                retry_after: None,
+            }),
+            elapsed: Duration::ZERO,
+        });
+        self.last_failure = Some(LastFailure::Skipped(skipped.reason));
+        class
+    }
+
+    /// Records that the attempt that answered (the last one) then failed mid-stream with `err`.
+    /// Its HTTP status stays the `200` it answered with.
+    pub(crate) fn interrupted(&mut self, err: &UpstreamError) {
+        if let Some(record) = self.records.last_mut() {
+            record.failure = Some(AttemptFailure {
+                class: failure_class(err.kind),
+                status: Some(200),
+                error_type: err.error_type(),
+                retry_after: None,
+            });
+        }
     }
 
     /// The records, in order.
@@ -143,40 +210,135 @@ impl AttemptLog {
         &self.records
     }
 
+    /// The last step that made a call.
+    pub(crate) fn last_call(&self) -> Option<Attempt> {
+        self.last_call
+    }
+
     /// The error for a plan that produced no answer: the last failure with every attempt, or
-    /// [`ApiError::NoEndpoints`] when nothing was tried.
-    pub(crate) fn into_error(
-        self,
-        app: &AppState,
-        last_failure: Option<(Attempt, UpstreamError)>,
-    ) -> ApiError {
-        let Some((last_attempt, error)) = last_failure else {
+    /// [`ApiError::NoEndpoints`] when nothing was tried. Takes the last failure out of the log
+    /// (the records stay).
+    pub(crate) fn take_error(&mut self, app: &AppState) -> ApiError {
+        let Some(last) = self.last_failure.take() else {
             return ApiError::NoEndpoints;
         };
-        let attempts = self
-            .records
+        let provider_name = match (&last, self.last_call) {
+            (LastFailure::Upstream(_), Some(attempt)) => {
+                Some(app.target(&attempt).provider.display_name.clone())
+            }
+            _ => None,
+        };
+        let retry_after = match last.status() {
+            429 | 503 => self.common_retry_after(),
+            _ => None,
+        };
+        ApiError::from(Box::new(AttemptsFailed {
+            last,
+            provider_name,
+            attempts: self.reports(app),
+            retry_after,
+        }))
+    }
+
+    /// Every step as reported in `error.metadata.attempts`.
+    pub(crate) fn reports(&self, app: &AppState) -> Vec<AttemptReport> {
+        self.records
             .iter()
             .map(|record| {
-                let target = app.target(&record.attempt);
+                let model = app.catalog().model(record.model);
+                let provider = record
+                    .endpoint
+                    .map(|endpoint| model.endpoint(endpoint).provider.clone());
                 let (status, error, error_type) = match record.failure {
-                    Some(failure) => (failure.status, failure.kind.as_str(), failure.error_type),
-                    None => (Some(200), "none", "none"),
+                    Some(failure) => (
+                        failure.status,
+                        failure.class.as_str(),
+                        Some(failure.error_type),
+                    ),
+                    None => (Some(200), "none", None),
                 };
                 AttemptReport {
-                    model: target.model.id.clone(),
-                    provider: target.endpoint.provider.clone(),
+                    model: model.id.clone(),
+                    provider,
                     status,
                     error,
                     error_type,
-                    elapsed_ms: u64::try_from(record.elapsed.as_millis()).unwrap_or(u64::MAX),
+                    elapsed_ms: millis(record.elapsed),
                 }
             })
-            .collect();
-        let provider_name = app.target(&last_attempt).provider.display_name.clone();
-        ApiError::from(Box::new(UpstreamFailure {
-            error,
-            provider_name,
-            attempts,
-        }))
+            .collect()
+    }
+
+    /// The smallest `Retry-After` of the calls, when every call gave one (skips made no call).
+    fn common_retry_after(&self) -> Option<Duration> {
+        let mut calls = self
+            .records
+            .iter()
+            .filter(|record| record.endpoint.is_some())
+            .peekable();
+        calls.peek()?;
+        calls
+            .map(|record| record.failure.and_then(|failure| failure.retry_after))
+            .try_fold(Duration::MAX, |min, wait| Some(min.min(wait?)))
+    }
+}
+
+/// Whole milliseconds, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use router_core::plan::AttemptReason;
+
+    use super::*;
+
+    fn attempt(model: usize) -> Attempt {
+        Attempt {
+            model: ModelIdx(model),
+            endpoint: EndpointIdx(0),
+            reason: AttemptReason::Requested,
+        }
+    }
+
+    fn rate_limited(retry_after: Option<u64>) -> UpstreamError {
+        let mut err = UpstreamError::new("p", ErrorKind::RateLimited, "slow down");
+        err.status = Some(429);
+        err.retry_after = retry_after.map(Duration::from_secs);
+        err
+    }
+
+    #[test]
+    fn every_error_kind_has_the_class_of_its_name() {
+        let kinds = [
+            ErrorKind::RateLimited,
+            ErrorKind::ContextLength,
+            ErrorKind::Moderation,
+            ErrorKind::Unavailable,
+            ErrorKind::Timeout,
+            ErrorKind::Connect,
+            ErrorKind::Auth,
+            ErrorKind::BadRequest,
+            ErrorKind::NotFound,
+            ErrorKind::InvalidResponse,
+            ErrorKind::StreamInterrupted,
+        ];
+        for kind in kinds {
+            assert_eq!(failure_class(kind).as_str(), kind.as_str());
+        }
+        assert_eq!(failure_class(ErrorKind::Config), FailureClass::Unavailable);
+    }
+
+    #[test]
+    fn retry_after_is_the_minimum_only_when_every_call_gave_one() {
+        let started = Instant::now();
+        let mut log = AttemptLog::default();
+        log.failed(attempt(0), rate_limited(Some(7)), started);
+        log.failed(attempt(1), rate_limited(Some(3)), started);
+        assert_eq!(log.common_retry_after(), Some(Duration::from_secs(3)));
+        log.failed(attempt(2), rate_limited(None), started);
+        assert_eq!(log.common_retry_after(), None);
+        assert_eq!(AttemptLog::default().common_retry_after(), None);
     }
 }

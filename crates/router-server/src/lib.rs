@@ -7,8 +7,10 @@
 //! - `app`: the shared state (config, provider clients) and the axum router.
 //! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
-//! - `api`: the handlers (`chat`, `models`, `health`).
+//! - `api`: the handlers (`chat`, `models`, `generation`, `key`, `health`).
+//! - `routing`: building a request's plan and picking its fallback policy.
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
+//! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
 //! - `ids`: generation ids.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
@@ -27,6 +29,8 @@ mod execute;
 mod extract;
 mod ids;
 pub mod launch;
+mod receipt;
+mod routing;
 mod serve;
 mod stream;
 

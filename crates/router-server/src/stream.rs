@@ -1,7 +1,8 @@
 //! Streaming responses (`stream: true`) and the commit rule they follow.
 //!
 //! A streaming request stays invisible to the client until it **commits**: before that, a
-//! failing attempt falls back to the next one silently, and if every attempt fails the client
+//! failing attempt falls back to the next one (another provider of the model, or the next model
+//! of `models`) silently, as the fallback policy allows, and if every attempt fails the client
 //! gets a plain JSON error with the real status. Two things commit a response:
 //!
 //! - the keep-alive timer: after `server.keepalive_interval` without output, the `200` headers
@@ -13,8 +14,20 @@
 //!   Chunks without output that came before it are held back until it arrives, so a failed
 //!   attempt leaves no trace.
 //!
-//! Every response ends with the usage chunk (`choices: []`, usage with cost) and `data: [DONE]`,
-//! or with the error chunk and `data: [DONE]`: never a silent truncation.
+//! Every response ends with the usage chunk (`choices: []`, usage with cost, and the
+//! `_metadata` routing block) and `data: [DONE]`, or with the error chunk and `data: [DONE]`:
+//! never a silent truncation. The route receipt headers go out with the `200`, as they stand at
+//! commit time: the attempts so far and, when output committed it, the model that answered.
+//!
+//! # Timeouts
+//!
+//! Each phase of an attempt has its own limit, from the provider's settings: opening the
+//! connection (`connect_timeout`), the response headers (`first_byte_timeout`), the first output
+//! token (`first_token_timeout`, enforced here, counted from sending the request, so it also
+//! covers a provider that sends its headers and then stalls), the gap between two chunks
+//! (`idle_timeout`) and the whole call (`total_timeout`). A timeout before the first token is an
+//! attempt failure of class `timeout` and falls back; after it, it ends the stream with the
+//! error chunk.
 //!
 //! # How the response is driven
 //!
@@ -33,26 +46,27 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use router_core::catalog::Pricing;
-use router_core::plan::{Attempt, Plan};
-use router_core::pricing::{self, Usage};
-use router_core::render::{self, ChunkPrefix, Generation};
+use router_core::plan::Step;
+use router_core::pricing::Usage;
+use router_core::render::{self, ChunkPrefix, Generation, ModelRouting};
 use router_core::request::ChatRequest;
-use router_upstream::{ChunkStream, UpstreamError};
+use router_core::response::FinishReason;
+use router_upstream::{ChunkStream, ErrorKind, UpstreamError};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::api::X_GENERATION_ID;
 use crate::app::{AppState, Target};
-use crate::error::ApiError;
-use crate::execute::{AttemptLog, may_fall_back};
+use crate::error::{ApiError, AttemptsFailed, LastFailure};
 use crate::ids::GenerationStamp;
+use crate::receipt::{self, Receipt};
+use crate::routing::Route;
 
 /// Events queued between the exchange and the response body.
 const EVENT_QUEUE: usize = 16;
@@ -79,14 +93,19 @@ pub(crate) enum Abort {
 pub(crate) struct Disconnected;
 
 /// Where an exchange writes its stream. The first event commits the response: it hands the
-/// receiving end to [`respond`], which sends the `200` headers.
+/// receiving end and the headers set so far to [`respond`], which sends the `200` headers.
 pub(crate) struct Sink {
-    commit: Option<oneshot::Sender<mpsc::Receiver<Bytes>>>,
+    commit: Option<oneshot::Sender<Commit>>,
     events: Option<mpsc::Sender<Bytes>>,
+    /// Headers to send with the `200` (the route receipt as it stands).
+    headers: HeaderMap,
 }
 
+/// What a commit hands to [`respond`]: the extra headers and the events.
+pub(crate) type Commit = (HeaderMap, mpsc::Receiver<Bytes>);
+
 /// The receiving end of a [`Sink`]'s commit.
-pub(crate) type Committed = oneshot::Receiver<mpsc::Receiver<Bytes>>;
+pub(crate) type Committed = oneshot::Receiver<Commit>;
 
 impl From<Disconnected> for Abort {
     fn from(Disconnected: Disconnected) -> Self {
@@ -103,6 +122,7 @@ impl Sink {
         let sink = Sink {
             commit: Some(commit),
             events: None,
+            headers: HeaderMap::new(),
         };
         (sink, committed)
     }
@@ -112,6 +132,13 @@ impl Sink {
         self.events.is_some()
     }
 
+    /// Sets the headers of the `200` from `receipt`, unless it was sent already.
+    fn update_headers(&mut self, receipt: &Receipt) {
+        if !self.is_committed() {
+            self.headers = receipt.headers();
+        }
+    }
+
     /// Sends one or more complete SSE events, committing the response first if needed.
     pub(crate) async fn send(&mut self, event: Bytes) -> Result<(), Disconnected> {
         let events = match &self.events {
@@ -119,7 +146,8 @@ impl Sink {
             None => {
                 let (events, receiver) = mpsc::channel(EVENT_QUEUE);
                 let commit = self.commit.take().ok_or(Disconnected)?;
-                commit.send(receiver).map_err(|_| Disconnected)?;
+                let headers = std::mem::take(&mut self.headers);
+                commit.send((headers, receiver)).map_err(|_| Disconnected)?;
                 self.events.insert(events)
             }
         };
@@ -139,7 +167,7 @@ where
 {
     enum Head<F> {
         Finished(Finished),
-        Committed(Pin<Box<F>>, mpsc::Receiver<Bytes>),
+        Committed(Pin<Box<F>>, Commit),
     }
     let mut exchange = Some(Box::pin(exchange));
     let mut committed = Some(committed);
@@ -152,9 +180,9 @@ where
         }
         if let Some(receiver) = committed.as_mut() {
             match Pin::new(receiver).poll(cx) {
-                Poll::Ready(Ok(events)) => {
+                Poll::Ready(Ok(commit)) => {
                     if let Some(running) = exchange.take() {
-                        return Poll::Ready(Head::Committed(running, events));
+                        return Poll::Ready(Head::Committed(running, commit));
                     }
                 }
                 // The sink is gone without committing: the exchange is about to finish.
@@ -167,22 +195,24 @@ where
     .await;
     match head {
         Head::Finished(Finished::Respond(response)) => response,
-        Head::Committed(running, events) => event_stream(
+        Head::Committed(running, (headers, events)) => event_stream(
             EventBody {
                 exchange: Some(running),
                 events,
             },
             generation_id,
+            headers,
         ),
         // It committed and finished within one poll: the events are all queued.
         Head::Finished(Finished::Streamed) => {
             match committed.and_then(|mut it| it.try_recv().ok()) {
-                Some(events) => event_stream(
+                Some((headers, events)) => event_stream(
                     EventBody::<F> {
                         exchange: None,
                         events,
                     },
                     generation_id,
+                    headers,
                 ),
                 None => ApiError::Internal.into_response(),
             }
@@ -190,71 +220,67 @@ where
     }
 }
 
-/// Runs `plan` as a stream (see the module docs). Returns `Err(Abort::Rejected)` only when the
-/// response has not committed.
+/// Runs `route` as a stream (see the module docs), logging attempts and usage in `receipt`.
+/// Returns `Err(Abort::Rejected)` only when the response has not committed.
 pub(crate) async fn run(
     app: &AppState,
     request: &ChatRequest<'_>,
-    plan: &Plan,
+    route: &Route,
     stamp: &GenerationStamp,
     sink: &mut Sink,
+    receipt: &mut Receipt,
 ) -> Result<(), Abort> {
     let period = app.config().server.keepalive_interval;
     let mut keepalive = tokio::time::interval_at((Instant::now() + period).into(), period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut log = AttemptLog::with_capacity(plan.attempts.len());
-    let mut last_failure = None;
-    for attempt in &plan.attempts {
+    for step in route.plan.steps() {
+        let attempt = match step {
+            Step::Skip(skipped) => {
+                let class = receipt.attempts.skipped(skipped);
+                if !route.policy.should_fall_back(class) {
+                    break;
+                }
+                continue;
+            }
+            Step::Call(attempt) => attempt,
+        };
         let target = app.target(attempt);
+        sink.update_headers(receipt);
         let started = Instant::now();
         let generation = generation(stamp, &target);
-        let opened = wait_for(
-            target
-                .provider
-                .client
-                .stream(&target.endpoint.upstream_model, request),
-            &mut keepalive,
-            sink,
+        let prefix = ChunkPrefix::new(&generation);
+        let deadline = started + target.provider.first_token_timeout;
+        let first = tokio::time::timeout_at(
+            deadline.into(),
+            open(&target, request, &prefix, &mut keepalive, sink),
         )
-        .await?;
-        let first = match opened {
-            Ok(mut upstream) => {
-                let prefix = ChunkPrefix::new(&generation);
-                first_output(&mut upstream, &prefix, &mut keepalive, sink)
-                    .await?
-                    .map(|held| (upstream, prefix, held))
-            }
-            Err(err) => Err(err),
-        };
+        .await
+        .unwrap_or_else(|_elapsed| Ok(Err(first_token_timeout(&target))))?;
         match first {
-            Ok((upstream, prefix, held)) => {
-                log.answered(*attempt, started);
+            Ok((upstream, held)) => {
+                receipt.attempts.answered(*attempt, started);
+                receipt.answered(*attempt);
+                sink.update_headers(receipt);
                 let relay = Relay {
                     app,
                     generation,
                     prefix,
-                    pricing: &target.endpoint.pricing,
-                    log,
-                    attempt: *attempt,
                 };
-                return Ok(relay.run(upstream, held, sink).await?);
+                return Ok(relay.run(upstream, held, sink, receipt).await?);
             }
             Err(err) => {
-                log.failed(*attempt, &err, started);
-                let fall_back = may_fall_back(&err);
-                last_failure = Some((*attempt, err));
-                if !fall_back {
+                let class = receipt.attempts.failed(*attempt, err, started);
+                if !route.policy.should_fall_back(class) {
                     break;
                 }
             }
         }
     }
-    let last_attempt = last_failure.as_ref().map(|(attempt, _)| *attempt);
-    let err = log.into_error(app, last_failure);
-    match last_attempt {
+    let err = receipt.attempts.take_error(app);
+    match receipt.attempts.last_call() {
         Some(attempt) if sink.is_committed() => {
             let target = app.target(&attempt);
-            let mut event = err.to_sse_chunk(&generation(stamp, &target));
+            let mut event = err.to_sse_chunk(&generation(stamp, &target), None);
             event.extend_from_slice(render::DONE);
             Ok(sink.send(event.into()).await?)
         }
@@ -262,10 +288,57 @@ pub(crate) async fn run(
     }
 }
 
-/// The chunks of an attempt up to and including its first output, rendered, and the usage seen.
+/// Opens `target`'s stream and reads it up to its first output. `Ok(Err(_))` is the attempt
+/// failing before output.
+async fn open(
+    target: &Target<'_>,
+    request: &ChatRequest<'_>,
+    prefix: &ChunkPrefix,
+    keepalive: &mut Interval,
+    sink: &mut Sink,
+) -> Result<Result<(ChunkStream, Held), UpstreamError>, Disconnected> {
+    let opened = wait_for(
+        target
+            .provider
+            .client
+            .stream(&target.endpoint.upstream_model, request),
+        keepalive,
+        sink,
+    )
+    .await?;
+    let mut upstream = match opened {
+        Ok(upstream) => upstream,
+        Err(err) => return Ok(Err(err)),
+    };
+    match first_output(&mut upstream, prefix, keepalive, sink).await? {
+        Ok(held) => Ok(Ok((upstream, held))),
+        Err(mut err) => {
+            // The provider answered `200` before the stream failed.
+            err.status.get_or_insert(200);
+            Ok(Err(err))
+        }
+    }
+}
+
+/// The error of an attempt that produced no output within its provider's first-token timeout.
+fn first_token_timeout(target: &Target<'_>) -> UpstreamError {
+    UpstreamError::new(
+        target.provider.client.name(),
+        ErrorKind::Timeout,
+        format!(
+            "no output token within the first-token timeout of {:?}",
+            target.provider.first_token_timeout
+        ),
+    )
+}
+
+/// The chunks of an attempt up to and including its first output, rendered, and what they said.
 struct Held {
     events: Vec<u8>,
     usage: Option<Usage>,
+    finish_reason: Option<FinishReason>,
+    /// Whether a held chunk had output (the stream may also end cleanly without any).
+    has_output: bool,
     /// Whether the upstream stream ended (cleanly) before any output.
     ended: bool,
 }
@@ -281,6 +354,8 @@ async fn first_output(
     let mut held = Held {
         events: Vec::new(),
         usage: None,
+        finish_reason: None,
+        has_output: false,
         ended: false,
     };
     loop {
@@ -289,10 +364,14 @@ async fn first_output(
                 if chunk.usage.is_some() {
                     held.usage = chunk.usage;
                 }
+                if chunk.finish_reason.is_some() {
+                    held.finish_reason = chunk.finish_reason;
+                }
                 if !is_empty_array(&chunk.choices) {
                     prefix.chunk(&mut held.events, &chunk.choices);
                 }
                 if chunk.has_output {
+                    held.has_output = true;
                     return Ok(Ok(held));
                 }
             }
@@ -310,9 +389,6 @@ struct Relay<'a> {
     app: &'a AppState,
     generation: Generation<'a>,
     prefix: ChunkPrefix,
-    pricing: &'a Pricing,
-    log: AttemptLog,
-    attempt: Attempt,
 }
 
 impl Relay<'_> {
@@ -323,17 +399,32 @@ impl Relay<'_> {
         mut upstream: ChunkStream,
         held: Held,
         sink: &mut Sink,
+        receipt: &mut Receipt,
     ) -> Result<(), Disconnected> {
-        let mut usage = held.usage;
+        if held.has_output {
+            receipt.saw_output();
+        }
+        if let Some(usage) = held.usage {
+            receipt.saw_usage(usage);
+        }
+        if let Some(reason) = held.finish_reason {
+            receipt.saw_finish(reason);
+        }
         if held.ended {
-            return sink.send(self.finish(held.events, usage).into()).await;
+            return sink.send(self.finish(held.events, receipt).into()).await;
         }
         sink.send(held.events.into()).await?;
         loop {
             match upstream.next().await {
                 Some(Ok(chunk)) => {
-                    if chunk.usage.is_some() {
-                        usage = chunk.usage;
+                    if let Some(usage) = chunk.usage {
+                        receipt.saw_usage(usage);
+                    }
+                    if let Some(reason) = chunk.finish_reason {
+                        receipt.saw_finish(reason);
+                    }
+                    if chunk.has_output {
+                        receipt.saw_output();
                     }
                     if is_empty_array(&chunk.choices) {
                         continue;
@@ -343,21 +434,40 @@ impl Relay<'_> {
                     sink.send(event.into()).await?;
                 }
                 Some(Err(err)) => {
-                    let err = self.log.into_error(self.app, Some((self.attempt, err)));
-                    let mut event = err.to_sse_chunk(&self.generation);
+                    receipt.attempts.interrupted(&err);
+                    receipt.saw_finish(FinishReason::Error);
+                    receipt.bill();
+                    let err = ApiError::from(Box::new(AttemptsFailed {
+                        last: LastFailure::Upstream(err),
+                        provider_name: Some(self.generation.provider.to_owned()),
+                        attempts: Vec::new(),
+                        retry_after: None,
+                    }));
+                    let requested = receipt::model_ids(self.app, receipt.requested());
+                    let routing = ModelRouting {
+                        requested: &requested,
+                        actual: self.generation.model,
+                    };
+                    let mut event = err.to_sse_chunk(&self.generation, Some(routing));
                     event.extend_from_slice(render::DONE);
                     return sink.send(event.into()).await;
                 }
-                None => return sink.send(self.finish(Vec::new(), usage).into()).await,
+                None => return sink.send(self.finish(Vec::new(), receipt).into()).await,
             }
         }
     }
 
-    /// `events`, then the usage chunk with its cost, then `[DONE]`.
-    fn finish(&self, mut events: Vec<u8>, usage: Option<Usage>) -> Vec<u8> {
-        let usage = usage.unwrap_or_default();
-        let cost = pricing::cost(self.pricing, &usage);
-        self.prefix.usage_chunk(&mut events, &usage, &cost);
+    /// `events`, then the usage chunk with its billed cost and the routing metadata, then
+    /// `[DONE]`.
+    fn finish(&self, mut events: Vec<u8>, receipt: &mut Receipt) -> Vec<u8> {
+        let (usage, cost) = receipt.bill();
+        let requested = receipt::model_ids(self.app, receipt.requested());
+        let routing = ModelRouting {
+            requested: &requested,
+            actual: self.generation.model,
+        };
+        self.prefix
+            .routed_usage_chunk(&mut events, &usage, &cost, &routing);
         events.extend_from_slice(render::DONE);
         events
     }
@@ -397,13 +507,14 @@ fn is_empty_array(raw: &RawValue) -> bool {
         .is_some_and(|rest| rest.trim_start() == "]")
 }
 
-/// A `200` `text/event-stream` response over `body`.
-fn event_stream<F>(body: EventBody<F>, generation_id: HeaderValue) -> Response
+/// A `200` `text/event-stream` response over `body`, with `extra` headers.
+fn event_stream<F>(body: EventBody<F>, generation_id: HeaderValue, extra: HeaderMap) -> Response
 where
     F: Future<Output = Finished> + Send + 'static,
 {
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
+    headers.extend(extra);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(X_GENERATION_ID, generation_id);

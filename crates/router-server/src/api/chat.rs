@@ -1,18 +1,20 @@
-//! `POST /api/v1/chat/completions`: authenticate, read the body, parse it once, plan, run the
-//! plan, and answer in OpenRouter's shape (a JSON body, or an SSE stream for `stream: true`).
+//! `POST /api/v1/chat/completions`: authenticate, read the body, parse it once, route it, run
+//! the plan, and answer in OpenRouter's shape (a JSON body, or an SSE stream for
+//! `stream: true`).
 //!
 //! The exchange is one future that owns the body; [`crate::stream::respond`] turns it into the
-//! response (see [`crate::stream`] for why). Planning is [`plan`]: the one place that decides
-//! which attempts a request gets.
+//! response (see [`crate::stream`] for why). Routing is [`crate::routing::route`]: the one place
+//! that decides which attempts a request gets. From then on a [`Receipt`] follows the request:
+//! its headers go on every routed response (answer, error or stream) and it writes the
+//! generation record when the exchange ends or is dropped (the client went away).
+
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use router_core::catalog::Catalog;
-use router_core::plan::{self, Plan, PlanError};
-use router_core::pricing;
-use router_core::render::{self, Generation};
+use router_core::render::{self, Generation, ModelRouting};
 use router_core::request::ChatRequest;
 
 use super::{X_GENERATION_ID, json_response};
@@ -22,96 +24,118 @@ use crate::error::ApiError;
 use crate::execute::{self, Completed};
 use crate::extract::ChatBody;
 use crate::ids::GenerationStamp;
+use crate::receipt::{self, Receipt};
+use crate::routing;
 use crate::stream::{self, Abort, Finished, Sink};
 
 /// The chat completions handler.
 pub(crate) async fn completions(
     State(app): State<AppState>,
-    _auth: ClientAuth,
+    auth: ClientAuth,
     ChatBody(body): ChatBody,
 ) -> Response {
+    let arrived = Instant::now();
     let stamp = GenerationStamp::new();
     let generation_id =
         HeaderValue::from_str(&stamp.id).unwrap_or(HeaderValue::from_static("gen-unknown"));
     let (sink, committed) = Sink::new();
-    let exchange = exchange(app, body, stamp, generation_id.clone(), sink);
+    let exchange = Exchange {
+        app,
+        auth,
+        stamp,
+        arrived,
+        generation_id: generation_id.clone(),
+    }
+    .run(body, sink);
     stream::respond(exchange, committed, generation_id).await
 }
 
-/// The plan for `request`: the attempts to try, in order.
-pub(crate) fn plan(catalog: &Catalog, request: &ChatRequest<'_>) -> Result<Plan, PlanError> {
-    let model = request
-        .requested_models()
-        .next()
-        .ok_or(PlanError::NoModel)?;
-    plan::for_model(catalog, model)
-}
-
-/// Everything after authentication, owning the body.
-async fn exchange(
+/// What one exchange knows before the body is parsed.
+struct Exchange {
     app: AppState,
-    body: Bytes,
+    auth: ClientAuth,
     stamp: GenerationStamp,
+    arrived: Instant,
     generation_id: HeaderValue,
-    mut sink: Sink,
-) -> Finished {
-    match run(&app, &body, &stamp, generation_id, &mut sink).await {
-        Ok(finished) => finished,
-        Err(err) => Finished::Respond(err.into_response()),
-    }
 }
 
-async fn run(
-    app: &AppState,
-    body: &[u8],
-    stamp: &GenerationStamp,
-    generation_id: HeaderValue,
-    sink: &mut Sink,
-) -> Result<Finished, ApiError> {
-    let request = ChatRequest::parse(body)?;
-    let plan = plan(app.catalog(), &request)?;
-    if request.stream {
-        return match stream::run(app, &request, &plan, stamp, sink).await {
-            Ok(()) | Err(Abort::Disconnected) => Ok(Finished::Streamed),
-            Err(Abort::Rejected(err)) => Err(err),
+impl Exchange {
+    /// Everything after authentication, owning the body.
+    async fn run(self, body: Bytes, mut sink: Sink) -> Finished {
+        let app = &self.app;
+        let request = match ChatRequest::parse(&body) {
+            Ok(request) => request,
+            Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
         };
+        let route = match routing::route(app, &request, self.auth) {
+            Ok(route) => route,
+            Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+        };
+        let mut receipt = Receipt::new(
+            app,
+            self.auth,
+            &self.stamp,
+            self.arrived,
+            &route,
+            request.stream,
+        );
+        let mut response = if request.stream {
+            let res =
+                stream::run(app, &request, &route, &self.stamp, &mut sink, &mut receipt).await;
+            match res {
+                Ok(()) => {
+                    receipt.finish();
+                    return Finished::Streamed;
+                }
+                // The receipt, dropped unfinished, records a cancelled request.
+                Err(Abort::Disconnected) => return Finished::Streamed,
+                Err(Abort::Rejected(err)) => err.into_response(),
+            }
+        } else {
+            match execute::complete(app, &request, &route, &mut receipt).await {
+                Ok(completed) => self.completion_response(completed, &mut receipt),
+                Err(err) => err.into_response(),
+            }
+        };
+        let headers = response.headers_mut();
+        headers.extend(receipt.headers());
+        headers.insert(X_GENERATION_ID, self.generation_id.clone());
+        receipt.finish();
+        Finished::Respond(response)
     }
-    let completed = execute::complete(app, &request, &plan).await?;
-    Ok(Finished::Respond(completion_response(
-        app,
-        &completed,
-        stamp,
-        generation_id,
-    )))
-}
 
-/// The `chat.completion` body of a completed plan, with its cost at the answering endpoint.
-fn completion_response(
-    app: &AppState,
-    completed: &Completed,
-    stamp: &GenerationStamp,
-    generation_id: HeaderValue,
-) -> Response {
-    let target = app.target(&completed.attempt);
-    tracing::debug!(
-        model = %target.model.id,
-        provider = %target.endpoint.provider,
-        attempts = completed.log.records().len(),
-        "answered"
-    );
-    let response = &completed.response;
-    let cost = pricing::cost(&target.endpoint.pricing, &response.usage);
-    let generation = Generation {
-        id: &stamp.id,
-        created: stamp.created,
-        model: &target.model.id,
-        provider: &target.provider.display_name,
-    };
-    let mut body = Vec::with_capacity(response.choices.get().len() + 768);
-    render::completion(&mut body, &generation, response, &cost);
-    let mut response = json_response(body);
-    response
-        .headers_mut()
-        .insert(X_GENERATION_ID, generation_id);
-    response
+    /// The `chat.completion` body of a completed plan, billed at the answering endpoint.
+    fn completion_response(&self, completed: Completed, receipt: &mut Receipt) -> Response {
+        let Completed {
+            attempt,
+            mut response,
+        } = completed;
+        let target = self.app.target(&attempt);
+        tracing::debug!(
+            model = %target.model.id,
+            provider = %target.endpoint.provider,
+            attempts = receipt.attempts.records().len(),
+            "answered"
+        );
+        receipt.saw_usage(response.usage);
+        if let Some(reason) = response.finish_reason.clone() {
+            receipt.saw_finish(reason);
+        }
+        receipt.saw_upstream_id(response.upstream_id.take());
+        let (_, cost) = receipt.bill();
+        let generation = Generation {
+            id: &self.stamp.id,
+            created: self.stamp.created,
+            model: &target.model.id,
+            provider: &target.provider.display_name,
+        };
+        let requested = receipt::model_ids(&self.app, receipt.requested());
+        let routing = ModelRouting {
+            requested: &requested,
+            actual: &target.model.id,
+        };
+        let mut body = Vec::with_capacity(response.choices.get().len() + 1024);
+        render::routed_completion(&mut body, &generation, &response, &cost, &routing);
+        json_response(body)
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`chat`]: `POST /api/v1/chat/completions` (and `/v1/chat/completions`).
 //! - [`models`]: `GET /api/v1/models` (and `/v1/models`).
+//! - [`generation`]: `GET /api/v1/generation?id=…` (and `/v1/generation`): a generation record.
+//! - [`key`]: `GET /api/v1/key` (and `/v1/key`, the legacy `/api/v1/auth/key`): the key's usage.
 //! - [`health`]: `GET /health`.
 
 use axum::body::Body;
@@ -10,7 +12,9 @@ use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::response::Response;
 
 pub(crate) mod chat;
+pub(crate) mod generation;
 pub(crate) mod health;
+pub(crate) mod key;
 pub(crate) mod models;
 
 /// The response header carrying the generation id.

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use router_core::catalog::Catalog;
+use router_core::fallback::FallbackPolicy;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
@@ -75,6 +76,10 @@ pub struct ProviderConfig {
     pub settings: ProviderSettings,
     /// Human-readable name, such as `OpenAI`; defaults to the provider's name.
     pub display_name: String,
+    /// Time from sending a streaming request to its first output token; when it passes, the next
+    /// candidate is tried. Defaults to the provider's first-byte timeout. (The other timeouts are
+    /// in `settings`.)
+    pub first_token_timeout: Duration,
 }
 
 /// One `[[keys]]` entry: a key clients send as `Authorization: Bearer <key>`.
@@ -84,6 +89,9 @@ pub struct ClientKey {
     pub name: String,
     /// The key itself.
     pub key: Secret,
+    /// Which failures move this key's requests on to the next attempt, unless a request names
+    /// its own `fallback_policy`. Default: every failure (OpenRouter's behaviour).
+    pub fallback_policy: FallbackPolicy,
 }
 
 /// The `[routing]` section.

@@ -15,6 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
+use router_core::fallback::FallbackPolicy;
 use router_upstream::ProviderKind;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
@@ -80,6 +81,10 @@ pub(super) struct RawClientKey {
     pub(super) name: String,
     /// The key clients send as `Authorization: Bearer <key>`; unique, no whitespace.
     pub(super) key: String,
+    /// Which failures move this key's requests on to the next model or provider:
+    /// `{ except = [...] }` or `{ on = [...] }`. Default: every failure (OpenRouter's).
+    #[serde(default)]
+    pub(super) fallback_policy: Option<FallbackPolicy>,
 }
 
 /// One `[providers.<name>]` section. The name is a lowercase slug (`[a-z0-9_/-]`).
@@ -104,6 +109,10 @@ pub(super) struct RawProvider {
     /// moves on to the next candidate. Default 60000.
     #[serde(default, deserialize_with = "optional_number")]
     pub(super) first_byte_timeout_ms: Option<u64>,
+    /// Time from sending a streaming request to its first output token, in milliseconds;
+    /// exceeding it moves on to the next candidate. Default: `first_byte_timeout_ms`.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) first_token_timeout_ms: Option<u64>,
     /// Longest gap between two chunks of a stream, in milliseconds. Default 60000.
     #[serde(default, deserialize_with = "optional_number")]
     pub(super) idle_timeout_ms: Option<u64>,

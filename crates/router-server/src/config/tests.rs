@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use router_core::fallback::{FailureClass, FallbackPolicy};
+
 use super::*;
 
 const DEMO: &str = include_str!("../../../../config/demo.toml");
@@ -265,6 +267,8 @@ fn defaults_fill_what_the_file_leaves_out() {
     );
     assert_eq!(openai.settings.connect_timeout, defaults.connect_timeout);
     assert_eq!(openai.settings.total_timeout, defaults.total_timeout);
+    assert_eq!(openai.first_token_timeout, defaults.first_byte_timeout);
+    assert_eq!(config.keys[0].fallback_policy, FallbackPolicy::any());
     assert!(openai.settings.extra_headers.is_empty());
     let model = &config.catalog.models()[0];
     assert_eq!(model.name, "openai/gpt-5.1");
@@ -289,6 +293,7 @@ fn every_key_can_be_set() {
         [[keys]]
         name = "a"
         key = "k-a"
+        fallback_policy = { except = ["moderation"] }
 
         [providers.openai]
         display_name = "OpenAI"
@@ -297,6 +302,7 @@ fn every_key_can_be_set() {
         api_key = "sk-p"
         connect_timeout_ms = 1
         first_byte_timeout_ms = 2
+        first_token_timeout_ms = 5
         idle_timeout_ms = 3
         total_timeout_ms = 4
         headers = { "HTTP-Referer" = "https://example.com", "X-Title" = "Turnout" }
@@ -333,6 +339,14 @@ fn every_key_can_be_set() {
     assert_eq!(settings.first_byte_timeout, Duration::from_millis(2));
     assert_eq!(settings.idle_timeout, Duration::from_millis(3));
     assert_eq!(settings.total_timeout, Duration::from_millis(4));
+    assert_eq!(
+        config.providers[0].first_token_timeout,
+        Duration::from_millis(5)
+    );
+    assert_eq!(
+        config.keys[0].fallback_policy,
+        FallbackPolicy::except([FailureClass::Moderation])
+    );
     assert_eq!(
         settings.extra_headers,
         [
@@ -669,4 +683,40 @@ fn load_file_reads_the_file_or_names_it() {
     );
     assert!(err.to_string().contains("missing.toml"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fallback_policies_and_first_token_timeouts_are_checked() {
+    let text = MINIMAL
+        .replace(
+            "key = \"sk-client-secret-1\"",
+            "key = \"sk-client-secret-1\"\nfallback_policy = { except = [\"moderation\", \"nope\"] }",
+        )
+        .replace(
+            "api_key = \"sk-provider-secret-1\"",
+            "api_key = \"sk-provider-secret-1\"\nfirst_byte_timeout_ms = 700\nfirst_token_timeout_ms = 0",
+        );
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "keys[0].fallback_policy.except[1]",
+            "providers.openai.first_token_timeout_ms"
+        ],
+        "{found:?}"
+    );
+    let only = MINIMAL.replace(
+        "key = \"sk-client-secret-1\"",
+        "key = \"sk-client-secret-1\"\nfallback_policy = { on = [\"rate_limited\", \"timeout\"] }",
+    );
+    let config = load_str(&only, &no_vars).unwrap();
+    assert_eq!(
+        config.keys[0].fallback_policy,
+        FallbackPolicy::only([FailureClass::RateLimited, FailureClass::Timeout])
+    );
+    let both = MINIMAL.replace(
+        "key = \"sk-client-secret-1\"",
+        "key = \"sk-client-secret-1\"\nfallback_policy = { on = [], except = [] }",
+    );
+    assert_eq!(paths(&problems(&both, &[])), ["keys[0].fallback_policy"]);
 }

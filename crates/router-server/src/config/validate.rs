@@ -156,6 +156,7 @@ fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec
             keys.push(ClientKey {
                 name: entry.name,
                 key: Secret::new(entry.key),
+                fallback_policy: entry.fallback_policy.unwrap_or_default(),
             });
         }
     }
@@ -259,6 +260,16 @@ fn provider(
             }
         }
     }
+    let first_token_timeout = match raw.first_token_timeout_ms {
+        Some(millis) => {
+            positive_millis(millis, &join_key(path, "first_token_timeout_ms"), problems)
+                .unwrap_or_else(|| {
+                    valid = false;
+                    settings.first_byte_timeout
+                })
+        }
+        None => settings.first_byte_timeout,
+    };
     let headers_path = join_key(path, "headers");
     for (header, value) in raw.headers {
         let header_path = join_key(&headers_path, &header);
@@ -272,6 +283,7 @@ fn provider(
     valid.then_some(ProviderConfig {
         settings,
         display_name,
+        first_token_timeout,
     })
 }
 

@@ -1,0 +1,370 @@
+//! The route receipt of one request: what the client asked for, what was tried and why each
+//! attempt failed, which model and provider answered, what it cost.
+//!
+//! A [`Receipt`] is made once the request is planned and follows it to the end. It renders as
+//! response headers ([`Receipt::headers`]; on a stream, as they stand when the response
+//! commits), and when it is dropped it writes the request's generation record, whatever
+//! happened: an answer, an error, or a client that went away (then the record says
+//! `cancelled`). Writing only queues the record ([`crate::records::Records::record`]), so the
+//! request path never waits on the store.
+//!
+//! # Headers
+//!
+//! | Header | Value |
+//! | --- | --- |
+//! | `X-Turnout-Requested-Models` | The requested models in plan order (`model`, then `models`, duplicates removed), comma-separated. |
+//! | `X-Turnout-Attempts` | Every attempt so far, `;`-separated: `model@provider=status` for one that answered, `model@provider=status:error_type` for one that failed; `provider` is `-` for a model skipped without a call, `status` is `-` when there was none. |
+//! | `X-Turnout-Served-Model` | The model that answered (absent when none did). |
+//! | `X-Turnout-Served-Provider` | The provider that answered, by its slug (absent when none did). |
+//! | `X-Turnout-Fallback-Depth` | The answering model's position in the requested models, `0` for the primary (absent when none answered). |
+//!
+//! Model ids are written with `%`, `,`, `;`, `@`, `=` and any byte outside visible ASCII
+//! percent-encoded, so the lists split unambiguously.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
+use router_core::catalog::ModelIdx;
+use router_core::plan::Attempt;
+use router_core::pricing::{self, Cost, Usage};
+use router_core::response::FinishReason;
+
+use crate::app::AppState;
+use crate::auth::ClientAuth;
+use crate::execute::{AttemptLog, millis};
+use crate::ids::GenerationStamp;
+use crate::records::{self, GenerationRecord};
+use crate::routing::Route;
+
+/// The requested models, comma-separated.
+pub(crate) const X_REQUESTED_MODELS: HeaderName =
+    HeaderName::from_static("x-turnout-requested-models");
+/// Every attempt and its outcome.
+pub(crate) const X_ATTEMPTS: HeaderName = HeaderName::from_static("x-turnout-attempts");
+/// The model that answered.
+pub(crate) const X_SERVED_MODEL: HeaderName = HeaderName::from_static("x-turnout-served-model");
+/// The provider (slug) that answered.
+pub(crate) const X_SERVED_PROVIDER: HeaderName =
+    HeaderName::from_static("x-turnout-served-provider");
+/// The answering model's position among the requested models.
+pub(crate) const X_FALLBACK_DEPTH: HeaderName = HeaderName::from_static("x-turnout-fallback-depth");
+
+/// The route receipt of one request; writes the generation record when dropped.
+pub(crate) struct Receipt {
+    app: AppState,
+    key_idx: usize,
+    id: String,
+    created_at_ms: u64,
+    arrived: Instant,
+    requested: Vec<ModelIdx>,
+    streamed: bool,
+    prompt_tokens_estimate: u32,
+    /// Every step of the plan that ran.
+    pub(crate) attempts: AttemptLog,
+    served: Option<Served>,
+    /// The request ran to its end (an answer or an error was sent); otherwise the client went
+    /// away and the record says `cancelled`.
+    finished: bool,
+}
+
+/// What the attempt that answered produced.
+struct Served {
+    attempt: Attempt,
+    time_to_first_token: Duration,
+    usage: Option<Usage>,
+    /// Chunks with output relayed (streams): the completion estimate when no usage came.
+    output_chunks: u64,
+    finish_reason: Option<FinishReason>,
+    upstream_id: Option<String>,
+    /// The billed cost, once the request was billed.
+    cost: Option<Cost>,
+}
+
+// === impl Receipt ===
+
+impl Receipt {
+    /// The receipt of a request that arrived at `arrived` and was planned as `route`.
+    pub(crate) fn new(
+        app: &AppState,
+        auth: ClientAuth,
+        stamp: &GenerationStamp,
+        arrived: Instant,
+        route: &Route,
+        streamed: bool,
+    ) -> Self {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, millis);
+        Self {
+            app: app.clone(),
+            key_idx: auth.key_idx,
+            id: stamp.id.clone(),
+            created_at_ms: now_ms.saturating_sub(millis(arrived.elapsed())),
+            arrived,
+            requested: route.plan.requested.clone(),
+            streamed,
+            prompt_tokens_estimate: route.prompt_tokens_estimate,
+            attempts: AttemptLog::default(),
+            served: None,
+            finished: false,
+        }
+    }
+
+    /// The requested models, in plan order.
+    pub(crate) fn requested(&self) -> &[ModelIdx] {
+        &self.requested
+    }
+
+    /// `attempt` answered (a complete response, or a stream's first output).
+    pub(crate) fn answered(&mut self, attempt: Attempt) {
+        self.served = Some(Served {
+            attempt,
+            time_to_first_token: self.arrived.elapsed(),
+            usage: None,
+            output_chunks: 0,
+            finish_reason: None,
+            upstream_id: None,
+            cost: None,
+        });
+    }
+
+    /// A chunk with output was relayed.
+    pub(crate) fn saw_output(&mut self) {
+        if let Some(served) = &mut self.served {
+            served.output_chunks += 1;
+        }
+    }
+
+    /// The provider reported `usage`.
+    pub(crate) fn saw_usage(&mut self, usage: Usage) {
+        if let Some(served) = &mut self.served {
+            served.usage = Some(usage);
+        }
+    }
+
+    /// The answer finished with `reason`.
+    pub(crate) fn saw_finish(&mut self, reason: FinishReason) {
+        if let Some(served) = &mut self.served {
+            served.finish_reason = Some(reason);
+        }
+    }
+
+    /// The provider's own id for the generation.
+    pub(crate) fn saw_upstream_id(&mut self, upstream_id: Option<String>) {
+        if let Some(served) = &mut self.served {
+            served.upstream_id = upstream_id;
+        }
+    }
+
+    /// Bills the answer: the reported usage (zero if none) at the answering endpoint's prices,
+    /// under Zero Completion Insurance. Zero when nothing answered.
+    pub(crate) fn bill(&mut self) -> (Usage, Cost) {
+        let Some(served) = &mut self.served else {
+            return (Usage::default(), Cost::default());
+        };
+        let usage = served.usage.unwrap_or_default();
+        let pricing = &self.app.target(&served.attempt).endpoint.pricing;
+        let cost = pricing::billed_cost(pricing, &usage, served.finish_reason.as_ref());
+        served.cost = Some(cost);
+        (usage, cost)
+    }
+
+    /// The request ran to its end: its record is not `cancelled`.
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// The receipt headers as they stand now (see the module docs).
+    pub(crate) fn headers(&self) -> HeaderMap {
+        let catalog = self.app.catalog();
+        let mut headers = HeaderMap::with_capacity(5);
+        let mut insert = |name: HeaderName, value: String| {
+            // Every value is visible ASCII by construction; a failure would only drop the header.
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(name, value);
+            }
+        };
+        let mut requested = String::with_capacity(32 * self.requested.len());
+        for (idx, model) in self.requested.iter().enumerate() {
+            if idx > 0 {
+                requested.push(',');
+            }
+            push_encoded(&mut requested, &catalog.model(*model).id);
+        }
+        insert(X_REQUESTED_MODELS, requested);
+        let mut attempts = String::with_capacity(64 * self.attempts.records().len());
+        for (idx, record) in self.attempts.records().iter().enumerate() {
+            if idx > 0 {
+                attempts.push(';');
+            }
+            let model = catalog.model(record.model);
+            push_encoded(&mut attempts, &model.id);
+            attempts.push('@');
+            match record.endpoint {
+                Some(endpoint) => attempts.push_str(&model.endpoint(endpoint).provider),
+                None => attempts.push('-'),
+            }
+            attempts.push('=');
+            let status = match record.failure {
+                Some(failure) => failure.status,
+                None => Some(200),
+            };
+            match status {
+                Some(status) => attempts.push_str(&status.to_string()),
+                None => attempts.push('-'),
+            }
+            if let Some(failure) = record.failure {
+                attempts.push(':');
+                attempts.push_str(failure.error_type);
+            }
+        }
+        insert(X_ATTEMPTS, attempts);
+        if let Some(served) = &self.served {
+            let target = self.app.target(&served.attempt);
+            let mut model = String::new();
+            push_encoded(&mut model, &target.model.id);
+            insert(X_SERVED_MODEL, model);
+            insert(X_SERVED_PROVIDER, target.endpoint.provider.clone());
+            let depth = self
+                .requested
+                .iter()
+                .position(|it| *it == served.attempt.model)
+                .unwrap_or_default();
+            insert(X_FALLBACK_DEPTH, depth.to_string());
+        }
+        headers
+    }
+
+    /// The generation record as things stand.
+    fn record(&self) -> GenerationRecord {
+        let catalog = self.app.catalog();
+        let attempts = self
+            .attempts
+            .records()
+            .iter()
+            .map(|record| records::AttemptRecord {
+                model: catalog.model(record.model).id.clone(),
+                provider: record.endpoint.map(|endpoint| {
+                    self.app
+                        .provider(record.model, endpoint)
+                        .display_name
+                        .clone()
+                }),
+                status: match record.failure {
+                    Some(failure) => failure.status,
+                    None => Some(200),
+                },
+                error_type: record.failure.map(|it| it.error_type.to_owned()),
+                elapsed_ms: millis(record.elapsed),
+            })
+            .collect();
+        let mut record = GenerationRecord {
+            id: self.id.clone(),
+            key_name: self.app.key(self.key_idx).name.clone(),
+            created_at_ms: self.created_at_ms,
+            requested_models: self
+                .requested
+                .iter()
+                .map(|it| catalog.model(*it).id.clone())
+                .collect(),
+            model: None,
+            provider: None,
+            attempts,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cached_tokens: 0,
+            reasoning_tokens: 0,
+            cost_usd: 0.0,
+            latency_ms: millis(self.arrived.elapsed()),
+            time_to_first_token_ms: None,
+            finish_reason: None,
+            streamed: self.streamed,
+            cancelled: !self.finished,
+            router: None,
+            upstream_id: None,
+        };
+        let Some(served) = &self.served else {
+            return record;
+        };
+        let target = self.app.target(&served.attempt);
+        // A stream cut short before the provider reported usage is billed for what it
+        // produced: the prompt estimate and one token per output chunk relayed.
+        let (usage, cost) = match (served.usage, served.cost) {
+            (Some(usage), Some(cost)) => (usage, cost),
+            (usage, _) => {
+                let usage = usage.unwrap_or(Usage {
+                    prompt_tokens: u64::from(self.prompt_tokens_estimate),
+                    completion_tokens: served.output_chunks,
+                    total_tokens: u64::from(self.prompt_tokens_estimate) + served.output_chunks,
+                    ..Usage::default()
+                });
+                let cost = pricing::billed_cost(
+                    &target.endpoint.pricing,
+                    &usage,
+                    served.finish_reason.as_ref(),
+                );
+                (usage, cost)
+            }
+        };
+        record.model = Some(target.model.id.clone());
+        record.provider = Some(target.provider.display_name.clone());
+        record.prompt_tokens = usage.prompt_tokens;
+        record.completion_tokens = usage.completion_tokens;
+        record.cached_tokens = usage.cached_tokens;
+        record.reasoning_tokens = usage.reasoning_tokens;
+        record.cost_usd = cost.total;
+        record.time_to_first_token_ms = Some(millis(served.time_to_first_token));
+        record.finish_reason = served
+            .finish_reason
+            .as_ref()
+            .map(|it| it.as_str().to_owned());
+        record.upstream_id = served.upstream_id.clone();
+        record
+    }
+}
+
+impl Drop for Receipt {
+    /// Queues the generation record (never blocks).
+    fn drop(&mut self) {
+        let record = self.record();
+        self.app.records().record(record);
+    }
+}
+
+/// The model ids of `models`.
+pub(crate) fn model_ids<'a>(app: &'a AppState, models: &[ModelIdx]) -> Vec<&'a str> {
+    models
+        .iter()
+        .map(|it| app.catalog().model(*it).id.as_str())
+        .collect()
+}
+
+/// Appends `text` with the header lists' separators and non-visible-ASCII bytes
+/// percent-encoded.
+fn push_encoded(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        if byte.is_ascii_graphic() && !matches!(byte, b'%' | b',' | b';' | b'@' | b'=') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_separators_and_non_ascii() {
+        let mut out = String::new();
+        push_encoded(&mut out, "openai/gpt-5.1:free");
+        assert_eq!(out, "openai/gpt-5.1:free");
+        out.clear();
+        push_encoded(&mut out, "a/b,c;d@e=f%g ü");
+        assert_eq!(out, "a/b%2Cc%3Bd%40e%3Df%25g%20%C3%BC");
+    }
+}
