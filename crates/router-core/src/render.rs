@@ -7,6 +7,13 @@
 //!
 //! Streams render a per-generation prefix once ([`ChunkPrefix`]) and then only append each
 //! chunk's raw `choices`.
+//!
+//! A routed response also says which models were asked for and which one answered, in
+//! `_metadata.openRouter.modelRouting: {requested: [...], actual: "..."}` ([`ModelRouting`]): on
+//! the body of a completion ([`routed_completion`]) and on the last chunk of a stream (the usage
+//! chunk, [`ChunkPrefix::routed_usage_chunk`], or the error chunk of a stream that failed after
+//! a model answered). OpenAI's and OpenRouter's SDKs ignore the key; clients written for
+//! OpenRouter's routing guide read it.
 
 use serde_json::value::RawValue;
 
@@ -42,6 +49,18 @@ pub struct StreamError<'a> {
     pub message: &'a str,
     /// OpenRouter's typed error (`provider_unavailable`, `timeout`, …).
     pub error_type: &'a str,
+    /// The routing metadata, when a model answered before the stream failed.
+    pub routing: Option<ModelRouting<'a>>,
+}
+
+/// `_metadata.openRouter.modelRouting` of a routed response: the models the client asked for
+/// and the one that answered.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRouting<'a> {
+    /// The requested models, in the order they were to be tried (duplicates removed).
+    pub requested: &'a [&'a str],
+    /// The model that answered.
+    pub actual: &'a str,
 }
 
 /// Appends a non-streaming `chat.completion` body.
@@ -50,6 +69,27 @@ pub fn completion(
     generation: &Generation<'_>,
     response: &ChatResponse,
     cost: &Cost,
+) {
+    push_completion(out, generation, response, cost, None);
+}
+
+/// Appends a non-streaming `chat.completion` body with its `_metadata` routing block.
+pub fn routed_completion(
+    out: &mut Vec<u8>,
+    generation: &Generation<'_>,
+    response: &ChatResponse,
+    cost: &Cost,
+    routing: &ModelRouting<'_>,
+) {
+    push_completion(out, generation, response, cost, Some(routing));
+}
+
+fn push_completion(
+    out: &mut Vec<u8>,
+    generation: &Generation<'_>,
+    response: &ChatResponse,
+    cost: &Cost,
+    routing: Option<&ModelRouting<'_>>,
 ) {
     out.reserve(response.choices.get().len() + 640);
     push_identity(out, generation, b"chat.completion");
@@ -66,6 +106,9 @@ pub fn completion(
     out.extend_from_slice(response.choices.get().as_bytes());
     out.extend_from_slice(b",\"usage\":");
     push_usage(out, &response.usage, cost);
+    if let Some(routing) = routing {
+        push_routing(out, routing);
+    }
     out.push(b'}');
 }
 
@@ -95,10 +138,34 @@ impl ChunkPrefix {
 
     /// Appends the usage event (`choices: []` and `usage` with its cost) that ends a stream's data.
     pub fn usage_chunk(&self, out: &mut Vec<u8>, usage: &Usage, cost: &Cost) {
+        self.push_usage_chunk(out, usage, cost, None);
+    }
+
+    /// [`ChunkPrefix::usage_chunk`] with the `_metadata` routing block.
+    pub fn routed_usage_chunk(
+        &self,
+        out: &mut Vec<u8>,
+        usage: &Usage,
+        cost: &Cost,
+        routing: &ModelRouting<'_>,
+    ) {
+        self.push_usage_chunk(out, usage, cost, Some(routing));
+    }
+
+    fn push_usage_chunk(
+        &self,
+        out: &mut Vec<u8>,
+        usage: &Usage,
+        cost: &Cost,
+        routing: Option<&ModelRouting<'_>>,
+    ) {
         out.reserve(self.bytes.len() + 400);
         out.extend_from_slice(&self.bytes);
         out.extend_from_slice(b"[],\"usage\":");
         push_usage(out, usage, cost);
+        if let Some(routing) = routing {
+            push_routing(out, routing);
+        }
         out.extend_from_slice(b"}\n\n");
     }
 }
@@ -116,8 +183,12 @@ pub fn error_chunk(out: &mut Vec<u8>, generation: &Generation<'_>, error: &Strea
     out.extend_from_slice(b",\"metadata\":{\"error_type\":");
     push_json_str(out, error.error_type);
     out.extend_from_slice(
-        b"}},\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\n",
+        b"}},\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]",
     );
+    if let Some(routing) = &error.routing {
+        push_routing(out, routing);
+    }
+    out.extend_from_slice(b"}\n\n");
 }
 
 /// Renders `GET /api/v1/models`: every model of the catalog in OpenRouter's shape, prices as
@@ -237,6 +308,20 @@ fn push_identity(out: &mut Vec<u8>, generation: &Generation<'_>, object: &[u8]) 
     out.extend_from_slice(object);
     out.extend_from_slice(b"\",\"created\":");
     push_u64(out, generation.created);
+}
+
+/// `,"_metadata":{"openRouter":{"modelRouting":{"requested":[…],"actual":…}}}`.
+fn push_routing(out: &mut Vec<u8>, routing: &ModelRouting<'_>) {
+    out.extend_from_slice(b",\"_metadata\":{\"openRouter\":{\"modelRouting\":{\"requested\":[");
+    for (idx, model) in routing.requested.iter().enumerate() {
+        if idx > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, model);
+    }
+    out.extend_from_slice(b"],\"actual\":");
+    push_json_str(out, routing.actual);
+    out.extend_from_slice(b"}}}");
 }
 
 fn push_usage(out: &mut Vec<u8>, usage: &Usage, cost: &Cost) {
@@ -523,6 +608,7 @@ mod tests {
                 code: 502,
                 message: "upstream \"failed\"",
                 error_type: "provider_unavailable",
+                routing: None,
             },
         );
         assert!(out.ends_with(b"\n\n"));
@@ -539,6 +625,67 @@ mod tests {
         for key in ["id", "object", "created", "model", "provider"] {
             assert!(chunk.get(key).is_some(), "{key}");
         }
+        assert!(chunk.get("_metadata").is_none(), "{chunk}");
+    }
+
+    #[test]
+    fn routed_bodies_and_last_chunks_carry_model_routing() {
+        let requested = ["a/primary", "b/\"fallback\""];
+        let routing = ModelRouting {
+            requested: &requested,
+            actual: "b/\"fallback\"",
+        };
+        let expected = serde_json::json!({
+            "openRouter": {"modelRouting": {"requested": requested, "actual": requested[1]}}
+        });
+        let response = ChatResponse {
+            upstream_id: None,
+            choices: RawValue::from_string("[]".to_owned()).unwrap(),
+            usage: Usage::default(),
+            finish_reason: None,
+            system_fingerprint: None,
+            service_tier: None,
+        };
+        let mut out = Vec::new();
+        routed_completion(
+            &mut out,
+            &generation(),
+            &response,
+            &Cost::default(),
+            &routing,
+        );
+        let body = json(&out);
+        assert_eq!(body["_metadata"], expected);
+        assert_eq!(body["usage"]["cost"], 0);
+
+        let prefix = ChunkPrefix::new(&generation());
+        let mut out = Vec::new();
+        prefix.routed_usage_chunk(&mut out, &Usage::default(), &Cost::default(), &routing);
+        let text = String::from_utf8(out).unwrap();
+        let chunk = json(text.trim_end().strip_prefix("data: ").unwrap().as_bytes());
+        assert_eq!(chunk["_metadata"], expected);
+        assert_eq!(chunk["choices"], serde_json::json!([]));
+
+        let mut out = Vec::new();
+        error_chunk(
+            &mut out,
+            &generation(),
+            &StreamError {
+                code: 502,
+                message: "cut",
+                error_type: "provider_unavailable",
+                routing: Some(routing),
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        let chunk = json(text.trim_end().strip_prefix("data: ").unwrap().as_bytes());
+        assert_eq!(chunk["_metadata"], expected);
+        assert_eq!(chunk["choices"][0]["finish_reason"], "error");
+
+        // Without routing the bodies are unchanged.
+        let mut out = Vec::new();
+        completion(&mut out, &generation(), &response, &Cost::default());
+        assert!(json(&out).get("_metadata").is_none());
     }
 
     fn endpoint(provider: &str, pricing: Pricing, vision: bool, parameters: &[&str]) -> Endpoint {
