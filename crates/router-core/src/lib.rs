@@ -10,13 +10,24 @@
 //! - [`request`]: the canonical chat request, parsed once from the body with borrowed pass-through
 //!   fields, and the features routing needs from it.
 //! - [`response`]: the canonical (provider-neutral) response and stream chunk.
+//! - [`fallback`]: failure classes and the policy that says which of them fall back.
 //! - [`plan`]: the routing plan, an ordered list of attempts with the reason for each.
 //! - [`pricing`]: token usage and what it costs at an endpoint's prices.
+//! - [`render`]: OpenRouter-shaped response, stream chunk and model-list bytes.
 //! - [`secret`]: a string that never prints.
+//! - [`patterns`]: `allowed_models` / `excluded_models` globs over `author/slug` ids.
+//! - [`analysis`]: prompt analysis (task type, difficulty, language, needed capabilities).
+//! - [`auto`]: the Auto Router: plugin settings, the cost/quality dial, quality profiles,
+//!   selection and its explanation.
 
 pub mod catalog;
+pub mod fallback;
 pub mod plan;
 pub mod pricing;
+pub mod render;
 pub mod request;
 pub mod response;
 pub mod secret;
+pub mod patterns;
+pub mod analysis;
+pub mod auto;
