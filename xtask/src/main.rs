@@ -1,2 +1,84 @@
-//! Developer automation.
-fn main() {}
+//! Turnout's developer automation, run as `cargo xtask <command>` (the alias lives in
+//! `.cargo/config.toml`).
+//!
+//! The xtask drives `cargo` and a few system tools as subprocesses; it links none of the server's
+//! stack, so it builds in seconds. Every command runs from the repository root, whatever the
+//! current directory.
+//!
+//! # Layout
+//!
+//! - [`cmd`]: running subprocesses with a printed command line, and killing them on drop.
+//! - [`serve`]: `cargo xtask serve`, the demo or a config file.
+//! - [`test`](mod@test): `cargo xtask test`, exactly what CI runs.
+//! - [`fuzz`]: `cargo xtask fuzz`, each cargo-fuzz target for a bounded time.
+//! - [`bench`](mod@bench): `cargo xtask bench`, the criterion benches and the loopback load test.
+//! - [`calibrate`]: `cargo xtask calibrate`, fitting an Auto Router quality profile from labelled
+//!   traffic.
+//! - [`eval_router`]: `cargo xtask eval-router`, the Auto Router's offline evaluation.
+//! - `tidy` (tests only): the dependency rule and module docs, checked by `cargo test`.
+
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a developer tool: its output is the point"
+)]
+
+mod bench;
+mod calibrate;
+mod cmd;
+mod eval_router;
+mod fuzz;
+mod serve;
+mod test;
+#[cfg(test)]
+mod tidy;
+
+use clap::{Parser, Subcommand};
+
+/// Turnout's developer automation.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the router: a config file, or the demo (mock providers behind the demo catalog).
+    Serve(serve::ServeArgs),
+    /// Run every check CI runs, in CI's order, stopping at the first failure.
+    Test(test::TestArgs),
+    /// Run each cargo-fuzz target for a bounded time (installs cargo-fuzz when missing).
+    Fuzz(fuzz::FuzzArgs),
+    /// Run the criterion benches and the loopback load test against router and mock.
+    Bench(bench::BenchArgs),
+    /// Fit an Auto Router quality profile from labelled traffic (JSON lines).
+    Calibrate(calibrate::CalibrateArgs),
+    /// Evaluate the Auto Router offline against labelled traffic.
+    EvalRouter(eval_router::EvalArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::EvalRouter(args) => eval_router::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

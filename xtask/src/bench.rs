@@ -1,0 +1,609 @@
+//! `cargo xtask bench`: the criterion benches of the request path, then a load test on loopback.
+//!
+//! The load test builds release `router-server` and `router-mock`, starts the mock on core 1 and
+//! the router on core 0 with one tokio worker, and drives both with `wrk` (also on core 1): the
+//! router in front of the mock, and the mock directly, at several connection counts, streaming
+//! and not. It reads the router's CPU time and peak RSS from `/proc`, so the CPU cost per request
+//! is the router's alone. Everything listens on 127.0.0.1, every run is bounded in time, and the
+//! [`crate::cmd::Children`] guard kills both servers on the way out, error or not.
+
+mod proc_stats;
+mod wrk;
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::cmd::{self, Children};
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Shorter runs: criterion's warm-up and measurement times and each load run are cut down.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds per load run (default 5, or 2 with `--quick`).
+    #[arg(long)]
+    seconds: Option<u32>,
+    /// Connection counts to run at.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 32, 256])]
+    connections: Vec<u32>,
+    /// Skip the criterion benches.
+    #[arg(long)]
+    no_criterion: bool,
+    /// Skip the load test.
+    #[arg(long)]
+    no_load: bool,
+}
+
+/// The client key in the bench config.
+const CLIENT_KEY: &str = "sk-turnout-bench";
+/// The model id the router serves in the bench config.
+const PUBLIC_MODEL: &str = "bench/chat";
+/// The model name the router sends upstream (and the direct runs send to the mock).
+const UPSTREAM_MODEL: &str = "bench-upstream";
+/// The core the router runs on; the mock and `wrk` share the other one.
+const ROUTER_CORE: &str = "0";
+const LOAD_CORE: &str = "1";
+
+/// Runs the criterion benches, then the load test.
+pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if !args.no_criterion {
+        let mut bench = cmd::cargo();
+        bench.args(["bench", "-p", "benches", "--locked"]);
+        if args.quick {
+            bench.args(["--", "--warm-up-time", "1", "--measurement-time", "2"]);
+        }
+        cmd::run("criterion benches", &mut bench)?;
+    }
+    if !args.no_load {
+        load_test(args)?;
+    }
+    Ok(())
+}
+
+/// One measured load run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Router,
+    Mock,
+}
+
+/// The result of one `wrk` run, with the router's resource use when it was the target.
+#[derive(Debug, Clone)]
+struct Row {
+    target: Target,
+    stream: bool,
+    connections: u32,
+    result: wrk::Summary,
+    router: Option<proc_stats::Usage>,
+}
+
+fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
+    let seconds = args.seconds.unwrap_or(if args.quick { 2 } else { 5 });
+    if args.connections.is_empty() || args.connections.contains(&0) {
+        bail!("--connections needs counts of at least 1");
+    }
+    if !cmd::on_path("taskset") {
+        bail!("the load test pins processes with `taskset` (Debian package util-linux)");
+    }
+    if !cmd::on_path("wrk") {
+        cmd::apt_install("wrk", "the load test drives the servers with `wrk`")?;
+    }
+    let n_cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if n_cores < 2 {
+        bail!(
+            "the load test pins the router and the load to different cores: need 2, have {n_cores}"
+        );
+    }
+
+    cmd::run(
+        "build release binaries",
+        cmd::cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "router-server",
+            "-p",
+            "router-mock",
+            "--bins",
+        ]),
+    )?;
+    let bin_dir = target_dir()?.join("release");
+    let work = TempDir::new()?;
+    let mut children = Children::default();
+
+    // The mock, on the load core.
+    let mock_log = work.path().join("router-mock.log");
+    let mock_stdout = children.spawn(
+        "router-mock",
+        Command::new("taskset")
+            .args(["-c", LOAD_CORE])
+            .arg(bin_dir.join("router-mock"))
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(File::create(&mock_log)?),
+    )?;
+    let mock_stdout = mock_stdout
+        .stdout
+        .take()
+        .context("router-mock's stdout is not piped")?;
+    let mock_url = wait_for_line(mock_stdout, "listening on ", Duration::from_secs(30))
+        .with_context(|| format!("router-mock did not start; its log:\n{}", tail(&mock_log)))?;
+    let mock_base = mock_url
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .with_context(|| format!("no URL in router-mock's line {mock_url:?}"))?
+        .trim_end_matches('/')
+        .to_owned();
+    let mock_addr = host_port(&mock_base)?;
+
+    // The router, alone on its core with one tokio worker.
+    let router_addr = free_loopback_addr()?;
+    let config = work.path().join("turnout-bench.toml");
+    std::fs::write(&config, bench_config(router_addr, &mock_base))?;
+    let router_log = work.path().join("router-server.log");
+    let router_output = File::create(&router_log)?;
+    let router_pid = children
+        .spawn(
+            "router-server",
+            Command::new("taskset")
+                .args(["-c", ROUTER_CORE])
+                .arg(bin_dir.join("router-server"))
+                .arg("--config")
+                .arg(&config)
+                .env("TOKIO_WORKER_THREADS", "1")
+                .stdout(router_output.try_clone()?)
+                .stderr(router_output),
+        )?
+        .id();
+    wait_until_listening(router_addr, &mut children, Duration::from_secs(60)).with_context(
+        || {
+            format!(
+                "router-server did not start; its log:\n{}",
+                tail(&router_log)
+            )
+        },
+    )?;
+
+    // One request each way, so a broken setup fails here with the answer, not as a table of errors.
+    for stream in [false, true] {
+        smoke_check(
+            router_addr,
+            "/api/v1/chat/completions",
+            PUBLIC_MODEL,
+            stream,
+        )
+        .with_context(|| format!("router-server's log:\n{}", tail(&router_log)))?;
+        smoke_check(mock_addr, "/v1/chat/completions", UPSTREAM_MODEL, stream)?;
+    }
+
+    let scripts = LuaScripts::write(work.path())?;
+    let clock_ticks = proc_stats::clock_ticks_per_second();
+    eprintln!("\n==> warming up (1 s each)");
+    for (addr, path, script) in [
+        (mock_addr, "/v1/chat/completions", &scripts.mock_json),
+        (
+            router_addr,
+            "/api/v1/chat/completions",
+            &scripts.router_json,
+        ),
+    ] {
+        wrk::run(LOAD_CORE, &url(addr, path), script, 32, 1)?;
+    }
+
+    let mut rows = Vec::new();
+    for stream in [false, true] {
+        for &connections in &args.connections {
+            let mode = if stream { "stream" } else { "json" };
+            eprintln!("==> {mode}, {connections} connection(s), {seconds} s per target");
+            let mock_script = if stream {
+                &scripts.mock_stream
+            } else {
+                &scripts.mock_json
+            };
+            let result = wrk::run(
+                LOAD_CORE,
+                &url(mock_addr, "/v1/chat/completions"),
+                mock_script,
+                connections,
+                seconds,
+            )?;
+            rows.push(Row {
+                target: Target::Mock,
+                stream,
+                connections,
+                result,
+                router: None,
+            });
+
+            let router_script = if stream {
+                &scripts.router_stream
+            } else {
+                &scripts.router_json
+            };
+            proc_stats::reset_peak_rss(router_pid);
+            let before = proc_stats::cpu_ticks(router_pid)?;
+            let result = wrk::run(
+                LOAD_CORE,
+                &url(router_addr, "/api/v1/chat/completions"),
+                router_script,
+                connections,
+                seconds,
+            )?;
+            let after = proc_stats::cpu_ticks(router_pid)?;
+            let usage = proc_stats::Usage {
+                cpu: proc_stats::ticks_to_duration(after.saturating_sub(before), clock_ticks),
+                peak_rss_kib: proc_stats::peak_rss_kib(router_pid)?,
+            };
+            rows.push(Row {
+                target: Target::Router,
+                stream,
+                connections,
+                result,
+                router: Some(usage),
+            });
+            children.check_running()?;
+        }
+    }
+    drop(children);
+
+    println!(
+        "\nrouter-server pinned to core {ROUTER_CORE} (TOKIO_WORKER_THREADS=1); router-mock and \
+         wrk (1 thread) on core {LOAD_CORE}; {seconds} s per run; loopback only"
+    );
+    println!("{}", render_table(&rows));
+    println!(
+        "reproduce: cargo xtask bench --no-criterion{}",
+        if args.quick { " --quick" } else { "" }
+    );
+    Ok(())
+}
+
+/// The router config for the bench: one client key, one provider (the mock), one model.
+fn bench_config(listen: SocketAddr, mock_base: &str) -> String {
+    format!(
+        r#"# Written by `cargo xtask bench`: the router in front of one router-mock.
+[server]
+listen = "{listen}"
+
+[[keys]]
+name = "bench"
+key = "{CLIENT_KEY}"
+
+[providers.mock]
+display_name = "Mock"
+kind = "openai"
+base_url = "{mock_base}"
+api_key = "sk-mock-bench"
+
+[[models]]
+id = "{PUBLIC_MODEL}"
+name = "Bench: Chat"
+
+[[models.endpoints]]
+provider = "mock"
+upstream_model = "{UPSTREAM_MODEL}"
+context_length = 128000
+max_output = 16384
+pricing = {{ prompt = 1.25, completion = 10.0 }}
+"#
+    )
+}
+
+/// A realistic small chat request for `model`.
+fn request_body(model: &str, stream: bool) -> String {
+    serde_json::json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You are a concise assistant. Answer in one or two sentences."},
+            {"role": "user", "content": "What is the capital of France, and what river runs through it?"}
+        ],
+        "temperature": 0.7,
+        "max_tokens": 128,
+        "stream": stream,
+    })
+    .to_string()
+}
+
+/// The four `wrk` scripts: router or mock, JSON or streaming.
+struct LuaScripts {
+    router_json: PathBuf,
+    router_stream: PathBuf,
+    mock_json: PathBuf,
+    mock_stream: PathBuf,
+}
+
+impl LuaScripts {
+    fn write(dir: &Path) -> anyhow::Result<Self> {
+        let write = |name: &str, model: &str, stream: bool| -> anyhow::Result<PathBuf> {
+            let path = dir.join(name);
+            let script = wrk::lua_script(&request_body(model, stream), CLIENT_KEY)?;
+            std::fs::write(&path, script)?;
+            Ok(path)
+        };
+        Ok(Self {
+            router_json: write("router-json.lua", PUBLIC_MODEL, false)?,
+            router_stream: write("router-stream.lua", PUBLIC_MODEL, true)?,
+            mock_json: write("mock-json.lua", UPSTREAM_MODEL, false)?,
+            mock_stream: write("mock-stream.lua", UPSTREAM_MODEL, true)?,
+        })
+    }
+}
+
+/// The results as a table, with the router's added p50 next to each router row.
+fn render_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<7} {:<6} {:>5} {:>10} {:>9} {:>9} {:>9} {:>11} {:>9} {:>7}",
+        "target",
+        "mode",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "+p50 ms",
+        "cpu µs/req",
+        "RSS MiB",
+        "errors"
+    );
+    for row in rows {
+        let direct = rows.iter().find(|it| {
+            it.target == Target::Mock
+                && it.stream == row.stream
+                && it.connections == row.connections
+        });
+        let added_p50 = match (row.target, direct) {
+            (Target::Router, Some(direct)) => {
+                format!("{:.3}", (row.result.p50_us - direct.result.p50_us) / 1000.0)
+            }
+            _ => "-".to_owned(),
+        };
+        let (cpu, rss) = match &row.router {
+            Some(usage) => (
+                match usage.cpu_per_request_us(row.result.requests) {
+                    Some(us) => format!("{us:.1}"),
+                    None => "-".to_owned(),
+                },
+                format!("{:.1}", usage.peak_rss_kib as f64 / 1024.0),
+            ),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
+        let _ = writeln!(
+            out,
+            "{:<7} {:<6} {:>5} {:>10.0} {:>9.3} {:>9.3} {:>9} {:>11} {:>9} {:>7}",
+            match row.target {
+                Target::Router => "router",
+                Target::Mock => "mock",
+            },
+            if row.stream { "stream" } else { "json" },
+            row.connections,
+            row.result.requests_per_second(),
+            row.result.p50_us / 1000.0,
+            row.result.p99_us / 1000.0,
+            added_p50,
+            cpu,
+            rss,
+            row.result.errors + row.result.non_2xx,
+        );
+    }
+    out
+}
+
+/// Where cargo puts build output (honours `CARGO_TARGET_DIR`).
+fn target_dir() -> anyhow::Result<PathBuf> {
+    let metadata =
+        cmd::output(cmd::cargo().args(["metadata", "--format-version", "1", "--no-deps"]))?;
+    let metadata: serde_json::Value = serde_json::from_str(&metadata)?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` has no target_directory")
+}
+
+/// Reads `stdout` until a line contains `marker` and returns that line; the rest of the output is
+/// drained in the background so the child never blocks on a full pipe.
+fn wait_for_line(
+    stdout: impl Read + Send + 'static,
+    marker: &str,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let (sender, receiver) = mpsc::channel();
+    let marker = marker.to_owned();
+    std::thread::spawn(move || {
+        let mut sender = Some(sender);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(&marker)
+                && let Some(sender) = sender.take()
+            {
+                let _ = sender.send(line);
+            }
+        }
+    });
+    receiver
+        .recv_timeout(timeout)
+        .context("no start-up line before the timeout or the end of its output")
+}
+
+/// An address on 127.0.0.1 that was free a moment ago.
+fn free_loopback_addr() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Waits until `addr` accepts TCP connections, failing early when a child exits.
+fn wait_until_listening(
+    addr: SocketAddr,
+    children: &mut Children,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        children.check_running()?;
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("nothing listens on {addr} after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One request over a fresh connection; fails unless the answer is a 200 with the expected body.
+fn smoke_check(addr: SocketAddr, path: &str, model: &str, stream: bool) -> anyhow::Result<()> {
+    let body = request_body(model, stream);
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {CLIENT_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    conn.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response)
+        .with_context(|| format!("reading the answer from {addr}{path}"))?;
+    let response = String::from_utf8_lossy(&response);
+    let expected = if stream {
+        "data: [DONE]"
+    } else {
+        "\"choices\""
+    };
+    if !response.starts_with("HTTP/1.1 200") || !response.contains(expected) {
+        bail!("POST http://{addr}{path} (stream: {stream}) did not succeed:\n{response}");
+    }
+    Ok(())
+}
+
+fn url(addr: SocketAddr, path: &str) -> String {
+    format!("http://{addr}{path}")
+}
+
+/// `127.0.0.1:1234` out of `http://127.0.0.1:1234/v1`.
+fn host_port(base_url: &str) -> anyhow::Result<SocketAddr> {
+    let rest = base_url
+        .strip_prefix("http://")
+        .with_context(|| format!("not an http:// URL: {base_url}"))?;
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    host_port
+        .parse()
+        .with_context(|| format!("not an IP address and port: {host_port}"))
+}
+
+/// The last lines of a log file, for error messages.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// A private scratch folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!("turnout-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_config_points_the_router_at_the_mock() {
+        let config = bench_config(
+            "127.0.0.1:4000".parse().unwrap(),
+            "http://127.0.0.1:5000/v1",
+        );
+        assert!(config.contains("listen = \"127.0.0.1:4000\""), "{config}");
+        assert!(
+            config.contains("base_url = \"http://127.0.0.1:5000/v1\""),
+            "{config}"
+        );
+        assert!(
+            config.contains(&format!("key = \"{CLIENT_KEY}\"")),
+            "{config}"
+        );
+        assert!(
+            config.contains(&format!("upstream_model = \"{UPSTREAM_MODEL}\"")),
+            "{config}"
+        );
+    }
+
+    #[test]
+    fn finds_the_mock_address_in_its_url() {
+        assert_eq!(
+            host_port("http://127.0.0.1:40123/v1").unwrap(),
+            "127.0.0.1:40123".parse().unwrap()
+        );
+        assert!(host_port("https://example.com/v1").is_err());
+    }
+
+    #[test]
+    fn table_shows_added_latency_and_router_costs() {
+        let summary = |requests: u64, p50_us: f64| wrk::Summary {
+            requests,
+            duration_us: 1_000_000,
+            p50_us,
+            p99_us: p50_us * 2.0,
+            errors: 0,
+            non_2xx: 0,
+        };
+        let rows = [
+            Row {
+                target: Target::Mock,
+                stream: false,
+                connections: 32,
+                result: summary(40_000, 700.0),
+                router: None,
+            },
+            Row {
+                target: Target::Router,
+                stream: false,
+                connections: 32,
+                result: summary(20_000, 1_000.0),
+                router: Some(proc_stats::Usage {
+                    cpu: Duration::from_millis(500),
+                    peak_rss_kib: 20 * 1024,
+                }),
+            },
+        ];
+        let table = render_table(&rows);
+        let router_line = table.lines().find(|it| it.starts_with("router")).unwrap();
+        let cells: Vec<&str> = router_line.split_whitespace().collect();
+        // target mode conns req/s p50 p99 +p50 cpu rss errors
+        assert_eq!(
+            cells,
+            [
+                "router", "json", "32", "20000", "1.000", "2.000", "0.300", "25.0", "20.0", "0"
+            ]
+        );
+        let mock_line = table.lines().find(|it| it.starts_with("mock")).unwrap();
+        assert!(mock_line.contains(" - "), "{mock_line}");
+    }
+}

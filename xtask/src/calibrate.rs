@@ -1,0 +1,802 @@
+//! `cargo xtask calibrate --data FILE.jsonl --out PROFILE.json`: fits an Auto Router quality
+//! profile from labelled traffic.
+//!
+//! Each input line is `{"id", "prompt", "quality": {model: 0..1}, "cost": {model: usd}}`. The
+//! fit, all deterministic:
+//!
+//! 1. Featurize every prompt exactly as routing will (`router_core::analysis::raw_features`) and
+//!    weigh the hashed n-grams by inverse document frequency, so boilerplate shared by many
+//!    prompts (few-shot prefixes, instructions) stops counting.
+//! 2. Cluster the prompts with spherical k-means (k-means++ seeding from a fixed seed).
+//! 3. Per cluster and difficulty bucket, each model's mean quality, shrunk toward the cluster's
+//!    mean, which is itself shrunk toward the model's global mean (so small clusters borrow
+//!    strength and never overfit a handful of rows).
+//! 4. Keep every prompt as a labelled example (pruned sparse vector plus per-model quality): at
+//!    routing time the nearest examples refine the cluster estimate.
+//! 5. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
+//!    the quality-only choice, on the training rows (each routed without itself as a neighbour).
+//!
+//! Model names are kept as given: the profile is keyed by the data's model names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use router_core::analysis::features::{SparseVector, fnv1a};
+use router_core::analysis::task::TaskType;
+use router_core::analysis::{self, Conversation};
+use router_core::auto::profile::{
+    ClassifierData, CostScale, ExampleRow, ExamplesData, FORMAT, FeatureData, IdfData, ModelData,
+    Profile, ProfileData, SelectionData, TaskData, VERSION,
+};
+use router_core::auto::select::{self, SelectParams};
+use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_model_id};
+use router_core::patterns::ModelFilter;
+use router_core::request::{RequestFeatures, estimate_tokens};
+use serde::Deserialize;
+
+/// Arguments of `cargo xtask calibrate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CalibrateArgs {
+    /// Labelled rows, one JSON object a line: {"id","prompt","quality":{model:0..1},"cost":{model:usd}}.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Where to write the profile (JSON).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Number of task clusters (0: about sqrt(rows / 4), from 2 to 48).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) clusters: usize,
+}
+
+/// Runs `cargo xtask calibrate`.
+pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
+    let rows = read_rows(&args.data)?;
+    let options = FitOptions {
+        clusters: args.clusters,
+        ..FitOptions::default()
+    };
+    let fitted = fit(&rows, &options)?;
+    let mut data = fitted.data;
+    // Key the profile by the data's own model names.
+    rename_models(&mut data, |id| {
+        fitted
+            .names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_owned())
+    });
+    data.name = args.data.file_stem().map_or_else(
+        || "calibrated".to_owned(),
+        |it| it.to_string_lossy().into_owned(),
+    );
+    let profile = Profile::from_data(data).context("the fitted profile does not validate")?;
+    // Thousands of labelled examples: compact JSON keeps the file a fraction of the size.
+    let json = match profile.data().examples {
+        Some(_) => profile.to_json_compact(),
+        None => profile.to_json(),
+    };
+    std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "calibrated on {} rows, {} models, {} clusters; lambda scale {:.4}; wrote {}",
+        rows.len(),
+        fitted.models.len(),
+        profile.data().tasks.len(),
+        profile.selection().lambda_scale,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// One labelled prompt.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Row {
+    pub(crate) id: String,
+    pub(crate) prompt: String,
+    pub(crate) quality: BTreeMap<String, f64>,
+    pub(crate) cost: BTreeMap<String, f64>,
+}
+
+/// Reads JSON lines, checking every row scores and prices the same models.
+pub(crate) fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (line_no, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: Row = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a labelled row", path.display(), line_no + 1))?;
+        if let Some(first) = rows.first() {
+            let first: &Row = first;
+            if !row.quality.keys().eq(first.quality.keys()) {
+                bail!(
+                    "{}:{}: scores other models than the first row",
+                    path.display(),
+                    line_no + 1
+                );
+            }
+        }
+        if !row.quality.keys().all(|it| row.cost.contains_key(it)) {
+            bail!(
+                "{}:{}: a scored model has no cost",
+                path.display(),
+                line_no + 1
+            );
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        bail!("{}: no rows", path.display());
+    }
+    Ok(rows)
+}
+
+/// Tunables of the fit.
+#[derive(Debug, Clone)]
+pub(crate) struct FitOptions {
+    /// Task clusters (0: automatic).
+    pub(crate) clusters: usize,
+    /// Feature slots as a power of two.
+    pub(crate) bits: u8,
+    /// Shrinkage of a cluster's quality toward the model's global mean, in rows.
+    pub(crate) cluster_prior: f64,
+    /// Shrinkage of a difficulty bucket toward its cluster, in rows.
+    pub(crate) bucket_prior: f64,
+    /// Nearest examples used at routing time (0: clusters only).
+    pub(crate) neighbours: usize,
+    /// Strength of the cluster estimate against the neighbours, in examples.
+    pub(crate) neighbour_prior: f32,
+    /// Slots kept per example vector.
+    pub(crate) example_slots: usize,
+    /// The quality the default dial should keep, as a share of the quality-only choice.
+    pub(crate) target_share: f64,
+    /// How costs are normalized.
+    pub(crate) cost_scale: CostScale,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        Self {
+            clusters: 0,
+            bits: 16,
+            cluster_prior: 8.0,
+            bucket_prior: 16.0,
+            neighbours: 64,
+            neighbour_prior: 2.0,
+            example_slots: 64,
+            target_share: 0.95,
+            cost_scale: CostScale::Reference,
+        }
+    }
+}
+
+/// A fitted profile keyed by catalog ids, with what it takes to route on the training models.
+pub(crate) struct Fitted {
+    /// The profile, keyed by catalog ids ([`catalog_id`]).
+    pub(crate) data: ProfileData,
+    /// The data's model names, in order.
+    pub(crate) models: Vec<String>,
+    /// Catalog id to data name.
+    pub(crate) names: BTreeMap<String, String>,
+    /// A catalog of the data's models priced from their observed costs.
+    pub(crate) catalog: Catalog,
+}
+
+/// Completion tokens assumed for calibrated clusters: the synthetic prices put a row's fixed
+/// cost into the completion price, so only the product matters.
+const COMPLETION_TOKENS: u32 = 256;
+
+/// The model id a data model gets in a catalog: itself when it is `author/slug`, else
+/// `data/<name>`.
+pub(crate) fn catalog_id(name: &str) -> String {
+    if is_model_id(name) {
+        name.to_owned()
+    } else {
+        format!("data/{}", name.replace(char::is_whitespace, "_"))
+    }
+}
+
+/// Estimated prompt tokens of a row's prompt sent as one user message.
+pub(crate) fn prompt_tokens(prompt: &str) -> u32 {
+    estimate_tokens(prompt.len() + 40)
+}
+
+/// The request features routing sees for a prompt sent as one user message.
+pub(crate) fn request_features(prompt: &str) -> RequestFeatures {
+    RequestFeatures {
+        prompt_tokens_estimate: prompt_tokens(prompt),
+        ..RequestFeatures::default()
+    }
+}
+
+/// Fits a profile on `rows`.
+pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> {
+    let models: Vec<String> = rows[0].quality.keys().cloned().collect();
+    let ids: Vec<String> = models.iter().map(|it| catalog_id(it)).collect();
+    let names: BTreeMap<String, String> = ids.iter().cloned().zip(models.iter().cloned()).collect();
+    let n = rows.len();
+
+    // 1. Features, IDF.
+    let raw: Vec<SparseVector> = rows
+        .iter()
+        .map(|row| analysis::raw_features(&Conversation::user(&row.prompt), options.bits))
+        .collect();
+    let n_slots = 1usize << options.bits;
+    let mut df = vec![0u32; n_slots];
+    for vector in &raw {
+        for &(slot, _) in vector.entries() {
+            df[slot as usize] += 1;
+        }
+    }
+    let idf_of = |df: u32| ((1.0 + n as f32) / (1.0 + df as f32)).ln() + 1.0;
+    let default_idf = idf_of(1);
+    let idf_slots: Vec<(u32, f32)> = df
+        .iter()
+        .enumerate()
+        .filter(|it| *it.1 >= 2)
+        .map(|(slot, df)| (slot as u32, idf_of(*df)))
+        .collect();
+    let mut dense_idf = vec![default_idf; n_slots];
+    for &(slot, weight) in &idf_slots {
+        dense_idf[slot as usize] = weight;
+    }
+    let vectors: Vec<SparseVector> = raw
+        .into_iter()
+        .map(|mut vector| {
+            vector.reweight(|slot| dense_idf[slot as usize]);
+            vector.normalize();
+            vector
+        })
+        .collect();
+
+    // 2. Clusters.
+    let k = match options.clusters {
+        0 => ((n as f64 / 4.0).sqrt().round() as usize).clamp(2, 48),
+        k => k,
+    }
+    .min(n);
+    let (assignment, centroids) = kmeans(&vectors, k, options.bits, 20);
+
+    // 3. Expected completion length per cluster: what the rows cost beyond their prompt, in
+    //    units of the synthetic completion price.
+    let catalog = synthetic_catalog(rows, &models)?;
+    let prices: Vec<(f64, f64)> = ids
+        .iter()
+        .map(|id| {
+            let pricing = catalog
+                .find(id)
+                .map(|idx| catalog.model(idx).endpoints[0].pricing)
+                .unwrap_or_default();
+            (pricing.prompt, pricing.completion)
+        })
+        .collect();
+    let mut extra_cost = vec![0.0f64; k];
+    let mut completion_price = vec![0.0f64; k];
+    for (idx, row) in rows.iter().enumerate() {
+        let tokens = f64::from(prompt_tokens(&row.prompt));
+        for (m, name) in models.iter().enumerate() {
+            let (prompt_price, output_price) = prices[m];
+            extra_cost[assignment[idx]] += (row.cost[name] - tokens * prompt_price).max(0.0);
+            completion_price[assignment[idx]] += output_price;
+        }
+    }
+    let completion_tokens: Vec<u32> = (0..k)
+        .map(|c| {
+            if completion_price[c] > 0.0 {
+                (extra_cost[c] / completion_price[c])
+                    .clamp(8.0, 16_384.0)
+                    .round() as u32
+            } else {
+                COMPLETION_TOKENS
+            }
+        })
+        .collect();
+    let mut sorted_tokens: Vec<u32> = rows.iter().map(|row| prompt_tokens(&row.prompt)).collect();
+    sorted_tokens.sort_unstable();
+    let reference_prompt_tokens = sorted_tokens[sorted_tokens.len() / 2].max(1);
+
+    // 4. Quality per model, cluster and difficulty bucket.
+    let rules: Vec<(usize, f32)> = rows
+        .iter()
+        .map(|row| {
+            let (prior, difficulty) = analysis::rule_view(&Conversation::user(&row.prompt));
+            let task = (0..prior.len())
+                .max_by(|a, b| prior[*a].total_cmp(&prior[*b]).then(b.cmp(a)))
+                .unwrap_or(0);
+            (task, difficulty)
+        })
+        .collect();
+    let n_buckets = 3usize;
+    let bucket_of = |difficulty: f32| ((difficulty * n_buckets as f32) as usize).min(n_buckets - 1);
+    let n_models = models.len();
+    let global: Vec<f64> = models
+        .iter()
+        .map(|m| rows.iter().map(|row| row.quality[m]).sum::<f64>() / n as f64)
+        .collect();
+    let mut cluster_sum = vec![vec![0.0f64; n_models]; k];
+    let mut cluster_n = vec![0.0f64; k];
+    let mut bucket_sum = vec![vec![vec![0.0f64; n_models]; n_buckets]; k];
+    let mut bucket_n = vec![vec![0.0f64; n_buckets]; k];
+    let mut task_votes = vec![[0u32; 9]; k];
+    for (idx, row) in rows.iter().enumerate() {
+        let cluster = assignment[idx];
+        let bucket = bucket_of(rules[idx].1);
+        cluster_n[cluster] += 1.0;
+        bucket_n[cluster][bucket] += 1.0;
+        task_votes[cluster][rules[idx].0] += 1;
+        for (m, name) in models.iter().enumerate() {
+            cluster_sum[cluster][m] += row.quality[name];
+            bucket_sum[cluster][bucket][m] += row.quality[name];
+        }
+    }
+    let mut tasks = Vec::with_capacity(k);
+    let mut model_quality: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); n_models];
+    for cluster in 0..k {
+        let id = format!("cluster-{cluster:02}");
+        let votes = task_votes[cluster];
+        let label = (0..9)
+            .max_by(|a, b| votes[*a].cmp(&votes[*b]).then(b.cmp(a)))
+            .map(|it| TaskType::ALL[it]);
+        tasks.push(TaskData {
+            id: id.clone(),
+            task: label,
+            completion_tokens: completion_tokens[cluster],
+            count: cluster_n[cluster] as u32,
+            centroid: centroids[cluster].entries().to_vec(),
+            exemplars: Vec::new(),
+        });
+        for m in 0..n_models {
+            let cluster_mean = (cluster_sum[cluster][m] + options.cluster_prior * global[m])
+                / (cluster_n[cluster] + options.cluster_prior);
+            let buckets = (0..n_buckets)
+                .map(|b| {
+                    let value = (bucket_sum[cluster][b][m] + options.bucket_prior * cluster_mean)
+                        / (bucket_n[cluster][b] + options.bucket_prior);
+                    round4(value.clamp(0.0, 1.0))
+                })
+                .collect();
+            model_quality[m].insert(id.clone(), buckets);
+        }
+    }
+    let models_data: BTreeMap<String, ModelData> = ids
+        .iter()
+        .zip(model_quality)
+        .map(|(id, quality)| {
+            (
+                id.clone(),
+                ModelData {
+                    quality,
+                    sources: BTreeMap::from([(
+                        "*".to_owned(),
+                        format!("fitted by `cargo xtask calibrate` on {n} labelled rows"),
+                    )]),
+                    notes: String::new(),
+                },
+            )
+        })
+        .collect();
+
+    // 5. Labelled examples.
+    let examples = (options.neighbours > 0).then(|| ExamplesData {
+        models: ids.clone(),
+        rows: rows
+            .iter()
+            .zip(&vectors)
+            .map(|(row, vector)| {
+                let mut vector = vector.clone();
+                vector.prune(options.example_slots);
+                vector.normalize();
+                ExampleRow {
+                    vector: vector
+                        .entries()
+                        .iter()
+                        .map(|&(s, w)| (s, round6(w)))
+                        .collect(),
+                    quality: models.iter().map(|m| Some(row.quality[m] as f32)).collect(),
+                }
+            })
+            .collect(),
+    });
+
+    let mut data = ProfileData {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        name: "calibrated".to_owned(),
+        notes: vec![format!(
+            "Fitted by `cargo xtask calibrate` on {n} rows and {n_models} models: {k} k-means \
+             clusters over IDF-weighted hashed n-grams, quality per cluster and difficulty \
+             bucket shrunk toward each model's mean, {} nearest labelled examples.",
+            options.neighbours
+        )],
+        features: FeatureData { bits: options.bits },
+        classifier: ClassifierData {
+            temperature: 0.05,
+            rule_weight: 0.0,
+            neighbours: options.neighbours,
+            neighbour_prior: options.neighbour_prior,
+            idf: Some(IdfData {
+                default: round6(default_idf),
+                slots: idf_slots.into_iter().map(|(s, w)| (s, round6(w))).collect(),
+            }),
+        },
+        selection: SelectionData {
+            lambda_scale: 1.0,
+            cost_scale: options.cost_scale,
+            unknown_model_quality: 0.0,
+            reference_prompt_tokens,
+        },
+        difficulty_buckets: n_buckets,
+        tasks,
+        models: models_data,
+        examples,
+    };
+
+    // 6. Lambda scale.
+    data.selection.lambda_scale = fit_lambda_scale(&data, &catalog, rows, &models, options)?;
+    Ok(Fitted {
+        data,
+        models,
+        names,
+        catalog,
+    })
+}
+
+/// A catalog of the data's models, each priced from its observed costs: a least-squares line
+/// `cost = a * prompt tokens + b` gives the prompt price `a` and, spread over the assumed
+/// completion length, the completion price.
+pub(crate) fn synthetic_catalog(rows: &[Row], models: &[String]) -> anyhow::Result<Catalog> {
+    let tokens: Vec<f64> = rows
+        .iter()
+        .map(|row| f64::from(prompt_tokens(&row.prompt)))
+        .collect();
+    let n = rows.len() as f64;
+    let mean_t = tokens.iter().sum::<f64>() / n;
+    let var_t = tokens.iter().map(|t| (t - mean_t).powi(2)).sum::<f64>();
+    let catalog_models = models
+        .iter()
+        .map(|name| {
+            let costs: Vec<f64> = rows.iter().map(|row| row.cost[name]).collect();
+            let mean_c = costs.iter().sum::<f64>() / n;
+            let cov = tokens
+                .iter()
+                .zip(&costs)
+                .map(|(t, c)| (t - mean_t) * (c - mean_c))
+                .sum::<f64>();
+            let mut slope = if var_t > 0.0 {
+                (cov / var_t).max(0.0)
+            } else {
+                0.0
+            };
+            let mut intercept = mean_c - slope * mean_t;
+            if intercept < 0.0 {
+                // Through the origin instead.
+                let tt = tokens.iter().map(|t| t * t).sum::<f64>();
+                let tc = tokens.iter().zip(&costs).map(|(t, c)| t * c).sum::<f64>();
+                slope = if tt > 0.0 { tc / tt } else { 0.0 };
+                intercept = 0.0;
+            }
+            Model {
+                id: catalog_id(name),
+                name: name.clone(),
+                created: 0,
+                description: String::new(),
+                endpoints: vec![Endpoint {
+                    provider: "data".to_owned(),
+                    upstream_model: name.clone(),
+                    pricing: Pricing {
+                        prompt: slope,
+                        completion: intercept / f64::from(COMPLETION_TOKENS),
+                        ..Pricing::default()
+                    },
+                    context_length: u32::MAX,
+                    max_output: None,
+                    supported_parameters: Vec::new(),
+                    capabilities: Capabilities {
+                        tools: true,
+                        vision: true,
+                        structured_output: true,
+                    },
+                }],
+            }
+        })
+        .collect();
+    Catalog::new(catalog_models).context("building the synthetic catalog")
+}
+
+/// The lambda scale at which the default dial keeps `target_share` of the quality the
+/// quality-only dial gets, on the training rows (each routed without itself as a neighbour).
+fn fit_lambda_scale(
+    data: &ProfileData,
+    catalog: &Catalog,
+    rows: &[Row],
+    models: &[String],
+    options: &FitOptions,
+) -> anyhow::Result<f64> {
+    let profile =
+        Profile::from_data(data.clone()).context("the fitted profile does not validate")?;
+    let filter = ModelFilter::permit_all();
+    let analyses: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .map(|(idx, row)| {
+            let mut analysis = profile.analyze(
+                &Conversation::user(&row.prompt),
+                &request_features(&row.prompt),
+            );
+            analysis.neighbours.retain(|it| it.example as usize != idx);
+            analysis
+        })
+        .collect();
+    let by_id: BTreeMap<String, &String> =
+        models.iter().map(|name| (catalog_id(name), name)).collect();
+    let mean_quality = |scale: f64, tradeoff: u8| -> anyhow::Result<f64> {
+        let mut profile_data = data.clone();
+        profile_data.selection.lambda_scale = scale;
+        let profile = Profile::from_data(profile_data)?;
+        let mut total = 0.0;
+        for (row, analysis) in rows.iter().zip(&analyses) {
+            let params = SelectParams {
+                filter: &filter,
+                tradeoff,
+                top_k: 1,
+            };
+            let selection = select::select(catalog, &profile, analysis, &params)
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            let pick = &catalog.model(selection.picks[0]).id;
+            total += row.quality[by_id[pick]];
+        }
+        Ok(total / rows.len() as f64)
+    };
+    let best = mean_quality(1.0, 0)?;
+    let target = options.target_share * best;
+    // The largest scale (on a log grid) that still keeps the target at the default dial.
+    let mut chosen = 1e-3;
+    for step in 0..=48 {
+        let scale = 10f64.powf(-3.0 + f64::from(step) / 12.0);
+        if mean_quality(scale, 7)? >= target {
+            chosen = scale;
+        } else {
+            break;
+        }
+    }
+    Ok(chosen)
+}
+
+/// Spherical k-means with k-means++ seeding from a fixed seed. Returns each vector's cluster and
+/// the unit centroids (pruned to their 512 largest slots).
+fn kmeans(
+    vectors: &[SparseVector],
+    k: usize,
+    bits: u8,
+    rounds: usize,
+) -> (Vec<usize>, Vec<SparseVector>) {
+    let n = vectors.len();
+    let n_slots = 1usize << bits;
+    let dense_dot = |v: &SparseVector, dense: &[f32]| -> f32 {
+        v.entries()
+            .iter()
+            .map(|&(slot, w)| w * dense[slot as usize])
+            .sum()
+    };
+    let to_dense = |v: &SparseVector| {
+        let mut dense = vec![0.0f32; n_slots];
+        for &(slot, w) in v.entries() {
+            dense[slot as usize] = w;
+        }
+        dense
+    };
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    let mut centroids: Vec<Vec<f32>> = Vec::with_capacity(k);
+    centroids.push(to_dense(&vectors[(rng.next() % n as u64) as usize]));
+    let mut distance: Vec<f64> = vectors
+        .iter()
+        .map(|v| f64::from((1.0 - dense_dot(v, &centroids[0])).max(0.0)))
+        .collect();
+    while centroids.len() < k {
+        let total: f64 = distance.iter().sum();
+        let pick = if total <= 0.0 {
+            (rng.next() % n as u64) as usize
+        } else {
+            let mut target = rng.unit() * total;
+            let mut chosen = n - 1;
+            for (idx, d) in distance.iter().enumerate() {
+                target -= d;
+                if target <= 0.0 {
+                    chosen = idx;
+                    break;
+                }
+            }
+            chosen
+        };
+        let centroid = to_dense(&vectors[pick]);
+        for (d, v) in distance.iter_mut().zip(vectors) {
+            *d = d.min(f64::from((1.0 - dense_dot(v, &centroid)).max(0.0)));
+        }
+        centroids.push(centroid);
+    }
+    let mut assignment = vec![usize::MAX; n];
+    for _ in 0..rounds {
+        let mut changed = false;
+        for (idx, v) in vectors.iter().enumerate() {
+            let similarities: Vec<f32> = centroids.iter().map(|c| dense_dot(v, c)).collect();
+            let best = (0..k)
+                .max_by(|a, b| similarities[*a].total_cmp(&similarities[*b]).then(b.cmp(a)))
+                .unwrap_or(0);
+            if assignment[idx] != best {
+                assignment[idx] = best;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+        let mut counts = vec![0usize; k];
+        let mut sums = vec![vec![0.0f32; n_slots]; k];
+        for (idx, v) in vectors.iter().enumerate() {
+            counts[assignment[idx]] += 1;
+            for &(slot, w) in v.entries() {
+                sums[assignment[idx]][slot as usize] += w;
+            }
+        }
+        for (cluster, mut sum) in sums.into_iter().enumerate() {
+            if counts[cluster] == 0 {
+                continue;
+            }
+            let norm = sum.iter().map(|w| w * w).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                sum.iter_mut().for_each(|w| *w /= norm);
+            }
+            centroids[cluster] = sum;
+        }
+    }
+    let centroids = centroids
+        .into_iter()
+        .map(|dense| {
+            let pairs = dense
+                .iter()
+                .enumerate()
+                .filter(|it| *it.1 != 0.0)
+                .map(|(slot, w)| (slot as u32, *w))
+                .collect();
+            let mut centroid = SparseVector::from_pairs(pairs);
+            centroid.prune(512);
+            centroid.normalize();
+            let rounded = centroid
+                .entries()
+                .iter()
+                .map(|&(s, w)| (s, round6(w)))
+                .collect();
+            SparseVector::from_pairs(rounded)
+        })
+        .collect();
+    (assignment, centroids)
+}
+
+/// Renames every model key of a profile.
+pub(crate) fn rename_models(data: &mut ProfileData, rename: impl Fn(&str) -> String) {
+    data.models = std::mem::take(&mut data.models)
+        .into_iter()
+        .map(|(id, model)| (rename(&id), model))
+        .collect();
+    if let Some(examples) = &mut data.examples {
+        for model in &mut examples.models {
+            *model = rename(model);
+        }
+    }
+}
+
+/// Which of `k` folds a row id falls in (stable across runs and platforms).
+pub(crate) fn fold_of(id: &str, k: usize) -> usize {
+    (fnv1a(id.as_bytes()) % k.max(1) as u64) as usize
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 1e4).round() / 1e4
+}
+
+fn round6(value: f32) -> f32 {
+    (value * 1e6).round() / 1e6
+}
+
+/// A tiny deterministic generator for k-means++ seeding.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<Row> {
+        let mut rows = Vec::new();
+        for idx in 0..40 {
+            let code = idx % 2 == 0;
+            let prompt = if code {
+                format!(
+                    "Fix the bug in this python function number {idx}: def f(x): return x[{idx}]"
+                )
+            } else {
+                format!("hello friend, how are you today? tell me about your weekend {idx}")
+            };
+            rows.push(Row {
+                id: format!("row-{idx}"),
+                prompt,
+                quality: BTreeMap::from([
+                    ("strong coder".to_owned(), if code { 1.0 } else { 0.2 }),
+                    ("vendor/chatty".to_owned(), if code { 0.1 } else { 1.0 }),
+                ]),
+                cost: BTreeMap::from([
+                    ("strong coder".to_owned(), 0.01),
+                    ("vendor/chatty".to_owned(), 0.001),
+                ]),
+            });
+        }
+        rows
+    }
+
+    #[test]
+    fn fits_a_profile_that_routes_by_prompt() {
+        let rows = rows();
+        let options = FitOptions {
+            clusters: 2,
+            neighbours: 8,
+            bits: 12,
+            ..FitOptions::default()
+        };
+        let fitted = fit(&rows, &options).unwrap();
+        assert_eq!(fitted.names["data/strong_coder"], "strong coder");
+        let profile =
+            Profile::from_json(&Profile::from_data(fitted.data).unwrap().to_json()).unwrap();
+        assert!(profile.selection().lambda_scale > 0.0);
+        let filter = ModelFilter::permit_all();
+        let pick = |prompt: &str, tradeoff: u8| {
+            let analysis = profile.analyze(&Conversation::user(prompt), &request_features(prompt));
+            let params = SelectParams {
+                filter: &filter,
+                tradeoff,
+                top_k: 2,
+            };
+            let selection = select::select(&fitted.catalog, &profile, &analysis, &params).unwrap();
+            fitted.catalog.model(selection.picks[0]).id.clone()
+        };
+        let code = "Fix the bug in this python function: def g(y): return y[0]";
+        let chat = "hello friend, how are you this morning?";
+        assert_eq!(pick(code, 0), "data/strong_coder");
+        assert_eq!(pick(chat, 0), "vendor/chatty");
+        assert_eq!(pick(code, 10), "vendor/chatty");
+    }
+
+    #[test]
+    fn synthetic_prices_reproduce_mean_costs_and_folds_are_stable() {
+        let rows = rows();
+        let models: Vec<String> = rows[0].quality.keys().cloned().collect();
+        let catalog = synthetic_catalog(&rows, &models).unwrap();
+        let idx = catalog.find("vendor/chatty").unwrap();
+        let pricing = catalog.model(idx).endpoints[0].pricing;
+        let mean_tokens = rows
+            .iter()
+            .map(|r| f64::from(prompt_tokens(&r.prompt)))
+            .sum::<f64>()
+            / rows.len() as f64;
+        let predicted =
+            mean_tokens * pricing.prompt + f64::from(COMPLETION_TOKENS) * pricing.completion;
+        assert!((predicted - 0.001).abs() < 1e-9, "{predicted}");
+        assert_eq!(fold_of("rb:mbpp.dev.1", 5), fold_of("rb:mbpp.dev.1", 5));
+        assert!(fold_of("x", 5) < 5);
+        assert_eq!(catalog_id("gpt-4"), "data/gpt-4");
+        assert_eq!(catalog_id("meta/llama"), "meta/llama");
+    }
+}
