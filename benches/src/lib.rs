@@ -156,7 +156,7 @@ fn endpoint(provider: &str, idx: usize) -> Endpoint {
         .into(),
         capabilities: Capabilities {
             tools: true,
-            vision: idx % 2 == 0,
+            vision: idx.is_multiple_of(2),
             structured_output: true,
         },
     }
