@@ -20,14 +20,14 @@
 //! - [`auto`]: the Auto Router: plugin settings, the cost/quality dial, quality profiles,
 //!   selection and its explanation.
 
+pub mod analysis;
+pub mod auto;
 pub mod catalog;
 pub mod fallback;
+pub mod patterns;
 pub mod plan;
 pub mod pricing;
 pub mod render;
 pub mod request;
 pub mod response;
 pub mod secret;
-pub mod patterns;
-pub mod analysis;
-pub mod auto;
