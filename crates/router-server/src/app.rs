@@ -1,11 +1,12 @@
 //! The application: [`AppState`] (the config, one pooled client per provider, the precomputed
-//! `/models` body, the generation records) and the axum [`Router`] with its routes, fallbacks and
-//! panic handling.
+//! `/models` body, the Auto Router's quality profile, the generation records) and the axum
+//! [`Router`] with its routes, fallbacks and panic handling.
 //!
 //! Everything the request path needs is resolved here once at start-up, so a request copies no
 //! config strings: endpoints point at their provider by index, and `/models` is a ready body.
 
 use std::any::Any;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use router_core::auto::profile::{Profile, ProfileError};
 use router_core::catalog::{Catalog, Endpoint, EndpointIdx, Model, ModelIdx};
 use router_core::plan::Attempt;
 use router_core::render;
@@ -45,6 +47,24 @@ pub enum StartError {
         /// The missing provider.
         provider: String,
     },
+    /// The Auto Router's quality profile file (`routing.auto.profile`) could not be read.
+    #[error("cannot read the quality profile `{}`", path.display())]
+    ProfileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The quality profile is not a valid profile (`None`: the built-in demo profile).
+    #[error("the quality profile {} is invalid", profile_name(.path.as_deref()))]
+    Profile {
+        /// The file; `None` for the built-in demo profile.
+        path: Option<PathBuf>,
+        /// What is wrong with it.
+        #[source]
+        source: ProfileError,
+    },
     /// The generation record store could not be opened (`server.records_path`).
     #[error("cannot open the generation records")]
     Records(#[from] RecordsError),
@@ -66,6 +86,8 @@ struct Shared {
     endpoint_providers: Vec<Box<[usize]>>,
     /// The `GET /models` body, rendered once.
     models_body: Bytes,
+    /// The Auto Router's quality profile.
+    profile: Profile,
     /// Where every request leaves its generation record.
     records: Records,
 }
@@ -136,6 +158,7 @@ impl AppState {
             })
             .collect::<Result<Vec<_>, StartError>>()?;
         let models_body = Bytes::from(render::models_list(&config.catalog));
+        let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -143,6 +166,7 @@ impl AppState {
                 providers,
                 endpoint_providers,
                 models_body,
+                profile,
                 records,
             }),
         })
@@ -188,6 +212,34 @@ impl AppState {
     pub(crate) fn records(&self) -> &Records {
         &self.shared.records
     }
+
+    /// The Auto Router's quality profile.
+    pub(crate) fn profile(&self) -> &Profile {
+        &self.shared.profile
+    }
+}
+
+/// How start-up errors name a profile.
+fn profile_name(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!("`{}`", path.display()),
+        None => "built into Turnout (the demo profile)".to_owned(),
+    }
+}
+
+/// The profile at `path`, or the built-in demo profile.
+fn load_profile(path: Option<&Path>) -> Result<Profile, StartError> {
+    let Some(path) = path else {
+        return Profile::demo().map_err(|source| StartError::Profile { path: None, source });
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| StartError::ProfileUnreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    Profile::from_json(&text).map_err(|source| StartError::Profile {
+        path: Some(path.to_owned()),
+        source,
+    })
 }
 
 /// The HTTP API over `state`.
@@ -195,6 +247,8 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/chat/completions", post(api::chat::completions))
         .route("/v1/chat/completions", post(api::chat::completions))
+        .route("/api/v1/route", post(api::route::route))
+        .route("/v1/route", post(api::route::route))
         .route("/api/v1/models", get(api::models::list))
         .route("/v1/models", get(api::models::list))
         .route("/api/v1/generation", get(api::generation::generation))

@@ -80,6 +80,7 @@ mod tests {
                 name: key.to_owned(),
                 key: Secret::new(key),
                 fallback_policy: FallbackPolicy::default(),
+                auto_router: None,
             })
             .collect()
     }

@@ -27,6 +27,8 @@ use router_upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::routing::RouteError;
+
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
@@ -42,6 +44,10 @@ pub(crate) enum ApiError {
     /// No plan could be built for the requested model(s).
     #[error("{}", plan_message(.0))]
     Plan(#[from] PlanError),
+    /// The Auto Router could not route the request: bad settings or patterns (400), or no model
+    /// left (404). (Plan errors of any route are [`ApiError::Plan`].)
+    #[error(transparent)]
+    Route(RouteError),
     /// The body is larger than `server.body_limit_bytes`.
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge {
@@ -150,6 +156,13 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Route(err) => match err {
+                RouteError::Plan(_)
+                | RouteError::Settings(_)
+                | RouteError::Pattern(_)
+                | RouteError::RouterNotPrimary(_) => StatusCode::BAD_REQUEST,
+                RouteError::NoModelsMatch | RouteError::NoCapableModel(_) => StatusCode::NOT_FOUND,
+            },
             ApiError::AttemptsFailed(failure) => {
                 StatusCode::from_u16(failure.last.status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -170,6 +183,13 @@ impl ApiError {
             ApiError::RouteNotFound | ApiError::NoEndpoints | ApiError::GenerationNotFound(_) => {
                 "not_found"
             }
+            ApiError::Route(err) => match err {
+                RouteError::Plan(_)
+                | RouteError::Settings(_)
+                | RouteError::Pattern(_)
+                | RouteError::RouterNotPrimary(_) => "invalid_request",
+                RouteError::NoModelsMatch | RouteError::NoCapableModel(_) => "not_found",
+            },
             ApiError::AttemptsFailed(failure) => failure.last.error_type(),
             ApiError::Internal => "server",
         }
@@ -202,6 +222,20 @@ impl ApiError {
             ApiError::NoEndpoints => json!({
                 "error_type": error_type,
                 "availability": { "code": "no_endpoints", "retryable": false },
+            }),
+            ApiError::Route(RouteError::Settings(err)) => {
+                json!({ "error_type": error_type, "field": err.field })
+            }
+            ApiError::Route(RouteError::Pattern(err)) => {
+                json!({ "error_type": error_type, "pattern": err.pattern })
+            }
+            ApiError::Route(RouteError::NoModelsMatch) => json!({
+                "error_type": error_type,
+                "availability": { "code": "no_models_match", "retryable": false },
+            }),
+            ApiError::Route(RouteError::NoCapableModel(_)) => json!({
+                "error_type": error_type,
+                "availability": { "code": "no_capable_model", "retryable": false },
             }),
             ApiError::AttemptsFailed(failure) => {
                 let mut metadata = json!({
@@ -273,6 +307,15 @@ impl ApiError {
     }
 }
 
+impl From<RouteError> for ApiError {
+    fn from(err: RouteError) -> Self {
+        match err {
+            RouteError::Plan(err) => ApiError::Plan(err),
+            other => ApiError::Route(other),
+        }
+    }
+}
+
 // === impl LastFailure ===
 
 impl LastFailure {
@@ -330,6 +373,8 @@ impl IntoResponse for ApiError {
 mod tests {
     use std::time::Duration;
 
+    use router_core::auto::settings::SettingsError;
+    use router_core::patterns::PatternError;
     use router_upstream::ErrorKind;
     use serde_json::Value;
 
@@ -398,6 +443,27 @@ mod tests {
                 "generation `gen-1-x` not found",
             ),
             (ApiError::Internal, 500, "internal server error"),
+            (
+                ApiError::from(RouteError::NoModelsMatch),
+                404,
+                "No models match your request and model restrictions",
+            ),
+            (
+                ApiError::from(RouteError::Settings(SettingsError {
+                    field: "plugins[0].cost_quality_tradeoff".to_owned(),
+                    message: "expected an integer from 0 to 10".to_owned(),
+                })),
+                400,
+                "`plugins[0].cost_quality_tradeoff`: expected an integer from 0 to 10",
+            ),
+            (
+                ApiError::from(RouteError::Pattern(PatternError {
+                    pattern: "a/[".to_owned(),
+                    reason: "unclosed character class".to_owned(),
+                })),
+                400,
+                "invalid model pattern `a/[`: unclosed character class",
+            ),
         ];
         for (err, code, message) in cases {
             let (status, content_type, _, body) = parts(err).await;
@@ -407,6 +473,17 @@ mod tests {
             assert_eq!(body["error"]["message"], message);
             assert!(body["error"]["metadata"]["error_type"].is_string());
         }
+    }
+
+    #[tokio::test]
+    async fn route_plan_errors_keep_the_plan_shape() {
+        let err = ApiError::from(RouteError::Plan(PlanError::UnknownModel("x/y".to_owned())));
+        let (status, _, _, body) = parts(err).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["error"]["metadata"]["availability"]["code"],
+            "model_not_found"
+        );
     }
 
     #[tokio::test]

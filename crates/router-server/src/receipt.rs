@@ -17,6 +17,14 @@
 //! | `X-Turnout-Served-Model` | The model that answered (absent when none did). |
 //! | `X-Turnout-Served-Provider` | The provider that answered, by its slug (absent when none did). |
 //! | `X-Turnout-Fallback-Depth` | The answering model's position in the requested models, `0` for the primary (absent when none answered). |
+//! | `X-Turnout-Router` | `openrouter/auto` on an auto-routed request (whichever alias named it); absent otherwise. |
+//! | `X-Turnout-Auto-Task` | Auto-routed: the prompt's task type (`code`, `math`, `creative_writing`, …). |
+//! | `X-Turnout-Auto-Difficulty` | Auto-routed: the prompt's estimated difficulty, `0.00` to `1.00`. |
+//! | `X-Turnout-Auto-Language` | Auto-routed: the prompt's language (ISO 639-1). |
+//! | `X-Turnout-Auto-Tradeoff` | Auto-routed: the `cost_quality_tradeoff` used, `0` to `10`. |
+//!
+//! On an auto-routed request the requested models are the router's ranked picks, and the
+//! generation record's `router` is `openrouter/auto`.
 //!
 //! Model ids are written with `%`, `,`, `;`, `@`, `=` and any byte outside visible ASCII
 //! percent-encoded, so the lists split unambiguously.
@@ -34,7 +42,7 @@ use crate::auth::ClientAuth;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
 use crate::records::{self, GenerationRecord};
-use crate::routing::Route;
+use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
 
 /// The requested models, comma-separated.
 pub(crate) const X_REQUESTED_MODELS: HeaderName =
@@ -48,6 +56,17 @@ pub(crate) const X_SERVED_PROVIDER: HeaderName =
     HeaderName::from_static("x-turnout-served-provider");
 /// The answering model's position among the requested models.
 pub(crate) const X_FALLBACK_DEPTH: HeaderName = HeaderName::from_static("x-turnout-fallback-depth");
+/// The router that chose the models (`openrouter/auto`).
+pub(crate) const X_ROUTER: HeaderName = HeaderName::from_static("x-turnout-router");
+/// The Auto Router's task type.
+pub(crate) const X_AUTO_TASK: HeaderName = HeaderName::from_static("x-turnout-auto-task");
+/// The Auto Router's difficulty estimate.
+pub(crate) const X_AUTO_DIFFICULTY: HeaderName =
+    HeaderName::from_static("x-turnout-auto-difficulty");
+/// The Auto Router's language detection.
+pub(crate) const X_AUTO_LANGUAGE: HeaderName = HeaderName::from_static("x-turnout-auto-language");
+/// The Auto Router's dial.
+pub(crate) const X_AUTO_TRADEOFF: HeaderName = HeaderName::from_static("x-turnout-auto-tradeoff");
 
 /// The route receipt of one request; writes the generation record when dropped.
 pub(crate) struct Receipt {
@@ -57,6 +76,8 @@ pub(crate) struct Receipt {
     created_at_ms: u64,
     arrived: Instant,
     requested: Vec<ModelIdx>,
+    /// What the Auto Router saw, for an auto-routed request.
+    auto: Option<AutoSummary>,
     streamed: bool,
     prompt_tokens_estimate: u32,
     /// Every step of the plan that ran.
@@ -102,6 +123,7 @@ impl Receipt {
             created_at_ms: now_ms.saturating_sub(millis(arrived.elapsed())),
             arrived,
             requested: route.plan.requested.clone(),
+            auto: route.auto,
             streamed,
             prompt_tokens_estimate: route.prompt_tokens_estimate,
             attempts: AttemptLog::default(),
@@ -177,7 +199,7 @@ impl Receipt {
     /// The receipt headers as they stand now (see the module docs).
     pub(crate) fn headers(&self) -> HeaderMap {
         let catalog = self.app.catalog();
-        let mut headers = HeaderMap::with_capacity(5);
+        let mut headers = HeaderMap::with_capacity(10);
         let mut insert = |name: HeaderName, value: String| {
             // Every value is visible ASCII by construction; a failure would only drop the header.
             if let Ok(value) = HeaderValue::try_from(value) {
@@ -232,6 +254,13 @@ impl Receipt {
                 .unwrap_or_default();
             insert(X_FALLBACK_DEPTH, depth.to_string());
         }
+        if let Some(auto) = &self.auto {
+            insert(X_ROUTER, AUTO_ROUTER_ID.to_owned());
+            insert(X_AUTO_TASK, auto.task.as_str().to_owned());
+            insert(X_AUTO_DIFFICULTY, format!("{:.2}", auto.difficulty));
+            insert(X_AUTO_LANGUAGE, auto.language.to_owned());
+            insert(X_AUTO_TRADEOFF, auto.tradeoff.to_string());
+        }
         headers
     }
 
@@ -280,7 +309,7 @@ impl Receipt {
             finish_reason: None,
             streamed: self.streamed,
             cancelled: !self.finished,
-            router: None,
+            router: self.auto.map(|_| AUTO_ROUTER_ID.to_owned()),
             upstream_id: None,
         };
         let Some(served) = &self.served else {

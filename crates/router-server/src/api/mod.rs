@@ -1,6 +1,8 @@
 //! The HTTP handlers, one module per endpoint group.
 //!
 //! - [`chat`]: `POST /api/v1/chat/completions` (and `/v1/chat/completions`).
+//! - [`route`]: `POST /api/v1/route` (and `/v1/route`): a request's plan, explained, without a
+//!   call.
 //! - [`models`]: `GET /api/v1/models` (and `/v1/models`).
 //! - [`generation`]: `GET /api/v1/generation?id=…` (and `/v1/generation`): a generation record.
 //! - [`key`]: `GET /api/v1/key` (and `/v1/key`, the legacy `/api/v1/auth/key`): the key's usage.
@@ -16,6 +18,7 @@ pub(crate) mod generation;
 pub(crate) mod health;
 pub(crate) mod key;
 pub(crate) mod models;
+pub(crate) mod route;
 
 /// The response header carrying the generation id.
 pub(crate) const X_GENERATION_ID: HeaderName = HeaderName::from_static("x-generation-id");

@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use router_core::auto::settings::AutoPlugin;
 use router_core::catalog::Catalog;
 use router_core::fallback::FallbackPolicy;
 use router_core::secret::Secret;
@@ -92,6 +93,10 @@ pub struct ClientKey {
     /// Which failures move this key's requests on to the next attempt, unless a request names
     /// its own `fallback_policy`. Default: every failure (OpenRouter's behaviour).
     pub fallback_policy: FallbackPolicy,
+    /// The key's Auto Router defaults (`auto_router = { … }`): a request's `auto-router` plugin
+    /// overrides them field by field, and they override `[routing.auto]`. Default: none.
+    /// Never sets `enabled`.
+    pub auto_router: Option<AutoPlugin>,
 }
 
 /// The `[routing]` section.
@@ -99,6 +104,24 @@ pub struct ClientKey {
 pub struct RoutingSettings {
     /// Most entries a request's `models` list may have; more is a 400. Default 3.
     pub max_models: usize,
+    /// The `[routing.auto]` section.
+    pub auto: AutoRouterSettings,
+}
+
+/// The `[routing.auto]` section: the Auto Router.
+#[derive(Debug, Clone)]
+pub struct AutoRouterSettings {
+    /// Model ids that select the Auto Router, none of them a catalog model. Default
+    /// `["openrouter/auto"]`; empty turns the Auto Router off.
+    pub aliases: Vec<String>,
+    /// The quality profile to load at start-up; `None` is the demo profile built into Turnout
+    /// (`router_core::auto::profile::Profile::demo`).
+    pub profile: Option<PathBuf>,
+    /// How many models the router picks for a request: the primary and its fallbacks. Default 3.
+    pub top_k: usize,
+    /// The global defaults, under the key's and the request's settings. Patterns are checked
+    /// to compile and the dial to be in range. Never sets `enabled`.
+    pub defaults: AutoPlugin,
 }
 
 /// Why a config could not be loaded.

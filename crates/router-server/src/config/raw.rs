@@ -15,6 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
+use router_core::auto::settings::CostTier;
 use router_core::fallback::FallbackPolicy;
 use router_upstream::ProviderKind;
 use serde::de::{DeserializeOwned, Error as _};
@@ -71,6 +72,61 @@ pub(super) struct RawRouting {
     /// Most entries in a request's `models` list. Default 3, as OpenRouter.
     #[serde(default = "default_max_models", deserialize_with = "number")]
     pub(super) max_models: usize,
+    /// `[routing.auto]`: the Auto Router.
+    #[serde(default)]
+    pub(super) auto: RawAutoRouter,
+}
+
+/// `[routing.auto]`: the Auto Router's names, profile, number of picks and global defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoRouter {
+    /// Model ids that select the Auto Router. Default `["openrouter/auto"]`; `[]` turns it off.
+    #[serde(default = "default_auto_alias")]
+    pub(super) alias: Vec<String>,
+    /// Path of the quality profile (JSON). Default: the demo profile built into Turnout.
+    #[serde(default)]
+    pub(super) profile: Option<String>,
+    /// How many models the router picks: the primary and its fallbacks. Default 3.
+    #[serde(default = "default_auto_top_k", deserialize_with = "number")]
+    pub(super) top_k: usize,
+    /// Global default: patterns a chosen model must match. Default: any model.
+    #[serde(default)]
+    pub(super) allowed_models: Option<Vec<String>>,
+    /// Global default: patterns no chosen model may match. Default: none.
+    #[serde(default)]
+    pub(super) excluded_models: Option<Vec<String>>,
+    /// Global default dial, 0 (best model) to 10 (cheapest capable model). Default 7.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) cost_quality_tradeoff: Option<i64>,
+    /// Global default dial as a tier (`low` 9, `medium` 7, `high` 5, `xhigh` 3, `max` 1); wins
+    /// over `cost_quality_tradeoff`. Default: none.
+    #[serde(default)]
+    pub(super) cost_tier: Option<CostTier>,
+    /// Global default of `pin_model`. Default false.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) pin_model: Option<bool>,
+}
+
+/// `auto_router = { … }` of a `[[keys]]` entry: the key's Auto Router defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoDefaults {
+    /// Patterns a chosen model must match.
+    #[serde(default)]
+    pub(super) allowed_models: Option<Vec<String>>,
+    /// Patterns no chosen model may match.
+    #[serde(default)]
+    pub(super) excluded_models: Option<Vec<String>>,
+    /// The dial, 0 to 10.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) cost_quality_tradeoff: Option<i64>,
+    /// The dial as a tier; wins over `cost_quality_tradeoff`.
+    #[serde(default)]
+    pub(super) cost_tier: Option<CostTier>,
+    /// Reuse the model of the last assistant message.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) pin_model: Option<bool>,
 }
 
 /// One `[[keys]]` entry.
@@ -85,6 +141,10 @@ pub(super) struct RawClientKey {
     /// `{ except = [...] }` or `{ on = [...] }`. Default: every failure (OpenRouter's).
     #[serde(default)]
     pub(super) fallback_policy: Option<FallbackPolicy>,
+    /// The key's Auto Router defaults, between a request's plugin and `[routing.auto]`.
+    /// Default: none.
+    #[serde(default)]
+    pub(super) auto_router: Option<RawAutoDefaults>,
 }
 
 /// One `[providers.<name>]` section. The name is a lowercase slug (`[a-z0-9_/-]`).
@@ -339,6 +399,43 @@ fn default_keepalive_interval_ms() -> u64 {
 
 fn default_max_models() -> usize {
     3
+}
+
+fn default_auto_alias() -> Vec<String> {
+    vec!["openrouter/auto".to_owned()]
+}
+
+fn default_auto_top_k() -> usize {
+    3
+}
+
+impl Default for RawAutoRouter {
+    /// A missing `[routing.auto]` section gets every default.
+    fn default() -> Self {
+        Self {
+            alias: default_auto_alias(),
+            profile: None,
+            top_k: default_auto_top_k(),
+            allowed_models: None,
+            excluded_models: None,
+            cost_quality_tradeoff: None,
+            cost_tier: None,
+            pin_model: None,
+        }
+    }
+}
+
+impl RawAutoRouter {
+    /// The global defaults, in the shape a key's defaults have.
+    pub(super) fn defaults(&mut self) -> RawAutoDefaults {
+        RawAutoDefaults {
+            allowed_models: self.allowed_models.take(),
+            excluded_models: self.excluded_models.take(),
+            cost_quality_tradeoff: self.cost_quality_tradeoff.take(),
+            cost_tier: self.cost_tier.take(),
+            pin_model: self.pin_model.take(),
+        }
+    }
 }
 
 fn default_kind() -> ProviderKind {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use router_core::auto::settings::{AutoPlugin, CostTier};
 use router_core::fallback::{FailureClass, FallbackPolicy};
 
 use super::*;
@@ -719,4 +720,125 @@ fn fallback_policies_and_first_token_timeouts_are_checked() {
         "key = \"sk-client-secret-1\"\nfallback_policy = { on = [], except = [] }",
     );
     assert_eq!(paths(&problems(&both, &[])), ["keys[0].fallback_policy"]);
+}
+
+#[test]
+fn the_auto_router_has_defaults_and_every_key_can_be_set() {
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    let auto = &config.routing.auto;
+    assert_eq!(auto.aliases, ["openrouter/auto"]);
+    assert_eq!(auto.profile, None);
+    assert_eq!(auto.top_k, 3);
+    assert_eq!(auto.defaults, AutoPlugin::default());
+    assert_eq!(config.keys[0].auto_router, None);
+
+    let text = MINIMAL.replace(
+        "key = \"sk-client-secret-1\"",
+        "key = \"sk-client-secret-1\"\n\
+         auto_router = { allowed_models = [\"openai/*\"], excluded_models = [\"*/gpt-5-nano\"], \
+         cost_quality_tradeoff = \"${DIAL}\", cost_tier = \"high\", pin_model = true }",
+    ) + r#"
+        [routing.auto]
+        alias = ["openrouter/auto", "auto"]
+        profile = "profiles/team.json"
+        top_k = "2"
+        allowed_models = ["openai/*", "anthropic/*"]
+        excluded_models = ["anthropic/claude-opus*"]
+        cost_quality_tradeoff = 8
+        cost_tier = "low"
+        pin_model = false
+    "#;
+    let config = load_with(&text, &[("DIAL", "4")]).unwrap();
+    let auto = &config.routing.auto;
+    assert_eq!(auto.aliases, ["openrouter/auto", "auto"]);
+    assert_eq!(
+        auto.profile.as_deref(),
+        Some(std::path::Path::new("profiles/team.json"))
+    );
+    assert_eq!(auto.top_k, 2);
+    assert_eq!(
+        auto.defaults,
+        AutoPlugin {
+            enabled: None,
+            allowed_models: Some(vec!["openai/*".to_owned(), "anthropic/*".to_owned()]),
+            excluded_models: Some(vec!["anthropic/claude-opus*".to_owned()]),
+            cost_quality_tradeoff: Some(8),
+            cost_tier: Some(CostTier::Low),
+            pin_model: Some(false),
+        }
+    );
+    assert_eq!(
+        config.keys[0].auto_router,
+        Some(AutoPlugin {
+            enabled: None,
+            allowed_models: Some(vec!["openai/*".to_owned()]),
+            excluded_models: Some(vec!["*/gpt-5-nano".to_owned()]),
+            cost_quality_tradeoff: Some(4),
+            cost_tier: Some(CostTier::High),
+            pin_model: Some(true),
+        })
+    );
+}
+
+#[test]
+fn auto_router_settings_are_checked_with_their_paths() {
+    let text = MINIMAL.replace(
+        "key = \"sk-client-secret-1\"",
+        "key = \"sk-client-secret-1\"\n\
+         auto_router = { cost_quality_tradeoff = -1, excluded_models = [\"a/*\", \"b/[x\"] }",
+    ) + r#"
+        [routing.auto]
+        alias = ["openai/gpt-5.1", "", "x", "x"]
+        top_k = 0
+        allowed_models = ["openai/{a"]
+        cost_quality_tradeoff = 11
+    "#;
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "routing.auto.alias[1]",
+            "routing.auto.alias[3]",
+            "routing.auto.top_k",
+            "routing.auto.cost_quality_tradeoff",
+            "routing.auto.allowed_models[0]",
+            "keys[0].auto_router.cost_quality_tradeoff",
+            "keys[0].auto_router.excluded_models[1]",
+        ],
+        "{found:?}"
+    );
+    let message = |path: &str| &found.iter().find(|(it, _)| it == path).unwrap().1;
+    assert!(message("routing.auto.allowed_models[0]").contains("`openai/{a`"));
+    assert!(message("routing.auto.cost_quality_tradeoff").contains("0"));
+    // An alias that is a model of the catalog would hide the model.
+    let shadowing = format!("{MINIMAL}\n[routing.auto]\nalias = [\"openai/gpt-5.1\"]\n");
+    let found = problems(&shadowing, &[]);
+    assert_eq!(paths(&found), ["routing.auto.alias[0]"], "{found:?}");
+    // Wrong types and unknown keys stop the entry, with their path.
+    for (text, path) in [
+        (
+            MINIMAL.replace(
+                "key = \"sk-client-secret-1\"",
+                "key = \"sk-client-secret-1\"\nauto_router = { cost_tier = \"cheap\" }",
+            ),
+            "keys[0].auto_router.cost_tier",
+        ),
+        (
+            MINIMAL.replace(
+                "key = \"sk-client-secret-1\"",
+                "key = \"sk-client-secret-1\"\nauto_router = { enabled = false }",
+            ),
+            "keys[0].auto_router.enabled",
+        ),
+        (
+            format!("{MINIMAL}\n[routing.auto]\ncost_quality_tradeoff = 2.5\n"),
+            "routing.auto.cost_quality_tradeoff",
+        ),
+        (
+            format!("{MINIMAL}\n[routing.auto]\naliases = [\"auto\"]\n"),
+            "routing.auto.aliases",
+        ),
+    ] {
+        assert_eq!(paths(&problems(&text, &[])), [path], "{text}");
+    }
 }

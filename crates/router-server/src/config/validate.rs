@@ -3,21 +3,25 @@
 //! Each section is checked on its own and problems are collected, never returned early, so one
 //! load reports everything wrong with a file. A [`Config`] is only returned when there is none.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use router_core::auto::settings::AutoPlugin;
 use router_core::catalog::{self, Capabilities, Catalog, Endpoint, Model, Pricing};
+use router_core::patterns::ModelPatterns;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
 use super::problems::{Problems, join_index, join_key};
 use super::raw::{
-    Deferred, RawClientKey, RawConfig, RawEndpoint, RawModel, RawPricing, RawProvider, RawRouting,
-    RawServer,
+    Deferred, RawAutoDefaults, RawAutoRouter, RawClientKey, RawConfig, RawEndpoint, RawModel,
+    RawPricing, RawProvider, RawRouting, RawServer,
 };
-use super::{ClientKey, Config, ProviderConfig, RoutingSettings, ServerSettings};
+use super::{
+    AutoRouterSettings, ClientKey, Config, ProviderConfig, RoutingSettings, ServerSettings,
+};
 
 /// Tokens per unit of the prices in the file (USD per million tokens).
 const TOKENS_PER_PRICE_UNIT: f64 = 1_000_000.0;
@@ -48,6 +52,9 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     let provider_names: Vec<String> = raw.providers.keys().cloned().collect();
     let providers = providers(raw.providers, problems);
     let catalog = catalog(raw.models, &provider_names, problems);
+    if let (Some(routing), Some(catalog)) = (&routing, &catalog) {
+        aliases_against_catalog(&routing.auto, catalog, problems);
+    }
     Some(Config {
         server: server?,
         providers,
@@ -96,13 +103,115 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
 }
 
 fn routing(raw: RawRouting, problems: &mut Problems) -> Option<RoutingSettings> {
+    let mut valid = true;
     if raw.max_models == 0 {
         problems.push("routing.max_models", "must be at least 1");
+        valid = false;
+    }
+    let auto = auto_router(raw.auto, problems);
+    if !valid {
         return None;
     }
     Some(RoutingSettings {
         max_models: raw.max_models,
+        auto: auto?,
     })
+}
+
+fn auto_router(mut raw: RawAutoRouter, problems: &mut Problems) -> Option<AutoRouterSettings> {
+    const PATH: &str = "routing.auto";
+    let mut valid = true;
+    let alias_path = join_key(PATH, "alias");
+    let mut seen = HashSet::new();
+    for (idx, alias) in raw.alias.iter().enumerate() {
+        if alias.is_empty() || alias.chars().any(char::is_whitespace) {
+            problems.push(
+                join_index(&alias_path, idx),
+                "must be a model id: not empty, no whitespace",
+            );
+            valid = false;
+        } else if !seen.insert(alias.as_str()) {
+            problems.push(
+                join_index(&alias_path, idx),
+                format!("`{alias}` is listed twice"),
+            );
+            valid = false;
+        }
+    }
+    if raw.top_k == 0 {
+        problems.push(join_key(PATH, "top_k"), "must be at least 1");
+        valid = false;
+    }
+    let defaults = auto_defaults(raw.defaults(), PATH, problems);
+    let profile = raw
+        .profile
+        .take()
+        .filter(|it| !it.trim().is_empty())
+        .map(PathBuf::from);
+    if !valid {
+        return None;
+    }
+    Some(AutoRouterSettings {
+        aliases: raw.alias,
+        profile,
+        top_k: raw.top_k,
+        defaults: defaults?,
+    })
+}
+
+/// Auto Router defaults (`[routing.auto]` or a key's `auto_router`) at `path`: the dial is in
+/// range and every pattern compiles.
+fn auto_defaults(raw: RawAutoDefaults, path: &str, problems: &mut Problems) -> Option<AutoPlugin> {
+    let mut valid = true;
+    let cost_quality_tradeoff = match raw.cost_quality_tradeoff {
+        None => None,
+        Some(dial) => match u8::try_from(dial) {
+            Ok(dial) if dial <= 10 => Some(dial),
+            _ => {
+                problems.push(
+                    join_key(path, "cost_quality_tradeoff"),
+                    format!(
+                        "{dial} is out of range: an integer from 0 (the best model) to 10 (the \
+                         cheapest capable model)"
+                    ),
+                );
+                valid = false;
+                None
+            }
+        },
+    };
+    for (key, patterns) in [
+        ("allowed_models", &raw.allowed_models),
+        ("excluded_models", &raw.excluded_models),
+    ] {
+        let list_path = join_key(path, key);
+        for (idx, pattern) in patterns.iter().flatten().enumerate() {
+            if let Err(err) = ModelPatterns::new(&[pattern]) {
+                problems.push(join_index(&list_path, idx), err.to_string());
+                valid = false;
+            }
+        }
+    }
+    valid.then_some(AutoPlugin {
+        enabled: None,
+        allowed_models: raw.allowed_models,
+        excluded_models: raw.excluded_models,
+        cost_quality_tradeoff,
+        cost_tier: raw.cost_tier,
+        pin_model: raw.pin_model,
+    })
+}
+
+/// An alias that is also a catalog model would make the model unreachable.
+fn aliases_against_catalog(auto: &AutoRouterSettings, catalog: &Catalog, problems: &mut Problems) {
+    for (idx, alias) in auto.aliases.iter().enumerate() {
+        if catalog.find(alias).is_some() {
+            problems.push(
+                join_index("routing.auto.alias", idx),
+                format!("`{alias}` is a model of the catalog; an alias must not be one"),
+            );
+        }
+    }
 }
 
 fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec<ClientKey> {
@@ -152,11 +261,20 @@ fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec
         } else {
             secrets.insert(entry.key.clone(), path.clone());
         }
+        let auto_router = match entry.auto_router {
+            Some(raw) => {
+                let defaults = auto_defaults(raw, &join_key(&path, "auto_router"), problems);
+                valid &= defaults.is_some();
+                defaults
+            }
+            None => None,
+        };
         if valid {
             keys.push(ClientKey {
                 name: entry.name,
                 key: Secret::new(entry.key),
                 fallback_policy: entry.fallback_policy.unwrap_or_default(),
+                auto_router,
             });
         }
     }

@@ -7,6 +7,7 @@
     reason = "test helpers fail the test loudly, like the tests themselves"
 )]
 
+mod auto_router;
 mod chat;
 mod demo;
 mod errors;
@@ -17,5 +18,6 @@ mod generation;
 mod models;
 mod openai_sdk;
 mod receipts;
+mod route_api;
 mod streaming;
 mod support;
