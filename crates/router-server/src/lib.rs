@@ -7,7 +7,7 @@
 //! - `app`: the shared state (config, provider clients) and the axum router.
 //! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
-//! - `api`: the handlers (`chat`, `models`, `generation`, `key`, `health`).
+//! - `api`: the handlers (`chat`, `route`, `models`, `generation`, `key`, `health`).
 //! - `routing`: building a request's plan and picking its fallback policy.
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.

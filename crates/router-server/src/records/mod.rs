@@ -43,7 +43,7 @@ pub struct GenerationRecord {
     pub key_name: String,
     /// Unix milliseconds when the request arrived.
     pub created_at_ms: u64,
-    /// The models the client asked for, in order (`model` then `models`, or the router id).
+    /// The models the client asked for, in order (`model` then `models`; for the Auto Router, its ranked picks).
     pub requested_models: Vec<String>,
     /// The model that answered; `None` when every attempt failed.
     pub model: Option<String>,
