@@ -4,10 +4,13 @@
 //! the router on core 0 with one tokio worker, and drives both with `wrk` (also on core 1): the
 //! router in front of the mock, and the mock directly, at several connection counts, streaming
 //! and not. It reads the router's CPU time and peak RSS from `/proc`, so the CPU cost per request
-//! is the router's alone. Everything listens on 127.0.0.1, every run is bounded in time, and the
-//! [`crate::cmd::Children`] guard kills both servers on the way out, error or not.
+//! is the router's alone. Then it times the first byte of streamed answers one request at a time
+//! ([`ttfb`]), the mock's and the router's, since `wrk` only reports whole responses. Everything
+//! listens on 127.0.0.1, every run is bounded in time, and the [`crate::cmd::Children`] guard
+//! kills both servers on the way out, error or not.
 
 mod proc_stats;
+mod ttfb;
 mod wrk;
 
 use std::fmt::Write as _;
@@ -42,6 +45,13 @@ pub(crate) struct BenchArgs {
     /// Skip the load test.
     #[arg(long)]
     no_load: bool,
+    /// Use the `router-server` and `router-mock` binaries in this folder instead of building
+    /// them (to compare two builds with the same harness).
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Streamed requests timed one at a time for the time-to-first-byte probe (0 skips it).
+    #[arg(long, default_value_t = 500)]
+    ttfb_requests: usize,
 }
 
 /// The client key in the bench config.
@@ -105,20 +115,25 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
 
-    cmd::run(
-        "build release binaries",
-        cmd::cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "router-server",
-            "-p",
-            "router-mock",
-            "--bins",
-        ]),
-    )?;
-    let bin_dir = target_dir()?.join("release");
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            cmd::run(
+                "build release binaries",
+                cmd::cargo().args([
+                    "build",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "router-server",
+                    "-p",
+                    "router-mock",
+                    "--bins",
+                ]),
+            )?;
+            target_dir()?.join("release")
+        }
+    };
     let work = TempDir::new()?;
     let mut children = Children::default();
 
@@ -192,10 +207,16 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     eprintln!("\n==> warming up (1 s each)");
     for (addr, path, script) in [
         (mock_addr, "/v1/chat/completions", &scripts.mock_json),
+        (mock_addr, "/v1/chat/completions", &scripts.mock_stream),
         (
             router_addr,
             "/api/v1/chat/completions",
             &scripts.router_json,
+        ),
+        (
+            router_addr,
+            "/api/v1/chat/completions",
+            &scripts.router_stream,
         ),
     ] {
         wrk::run(LOAD_CORE, &url(addr, path), script, 32, 1)?;
@@ -255,6 +276,27 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
             children.check_running()?;
         }
     }
+
+    let ttfb = if args.ttfb_requests > 0 {
+        eprintln!(
+            "==> time to first byte, {} streamed requests one at a time",
+            args.ttfb_requests
+        );
+        let mock = ttfb::probe(
+            mock_addr,
+            raw_stream_request(mock_addr, "/v1/chat/completions", UPSTREAM_MODEL).as_bytes(),
+            args.ttfb_requests,
+        )?;
+        let router = ttfb::probe(
+            router_addr,
+            raw_stream_request(router_addr, "/api/v1/chat/completions", PUBLIC_MODEL).as_bytes(),
+            args.ttfb_requests,
+        )?;
+        children.check_running()?;
+        Some((mock, router))
+    } else {
+        None
+    };
     drop(children);
 
     println!(
@@ -262,6 +304,9 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
          wrk (1 thread) on core {LOAD_CORE}; {seconds} s per run; loopback only"
     );
     println!("{}", render_table(&rows));
+    if let Some((mock, router)) = ttfb {
+        println!("{}", render_ttfb(&mock, &router));
+    }
     println!(
         "reproduce: cargo xtask bench --no-criterion{}",
         if args.quick { " --quick" } else { "" }
@@ -338,6 +383,49 @@ impl LuaScripts {
             mock_stream: write("mock-stream.lua", UPSTREAM_MODEL, true)?,
         })
     }
+}
+
+/// A complete keep-alive HTTP/1.1 streaming request for `model`, as the TTFB probe sends it.
+fn raw_stream_request(addr: SocketAddr, path: &str, model: &str) -> String {
+    let body = request_body(model, true);
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {CLIENT_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The time-to-first-byte probe's results, with what the router adds.
+fn render_ttfb(mock: &ttfb::Ttfb, router: &ttfb::Ttfb) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "streamed, one request at a time ({} each), in µs:",
+        router.requests
+    );
+    let _ = writeln!(
+        out,
+        "{:<7} {:>13} {:>14} {:>14} {:>13}",
+        "target", "first byte", "first event", "first ev. p99", "last byte"
+    );
+    for (name, it) in [("mock", mock), ("router", router)] {
+        let _ = writeln!(
+            out,
+            "{:<7} {:>13.0} {:>14.0} {:>14.0} {:>13.0}",
+            name,
+            it.first_byte_p50_us,
+            it.first_event_p50_us,
+            it.first_event_p99_us,
+            it.last_byte_p50_us
+        );
+    }
+    let _ = writeln!(
+        out,
+        "router adds {:.0} µs to the first event (p50) and {:.0} µs to the last byte (p50)",
+        router.first_event_p50_us - mock.first_event_p50_us,
+        router.last_byte_p50_us - mock.last_byte_p50_us
+    );
+    out
 }
 
 /// The results as a table, with the router's added p50 next to each router row.
@@ -553,6 +641,44 @@ mod tests {
             config.contains(&format!("upstream_model = \"{UPSTREAM_MODEL}\"")),
             "{config}"
         );
+    }
+
+    #[test]
+    fn ttfb_report_shows_what_the_router_adds() {
+        let ttfb = |first_event_p50_us: f64, last_byte_p50_us: f64| ttfb::Ttfb {
+            requests: 500,
+            first_byte_p50_us: first_event_p50_us,
+            first_event_p50_us,
+            first_event_p99_us: first_event_p50_us * 2.0,
+            last_byte_p50_us,
+        };
+        let report = render_ttfb(&ttfb(25.0, 30.0), &ttfb(165.0, 290.0));
+        assert!(report.contains("(500 each)"), "{report}");
+        assert!(
+            report.contains("router adds 140 µs to the first event (p50) and 260 µs"),
+            "{report}"
+        );
+        let router_line = report.lines().find(|it| it.starts_with("router ")).unwrap();
+        let cells: Vec<&str> = router_line.split_whitespace().collect();
+        assert_eq!(cells, ["router", "165", "165", "330", "290"]);
+    }
+
+    #[test]
+    fn the_probe_request_is_a_complete_streaming_request() {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let request = raw_stream_request(addr, "/api/v1/chat/completions", PUBLIC_MODEL);
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("POST /api/v1/chat/completions HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["model"], PUBLIC_MODEL);
     }
 
     #[test]

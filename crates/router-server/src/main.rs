@@ -12,6 +12,12 @@ use router_server::launch::{self, ConfigSource};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// The allocator: the request path makes about a hundred small, short-lived allocations per
+/// request, often freed on another thread than the one that made them, which mimalloc serves
+/// in a fraction of the system allocator's instructions.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long requests in flight may run after Ctrl-C.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 

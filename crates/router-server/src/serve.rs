@@ -1,17 +1,35 @@
-//! Serving the API: the listener (`TCP_NODELAY` on every accepted socket), graceful shutdown,
-//! and [`RunningServer`], the handle `main` and the integration tests hold.
+//! Serving the API: the accept loop (`TCP_NODELAY` on every accepted socket, one HTTP/1.1
+//! connection task each), graceful shutdown, and [`RunningServer`], the handle `main` and the
+//! integration tests hold.
+//!
+//! Connections are served by hyper's HTTP/1.1 connection directly rather than through
+//! `axum::serve`: the API speaks only HTTP/1.1 (no protocol sniffing, no upgrades), and hyper's
+//! own builder lets us bound the time a client may take to send its request headers, which
+//! `axum::serve` does not, so idle or slow clients cannot pin connections forever.
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
 use crate::app::{self, AppState, StartError};
 use crate::config::Config;
+
+/// How long a client may take to send a request's headers (slow clients hold a connection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to back off after `accept` fails (out of file descriptors, ...).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A server running on the current tokio runtime. Dropping it stops accepting connections.
 #[derive(Debug)]
@@ -27,22 +45,88 @@ pub struct RunningServer {
 pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServer, StartError> {
     let state = AppState::new(config)?;
     let addr = listener.local_addr()?;
-    let listener = listener.tap_io(|socket| {
-        if let Err(err) = socket.set_nodelay(true) {
-            tracing::trace!(error = %err, "cannot set TCP_NODELAY on an accepted socket");
-        }
-    });
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = axum::serve(listener, app::router(state)).with_graceful_shutdown(async {
-        // Either a stop request or the handle being dropped.
-        let _ = stopped.await;
-    });
-    let task = tokio::spawn(async move { server.await });
+    let task = tokio::spawn(accept_loop(listener, app::router(state), stopped));
     Ok(RunningServer {
         addr,
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// Accepts connections until `stopped` resolves (a stop request or the handle being dropped),
+/// then asks every connection to finish its request in flight and close, and waits for them.
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    stopped: oneshot::Receiver<()>,
+) -> io::Result<()> {
+    // Connections watch `shutdown`; each holds a clone of `open`, so `closed()` resolves once
+    // every connection task has ended.
+    let (shutdown, _) = watch::channel(false);
+    let (open, all_closed) = watch::channel(());
+    let mut stopped = pin!(stopped);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                let connection = serve_connection(stream, router.clone(), shutdown.subscribe());
+                let open = all_closed.clone();
+                tokio::spawn(async move {
+                    connection.await;
+                    drop(open);
+                });
+            }
+            Err(err) => {
+                // Per-connection errors (reset before accept) and resource exhaustion alike:
+                // the listener itself stays usable, so wait a moment and go on.
+                tracing::debug!(error = %err, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    drop(listener);
+    let _ = shutdown.send(true);
+    drop(all_closed);
+    open.closed().await;
+    Ok(())
+}
+
+/// Serves one HTTP/1.1 connection until the client closes it or shutdown is asked for, which
+/// lets the request in flight finish first.
+async fn serve_connection(stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::trace!(error = %err, "cannot set TCP_NODELAY on an accepted socket");
+    }
+    let service = TowerToHyperService::new(
+        router.map_request(|request: http::Request<Incoming>| request.map(Body::new)),
+    );
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut connection = pin!(connection);
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(err) = result {
+                    tracing::trace!(error = %err, "connection ended with an error");
+                }
+                return;
+            }
+            changed = shutdown.changed(), if !shutting_down => {
+                // A closed channel (the server is gone) is a shutdown too.
+                let _: Result<(), watch::error::RecvError> = changed;
+                shutting_down = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
 }
 
 // === impl RunningServer ===

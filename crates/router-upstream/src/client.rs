@@ -1,8 +1,8 @@
 //! Provider settings and [`ProviderClient`], one pooled HTTP client per provider.
 //!
-//! A [`ProviderClient`] owns one `reqwest::Client` (connection pool, keep-alive, `TCP_NODELAY`,
-//! the provider's key and extra headers as default headers) and dispatches each call to the
-//! wire format of its [`ProviderKind`]. It is cheap to clone: clones share the pool.
+//! A [`ProviderClient`] owns one pooled HTTP client (keep-alive, `TCP_NODELAY`, the provider's
+//! key and extra headers as default headers; see the `transport` module) and dispatches each call
+//! to the wire format of its [`ProviderKind`]. It is cheap to clone: clones share the pool.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{ErrorKind, Scrubber, UpstreamError};
 use crate::openai_compat;
+use crate::transport::Transport;
 
 /// A stream of chunks from a provider.
 ///
@@ -121,9 +122,8 @@ pub struct ProviderClient {
 /// What every call of a provider client needs.
 pub(crate) struct Inner {
     pub(crate) settings: ProviderSettings,
-    pub(crate) http: reqwest::Client,
-    /// `{base_url}/chat/completions`, parsed once.
-    pub(crate) chat_url: reqwest::Url,
+    /// The pooled client for `{base_url}/chat/completions` (parsed once).
+    pub(crate) transport: Transport,
 }
 
 impl ProviderClient {
@@ -135,24 +135,18 @@ impl ProviderClient {
         };
         let chat_url = chat_url(&settings.base_url).map_err(config_error)?;
         let headers = default_headers(&settings).map_err(config_error)?;
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("turnout/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.connect_timeout)
-            .tcp_nodelay(true)
-            .tcp_keepalive(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            // A provider API never redirects a POST; following one would resend the body (and
-            // the key) somewhere we were not configured to talk to.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| config_error(err.to_string()))?;
+        let transport = Transport::new(
+            chat_url,
+            headers,
+            concat!("turnout/", env!("CARGO_PKG_VERSION")),
+            settings.connect_timeout,
+            Transport::proxy_in_env(),
+        )
+        .map_err(config_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
-                http,
-                chat_url,
+                transport,
             }),
         })
     }
@@ -273,11 +267,12 @@ mod tests {
     #[test]
     fn joins_the_chat_path_onto_the_base_url() {
         for base in ["http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/"] {
-            let client = ProviderClient::new(settings(base)).unwrap();
             assert_eq!(
-                client.inner.chat_url.as_str(),
+                chat_url(base).unwrap().as_str(),
                 "http://127.0.0.1:9/v1/chat/completions"
             );
+            let client = ProviderClient::new(settings(base)).unwrap();
+            assert!(client.inner.transport.is_plain());
         }
     }
 

@@ -18,6 +18,8 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
+use crate::transport::TransportError;
+
 /// A failed provider call.
 #[derive(Debug, thiserror::Error)]
 #[error("provider `{provider}`: {kind}{}: {detail}", status_suffix(*.status))]
@@ -475,7 +477,7 @@ pub(crate) fn from_parsed(
 pub(crate) fn from_transport(
     provider: &str,
     scrubber: &Scrubber<'_>,
-    err: reqwest::Error,
+    err: TransportError,
     otherwise: ErrorKind,
 ) -> UpstreamError {
     let kind = if err.is_timeout() {
@@ -485,24 +487,7 @@ pub(crate) fn from_transport(
     } else {
         otherwise
     };
-    UpstreamError::new(
-        provider,
-        kind,
-        scrubber.clean(&error_chain(&err.without_url())),
-    )
-}
-
-/// An error and its sources, `: `-separated (reqwest's own message is often just "error sending
-/// request"; the cause is further down).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    UpstreamError::new(provider, kind, scrubber.clean(&err.describe()))
 }
 
 // === Scrubber ===

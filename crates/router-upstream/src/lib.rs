@@ -13,7 +13,9 @@
 //! # Layout
 //!
 //! - [`client`]: [`ProviderSettings`] (base URL, key, timeouts per phase) and [`ProviderClient`],
-//!   one pooled `reqwest::Client` per provider, dispatching on [`ProviderKind`].
+//!   one pooled HTTP client per provider, dispatching on [`ProviderKind`].
+//! - `transport`: the pooled HTTP client under it: reqwest for `https://` (TLS, proxies), hyper's
+//!   client directly for plain `http://`, behind one response type.
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
@@ -24,6 +26,7 @@ pub mod client;
 pub mod error;
 mod openai_compat;
 pub mod sse;
+mod transport;
 
 pub use client::{ChunkStream, ProviderClient, ProviderKind, ProviderSettings};
 pub use error::{ErrorKind, Fault, UpstreamError};

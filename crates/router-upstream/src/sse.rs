@@ -156,10 +156,7 @@ impl SseParser {
             }
             self.skip_lf = false;
         }
-        let Some(offset) = self.buf[self.scanned..]
-            .iter()
-            .position(|&byte| byte == b'\n' || byte == b'\r')
-        else {
+        let Some(offset) = memchr::memchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
             self.scanned = self.buf.len();
             if self.scanned > self.max_event_bytes {
                 return Err(self.too_large());
@@ -189,7 +186,7 @@ impl SseParser {
         if line[0] == b':' {
             return Ok(None);
         }
-        let (field, value) = match line.iter().position(|&byte| byte == b':') {
+        let (field, value) = match memchr::memchr(b':', &line) {
             Some(colon) => {
                 let skip = usize::from(line.get(colon + 1) == Some(&b' '));
                 (line.slice(..colon), line.slice(colon + 1 + skip..))

@@ -20,6 +20,7 @@ use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, UpstreamError};
+use crate::transport::Response;
 use response::BodyProblem;
 
 /// The most of an error body we read (the rest is dropped with the connection).
@@ -69,28 +70,19 @@ pub(crate) async fn stream(
         };
         return Err(body_error(inner, status, problem, &bytes));
     }
-    Ok(stream::decode(Arc::clone(inner), response.bytes_stream()))
+    Ok(stream::decode(Arc::clone(inner), response.into_stream()))
 }
 
 /// Sends the request and waits for the headers; a non-2xx answer is classified into an error.
-async fn send(
-    inner: &Arc<Inner>,
-    body: Vec<u8>,
-    stream: bool,
-) -> Result<reqwest::Response, UpstreamError> {
+async fn send(inner: &Arc<Inner>, body: Vec<u8>, stream: bool) -> Result<Response, UpstreamError> {
     let settings = &inner.settings;
     let accept = match stream {
         true => HeaderValue::from_static("text/event-stream"),
         false => HeaderValue::from_static("application/json"),
     };
-    let request = inner
-        .http
-        .post(inner.chat_url.clone())
-        .header(header::ACCEPT, accept)
-        .timeout(settings.total_timeout)
-        .body(body);
     tracing::trace!(provider = inner.name(), stream, "sending chat request");
-    let response = match tokio::time::timeout(settings.first_byte_timeout, request.send()).await {
+    let sent = inner.transport.post(body, accept, settings.total_timeout);
+    let response = match tokio::time::timeout(settings.first_byte_timeout, sent).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
             return Err(error::from_transport(
@@ -135,7 +127,7 @@ async fn send(
 
 /// Reads at most [`MAX_ERROR_BODY_BYTES`] of a body, each read within the idle timeout. What
 /// could not be read is left out: this is only for classifying and logging an error.
-async fn read_limited(inner: &Inner, mut response: reqwest::Response) -> Vec<u8> {
+async fn read_limited(inner: &Inner, mut response: Response) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < MAX_ERROR_BODY_BYTES {
         match tokio::time::timeout(inner.settings.idle_timeout, response.chunk()).await {

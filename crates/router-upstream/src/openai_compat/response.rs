@@ -27,8 +27,13 @@ pub(crate) enum BodyProblem {
 
 /// Reads a non-streaming response body.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, BodyProblem> {
-    let wire: WireResponse<'_> = serde_json::from_slice(body)
-        .map_err(|err| BodyProblem::Invalid(format!("response body is not valid JSON: {err}")))?;
+    // Checking UTF-8 once up front lets serde_json read the body as a `str`, which skips the
+    // per-string validation it does on bytes.
+    let invalid = |err: &dyn fmt::Display| {
+        BodyProblem::Invalid(format!("response body is not valid JSON: {err}"))
+    };
+    let body = std::str::from_utf8(body).map_err(|err| invalid(&err))?;
+    let wire: WireResponse<'_> = serde_json::from_str(body).map_err(|err| invalid(&err))?;
     if let Some(error) = wire.error {
         return Err(BodyProblem::Error(error_member(error)));
     }

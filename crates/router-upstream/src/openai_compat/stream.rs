@@ -19,6 +19,7 @@ use super::response::{WireUsage, error_member, summarize_choices};
 use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
 use crate::sse::SseParser;
+use crate::transport::TransportError;
 
 /// What one `data:` event is.
 #[derive(Debug)]
@@ -40,7 +41,13 @@ pub(crate) fn parse_event(data: &[u8]) -> Event {
     if data.trim_ascii() == b"[DONE]" {
         return Event::Done;
     }
-    let wire: WireChunk<'_> = match serde_json::from_slice(data) {
+    // Checking UTF-8 once up front lets serde_json read the event as a `str`, which skips the
+    // per-string validation it does on bytes.
+    let data = match std::str::from_utf8(data) {
+        Ok(data) => data,
+        Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
+    };
+    let wire: WireChunk<'_> = match serde_json::from_str(data) {
         Ok(wire) => wire,
         Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
     };
@@ -80,7 +87,7 @@ pub(crate) fn parse_event(data: &[u8]) -> Event {
 /// The chunk stream over a 2xx response body.
 pub(crate) fn decode(
     inner: Arc<Inner>,
-    body: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
 ) -> ChunkStream {
     let decoder = Decoder {
         idle_timeout: inner.settings.idle_timeout,
@@ -111,7 +118,7 @@ struct WireChunk<'a> {
     error: Option<&'a RawValue>,
 }
 
-type Body = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type Body = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
 
 /// The state of one stream.
 struct Decoder {

@@ -140,7 +140,7 @@ async fn ends_at_done_and_ignores_what_follows() {
 #[tokio::test]
 async fn network_chunking_does_not_matter() {
     let whole: Vec<u8> = [CONTENT, FINISH, USAGE, b"data: [DONE]\n\n"].concat();
-    let bytewise: Vec<reqwest::Result<Bytes>> = whole
+    let bytewise: Vec<Result<Bytes, TransportError>> = whole
         .chunks(1)
         .map(|byte| Ok(Bytes::copy_from_slice(byte)))
         .collect();

@@ -1,0 +1,544 @@
+//! The HTTP exchange under a provider client: one pooled client per provider, the request's
+//! headers built once, and a response whose body is read in network chunks.
+//!
+//! A provider behind `https://` (every hosted API) is reached through reqwest, which brings TLS
+//! and the proxy settings of the environment. A provider behind plain `http://` (a local
+//! inference server, a sidecar, the mocks) is reached through hyper's pooled client directly:
+//! reqwest's layers (redirect and retry policies, URL re-parsing of every request and response,
+//! a copy of the header map) cost about a sixth of the router's instructions per request, and
+//! buy nothing without TLS. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes
+//! through reqwest too, so the proxy is honoured.
+//!
+//! Both clients keep connections alive (pooled, up to 1024 idle per provider, 90 s), set
+//! `TCP_NODELAY` and TCP keep-alive, bound the connect time, never follow redirects and never
+//! retry on their own: the server's fallback policy decides what is tried again.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+use tokio::time::Instant;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// The most idle connections kept per provider.
+const POOL_MAX_IDLE: usize = 1024;
+/// TCP keep-alive on upstream connections.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// A provider's pooled HTTP client, pointed at its chat completions URL.
+pub(crate) enum Transport {
+    /// reqwest: TLS and proxies.
+    Reqwest { client: reqwest::Client, url: Url },
+    /// hyper's client for a plain-http provider with no proxy in the way.
+    Plain(Box<Plain>),
+}
+
+/// hyper's pooled client and everything a request needs but its body and `accept`.
+pub(crate) struct Plain {
+    client: HyperClient<HttpConnector, Full<Bytes>>,
+    uri: http::Uri,
+    /// `host`, the default headers (key marked sensitive) and `user-agent`, ready to copy.
+    headers: HeaderMap,
+}
+
+/// Why an exchange failed below HTTP.
+#[derive(Debug)]
+pub(crate) enum TransportError {
+    /// From reqwest (connect, TLS, I/O, its total timeout).
+    Reqwest(reqwest::Error),
+    /// From hyper's client before the response headers (connect, I/O, a malformed response).
+    Request(hyper_util::client::legacy::Error),
+    /// From hyper while reading the body.
+    Body(hyper::Error),
+    /// The whole exchange took longer than the provider's total timeout.
+    TimedOut(Duration),
+}
+
+/// The answer's status and headers, and its body still to read.
+pub(crate) struct Response {
+    status: StatusCode,
+    body: ResponseBody,
+}
+
+enum ResponseBody {
+    Reqwest(reqwest::Response),
+    Plain {
+        headers: HeaderMap,
+        incoming: Incoming,
+        /// When the provider's total timeout runs out.
+        deadline: Instant,
+        total_timeout: Duration,
+    },
+}
+
+/// A response body as a stream of network chunks; it ends after an error.
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
+
+// === impl Transport ===
+
+impl Transport {
+    /// The client for `url`, sending `headers` (and `user_agent`) on every request.
+    pub(crate) fn new(
+        url: Url,
+        headers: HeaderMap,
+        user_agent: &'static str,
+        connect_timeout: Duration,
+        proxy_in_env: bool,
+    ) -> Result<Self, String> {
+        if url.scheme() == "http" && !proxy_in_env {
+            let plain = Plain::new(&url, headers, user_agent, connect_timeout)?;
+            return Ok(Transport::Plain(Box::new(plain)));
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(user_agent)
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .tcp_keepalive(TCP_KEEPALIVE)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POOL_MAX_IDLE)
+            // A provider API never redirects a POST; following one would resend the body (and
+            // the key) somewhere we were not configured to talk to.
+            .redirect(reqwest::redirect::Policy::none())
+            // With `max_retries_per_request(0)` the retry layer also stops cloning every request
+            // (headers and body handle) in case it needs to resend it.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
+            .build()
+            .map_err(|err| err.to_string())?;
+        Ok(Transport::Reqwest { client, url })
+    }
+
+    /// Whether the environment sets a proxy for plain-http requests (reqwest honours it).
+    pub(crate) fn proxy_in_env() -> bool {
+        ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+    }
+
+    /// Whether requests go through hyper's client directly.
+    #[cfg(test)]
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain(_))
+    }
+
+    /// POSTs `body` and resolves with the response headers; the body is read within
+    /// `total_timeout` of now.
+    pub(crate) async fn post(
+        &self,
+        body: Vec<u8>,
+        accept: HeaderValue,
+        total_timeout: Duration,
+    ) -> Result<Response, TransportError> {
+        match self {
+            Transport::Reqwest { client, url } => {
+                let response = client
+                    .post(url.clone())
+                    .header(header::ACCEPT, accept)
+                    .timeout(total_timeout)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(TransportError::Reqwest)?;
+                Ok(Response {
+                    status: response.status(),
+                    body: ResponseBody::Reqwest(response),
+                })
+            }
+            Transport::Plain(plain) => {
+                let deadline = Instant::now() + total_timeout;
+                let mut request = http::Request::new(Full::new(Bytes::from(body)));
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = plain.uri.clone();
+                let headers = request.headers_mut();
+                headers.reserve(plain.headers.len() + 1);
+                for (name, value) in &plain.headers {
+                    headers.append(name, value.clone());
+                }
+                headers.insert(header::ACCEPT, accept);
+                let response =
+                    match tokio::time::timeout_at(deadline, plain.client.request(request)).await {
+                        Ok(response) => response.map_err(TransportError::Request)?,
+                        Err(_) => return Err(TransportError::TimedOut(total_timeout)),
+                    };
+                let (parts, incoming) = response.into_parts();
+                Ok(Response {
+                    status: parts.status,
+                    body: ResponseBody::Plain {
+                        headers: parts.headers,
+                        incoming,
+                        deadline,
+                        total_timeout,
+                    },
+                })
+            }
+        }
+    }
+}
+
+// === impl Plain ===
+
+impl Plain {
+    fn new(
+        url: &Url,
+        mut headers: HeaderMap,
+        user_agent: &'static str,
+        connect_timeout: Duration,
+    ) -> Result<Self, String> {
+        let uri: http::Uri = url
+            .as_str()
+            .parse()
+            .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
+        let host = uri
+            .authority()
+            .map(|it| it.as_str().to_owned())
+            .ok_or_else(|| format!("invalid base_url `{url}`: no host"))?;
+        let host = HeaderValue::try_from(host)
+            .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
+        headers.insert(header::HOST, host);
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(user_agent));
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(TCP_KEEPALIVE));
+        connector.set_connect_timeout(Some(connect_timeout));
+        let client = HyperClient::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POOL_MAX_IDLE)
+            .build(connector);
+        Ok(Self {
+            client,
+            uri,
+            headers,
+        })
+    }
+}
+
+// === impl Response ===
+
+impl Response {
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        match &self.body {
+            ResponseBody::Reqwest(response) => response.headers(),
+            ResponseBody::Plain { headers, .. } => headers,
+        }
+    }
+
+    /// The next chunk of the body, `None` at its end.
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        match &mut self.body {
+            ResponseBody::Reqwest(response) => response.chunk().await.map_err(Into::into),
+            ResponseBody::Plain {
+                incoming,
+                deadline,
+                total_timeout,
+                ..
+            } => loop {
+                let frame = match tokio::time::timeout_at(*deadline, incoming.frame()).await {
+                    Ok(Some(frame)) => frame.map_err(TransportError::Body)?,
+                    Ok(None) => return Ok(None),
+                    Err(_) => return Err(TransportError::TimedOut(*total_timeout)),
+                };
+                // Trailers carry nothing we read.
+                if let Ok(data) = frame.into_data()
+                    && !data.is_empty()
+                {
+                    return Ok(Some(data));
+                }
+            },
+        }
+    }
+
+    /// The whole body. A body that arrives in one chunk is not copied.
+    pub(crate) async fn bytes(mut self) -> Result<Bytes, TransportError> {
+        let Some(first) = self.chunk().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = self.chunk().await? else {
+            return Ok(first);
+        };
+        let mut body = BytesMut::with_capacity(2 * (first.len() + second.len()));
+        body.extend_from_slice(&first);
+        body.extend_from_slice(&second);
+        while let Some(chunk) = self.chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// The body as a stream of chunks.
+    pub(crate) fn into_stream(self) -> BodyStream {
+        match self.body {
+            ResponseBody::Reqwest(response) => Box::pin(
+                response
+                    .bytes_stream()
+                    .map(|chunk| chunk.map_err(TransportError::Reqwest)),
+            ),
+            body @ ResponseBody::Plain { .. } => {
+                let response = Response {
+                    status: self.status,
+                    body,
+                };
+                Box::pin(futures_util::stream::unfold(
+                    Some(response),
+                    |response| async move {
+                        let mut response = response?;
+                        match response.chunk().await {
+                            Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
+                            Ok(None) => None,
+                            Err(err) => Some((Err(err), None)),
+                        }
+                    },
+                ))
+            }
+        }
+    }
+}
+
+// === impl TransportError ===
+
+impl From<reqwest::Error> for TransportError {
+    fn from(err: reqwest::Error) -> Self {
+        TransportError::Reqwest(err)
+    }
+}
+
+impl TransportError {
+    /// A timeout of the transport itself (connect, or the total timeout).
+    pub(crate) fn is_timeout(&self) -> bool {
+        match self {
+            TransportError::Reqwest(err) => err.is_timeout(),
+            TransportError::TimedOut(_) => true,
+            TransportError::Request(err) => error_chain_has_timeout(err),
+            TransportError::Body(err) => err.is_timeout(),
+        }
+    }
+
+    /// The connection could not be opened.
+    pub(crate) fn is_connect(&self) -> bool {
+        match self {
+            TransportError::Reqwest(err) => err.is_connect(),
+            TransportError::Request(err) => err.is_connect(),
+            TransportError::Body(_) | TransportError::TimedOut(_) => false,
+        }
+    }
+
+    /// The error and its causes, `: `-separated, without URLs.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            TransportError::Reqwest(err) => error_chain(&err.without_url()),
+            TransportError::Request(err) => error_chain(&err),
+            TransportError::Body(err) => error_chain(&err),
+            TransportError::TimedOut(limit) => {
+                format!("the request took longer than the total timeout of {limit:?}")
+            }
+        }
+    }
+}
+
+/// Whether some cause of `err` is a timeout (hyper's connector reports an elapsed connect
+/// timeout as an `io::ErrorKind::TimedOut`).
+fn error_chain_has_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|it| it.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// An error and its sources, `: `-separated (a client's own message is often just "error
+/// sending request"; the cause is further down).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const AGENT: &str = "turnout/test";
+
+    fn transport(url: &str, proxy_in_env: bool) -> Transport {
+        let mut headers = HeaderMap::new();
+        let mut key = HeaderValue::from_static("Bearer sk-test");
+        key.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, key);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Transport::new(
+            Url::parse(url).unwrap(),
+            headers,
+            AGENT,
+            Duration::from_secs(5),
+            proxy_in_env,
+        )
+        .unwrap()
+    }
+
+    /// A server that answers one request with `answer` and hands back the request it read. It
+    /// then holds the connection open (a stalled body stays stalled) until the client leaves.
+    async fn one_shot_server(
+        answer: &'static [u8],
+    ) -> (Url, tokio::sync::oneshot::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/v1/chat/completions",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let (seen, request_seen) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0_u8; 4096];
+            while !request.ends_with(b"}") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the client closed before sending its body");
+                request.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(answer).await.unwrap();
+            let _ = seen.send(String::from_utf8(request).unwrap());
+            let _ = conn.read(&mut buf).await;
+        });
+        (url, request_seen)
+    }
+
+    #[test]
+    fn only_plain_http_without_a_proxy_bypasses_reqwest() {
+        assert!(transport("http://127.0.0.1:9/v1/chat/completions", false).is_plain());
+        assert!(!transport("http://127.0.0.1:9/v1/chat/completions", true).is_plain());
+        assert!(!transport("https://api.example.com/v1/chat/completions", false).is_plain());
+    }
+
+    #[tokio::test]
+    async fn plain_requests_carry_every_header_and_read_the_body() {
+        let (url, server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}",
+        )
+        .await;
+        let transport = transport(url.as_str(), false);
+        let response = transport
+            .post(
+                b"{\"a\":1}".to_vec(),
+                HeaderValue::from_static("application/json"),
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(&response.bytes().await.unwrap()[..], b"{\"ok\":true}");
+        let request = server.await.unwrap().to_ascii_lowercase();
+        assert!(
+            request.starts_with("post /v1/chat/completions http/1.1\r\n"),
+            "{request}"
+        );
+        for line in [
+            format!("host: {}\r\n", url.authority()),
+            "authorization: bearer sk-test\r\n".to_owned(),
+            "content-type: application/json\r\n".to_owned(),
+            "accept: application/json\r\n".to_owned(),
+            format!("user-agent: {AGENT}\r\n"),
+            "content-length: 7\r\n".to_owned(),
+        ] {
+            assert!(request.contains(&line), "{line:?} missing in {request}");
+        }
+        assert!(request.ends_with("\r\n\r\n{\"a\":1}"), "{request}");
+    }
+
+    #[tokio::test]
+    async fn the_total_timeout_bounds_the_body() {
+        let (url, _server) =
+            one_shot_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+                .await;
+        let transport = transport(url.as_str(), false);
+        let mut response = transport
+            .post(
+                b"{}".to_vec(),
+                HeaderValue::from_static("text/event-stream"),
+                Duration::from_millis(300),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            response.chunk().await.unwrap().as_deref(),
+            Some(&b"first"[..])
+        );
+        let err = response.chunk().await.unwrap_err();
+        assert!(err.is_timeout() && !err.is_connect(), "{err:?}");
+        assert!(err.describe().contains("total timeout"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let transport = transport(&format!("http://{addr}/v1/chat/completions"), false);
+        let err = transport
+            .post(
+                b"{}".to_vec(),
+                HeaderValue::from_static("application/json"),
+                Duration::from_secs(20),
+            )
+            .await
+            .err()
+            .unwrap();
+        assert!(err.is_connect() && !err.is_timeout(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_ends_after_its_last_chunk() {
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .await;
+        let transport = transport(url.as_str(), false);
+        let response = transport
+            .post(
+                b"{}".to_vec(),
+                HeaderValue::from_static("text/event-stream"),
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+        let chunks: Vec<Bytes> = response
+            .into_stream()
+            .map(|chunk| chunk.unwrap())
+            .collect()
+            .await;
+        assert_eq!(chunks.concat(), b"abcde");
+    }
+}
