@@ -29,6 +29,7 @@
 //! Model ids are written with `%`, `,`, `;`, `@`, `=` and any byte outside visible ASCII
 //! percent-encoded, so the lists split unambiguously.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -200,12 +201,6 @@ impl Receipt {
     pub(crate) fn headers(&self) -> HeaderMap {
         let catalog = self.app.catalog();
         let mut headers = HeaderMap::with_capacity(10);
-        let mut insert = |name: HeaderName, value: String| {
-            // Every value is visible ASCII by construction; a failure would only drop the header.
-            if let Ok(value) = HeaderValue::try_from(value) {
-                headers.insert(name, value);
-            }
-        };
         let mut requested = String::with_capacity(32 * self.requested.len());
         for (idx, model) in self.requested.iter().enumerate() {
             if idx > 0 {
@@ -213,7 +208,7 @@ impl Receipt {
             }
             push_encoded(&mut requested, &catalog.model(*model).id);
         }
-        insert(X_REQUESTED_MODELS, requested);
+        insert_string(&mut headers, X_REQUESTED_MODELS, requested);
         let mut attempts = String::with_capacity(64 * self.attempts.records().len());
         for (idx, record) in self.attempts.records().iter().enumerate() {
             if idx > 0 {
@@ -232,7 +227,8 @@ impl Receipt {
                 None => Some(200),
             };
             match status {
-                Some(status) => attempts.push_str(&status.to_string()),
+                // Writing into a `String` cannot fail.
+                Some(status) => _ = write!(attempts, "{status}"),
                 None => attempts.push('-'),
             }
             if let Some(failure) = record.failure {
@@ -240,26 +236,34 @@ impl Receipt {
                 attempts.push_str(failure.error_type);
             }
         }
-        insert(X_ATTEMPTS, attempts);
+        insert_string(&mut headers, X_ATTEMPTS, attempts);
         if let Some(served) = &self.served {
             let target = self.app.target(&served.attempt);
             let mut model = String::new();
             push_encoded(&mut model, &target.model.id);
-            insert(X_SERVED_MODEL, model);
-            insert(X_SERVED_PROVIDER, target.endpoint.provider.clone());
+            insert_string(&mut headers, X_SERVED_MODEL, model);
+            insert_string(
+                &mut headers,
+                X_SERVED_PROVIDER,
+                target.endpoint.provider.clone(),
+            );
             let depth = self
                 .requested
                 .iter()
                 .position(|it| *it == served.attempt.model)
                 .unwrap_or_default();
-            insert(X_FALLBACK_DEPTH, depth.to_string());
+            headers.insert(X_FALLBACK_DEPTH, HeaderValue::from(depth));
         }
         if let Some(auto) = &self.auto {
-            insert(X_ROUTER, AUTO_ROUTER_ID.to_owned());
-            insert(X_AUTO_TASK, auto.task.as_str().to_owned());
-            insert(X_AUTO_DIFFICULTY, format!("{:.2}", auto.difficulty));
-            insert(X_AUTO_LANGUAGE, auto.language.to_owned());
-            insert(X_AUTO_TRADEOFF, auto.tradeoff.to_string());
+            insert_string(
+                &mut headers,
+                X_AUTO_DIFFICULTY,
+                format!("{:.2}", auto.difficulty),
+            );
+            headers.insert(X_ROUTER, HeaderValue::from_static(AUTO_ROUTER_ID));
+            headers.insert(X_AUTO_TASK, HeaderValue::from_static(auto.task.as_str()));
+            headers.insert(X_AUTO_LANGUAGE, HeaderValue::from_static(auto.language));
+            headers.insert(X_AUTO_TRADEOFF, HeaderValue::from(u16::from(auto.tradeoff)));
         }
         headers
     }
@@ -380,6 +384,14 @@ fn push_encoded(out: &mut String, text: &str) {
             out.push(char::from(HEX[usize::from(byte >> 4)]));
             out.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
+    }
+}
+
+/// Inserts a header built at run time. Every value is visible ASCII by construction; a failure
+/// would only drop the header.
+fn insert_string(headers: &mut HeaderMap, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        headers.insert(name, value);
     }
 }
 
