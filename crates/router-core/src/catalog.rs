@@ -188,9 +188,10 @@ pub fn is_model_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A model with one plain endpoint (provider `p`, context 1000): the shared test fixture.
     pub(crate) fn model(id: &str) -> Model {
         Model {
             id: id.to_owned(),

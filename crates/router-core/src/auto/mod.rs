@@ -87,25 +87,10 @@ pub fn pinned_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Capabilities, Endpoint, Model, Pricing};
+    use crate::catalog::tests::model;
 
     #[test]
     fn pins_the_last_assistant_model_when_permitted() {
-        let model = |id: &str| Model {
-            id: id.to_owned(),
-            name: id.to_owned(),
-            created: 0,
-            description: String::new(),
-            endpoints: vec![Endpoint {
-                provider: "p".to_owned(),
-                upstream_model: "m".to_owned(),
-                pricing: Pricing::default(),
-                context_length: 1000,
-                max_output: None,
-                supported_parameters: Vec::new(),
-                capabilities: Capabilities::default(),
-            }],
-        };
         let catalog = Catalog::new(vec![model("a/one"), model("b/two")]).unwrap();
         let body = br#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"x","model":"a/one"},{"role":"assistant","content":"y","model":"b/two"},{"role":"user","content":"again"}]}"#;
         let request = ChatRequest::parse(body).unwrap();
