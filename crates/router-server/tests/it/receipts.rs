@@ -6,15 +6,9 @@ use router_mock::{Behavior, Failure};
 use serde_json::{Value, json};
 
 use crate::fleet::{FALLBACK_PRICES, Fleet, PRIMARY_PRICES, generation_id, header, routed_body};
-use crate::support::{Event, assert_close, data, error_response, expected_cost, read_events};
-
-fn content(chunks: &[&Value]) -> String {
-    chunks
-        .iter()
-        .flat_map(|chunk| chunk["choices"].as_array().unwrap())
-        .filter_map(|choice| choice["delta"]["content"].as_str())
-        .collect()
-}
+use crate::support::{
+    Event, assert_close, content, data, error_response, expected_cost, read_events,
+};
 
 #[tokio::test]
 async fn an_answer_from_the_primary_has_depth_zero_and_its_own_price() {

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 use crate::support::{
-    CLIENT_KEY, Event, Gateway, ONE_PRICES, assert_close, chat_body, data, error_response,
+    CLIENT_KEY, Event, Gateway, ONE_PRICES, assert_close, chat_body, content, data, error_response,
     expected_cost, read_events,
 };
 
@@ -26,14 +26,6 @@ fn assert_chunk_identity(chunks: &[&Value]) {
         assert_eq!(chunk["provider"], "Alpha AI", "{chunk}");
         assert!(chunk["choices"].is_array(), "{chunk}");
     }
-}
-
-fn content(chunks: &[&Value]) -> String {
-    chunks
-        .iter()
-        .flat_map(|chunk| chunk["choices"].as_array().unwrap())
-        .filter_map(|choice| choice["delta"]["content"].as_str())
-        .collect()
 }
 
 #[tokio::test]

@@ -263,6 +263,15 @@ pub(crate) fn data(events: &[Event]) -> Vec<&Value> {
         .collect()
 }
 
+/// The streamed text: every chunk's `delta.content`, in order.
+pub(crate) fn content(chunks: &[&Value]) -> String {
+    chunks
+        .iter()
+        .flat_map(|chunk| chunk["choices"].as_array().unwrap())
+        .filter_map(|choice| choice["delta"]["content"].as_str())
+        .collect()
+}
+
 /// `prompt × prompt_price + completion × completion_price`, prices per million tokens.
 pub(crate) fn expected_cost(usage: &Value, (prompt_price, completion_price): (f64, f64)) -> f64 {
     let prompt = usage["prompt_tokens"].as_u64().unwrap() as f64;
