@@ -8,8 +8,8 @@
 //! Dropping the last clone of [`Records`] writes the pending batch and stops the thread.
 //!
 //! The store is a SQLite file in WAL mode (the schema is created when missing), so records
-//! survive a restart; without a path it is an in-memory database that lives as long as the
-//! [`Records`].
+//! survive a restart; without a path it is an in-memory database of the newest 100,000 records
+//! that lives as long as the [`Records`].
 //!
 //! # Layout
 //!

@@ -44,10 +44,16 @@ const COLUMNS: &str = "id, key_name, created_at_ms, requested_models, model, pro
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_ms, \
     time_to_first_token_ms, finish_reason, streamed, cancelled, router, upstream_id";
 
+/// How many records an in-memory store keeps (about 35 MB): without a file, the store is a
+/// recent history, not an archive, and must not grow with every request.
+const IN_MEMORY_LIMIT: i64 = 100_000;
+
 /// An open records database.
 #[derive(Debug)]
 pub(super) struct Store {
     conn: Connection,
+    /// For an in-memory store, how many of the newest records to keep; a file keeps all.
+    limit: Option<i64>,
 }
 
 impl Store {
@@ -80,7 +86,10 @@ impl Store {
         conn.execute_batch(SCHEMA)
             .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
             .map_err(open_err)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            limit: path.is_none().then_some(IN_MEMORY_LIMIT),
+        })
     }
 
     /// Inserts `records` in one transaction. A record whose id exists replaces it.
@@ -117,6 +126,13 @@ impl Store {
                     record.upstream_id,
                 ])?;
             }
+        }
+        if let Some(limit) = self.limit {
+            // Rowids grow with every insert, so this drops the oldest records beyond the limit.
+            tx.execute(
+                "DELETE FROM generations WHERE rowid <= (SELECT MAX(rowid) FROM generations) - ?1",
+                [limit],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -266,6 +282,25 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn an_in_memory_store_keeps_only_the_newest_records() {
+        let record = super::super::tests::record;
+        let mut store = Store::open(None).unwrap();
+        store.limit = Some(3);
+        let batch: Vec<_> = (0..5)
+            .map(|idx| record(&format!("gen-{idx}"), "team", idx, 0.5))
+            .collect();
+        store.insert(&batch[..2]).unwrap();
+        store.insert(&batch[2..]).unwrap();
+        let kept: Vec<bool> = (0..5)
+            .map(|idx| store.get(&format!("gen-{idx}"), "team").unwrap().is_some())
+            .collect();
+        assert_eq!(kept, [false, false, true, true, true]);
+        let on_disk =
+            Store::open(Some(super::super::tests::TempPath::new("all").as_ref())).unwrap();
+        assert_eq!(on_disk.limit, None);
     }
 
     #[test]

@@ -42,7 +42,12 @@ impl Drop for TempPath {
     }
 }
 
-fn record(id: &str, key_name: &str, created_at_ms: u64, cost_usd: f64) -> GenerationRecord {
+pub(super) fn record(
+    id: &str,
+    key_name: &str,
+    created_at_ms: u64,
+    cost_usd: f64,
+) -> GenerationRecord {
     GenerationRecord {
         id: id.to_owned(),
         key_name: key_name.to_owned(),
