@@ -13,8 +13,16 @@
 //!    strength and never overfit a handful of rows).
 //! 4. Keep every prompt as a labelled example (pruned sparse vector plus per-model quality): at
 //!    routing time the nearest examples refine the cluster estimate.
-//! 5. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
-//!    the quality-only choice, on the training rows (each routed without itself as a neighbour).
+//! 5. With `--predictors`, per-model L2-regularised logistic regressions on the same features,
+//!    the cluster estimate as their offset (the L2 strength chosen by 3-fold cross-validation on
+//!    the rows). Measured on the development set they did not beat the nearest examples, so
+//!    they are off by default.
+//! 6. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
+//!    the quality-only choice, then a lambda per dial value so the operating points spread in
+//!    cost instead of bunching: dials 1 to 6 geometrically between the quality-only cost and the
+//!    default's, dial 9 at the scale curve's `9 * scale` (the knee where the cheap strong models
+//!    take over), dial 8 halfway (geometrically) between the default's cost and dial 9's. All on
+//!    the training rows, each routed without itself as a neighbour.
 //!
 //! Model names are kept as given: the profile is keyed by the data's model names.
 
@@ -27,7 +35,7 @@ use router_core::analysis::task::TaskType;
 use router_core::analysis::{self, Conversation};
 use router_core::auto::profile::{
     ClassifierData, CostScale, ExampleRow, ExamplesData, FORMAT, FeatureData, IdfData, ModelData,
-    Profile, ProfileData, SelectionData, TaskData, VERSION,
+    PredictorsData, Profile, ProfileData, SelectionData, TaskData, VERSION, logit, sigmoid,
 };
 use router_core::auto::select::{self, SelectParams};
 use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_model_id};
@@ -47,6 +55,9 @@ pub(crate) struct CalibrateArgs {
     /// Number of task clusters (0: about sqrt(rows / 4), from 2 to 48).
     #[arg(long, default_value_t = 0)]
     pub(crate) clusters: usize,
+    /// Also fit per-model logistic regressions on the prompt features (`predictors`).
+    #[arg(long)]
+    pub(crate) predictors: bool,
 }
 
 /// Runs `cargo xtask calibrate`.
@@ -54,6 +65,7 @@ pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let rows = read_rows(&args.data)?;
     let options = FitOptions {
         clusters: args.clusters,
+        predictors: args.predictors,
         ..FitOptions::default()
     };
     let fitted = fit(&rows, &options)?;
@@ -154,11 +166,23 @@ pub(crate) struct FitOptions {
     pub(crate) target_share: f64,
     /// How costs are normalized.
     pub(crate) cost_scale: CostScale,
+    /// Fit per-model logistic regressions on the prompt features.
+    pub(crate) predictors: bool,
+    /// Their L2 strengths to choose from by inner cross-validation, in units of `1 / rows`.
+    pub(crate) l2_grid: Vec<f32>,
+    /// SGD epochs.
+    pub(crate) epochs: usize,
+    /// Fit a lambda per dial value so the operating points spread in cost.
+    pub(crate) spread_dial: bool,
 }
 
 impl Default for FitOptions {
     fn default() -> Self {
         Self {
+            predictors: false,
+            l2_grid: vec![0.3, 1.0, 3.0, 10.0],
+            epochs: 10,
+            spread_dial: true,
             clusters: 0,
             bits: 16,
             cluster_prior: 8.0,
@@ -426,21 +450,194 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
             cost_scale: options.cost_scale,
             unknown_model_quality: 0.0,
             reference_prompt_tokens,
+            dial_lambdas: None,
         },
         difficulty_buckets: n_buckets,
         tasks,
         models: models_data,
         examples,
+        predictors: None,
     };
 
-    // 6. Lambda scale.
-    data.selection.lambda_scale = fit_lambda_scale(&data, &catalog, rows, &models, options)?;
+    // 6. Per-model logistic regressions, the cluster estimate as their offset.
+    if options.predictors {
+        data.predictors = Some(fit_predictors(&data, rows, &models, &ids, options)?);
+    }
+
+    // 7. Lambda scale.
+    let (scale, table) = fit_dial(&data, &catalog, rows, &models, options)?;
+    data.selection.lambda_scale = scale;
+    data.selection.dial_lambdas = table;
     Ok(Fitted {
         data,
         models,
         names,
         catalog,
     })
+}
+
+/// Fits the per-model logistic regressions: each row's features as routing computes them, the
+/// profile's cluster estimate (without neighbours) as the offset, the L2 strength chosen from
+/// `options.l2_grid` by 3-fold cross-validation on the rows (mean log-loss).
+fn fit_predictors(
+    data: &ProfileData,
+    rows: &[Row],
+    models: &[String],
+    ids: &[String],
+    options: &FitOptions,
+) -> anyhow::Result<PredictorsData> {
+    let mut base = data.clone();
+    base.classifier.neighbours = 0;
+    let profile = Profile::from_data(base).context("the fitted profile does not validate")?;
+    let mut xs = Vec::with_capacity(rows.len());
+    let mut offsets = Vec::with_capacity(rows.len() * ids.len());
+    let mut labels = Vec::with_capacity(rows.len() * ids.len());
+    for row in rows {
+        let analysis = profile.analyze(
+            &Conversation::user(&row.prompt),
+            &request_features(&row.prompt),
+        );
+        let estimator = profile.estimator(&analysis);
+        for (id, name) in ids.iter().zip(models) {
+            let prior = estimator.quality(id).unwrap_or(0.5) as f32;
+            offsets.push(logit(prior));
+            labels.push(row.quality[name] as f32);
+        }
+        xs.push(analysis.features);
+    }
+    let problem = Problem {
+        xs: &xs,
+        offsets: &offsets,
+        labels: &labels,
+        n_models: ids.len(),
+        n_slots: 1usize << data.features.bits,
+    };
+    let n = rows.len() as f32;
+    let mut best = (
+        f64::INFINITY,
+        options.l2_grid.first().copied().unwrap_or(1.0),
+    );
+    if options.l2_grid.len() > 1 {
+        const INNER: usize = 3;
+        for &l2 in &options.l2_grid {
+            let mut loss = 0.0;
+            for fold in 0..INNER {
+                let train: Vec<usize> = (0..rows.len()).filter(|i| i % INNER != fold).collect();
+                let test: Vec<usize> = (0..rows.len()).filter(|i| i % INNER == fold).collect();
+                let (bias, weights) = problem.sgd(&train, l2 / train.len() as f32, options.epochs);
+                loss += problem.log_loss(&test, &bias, &weights);
+            }
+            if loss < best.0 {
+                best = (loss, l2);
+            }
+        }
+    }
+    let all: Vec<usize> = (0..rows.len()).collect();
+    let (bias, weights) = problem.sgd(&all, best.1 / n, options.epochs);
+    let m = ids.len();
+    let weights = weights
+        .chunks_exact(m)
+        .enumerate()
+        .filter(|(_, values)| values.iter().any(|w| w.abs() >= 1e-4))
+        .map(|(slot, values)| (slot as u32, values.iter().map(|w| round4f(*w)).collect()))
+        .collect();
+    Ok(PredictorsData {
+        models: ids.to_vec(),
+        prior_weight: 1.0,
+        bias: bias.iter().map(|it| round4f(*it)).collect(),
+        weights,
+    })
+}
+
+/// Logistic regressions with offsets, one per model, sharing the rows' features.
+struct Problem<'a> {
+    xs: &'a [SparseVector],
+    /// `[row][model]`.
+    offsets: &'a [f32],
+    /// `[row][model]`, `0..=1`.
+    labels: &'a [f32],
+    n_models: usize,
+    n_slots: usize,
+}
+
+impl Problem<'_> {
+    /// SGD on `rows` (Bottou's schedule, L2 through a shared scale). Returns the biases and the
+    /// slot-major weights.
+    fn sgd(&self, rows: &[usize], l2: f32, epochs: usize) -> (Vec<f32>, Vec<f32>) {
+        let m = self.n_models;
+        let mut weights = vec![0.0f32; self.n_slots * m];
+        let mut bias = vec![0.0f32; m];
+        let mut scale = 1.0f64;
+        let lr0 = 1.0f64;
+        let mut t = 0.0f64;
+        let mut order = rows.to_vec();
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut z = vec![0.0f32; m];
+        for _ in 0..epochs {
+            for i in (1..order.len()).rev() {
+                let j = (rng.next() % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            for &row in &order {
+                let lr = lr0 / (1.0 + lr0 * f64::from(l2) * t);
+                t += 1.0;
+                let offsets = &self.offsets[row * m..(row + 1) * m];
+                for ((z, o), b) in z.iter_mut().zip(offsets).zip(&bias) {
+                    *z = o + b;
+                }
+                let s = scale as f32;
+                for &(slot, x) in self.xs[row].entries() {
+                    let w = &weights[slot as usize * m..(slot as usize + 1) * m];
+                    for (z, w) in z.iter_mut().zip(w) {
+                        *z += s * w * x;
+                    }
+                }
+                let labels = &self.labels[row * m..(row + 1) * m];
+                for (z, y) in z.iter_mut().zip(labels) {
+                    *z = sigmoid(*z) - y;
+                }
+                scale *= 1.0 - lr * f64::from(l2);
+                if scale < 1e-6 {
+                    weights.iter_mut().for_each(|w| *w *= scale as f32);
+                    scale = 1.0;
+                }
+                let step = (lr / scale) as f32;
+                for &(slot, x) in self.xs[row].entries() {
+                    let w = &mut weights[slot as usize * m..(slot as usize + 1) * m];
+                    for (w, g) in w.iter_mut().zip(&z) {
+                        *w -= step * g * x;
+                    }
+                }
+                for (b, g) in bias.iter_mut().zip(&z) {
+                    *b -= (lr * 0.1) as f32 * g;
+                }
+            }
+        }
+        weights.iter_mut().for_each(|w| *w *= scale as f32);
+        (bias, weights)
+    }
+
+    /// Mean log-loss on `rows`.
+    fn log_loss(&self, rows: &[usize], bias: &[f32], weights: &[f32]) -> f64 {
+        let m = self.n_models;
+        let mut total = 0.0f64;
+        for &row in rows {
+            for model in 0..m {
+                let mut z = self.offsets[row * m + model] + bias[model];
+                for &(slot, x) in self.xs[row].entries() {
+                    z += x * weights[slot as usize * m + model];
+                }
+                let p = f64::from(sigmoid(z)).clamp(1e-6, 1.0 - 1e-6);
+                let y = f64::from(self.labels[row * m + model]);
+                total -= y * p.ln() + (1.0 - y) * (1.0 - p).ln();
+            }
+        }
+        total / (rows.len() * m).max(1) as f64
+    }
+}
+
+fn round4f(value: f32) -> f32 {
+    (value * 1e4).round() / 1e4
 }
 
 /// A catalog of the data's models, each priced from its observed costs: a least-squares line
@@ -505,15 +702,17 @@ pub(crate) fn synthetic_catalog(rows: &[Row], models: &[String]) -> anyhow::Resu
     Catalog::new(catalog_models).context("building the synthetic catalog")
 }
 
-/// The lambda scale at which the default dial keeps `target_share` of the quality the
-/// quality-only dial gets, on the training rows (each routed without itself as a neighbour).
-fn fit_lambda_scale(
+/// The dial's calibration: the lambda scale at which the default dial keeps `target_share` of
+/// the quality the quality-only dial gets, and, with `options.spread_dial`, a lambda per dial
+/// value so the operating points spread in cost (see the module documentation, step 6). All on
+/// the training rows, each routed without itself as a neighbour.
+fn fit_dial(
     data: &ProfileData,
     catalog: &Catalog,
     rows: &[Row],
     models: &[String],
     options: &FitOptions,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Option<Vec<f64>>)> {
     let profile =
         Profile::from_data(data.clone()).context("the fitted profile does not validate")?;
     let filter = ModelFilter::permit_all();
@@ -531,11 +730,18 @@ fn fit_lambda_scale(
         .collect();
     let by_id: BTreeMap<String, &String> =
         models.iter().map(|name| (catalog_id(name), name)).collect();
-    let mean_quality = |scale: f64, tradeoff: u8| -> anyhow::Result<f64> {
+    // Mean (cost, quality) of the picks at a fixed lambda (`None`: infinite).
+    let point = |lambda: Option<f64>| -> anyhow::Result<(f64, f64)> {
         let mut profile_data = data.clone();
-        profile_data.selection.lambda_scale = scale;
+        let tradeoff = match lambda {
+            Some(lambda) => {
+                profile_data.selection.dial_lambdas = Some(vec![lambda; 9]);
+                5
+            }
+            None => 10,
+        };
         let profile = Profile::from_data(profile_data)?;
-        let mut total = 0.0;
+        let (mut cost, mut quality) = (0.0, 0.0);
         for (row, analysis) in rows.iter().zip(&analyses) {
             let params = SelectParams {
                 filter: &filter,
@@ -544,24 +750,68 @@ fn fit_lambda_scale(
             };
             let selection = select::select(catalog, &profile, analysis, &params)
                 .map_err(|err| anyhow::anyhow!("{err}"))?;
-            let pick = &catalog.model(selection.picks[0]).id;
-            total += row.quality[by_id[pick]];
+            let pick = by_id[&catalog.model(selection.picks[0]).id];
+            cost += row.cost[pick];
+            quality += row.quality[pick];
         }
-        Ok(total / rows.len() as f64)
+        let n = rows.len() as f64;
+        Ok((cost / n, quality / n))
     };
-    let best = mean_quality(1.0, 0)?;
+    let (best_cost, best) = point(Some(0.0))?;
     let target = options.target_share * best;
     // The largest scale (on a log grid) that still keeps the target at the default dial.
-    let mut chosen = 1e-3;
+    let mut scale = 1e-3;
     for step in 0..=48 {
-        let scale = 10f64.powf(-3.0 + f64::from(step) / 12.0);
-        if mean_quality(scale, 7)? >= target {
-            chosen = scale;
+        let candidate = 10f64.powf(-3.0 + f64::from(step) / 12.0);
+        if point(Some(candidate * 7.0 / 3.0))?.1 >= target {
+            scale = candidate;
         } else {
             break;
         }
     }
-    Ok(chosen)
+    if !options.spread_dial {
+        return Ok((scale, None));
+    }
+    let default_lambda = scale * 7.0 / 3.0;
+    let default_cost = point(Some(default_lambda))?.0;
+    let knee_lambda = scale * 9.0;
+    let knee_cost = point(Some(knee_lambda))?.0;
+    let grid: Vec<f64> = (0..=96)
+        .map(|step| 10f64.powf(-3.0 + f64::from(step) / 16.0))
+        .collect();
+    let mut points = Vec::with_capacity(grid.len());
+    for &lambda in &grid {
+        points.push((lambda, point(Some(lambda))?.0));
+    }
+    // The smallest lambda on the grid (at least `floor`) whose mean cost is at most `target`.
+    let lambda_for = |target: f64, floor: f64| -> f64 {
+        points
+            .iter()
+            .filter(|it| it.0 >= floor)
+            .find(|it| it.1 <= target)
+            .map_or_else(|| grid[grid.len() - 1].max(floor), |it| it.0)
+    };
+    let geometric = |from: f64, to: f64, share: f64| {
+        from.max(1e-12).powf(1.0 - share) * to.max(1e-12).powf(share)
+    };
+    let mut table = Vec::with_capacity(9);
+    let mut floor = 0.0;
+    for t in 1..=9u8 {
+        let lambda = match t {
+            1..=6 => lambda_for(
+                geometric(best_cost, default_cost, f64::from(t) / 7.0),
+                floor,
+            )
+            .min(default_lambda),
+            7 => default_lambda,
+            8 => lambda_for(geometric(default_cost, knee_cost, 0.5), floor).min(knee_lambda),
+            _ => knee_lambda,
+        };
+        let lambda = lambda.max(floor);
+        table.push(lambda);
+        floor = lambda;
+    }
+    Ok((scale, Some(table)))
 }
 
 /// Spherical k-means with k-means++ seeding from a fixed seed. Returns each vector's cluster and
@@ -777,6 +1027,50 @@ mod tests {
         assert_eq!(pick(code, 0), "data/strong_coder");
         assert_eq!(pick(chat, 0), "vendor/chatty");
         assert_eq!(pick(code, 10), "vendor/chatty");
+    }
+
+    #[test]
+    fn predictors_learn_per_prompt_quality_and_the_dial_table_rises() {
+        // Within one kind of prompt, the word "tricky" decides whether the cheap model succeeds.
+        let mut rows = Vec::new();
+        for idx in 0..60 {
+            let tricky = idx % 2 == 0;
+            let word = if tricky { "tricky" } else { "plain" };
+            rows.push(Row {
+                id: format!("row-{idx}"),
+                prompt: format!("answer this {word} question number {idx} about rivers"),
+                quality: BTreeMap::from([
+                    ("big/model".to_owned(), 1.0),
+                    ("small/model".to_owned(), if tricky { 0.0 } else { 1.0 }),
+                ]),
+                cost: BTreeMap::from([
+                    ("big/model".to_owned(), 0.01),
+                    ("small/model".to_owned(), 0.001),
+                ]),
+            });
+        }
+        let options = FitOptions {
+            clusters: 1,
+            neighbours: 0,
+            bits: 12,
+            predictors: true,
+            ..FitOptions::default()
+        };
+        let fitted = fit(&rows, &options).unwrap();
+        let table = fitted.data.selection.dial_lambdas.clone().unwrap();
+        assert_eq!(table.len(), 9);
+        assert!(table.windows(2).all(|it| it[0] <= it[1]), "{table:?}");
+        let predictors = fitted.data.predictors.clone().unwrap();
+        assert_eq!(predictors.models, ["big/model", "small/model"]);
+        let profile =
+            Profile::from_json(&Profile::from_data(fitted.data).unwrap().to_json()).unwrap();
+        let small = |prompt: &str| {
+            let analysis = profile.analyze(&Conversation::user(prompt), &request_features(prompt));
+            profile.quality("small/model", &analysis).unwrap()
+        };
+        let tricky = small("answer this tricky question number 99 about rivers");
+        let plain = small("answer this plain question number 99 about rivers");
+        assert!(plain > tricky + 0.3, "{plain} {tricky}");
     }
 
     #[test]

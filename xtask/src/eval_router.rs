@@ -43,6 +43,9 @@ pub(crate) struct EvalArgs {
     /// Nearest labelled examples used per prompt (0: clusters only).
     #[arg(long, default_value_t = FitOptions::default().neighbours)]
     pub(crate) neighbours: usize,
+    /// Also fit per-model logistic regressions on the prompt features.
+    #[arg(long)]
+    pub(crate) predictors: bool,
 }
 
 /// The dial values evaluated.
@@ -55,6 +58,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
     let options = FitOptions {
         clusters: args.clusters,
         neighbours: args.neighbours,
+        predictors: args.predictors,
         ..FitOptions::default()
     };
     let models: Vec<String> = rows[0].quality.keys().cloned().collect();

@@ -380,6 +380,7 @@ fn build(specs: &[ModelSpec], scale: f64, cost_scale: CostScale) -> (Catalog, Pr
             cost_scale,
             unknown_model_quality: 0.5,
             reference_prompt_tokens: 1000,
+            dial_lambdas: None,
         },
         difficulty_buckets: 3,
         tasks: TaskType::ALL
@@ -395,6 +396,7 @@ fn build(specs: &[ModelSpec], scale: f64, cost_scale: CostScale) -> (Catalog, Pr
             .collect(),
         models: quality,
         examples: None,
+        predictors: None,
     };
     (
         Catalog::new(models).unwrap(),

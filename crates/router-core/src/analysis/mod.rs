@@ -138,6 +138,9 @@ pub struct Analysis {
     pub clusters: Vec<f32>,
     /// The profile's nearest labelled examples, most similar first.
     pub neighbours: Vec<Neighbour>,
+    /// The prompt's hashed n-gram features as the profile weighs them (IDF, unit length): the
+    /// input of the profile's per-model predictors.
+    pub features: SparseVector,
 }
 
 /// Bytes of the last user turn read from its start and from its end.
@@ -197,6 +200,7 @@ pub fn analyze(
         needs: NeededCapabilities::from(request),
         clusters: classification.clusters,
         neighbours: classification.neighbours,
+        features,
     }
 }
 

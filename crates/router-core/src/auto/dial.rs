@@ -4,7 +4,9 @@
 //! only), infinite at dial 10 (the cheapest capable model), and `scale * t / (10 - t)` between:
 //! 1 at `t = 5` times the scale, 7/3 at the default 7, 9 at `t = 9`. The scale is data: calibration
 //! fits it so that the default lands near 95% of the best candidate's quality, and stores it in
-//! the profile.
+//! the profile. A calibrated profile may instead list lambda for each dial value 1 to 9
+//! (`selection.dial_lambdas`, non-decreasing), fitted so the operating points spread in cost;
+//! see `SelectionData::lambda`.
 
 /// Lambda for a dial value; `f64::INFINITY` at 10 and above.
 pub fn lambda(tradeoff: u8, scale: f64) -> f64 {

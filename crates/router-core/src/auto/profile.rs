@@ -28,8 +28,13 @@
 //!
 //! Quality of a model for a prompt: the cluster posterior of the prompt weights each cluster's
 //! quality, read at the prompt's difficulty (linear between bucket centres); when the profile has
-//! labelled examples, the nearest ones pull that estimate toward what the model actually scored
-//! on them (`(sum w_i y_i + prior * q_cluster) / (sum w_i + prior)`).
+//! per-model predictors ([`PredictorsData`], optional), a logistic regression on the prompt's
+//! features corrects that estimate (`sigmoid(logit(q_cluster) + bias + x . w)`); when it has
+//! labelled examples, the nearest ones then pull the estimate toward what the model actually
+//! scored on them (`(sum w_i y_i + prior * q) / (sum w_i + prior)`).
+//!
+//! Optional fields a calibrated profile may add: `selection.dial_lambdas` (lambda per dial value
+//! 1 to 9), `examples` and `predictors`. The demo profile has none of them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -80,6 +85,9 @@ pub struct ProfileData {
     /// Labelled example prompts (nearest-neighbour refinement), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<ExamplesData>,
+    /// Per-model logistic regressions on the prompt's features, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictors: Option<PredictorsData>,
 }
 
 fn default_buckets() -> usize {
@@ -141,7 +149,7 @@ pub enum CostScale {
 }
 
 /// Selection tunables.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectionData {
     /// Lambda's scale (see `crate::auto::dial`).
     pub lambda_scale: f64,
@@ -154,6 +162,26 @@ pub struct SelectionData {
     /// The prompt size of the reference request (`cost_scale: reference`).
     #[serde(default = "default_reference_tokens")]
     pub reference_prompt_tokens: u32,
+    /// Lambda of each dial value 1 to 9 (nine non-decreasing values), when calibration fitted
+    /// them one by one; else lambda follows `lambda_scale` (see `crate::auto::dial`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dial_lambdas: Option<Vec<f64>>,
+}
+
+impl SelectionData {
+    /// Lambda at dial value `tradeoff`: 0 at 0, infinite at 10, `dial_lambdas` or the
+    /// `lambda_scale` curve between.
+    pub fn lambda(&self, tradeoff: u8) -> f64 {
+        match (&self.dial_lambdas, tradeoff) {
+            (_, 0) => 0.0,
+            (_, t) if t >= 10 => f64::INFINITY,
+            (Some(table), t) => table
+                .get(usize::from(t) - 1)
+                .copied()
+                .unwrap_or(f64::INFINITY),
+            (None, t) => super::dial::lambda(t, self.lambda_scale),
+        }
+    }
 }
 
 fn default_reference_tokens() -> u32 {
@@ -220,6 +248,129 @@ pub struct ExampleRow {
     pub quality: Vec<Option<f32>>,
 }
 
+/// Per-model L2-regularised logistic regressions that correct the cluster estimate for the
+/// prompt at hand: `P(good answer) = sigmoid(prior_weight * logit(cluster estimate) + bias[m] +
+/// sum_s x_s * w[s][m])`, where `x` is the prompt's weighted feature vector
+/// ([`Analysis::features`]). The cluster estimate is the offset, so a model the weights know
+/// nothing about keeps it; the nearest examples, when present, then refine the corrected value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictorsData {
+    /// The models, in the order of `bias` and of every weight list.
+    pub models: Vec<String>,
+    /// The weight of the cluster estimate's logit (1: an offset).
+    #[serde(default = "default_prior_weight")]
+    pub prior_weight: f32,
+    /// Intercept per model.
+    pub bias: Vec<f32>,
+    /// `[slot, [weight per model]]` for every slot with a weight.
+    pub weights: Vec<(u32, Vec<f32>)>,
+}
+
+fn default_prior_weight() -> f32 {
+    1.0
+}
+
+/// Compiled [`PredictorsData`]: a dense slot index into slot-major weight rows.
+#[derive(Debug, Clone, Default)]
+struct Predictors {
+    /// Per profile model: its column, if the predictors know it.
+    columns: Vec<Option<usize>>,
+    n_columns: usize,
+    prior_weight: f32,
+    bias: Vec<f32>,
+    /// Per slot: its row in `weights`, or `u32::MAX`.
+    rows: Vec<u32>,
+    /// `[row][column]`, flattened.
+    weights: Vec<f32>,
+}
+
+impl Predictors {
+    fn compile(
+        data: &PredictorsData,
+        model_index: &HashMap<String, usize, BuildHasherDefault<IdHasher>>,
+        n_models: usize,
+        n_slots: usize,
+    ) -> Result<Self, ProfileError> {
+        let invalid = |field: &str, message: &str| ProfileError::Invalid {
+            field: format!("predictors.{field}"),
+            message: message.to_owned(),
+        };
+        let n_columns = data.models.len();
+        if data.bias.len() != n_columns {
+            return Err(invalid(
+                "bias",
+                "needs one value per model of `predictors.models`",
+            ));
+        }
+        if !data.prior_weight.is_finite() || data.bias.iter().any(|it| !it.is_finite()) {
+            return Err(invalid("bias", "values must be finite"));
+        }
+        let mut columns = vec![None; n_models];
+        for (column, model) in data.models.iter().enumerate() {
+            if let Some(&idx) = model_index.get(model) {
+                columns[idx] = Some(column);
+            }
+        }
+        let mut rows = vec![u32::MAX; n_slots];
+        let mut weights = Vec::with_capacity(data.weights.len() * n_columns);
+        for (idx, (slot, values)) in data.weights.iter().enumerate() {
+            let field = format!("weights[{idx}]");
+            let Some(row) = rows.get_mut(*slot as usize) else {
+                return Err(invalid(&field, "slot out of range"));
+            };
+            if *row != u32::MAX {
+                return Err(invalid(&field, "slot listed twice"));
+            }
+            if values.len() != n_columns || values.iter().any(|it| !it.is_finite()) {
+                return Err(invalid(
+                    &field,
+                    "needs one finite value per model of `predictors.models`",
+                ));
+            }
+            *row = idx as u32;
+            weights.extend_from_slice(values);
+        }
+        Ok(Self {
+            columns,
+            n_columns,
+            prior_weight: data.prior_weight,
+            bias: data.bias.clone(),
+            rows,
+            weights,
+        })
+    }
+
+    /// `bias + x . w` per column.
+    fn logits(&self, features: &SparseVector) -> Vec<f32> {
+        let mut logits = self.bias.clone();
+        let n = self.n_columns;
+        for &(slot, value) in features.entries() {
+            let Some(&row) = self.rows.get(slot as usize) else {
+                continue;
+            };
+            if row == u32::MAX {
+                continue;
+            }
+            let start = row as usize * n;
+            for (logit, weight) in logits.iter_mut().zip(&self.weights[start..start + n]) {
+                *logit += value * weight;
+            }
+        }
+        logits
+    }
+}
+
+/// The logistic function.
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The log-odds of a probability, clamped away from 0 and 1.
+pub fn logit(p: f32) -> f32 {
+    let p = p.clamp(1e-3, 1.0 - 1e-3);
+    (p / (1.0 - p)).ln()
+}
+
 /// Why a profile could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
@@ -258,6 +409,7 @@ pub struct Profile {
     /// `[example][profile model]`, NaN where not observed.
     example_quality: Vec<f32>,
     n_models: usize,
+    predictors: Option<Predictors>,
 }
 
 impl Profile {
@@ -311,12 +463,24 @@ impl Profile {
         if data.tasks.is_empty() {
             return Err(invalid("tasks", "must list at least one task cluster"));
         }
-        let selection = data.selection;
+        let selection = &data.selection;
         if !(selection.lambda_scale.is_finite() && selection.lambda_scale >= 0.0) {
             return Err(invalid(
                 "selection.lambda_scale",
                 "must be a finite number >= 0",
             ));
+        }
+        if let Some(table) = &selection.dial_lambdas {
+            let ordered = table.windows(2).all(|it| it[0] <= it[1]);
+            if table.len() != 9
+                || !ordered
+                || table.iter().any(|it| !(it.is_finite() && *it >= 0.0))
+            {
+                return Err(invalid(
+                    "selection.dial_lambdas",
+                    "needs nine finite, non-decreasing values >= 0 (dials 1 to 9)",
+                ));
+            }
         }
         let classifier_data = &data.classifier;
         if !(classifier_data.temperature > 0.0 && classifier_data.temperature.is_finite()) {
@@ -448,6 +612,11 @@ impl Profile {
                 classifier_data.neighbours
             },
         };
+        let predictors = data
+            .predictors
+            .as_ref()
+            .map(|it| Predictors::compile(it, &model_index, n_models, n_slots))
+            .transpose()?;
         let classifier = Classifier::new(bits, idf, clusters, &example_vectors, settings);
         let completion_tokens = data
             .tasks
@@ -462,6 +631,7 @@ impl Profile {
             completion_tokens,
             example_quality,
             n_models,
+            predictors,
         })
     }
 
@@ -531,11 +701,17 @@ impl Profile {
                 }
             }
         }
+        let logits = self
+            .predictors
+            .as_ref()
+            .map(|it| it.logits(&analysis.features))
+            .unwrap_or_default();
         QualityEstimator {
             profile: self,
             analysis,
             bucket: bucket_position(analysis.difficulty, self.data.difficulty_buckets),
             evidence,
+            logits,
         }
     }
 }
@@ -548,6 +724,8 @@ pub struct QualityEstimator<'p> {
     bucket: (usize, usize, f32),
     /// Per profile model: the neighbours' weighted quality sum and weight (empty: none).
     evidence: Vec<(f32, f32)>,
+    /// Per predictor column: `bias + x . w` (empty: no predictors).
+    logits: Vec<f32>,
 }
 
 impl QualityEstimator<'_> {
@@ -563,6 +741,12 @@ impl QualityEstimator<'_> {
         for (task, p) in self.analysis.clusters.iter().enumerate().take(n_tasks) {
             let values = &row[task * n_buckets..(task + 1) * n_buckets];
             prior += p * (values[low] * (1.0 - frac) + values[high] * frac);
+        }
+        if let Some(predictors) = &profile.predictors
+            && let Some(Some(column)) = predictors.columns.get(model)
+            && let Some(&z) = self.logits.get(*column)
+        {
+            prior = sigmoid(predictors.prior_weight * logit(prior) + z);
         }
         let Some(&(sum, weight)) = self.evidence.get(model) else {
             return Some(f64::from(prior));
@@ -655,6 +839,7 @@ mod tests {
                 cost_scale: CostScale::Linear,
                 unknown_model_quality: 0.5,
                 reference_prompt_tokens: 1000,
+                dial_lambdas: None,
             },
             difficulty_buckets: 3,
             tasks: vec![
@@ -670,6 +855,7 @@ mod tests {
                 ("a/talker".to_owned(), quality(0.4, 0.95)),
             ]),
             examples,
+            predictors: None,
         })
         .unwrap()
     }
@@ -752,6 +938,103 @@ mod tests {
             Profile::from_json("{"),
             Err(ProfileError::Json(_))
         ));
+    }
+
+    #[test]
+    fn predictors_correct_the_cluster_estimate_per_prompt() {
+        let base = two_model_profile(None);
+        let prompt = "please fix the bug in my python function";
+        let analysis = base.analyze(&Conversation::user(prompt), &RequestFeatures::default());
+        let coder = base.quality("a/coder", &analysis).unwrap();
+        let talker = base.quality("a/talker", &analysis).unwrap();
+        // A negative weight on one of the prompt's slots, for the coder only.
+        let &(slot, value) = analysis
+            .features
+            .entries()
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        let mut data = base.data().clone();
+        data.predictors = Some(PredictorsData {
+            models: vec!["a/coder".to_owned(), "x/absent".to_owned()],
+            prior_weight: 1.0,
+            bias: vec![0.0, 5.0],
+            weights: vec![(slot, vec![-3.0 / value, 9.0])],
+        });
+        let profile = Profile::from_json(&Profile::from_data(data).unwrap().to_json()).unwrap();
+        let analysis = profile.analyze(&Conversation::user(prompt), &RequestFeatures::default());
+        let corrected = profile.quality("a/coder", &analysis).unwrap();
+        let expected = f64::from(sigmoid(logit(coder as f32) - 3.0));
+        assert!(
+            (corrected - expected).abs() < 1e-4,
+            "{corrected} {expected}"
+        );
+        // Not in the predictors: unchanged.
+        assert!((profile.quality("a/talker", &analysis).unwrap() - talker).abs() < 1e-6);
+        // A prompt without that slot keeps the cluster estimate (bias 0).
+        let other = profile.analyze(&Conversation::user("zzz"), &RequestFeatures::default());
+        let plain = base.analyze(&Conversation::user("zzz"), &RequestFeatures::default());
+        if !other.features.entries().iter().any(|it| it.0 == slot) {
+            let a = profile.quality("a/coder", &other).unwrap();
+            let b = base.quality("a/coder", &plain).unwrap();
+            assert!((a - b).abs() < 1e-4, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_predictors_and_dial_tables() {
+        let good = two_model_profile(None).data().clone();
+        let check = |data: ProfileData, field: &str| match Profile::from_data(data) {
+            Err(ProfileError::Invalid { field: got, .. }) => assert_eq!(got, field),
+            other => panic!("{field}: {other:?}"),
+        };
+        let predictors = PredictorsData {
+            models: vec!["a/coder".to_owned()],
+            prior_weight: 1.0,
+            bias: vec![0.0],
+            weights: vec![(1, vec![0.5])],
+        };
+        let mut bad = good.clone();
+        bad.predictors = Some(PredictorsData {
+            bias: vec![0.0, 1.0],
+            ..predictors.clone()
+        });
+        check(bad, "predictors.bias");
+        let mut bad = good.clone();
+        bad.predictors = Some(PredictorsData {
+            weights: vec![(1 << 12, vec![0.5])],
+            ..predictors.clone()
+        });
+        check(bad, "predictors.weights[0]");
+        let mut bad = good.clone();
+        bad.predictors = Some(PredictorsData {
+            weights: vec![(1, vec![0.5]), (1, vec![0.1])],
+            ..predictors.clone()
+        });
+        check(bad, "predictors.weights[1]");
+        let mut ok = good.clone();
+        ok.predictors = Some(predictors);
+        assert!(Profile::from_data(ok).is_ok());
+
+        let mut bad = good.clone();
+        bad.selection.dial_lambdas = Some(vec![0.1; 8]);
+        check(bad, "selection.dial_lambdas");
+        let mut bad = good.clone();
+        bad.selection.dial_lambdas = Some(vec![0.3, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+        check(bad, "selection.dial_lambdas");
+        let mut table = good;
+        let values = vec![0.01, 0.02, 0.02, 0.05, 0.1, 0.2, 0.3, 1.0, 4.0];
+        table.selection.dial_lambdas = Some(values.clone());
+        let profile = Profile::from_data(table).unwrap();
+        let selection = profile.selection();
+        assert_eq!(selection.lambda(0), 0.0);
+        assert!(selection.lambda(10).is_infinite());
+        for (t, value) in (1..=9u8).zip(values) {
+            assert_eq!(selection.lambda(t), value);
+        }
+        // Without a table, the scale's curve.
+        let plain = two_model_profile(None);
+        assert!((plain.selection().lambda(5) - 0.1).abs() < 1e-12);
     }
 
     #[test]

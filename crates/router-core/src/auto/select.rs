@@ -17,7 +17,6 @@ use crate::analysis::Analysis;
 use crate::catalog::{Catalog, Endpoint, ModelIdx};
 use crate::patterns::{FilterVerdict, ModelFilter};
 
-use super::dial;
 use super::explain::{
     AnalysisSummary, CandidateReport, CandidateStatus, Explanation, QualitySource, Reason,
 };
@@ -90,7 +89,7 @@ pub fn select<'a>(
 ) -> Result<Selection<'a>, SelectError<'a>> {
     let needs = analysis.needs;
     let completion_tokens = profile.completion_tokens(analysis);
-    let lambda = dial::lambda(params.tradeoff, profile.selection().lambda_scale);
+    let lambda = profile.selection().lambda(params.tradeoff);
     let unknown_quality = profile.selection().unknown_model_quality;
     let estimator = profile.estimator(analysis);
 
