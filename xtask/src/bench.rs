@@ -5,10 +5,13 @@
 //! router in front of the mock, and the mock directly, at several connection counts, streaming
 //! and not. It reads the router's CPU time and peak RSS from `/proc`, so the CPU cost per request
 //! is the router's alone. Then it times the first byte of streamed answers one request at a time
-//! ([`ttfb`]), the mock's and the router's, since `wrk` only reports whole responses. Everything
+//! ([`ttfb`]), the mock's and the router's, since `wrk` only reports whole responses. With
+//! `--nginx` it also measures nginx as a plain reverse proxy on the router's core ([`nginx`]),
+//! the cost of the simplest proxy on the same machine. Everything
 //! listens on 127.0.0.1, every run is bounded in time, and the [`crate::cmd::Children`] guard
 //! kills both servers on the way out, error or not.
 
+mod nginx;
 mod proc_stats;
 mod ttfb;
 mod wrk;
@@ -52,6 +55,10 @@ pub(crate) struct BenchArgs {
     /// Streamed requests timed one at a time for the time-to-first-byte probe (0 skips it).
     #[arg(long, default_value_t = 500)]
     ttfb_requests: usize,
+    /// Also measure nginx as a reverse proxy in front of the same mock, on the router's core
+    /// (installs Debian's `nginx` if missing): the reference cost of a proxy on this machine.
+    #[arg(long)]
+    nginx: bool,
 }
 
 /// The client key in the bench config.
@@ -85,16 +92,17 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
 enum Target {
     Router,
     Mock,
+    Nginx,
 }
 
-/// The result of one `wrk` run, with the router's resource use when it was the target.
+/// The result of one `wrk` run, with the proxy's (router's or nginx's) resource use when it was the target.
 #[derive(Debug, Clone)]
 struct Row {
     target: Target,
     stream: bool,
     connections: u32,
     result: wrk::Summary,
-    router: Option<proc_stats::Usage>,
+    proxy: Option<proc_stats::Usage>,
 }
 
 fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
@@ -190,8 +198,22 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
         },
     )?;
 
+    // nginx, when asked for, on the router's core (the router idles while nginx is measured).
+    let nginx = if args.nginx {
+        let addr = free_loopback_addr()?;
+        let pid = nginx::start(&mut children, work.path(), ROUTER_CORE, addr, mock_addr)?;
+        wait_until_listening(addr, &mut children, Duration::from_secs(30))?;
+        Some((addr, pid))
+    } else {
+        None
+    };
+
     // One request each way, so a broken setup fails here with the answer, not as a table of errors.
     for stream in [false, true] {
+        if let Some((addr, _)) = nginx {
+            smoke_check(addr, "/v1/chat/completions", UPSTREAM_MODEL, stream)
+                .context("nginx in front of the mock")?;
+        }
         smoke_check(
             router_addr,
             "/api/v1/chat/completions",
@@ -203,7 +225,6 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     }
 
     let scripts = LuaScripts::write(work.path())?;
-    let clock_ticks = proc_stats::clock_ticks_per_second();
     eprintln!("\n==> warming up (1 s each)");
     for (addr, path, script) in [
         (mock_addr, "/v1/chat/completions", &scripts.mock_json),
@@ -220,6 +241,11 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
         ),
     ] {
         wrk::run(LOAD_CORE, &url(addr, path), script, 32, 1)?;
+    }
+    if let Some((addr, _)) = nginx {
+        for script in [&scripts.mock_json, &scripts.mock_stream] {
+            wrk::run(LOAD_CORE, &url(addr, "/v1/chat/completions"), script, 32, 1)?;
+        }
     }
 
     let mut rows = Vec::new();
@@ -244,7 +270,7 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
                 stream,
                 connections,
                 result,
-                router: None,
+                proxy: None,
             });
 
             let router_script = if stream {
@@ -252,27 +278,22 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
             } else {
                 &scripts.router_json
             };
-            proc_stats::reset_peak_rss(router_pid);
-            let before = proc_stats::cpu_ticks(router_pid)?;
-            let result = wrk::run(
-                LOAD_CORE,
+            rows.push(measure(
+                Target::Router,
+                router_pid,
                 &url(router_addr, "/api/v1/chat/completions"),
                 router_script,
-                connections,
-                seconds,
-            )?;
-            let after = proc_stats::cpu_ticks(router_pid)?;
-            let usage = proc_stats::Usage {
-                cpu: proc_stats::ticks_to_duration(after.saturating_sub(before), clock_ticks),
-                peak_rss_kib: proc_stats::peak_rss_kib(router_pid)?,
-            };
-            rows.push(Row {
-                target: Target::Router,
-                stream,
-                connections,
-                result,
-                router: Some(usage),
-            });
+                (stream, connections, seconds),
+            )?);
+            if let Some((addr, pid)) = nginx {
+                rows.push(measure(
+                    Target::Nginx,
+                    pid,
+                    &url(addr, "/v1/chat/completions"),
+                    mock_script,
+                    (stream, connections, seconds),
+                )?);
+            }
             children.check_running()?;
         }
     }
@@ -312,6 +333,32 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
         if args.quick { " --quick" } else { "" }
     );
     Ok(())
+}
+
+/// One `wrk` run against a proxy (the router or nginx) with `pid`'s CPU time and peak RSS over
+/// it; `run` is (streaming, connections, seconds).
+fn measure(
+    target: Target,
+    pid: u32,
+    url: &str,
+    script: &Path,
+    (stream, connections, seconds): (bool, u32, u32),
+) -> anyhow::Result<Row> {
+    let clock_ticks = proc_stats::clock_ticks_per_second();
+    proc_stats::reset_peak_rss(pid);
+    let before = proc_stats::cpu_ticks(pid)?;
+    let result = wrk::run(LOAD_CORE, url, script, connections, seconds)?;
+    let after = proc_stats::cpu_ticks(pid)?;
+    Ok(Row {
+        target,
+        stream,
+        connections,
+        result,
+        proxy: Some(proc_stats::Usage {
+            cpu: proc_stats::ticks_to_duration(after.saturating_sub(before), clock_ticks),
+            peak_rss_kib: proc_stats::peak_rss_kib(pid)?,
+        }),
+    })
 }
 
 /// The router config for the bench: one client key, one provider (the mock), one model.
@@ -452,12 +499,12 @@ fn render_table(rows: &[Row]) -> String {
                 && it.connections == row.connections
         });
         let added_p50 = match (row.target, direct) {
-            (Target::Router, Some(direct)) => {
+            (Target::Router | Target::Nginx, Some(direct)) => {
                 format!("{:.3}", (row.result.p50_us - direct.result.p50_us) / 1000.0)
             }
             _ => "-".to_owned(),
         };
-        let (cpu, rss) = match &row.router {
+        let (cpu, rss) = match &row.proxy {
             Some(usage) => (
                 match usage.cpu_per_request_us(row.result.requests) {
                     Some(us) => format!("{us:.1}"),
@@ -473,6 +520,7 @@ fn render_table(rows: &[Row]) -> String {
             match row.target {
                 Target::Router => "router",
                 Target::Mock => "mock",
+                Target::Nginx => "nginx",
             },
             if row.stream { "stream" } else { "json" },
             row.connections,
@@ -706,14 +754,14 @@ mod tests {
                 stream: false,
                 connections: 32,
                 result: summary(40_000, 700.0),
-                router: None,
+                proxy: None,
             },
             Row {
                 target: Target::Router,
                 stream: false,
                 connections: 32,
                 result: summary(20_000, 1_000.0),
-                router: Some(proc_stats::Usage {
+                proxy: Some(proc_stats::Usage {
                     cpu: Duration::from_millis(500),
                     peak_rss_kib: 20 * 1024,
                 }),

@@ -39,6 +39,7 @@
 //! the body, which drops the exchange and with it the upstream [`ChunkStream`]: the upstream
 //! call is cancelled at once.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -196,24 +197,16 @@ where
     match head {
         Head::Finished(Finished::Respond(response)) => response,
         Head::Committed(running, (headers, events)) => event_stream(
-            EventBody {
-                exchange: Some(running),
-                events,
-            },
+            EventBody::new(Some(running), events),
             generation_id,
             headers,
         ),
         // It committed and finished within one poll: the events are all queued.
         Head::Finished(Finished::Streamed) => {
             match committed.and_then(|mut it| it.try_recv().ok()) {
-                Some((headers, events)) => event_stream(
-                    EventBody::<F> {
-                        exchange: None,
-                        events,
-                    },
-                    generation_id,
-                    headers,
-                ),
+                Some((headers, events)) => {
+                    event_stream(EventBody::<F>::new(None, events), generation_id, headers)
+                }
                 None => ApiError::Internal.into_response(),
             }
         }
@@ -521,11 +514,89 @@ where
     response
 }
 
+/// The most events gathered into one write.
+const MAX_GATHERED: usize = 64;
+/// How many scheduler passes in a row may bring nothing before the gathered events go out.
+const MAX_IDLE_PASSES: u8 = 3;
+
 /// The body of a committed response: hands out the queued events and keeps driving the
 /// exchange that produces them. Dropping it drops the exchange.
+///
+/// Events are gathered before they are handed out, so that a burst becomes one write: hyper
+/// flushes its buffer whenever the body is pending, and the upstream connection decodes one
+/// chunk of the provider's body per poll, so handing events out as they come would cost a
+/// `writev` (and a wake-up of the client) per event. After a poll that brought new events,
+/// the body yields once to the scheduler, which runs the upstream connection first; when a
+/// poll brings nothing new, everything gathered goes out back to back, in one write. An event
+/// that arrives alone is delayed by one pass of the scheduler, not by a timer.
 struct EventBody<F> {
     exchange: Option<Pin<Box<F>>>,
     events: mpsc::Receiver<Bytes>,
+    /// Events gathered and not yet handed out.
+    ready: VecDeque<Bytes>,
+    /// Whether `ready` is being handed out (rather than gathered).
+    handing_out: bool,
+    /// Whether the event queue has ended (the exchange finished and everything was taken).
+    closed: bool,
+    /// Passes yielded in a row that brought no event.
+    idle_passes: u8,
+}
+
+impl<F: Future<Output = Finished>> EventBody<F> {
+    fn new(exchange: Option<Pin<Box<F>>>, events: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            exchange,
+            events,
+            ready: VecDeque::new(),
+            handing_out: false,
+            closed: false,
+            idle_passes: 0,
+        }
+    }
+
+    /// Takes the queued events, lets the exchange run, and takes what it queued; returns
+    /// whether any event was gathered.
+    fn gather(&mut self, cx: &mut Context<'_>) -> bool {
+        let before = self.ready.len();
+        self.take_queued(cx);
+        if let Some(exchange) = self.exchange.as_mut()
+            && exchange.as_mut().poll(cx).is_ready()
+        {
+            // Finishing dropped the sender: the queue now drains and then ends.
+            self.exchange = None;
+        }
+        self.take_queued(cx);
+        self.ready.len() > before
+    }
+
+    fn take_queued(&mut self, cx: &mut Context<'_>) {
+        while !self.closed {
+            match self.events.poll_recv(cx) {
+                Poll::Ready(Some(event)) => self.ready.push_back(event),
+                Poll::Ready(None) => self.closed = true,
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    /// Whether to yield once more before handing out what was gathered: something was
+    /// gathered, the exchange is still running, and a recent pass brought events.
+    fn keep_gathering(&mut self, gathered: bool) -> bool {
+        if gathered {
+            self.idle_passes = 0;
+        } else {
+            self.idle_passes += 1;
+        }
+        let keep = !self.ready.is_empty()
+            && self.exchange.is_some()
+            && !self.closed
+            && self.ready.len() < MAX_GATHERED
+            && self.idle_passes <= MAX_IDLE_PASSES;
+        if !keep {
+            self.idle_passes = 0;
+        }
+        keep
+    }
 }
 
 impl<F: Future<Output = Finished>> Stream for EventBody<F> {
@@ -533,17 +604,35 @@ impl<F: Future<Output = Finished>> Stream for EventBody<F> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Poll::Ready(event) = this.events.poll_recv(cx) {
-            return Poll::Ready(event.map(Ok));
+        if !this.handing_out {
+            let gathered = this.gather(cx);
+            if this.keep_gathering(gathered) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            this.handing_out = true;
         }
-        let Some(exchange) = this.exchange.as_mut() else {
+        if let Some(event) = this.ready.pop_front() {
+            return Poll::Ready(Some(Ok(event)));
+        }
+        this.handing_out = false;
+        if this.closed {
+            return Poll::Ready(None);
+        }
+        // Everything went out; gather again (this also registers the wake-ups).
+        let gathered = this.gather(cx);
+        if this.keep_gathering(gathered) {
+            cx.waker().wake_by_ref();
             return Poll::Pending;
-        };
-        if exchange.as_mut().poll(cx).is_ready() {
-            // Finishing dropped the sender: the queue now drains and then ends.
-            this.exchange = None;
         }
-        this.events.poll_recv(cx).map(|event| event.map(Ok))
+        match this.ready.pop_front() {
+            Some(event) => {
+                this.handing_out = true;
+                Poll::Ready(Some(Ok(event)))
+            }
+            None if this.closed => Poll::Ready(None),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -562,5 +651,90 @@ mod tests {
             let raw = RawValue::from_string(json.to_owned()).unwrap();
             assert_eq!(is_empty_array(&raw), empty, "{json:?}");
         }
+    }
+
+    /// Pending once (asking to be polled again), then ready: one pass of the scheduler.
+    struct Pass(bool);
+
+    impl Future for Pass {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    /// Polls `body` as an executor would, `polls` times or until it ends: each poll's
+    /// outcome, `Some(event)` or `None` for pending.
+    fn drive<F: Future<Output = Finished>>(
+        body: &mut EventBody<F>,
+        polls: usize,
+    ) -> Vec<Option<Bytes>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut outcomes = Vec::new();
+        for _ in 0..polls {
+            match Pin::new(&mut *body).poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(event))) => outcomes.push(Some(event)),
+                Poll::Ready(None) => break,
+                Poll::Pending => outcomes.push(None),
+            }
+        }
+        outcomes
+    }
+
+    #[test]
+    fn a_burst_of_events_is_handed_out_back_to_back() {
+        let (sender, events) = mpsc::channel(EVENT_QUEUE);
+        // Like an upstream connection that decodes one event per two scheduler passes.
+        let exchange = async move {
+            for idx in 0..5 {
+                let _ = sender.send(Bytes::from(format!("event {idx}\n"))).await;
+                Pass(false).await;
+                Pass(false).await;
+            }
+            Finished::Streamed
+        };
+        let mut body = EventBody::new(Some(Box::pin(exchange)), events);
+        let outcomes = drive(&mut body, 100);
+        let first = outcomes.iter().position(Option::is_some).unwrap();
+        let handed: Vec<_> = outcomes[first..].iter().map_while(Clone::clone).collect();
+        let expected: Vec<_> = (0..5).map(|idx| format!("event {idx}\n")).collect();
+        // Every event in one uninterrupted run: hyper writes them in one go.
+        assert_eq!(
+            handed,
+            expected
+                .iter()
+                .map(|it| Bytes::from(it.clone()))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            outcomes.len(),
+            first + 5,
+            "the body ends right after: {outcomes:?}"
+        );
+    }
+
+    #[test]
+    fn a_lone_event_goes_out_after_a_few_passes_not_a_timer() {
+        let (sender, events) = mpsc::channel(EVENT_QUEUE);
+        let exchange = async move {
+            let _ = sender.send(Bytes::from_static(b"alone\n")).await;
+            // The provider is slow: nothing more for a long time.
+            std::future::pending::<()>().await;
+            drop(sender);
+            Finished::Streamed
+        };
+        let mut body = EventBody::new(Some(Box::pin(exchange)), events);
+        let outcomes = drive(&mut body, usize::from(MAX_IDLE_PASSES) + 3);
+        assert_eq!(
+            outcomes.iter().flatten().collect::<Vec<_>>(),
+            [&Bytes::from_static(b"alone\n")],
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes.last(), Some(&None), "then it waits: {outcomes:?}");
     }
 }

@@ -1,38 +1,42 @@
-//! Generation records: one per request, written off the request path to an embedded store.
+//! Generation records: one per request, kept in memory or written off the request path to a
+//! SQLite file.
 //!
-//! [`Records::record`] never blocks the request: it hands the record to a dedicated writer
-//! thread, which batches inserts into one SQLite transaction (up to
-//! [`RecordsOptions::max_batch`] records or [`RecordsOptions::max_delay`] after the first one).
-//! Reads ([`Records::get`], [`Records::key_usage`]) go through the same thread, which first
-//! writes whatever is still pending, so a record is readable as soon as `record` returned.
-//! Dropping the last clone of [`Records`] writes the pending batch and stops the thread.
+//! [`Records::record`] never blocks the request and never wakes another thread per record.
 //!
-//! The store is a SQLite file in WAL mode (the schema is created when missing), so records
-//! survive a restart; without a path it is an in-memory database of the newest 100,000 records
-//! that lives as long as the [`Records`].
+//! - Without a path the store is in memory: the newest 100,000 records, inserted on the
+//!   caller's thread under a mutex (a hash-map insert), gone when the [`Records`] is dropped.
+//! - With a path it is a SQLite file in WAL mode (the schema is created when missing), so
+//!   records survive a restart. Records queue in a shared batch that a writer thread inserts in
+//!   one transaction when it holds [`RecordsOptions::max_batch`] records, and otherwise every
+//!   [`RecordsOptions::max_delay`]. Reads ([`Records::get`], [`Records::key_usage`]) go through
+//!   the writer thread, which first writes whatever is pending, so a record is readable as soon
+//!   as `record` returned. Dropping the last clone writes the pending batch and stops the thread.
 //!
 //! # Layout
 //!
+//! - `memory`: the in-memory store.
 //! - `store`: the SQLite schema, inserts and queries.
 //! - `writer`: the writer thread and its batching.
 //! - `calendar`: UTC day, week (Monday–Sunday) and month boundaries, ISO-8601 timestamps.
 //! - [`render`]: the OpenRouter-shaped `GET /api/v1/generation` and `GET /api/v1/key` bodies.
 
 mod calendar;
+mod memory;
 pub mod render;
 mod store;
 mod writer;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use self::memory::MemoryStore;
 use self::store::Store;
-use self::writer::Command;
+use self::writer::{Command, Pending};
 
 /// Everything Turnout remembers about one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,16 +157,24 @@ pub enum RecordsError {
     Closed,
 }
 
-/// The generation record store. Cheap to clone; every clone talks to the same writer thread.
+/// The generation record store. Cheap to clone; every clone shares the same store.
 #[derive(Debug, Clone)]
 pub struct Records {
     inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
+enum Inner {
+    Memory(Mutex<MemoryStore>),
+    File(FileWriter),
+}
+
+/// The handles of a file store's writer thread.
+#[derive(Debug)]
+struct FileWriter {
+    pending: Arc<Pending>,
     commands: mpsc::Sender<Command>,
-    writer: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 // === impl Records ===
@@ -174,78 +186,101 @@ impl Records {
         Self::open_with(path, RecordsOptions::default())
     }
 
-    /// Opens the store with explicit batching options.
+    /// Opens the store with explicit batching options (used by a file store only).
     pub fn open_with(path: Option<&Path>, options: RecordsOptions) -> Result<Self, RecordsError> {
-        let store = Store::open(path)?;
-        let (commands, writer) = writer::spawn(store, options).map_err(RecordsError::Spawn)?;
+        let inner = match path {
+            None => Inner::Memory(Mutex::new(MemoryStore::new(memory::DEFAULT_LIMIT))),
+            Some(path) => {
+                let spawned =
+                    writer::spawn(Store::open(path)?, options).map_err(RecordsError::Spawn)?;
+                Inner::File(FileWriter {
+                    pending: spawned.pending,
+                    commands: spawned.commands,
+                    thread: Some(spawned.handle),
+                })
+            }
+        };
         Ok(Self {
-            inner: Arc::new(Inner {
-                commands,
-                writer: Some(writer),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
-    /// Queues `record` for writing. Never blocks; if the writer is gone the record is dropped
-    /// and a warning logged.
+    /// Keeps `record`. Never blocks on I/O; if a file store's writer is gone the record is
+    /// dropped and a warning logged.
     pub fn record(&self, record: GenerationRecord) {
-        if self
-            .inner
-            .commands
-            .send(Command::Record(Box::new(record)))
-            .is_err()
-        {
-            tracing::warn!("records writer has stopped; a generation record was dropped");
+        match &*self.inner {
+            Inner::Memory(store) => lock(store).insert(record),
+            Inner::File(file) => {
+                if file.pending.push(record) && file.commands.send(Command::Write).is_err() {
+                    tracing::warn!("records writer has stopped; generation records are not saved");
+                }
+            }
         }
     }
 
     /// The record `id`, if it exists and was made by `key_name` (another key gets `None`).
-    /// Sees records still waiting in the batch.
+    /// Sees records not yet written to the file.
     ///
-    /// Blocks until the writer thread answers: call it from `spawn_blocking` in async code.
+    /// May block on the file store's writer thread: call it from `spawn_blocking` in async code.
     pub fn get(&self, id: &str, key_name: &str) -> Result<Option<GenerationRecord>, RecordsError> {
-        self.ask(|reply| Command::Get {
-            id: id.to_owned(),
-            key_name: key_name.to_owned(),
-            reply,
-        })?
+        match &*self.inner {
+            Inner::Memory(store) => Ok(lock(store).get(id, key_name)),
+            Inner::File(file) => file.ask(|reply| Command::Get {
+                id: id.to_owned(),
+                key_name: key_name.to_owned(),
+                reply,
+            })?,
+        }
     }
 
     /// What `key_name` has spent: in total, today, this week (Monday–Sunday) and this month,
     /// all in UTC relative to `now_ms` (Unix milliseconds).
     ///
-    /// Blocks until the writer thread answers: call it from `spawn_blocking` in async code.
+    /// May block on the file store's writer thread: call it from `spawn_blocking` in async code.
     pub fn key_usage(&self, key_name: &str, now_ms: u64) -> Result<KeyUsage, RecordsError> {
-        self.ask(|reply| Command::KeyUsage {
-            key_name: key_name.to_owned(),
-            now_ms,
-            reply,
-        })?
+        match &*self.inner {
+            Inner::Memory(store) => Ok(lock(store).key_usage(key_name, now_ms)),
+            Inner::File(file) => file.ask(|reply| Command::KeyUsage {
+                key_name: key_name.to_owned(),
+                now_ms,
+                reply,
+            })?,
+        }
     }
 
-    /// Writes every queued record now and waits until they are committed.
+    /// Writes every queued record now and waits until they are committed (a no-op in memory).
     pub fn flush(&self) -> Result<(), RecordsError> {
-        self.ask(|reply| Command::Flush { reply })?
+        match &*self.inner {
+            Inner::Memory(_) => Ok(()),
+            Inner::File(file) => file.ask(|reply| Command::Flush { reply })?,
+        }
     }
+}
 
+/// Locks the in-memory store. A panic while it was held cannot leave it inconsistent in a way
+/// that matters more than losing the records, so a poisoned lock is used as is.
+fn lock(store: &Mutex<MemoryStore>) -> std::sync::MutexGuard<'_, MemoryStore> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FileWriter {
     /// Sends the command `make(reply)` and waits for its answer.
     fn ask<T>(&self, make: impl FnOnce(mpsc::SyncSender<T>) -> Command) -> Result<T, RecordsError> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.inner
-            .commands
+        self.commands
             .send(make(reply))
             .map_err(|_| RecordsError::Closed)?;
         answer.recv().map_err(|_| RecordsError::Closed)
     }
 }
 
-impl Drop for Inner {
+impl Drop for FileWriter {
     /// Writes what is pending and stops the writer thread.
     fn drop(&mut self) {
         // If the writer already stopped there is nothing left to flush.
         let _ = self.commands.send(Command::Shutdown);
-        if let Some(writer) = self.writer.take()
-            && writer.join().is_err()
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
         {
             tracing::error!("records writer thread panicked");
         }

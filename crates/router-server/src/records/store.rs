@@ -44,36 +44,23 @@ const COLUMNS: &str = "id, key_name, created_at_ms, requested_models, model, pro
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_ms, \
     time_to_first_token_ms, finish_reason, streamed, cancelled, router, upstream_id";
 
-/// How many records an in-memory store keeps (about 35 MB): without a file, the store is a
-/// recent history, not an archive, and must not grow with every request.
-const IN_MEMORY_LIMIT: i64 = 100_000;
-
 /// An open records database.
 #[derive(Debug)]
 pub(super) struct Store {
     conn: Connection,
-    /// For an in-memory store, how many of the newest records to keep; a file keeps all.
-    limit: Option<i64>,
 }
 
 impl Store {
-    /// Opens the file at `path` (created if missing) in WAL mode, or a private in-memory
-    /// database, and creates the schema if missing.
-    pub(super) fn open(path: Option<&Path>) -> Result<Self, RecordsError> {
-        let location = match path {
-            Some(path) => path.display().to_string(),
-            None => "in memory".to_owned(),
-        };
+    /// Opens the file at `path` (created if missing) in WAL mode and creates the schema if
+    /// missing.
+    pub(super) fn open(path: &Path) -> Result<Self, RecordsError> {
+        let location = path.display().to_string();
         let open_err = |source| RecordsError::Open {
             location: location.clone(),
             source,
         };
-        let conn = match path {
-            Some(path) => Connection::open(path),
-            None => Connection::open_in_memory(),
-        }
-        .map_err(open_err)?;
-        configure(&conn, path.is_some()).map_err(open_err)?;
+        let conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(open_err)?;
@@ -86,10 +73,7 @@ impl Store {
         conn.execute_batch(SCHEMA)
             .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
             .map_err(open_err)?;
-        Ok(Self {
-            conn,
-            limit: path.is_none().then_some(IN_MEMORY_LIMIT),
-        })
+        Ok(Self { conn })
     }
 
     /// Inserts `records` in one transaction. A record whose id exists replaces it.
@@ -126,13 +110,6 @@ impl Store {
                     record.upstream_id,
                 ])?;
             }
-        }
-        if let Some(limit) = self.limit {
-            // Rowids grow with every insert, so this drops the oldest records beyond the limit.
-            tx.execute(
-                "DELETE FROM generations WHERE rowid <= (SELECT MAX(rowid) FROM generations) - ?1",
-                [limit],
-            )?;
         }
         tx.commit()?;
         Ok(())
@@ -186,16 +163,13 @@ impl Store {
     }
 }
 
-/// Connection settings: a busy timeout, and WAL with `synchronous = NORMAL` for files.
-fn configure(conn: &Connection, on_disk: bool) -> rusqlite::Result<()> {
+/// Connection settings: a busy timeout, and WAL with `synchronous = NORMAL`.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
-    if on_disk {
-        // WAL keeps readers and the writer out of each other's way and makes batched commits
-        // cheap; NORMAL sync is durable across process crashes in WAL mode.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-    }
-    Ok(())
+    // WAL keeps readers and the writer out of each other's way and makes batched commits
+    // cheap; NORMAL sync is durable across process crashes in WAL mode.
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
 }
 
 /// A row as read, before its JSON columns are decoded.
@@ -271,7 +245,7 @@ mod tests {
     #[test]
     fn files_use_wal_and_record_the_schema_version() {
         let path = super::super::tests::TempPath::new("wal");
-        let store = Store::open(Some(path.as_ref())).unwrap();
+        let store = Store::open(path.as_ref()).unwrap();
         let mode: String = store
             .conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
@@ -285,35 +259,16 @@ mod tests {
     }
 
     #[test]
-    fn an_in_memory_store_keeps_only_the_newest_records() {
-        let record = super::super::tests::record;
-        let mut store = Store::open(None).unwrap();
-        store.limit = Some(3);
-        let batch: Vec<_> = (0..5)
-            .map(|idx| record(&format!("gen-{idx}"), "team", idx, 0.5))
-            .collect();
-        store.insert(&batch[..2]).unwrap();
-        store.insert(&batch[2..]).unwrap();
-        let kept: Vec<bool> = (0..5)
-            .map(|idx| store.get(&format!("gen-{idx}"), "team").unwrap().is_some())
-            .collect();
-        assert_eq!(kept, [false, false, true, true, true]);
-        let on_disk =
-            Store::open(Some(super::super::tests::TempPath::new("all").as_ref())).unwrap();
-        assert_eq!(on_disk.limit, None);
-    }
-
-    #[test]
     fn refuses_a_newer_schema() {
         let path = super::super::tests::TempPath::new("newer");
         {
-            let store = Store::open(Some(path.as_ref())).unwrap();
+            let store = Store::open(path.as_ref()).unwrap();
             store
                 .conn
                 .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
                 .unwrap();
         }
-        let err = Store::open(Some(path.as_ref())).unwrap_err();
+        let err = Store::open(path.as_ref()).unwrap_err();
         assert!(err.to_string().contains("newer"), "{err}");
     }
 }

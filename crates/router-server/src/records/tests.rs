@@ -103,15 +103,24 @@ fn records_are_shareable_across_threads() {
     assert_send_sync_clone::<Records>();
 }
 
+/// Runs `check` against an in-memory store and a file store (with batches that never write
+/// on their own).
+fn on_both_stores(check: impl Fn(&Records)) {
+    check(&Records::open_with(None, slow_batches()).unwrap());
+    let path = TempPath::new("both");
+    check(&Records::open_with(Some(path.as_ref()), slow_batches()).unwrap());
+}
+
 #[test]
 fn a_record_is_visible_only_to_its_key_even_while_pending() {
-    let records = Records::open_with(None, slow_batches()).unwrap();
-    let rec = record("gen-1", "alice", 1_000, 0.25);
-    records.record(rec.clone());
-    // No flush: the batch would wait an hour, but reads see pending records.
-    assert_eq!(records.get("gen-1", "alice").unwrap(), Some(rec));
-    assert_eq!(records.get("gen-1", "bob").unwrap(), None);
-    assert_eq!(records.get("gen-2", "alice").unwrap(), None);
+    on_both_stores(|records| {
+        let rec = record("gen-1", "alice", 1_000, 0.25);
+        records.record(rec.clone());
+        // No flush: a file batch would wait an hour, but reads see pending records.
+        assert_eq!(records.get("gen-1", "alice").unwrap(), Some(rec));
+        assert_eq!(records.get("gen-1", "bob").unwrap(), None);
+        assert_eq!(records.get("gen-2", "alice").unwrap(), None);
+    });
 }
 
 #[test]
@@ -120,7 +129,8 @@ fn every_record_of_many_batches_is_written() {
         max_batch: 7,
         max_delay: Duration::from_millis(5),
     };
-    let records = Records::open_with(None, options).unwrap();
+    let path = TempPath::new("batches");
+    let records = Records::open_with(Some(path.as_ref()), options).unwrap();
     let clones: Vec<_> = (0..4).map(|_| records.clone()).collect();
     std::thread::scope(|scope| {
         for (thread_idx, records) in clones.iter().enumerate() {
@@ -163,7 +173,10 @@ fn records_survive_a_restart() {
 
 #[test]
 fn key_usage_sums_by_utc_day_monday_week_and_month() {
-    let records = Records::open(None).unwrap();
+    on_both_stores(key_usage_sums_by_period);
+}
+
+fn key_usage_sums_by_period(records: &Records) {
     // "Now" is Wednesday 2025-01-15 12:00 UTC; costs are powers of two so sums are exact.
     let now = 1_736_942_400_000;
     let at = [

@@ -1,21 +1,46 @@
 //! The records writer thread: owns the SQLite connection, batches inserts, answers reads.
 //!
-//! Commands arrive in order on one channel, so a read sent after a record always sees it: the
-//! thread writes its pending batch before it answers any read or flush. A batch is written when
-//! it reaches `max_batch` records or `max_delay` after its first record, whichever comes first.
+//! Records do not travel over the command channel: [`Pending::push`] appends to a shared batch
+//! under a mutex and wakes the thread only when the batch is full, so a request never pays
+//! for a thread wake-up (a futex call and a context switch). The thread also wakes every
+//! `max_delay` and writes whatever is pending. Reads, flushes and shutdown are commands: the
+//! thread takes the pending batch and writes it before it answers, and a record is pushed
+//! before any later command is sent, so a read always sees the records made before it.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 use super::store::Store;
 use super::{GenerationRecord, KeyUsage, RecordsError, RecordsOptions};
 
+/// The records waiting for the writer thread, shared with every [`super::Records`] clone.
+#[derive(Debug)]
+pub(super) struct Pending {
+    batch: Mutex<Vec<GenerationRecord>>,
+    max_batch: usize,
+}
+
+impl Pending {
+    /// Queues `record`; returns true when this record filled the batch, and the writer
+    /// should be woken.
+    pub(super) fn push(&self, record: GenerationRecord) -> bool {
+        // A panic while holding the lock cannot leave the Vec half-written; keep going.
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        batch.push(record);
+        batch.len() == self.max_batch
+    }
+
+    fn take(&self) -> Vec<GenerationRecord> {
+        std::mem::take(&mut *self.batch.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 /// What the writer thread is asked to do.
 #[derive(Debug)]
 pub(super) enum Command {
-    /// Queue a record for the next batch.
-    Record(Box<GenerationRecord>),
+    /// The pending batch is full: write it now.
+    Write,
     /// Look a record up for a key.
     Get {
         id: String,
@@ -36,67 +61,54 @@ pub(super) enum Command {
     Shutdown,
 }
 
+/// The writer thread's handles: where records go, where commands go, and the thread.
+pub(super) struct Spawned {
+    pub(super) pending: Arc<Pending>,
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) handle: JoinHandle<()>,
+}
+
 /// Starts the writer thread on `store`.
-pub(super) fn spawn(
-    store: Store,
-    options: RecordsOptions,
-) -> std::io::Result<(mpsc::Sender<Command>, JoinHandle<()>)> {
+pub(super) fn spawn(store: Store, options: RecordsOptions) -> std::io::Result<Spawned> {
     let (commands, inbox) = mpsc::channel();
+    let pending = Arc::new(Pending {
+        batch: Mutex::new(Vec::new()),
+        max_batch: options.max_batch.max(1),
+    });
+    let writer = Writer {
+        store,
+        options,
+        pending: Arc::clone(&pending),
+    };
     let handle = thread::Builder::new()
         .name("turnout-records".to_owned())
-        .spawn(move || Writer::new(store, options).run(&inbox))?;
-    Ok((commands, handle))
+        .spawn(move || writer.run(&inbox))?;
+    Ok(Spawned {
+        pending,
+        commands,
+        handle,
+    })
 }
 
 struct Writer {
     store: Store,
     options: RecordsOptions,
-    batch: Vec<GenerationRecord>,
-    /// When the pending batch must be written at the latest.
-    deadline: Option<Instant>,
+    pending: Arc<Pending>,
 }
 
 impl Writer {
-    fn new(store: Store, options: RecordsOptions) -> Self {
-        Self {
-            store,
-            options: RecordsOptions {
-                max_batch: options.max_batch.max(1),
-                ..options
-            },
-            batch: Vec::new(),
-            deadline: None,
-        }
-    }
-
     fn run(mut self, inbox: &mpsc::Receiver<Command>) {
         loop {
-            let command = match self.deadline {
-                None => match inbox.recv() {
-                    Ok(command) => command,
-                    Err(mpsc::RecvError) => break,
-                },
-                Some(deadline) => {
-                    let wait = deadline.saturating_duration_since(Instant::now());
-                    match inbox.recv_timeout(wait) {
-                        Ok(command) => command,
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.write_logged();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
+            let command = match inbox.recv_timeout(self.options.max_delay) {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.write_logged();
+                    continue;
                 }
+                Err(RecvTimeoutError::Disconnected) => break,
             };
             match command {
-                Command::Record(record) => {
-                    self.batch.push(*record);
-                    if self.batch.len() >= self.options.max_batch {
-                        self.write_logged();
-                    } else if self.deadline.is_none() {
-                        self.deadline = Some(Instant::now() + self.options.max_delay);
-                    }
-                }
+                Command::Write => self.write_logged(),
                 Command::Get {
                     id,
                     key_name,
@@ -126,19 +138,16 @@ impl Writer {
     /// Writes the pending batch in one transaction. A batch that fails is dropped (and reported)
     /// so a broken store cannot grow memory without bound.
     fn write(&mut self) -> Result<(), RecordsError> {
-        self.deadline = None;
-        if self.batch.is_empty() {
+        let batch = self.pending.take();
+        if batch.is_empty() {
             return Ok(());
         }
-        let res = self.store.insert(&self.batch);
-        self.batch.clear();
-        res
+        self.store.insert(&batch)
     }
 
     fn write_logged(&mut self) {
-        let n_records = self.batch.len();
         if let Err(err) = self.write() {
-            tracing::error!(error = %err, n_records, "could not write generation records");
+            tracing::error!(error = %err, "could not write generation records");
         }
     }
 }
