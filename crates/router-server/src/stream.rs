@@ -517,7 +517,7 @@ where
 /// The most events gathered into one write.
 const MAX_GATHERED: usize = 64;
 /// How many scheduler passes in a row may bring nothing before the gathered events go out.
-const MAX_IDLE_PASSES: u8 = 3;
+const MAX_IDLE_PASSES: u8 = 2;
 
 /// The body of a committed response: hands out the queued events and keeps driving the
 /// exchange that produces them. Dropping it drops the exchange.
@@ -528,7 +528,9 @@ const MAX_IDLE_PASSES: u8 = 3;
 /// `writev` (and a wake-up of the client) per event. After a poll that brought new events,
 /// the body yields once to the scheduler, which runs the upstream connection first; when a
 /// poll brings nothing new, everything gathered goes out back to back, in one write. An event
-/// that arrives alone is delayed by one pass of the scheduler, not by a timer.
+/// that arrives alone is delayed by a few passes of the scheduler, not by a timer, and the
+/// first event is never held: it goes out at once, with the response head, so gathering
+/// costs nothing in time to first token.
 struct EventBody<F> {
     exchange: Option<Pin<Box<F>>>,
     events: mpsc::Receiver<Bytes>,
@@ -540,6 +542,8 @@ struct EventBody<F> {
     closed: bool,
     /// Passes yielded in a row that brought no event.
     idle_passes: u8,
+    /// Whether an event has been handed out yet.
+    started: bool,
 }
 
 impl<F: Future<Output = Finished>> EventBody<F> {
@@ -551,6 +555,7 @@ impl<F: Future<Output = Finished>> EventBody<F> {
             handing_out: false,
             closed: false,
             idle_passes: 0,
+            started: false,
         }
     }
 
@@ -587,7 +592,8 @@ impl<F: Future<Output = Finished>> EventBody<F> {
         } else {
             self.idle_passes += 1;
         }
-        let keep = !self.ready.is_empty()
+        let keep = self.started
+            && !self.ready.is_empty()
             && self.exchange.is_some()
             && !self.closed
             && self.ready.len() < MAX_GATHERED
@@ -613,6 +619,7 @@ impl<F: Future<Output = Finished>> Stream for EventBody<F> {
             this.handing_out = true;
         }
         if let Some(event) = this.ready.pop_front() {
+            this.started = true;
             return Poll::Ready(Some(Ok(event)));
         }
         this.handing_out = false;
@@ -628,6 +635,7 @@ impl<F: Future<Output = Finished>> Stream for EventBody<F> {
         match this.ready.pop_front() {
             Some(event) => {
                 this.handing_out = true;
+                this.started = true;
                 Poll::Ready(Some(Ok(event)))
             }
             None if this.closed => Poll::Ready(None),
@@ -700,20 +708,18 @@ mod tests {
         };
         let mut body = EventBody::new(Some(Box::pin(exchange)), events);
         let outcomes = drive(&mut body, 100);
-        let first = outcomes.iter().position(Option::is_some).unwrap();
-        let handed: Vec<_> = outcomes[first..].iter().map_while(Clone::clone).collect();
-        let expected: Vec<_> = (0..5).map(|idx| format!("event {idx}\n")).collect();
-        // Every event in one uninterrupted run: hyper writes them in one go.
-        assert_eq!(
-            handed,
-            expected
-                .iter()
-                .map(|it| Bytes::from(it.clone()))
-                .collect::<Vec<_>>()
-        );
+        let expected: Vec<_> = (0..5)
+            .map(|idx| Bytes::from(format!("event {idx}\n")))
+            .collect();
+        // The first event at once, with nothing before it: no delay to the first token.
+        assert_eq!(outcomes[0], Some(expected[0].clone()), "{outcomes:?}");
+        // Every later event in one uninterrupted run: hyper writes them in one go.
+        let rest = outcomes[1..].iter().position(Option::is_some).unwrap() + 1;
+        let handed: Vec<_> = outcomes[rest..].iter().map_while(Clone::clone).collect();
+        assert_eq!(handed, expected[1..], "{outcomes:?}");
         assert_eq!(
             outcomes.len(),
-            first + 5,
+            rest + 4,
             "the body ends right after: {outcomes:?}"
         );
     }
@@ -722,6 +728,9 @@ mod tests {
     fn a_lone_event_goes_out_after_a_few_passes_not_a_timer() {
         let (sender, events) = mpsc::channel(EVENT_QUEUE);
         let exchange = async move {
+            let _ = sender.send(Bytes::from_static(b"first\n")).await;
+            Pass(false).await;
+            Pass(false).await;
             let _ = sender.send(Bytes::from_static(b"alone\n")).await;
             // The provider is slow: nothing more for a long time.
             std::future::pending::<()>().await;
@@ -729,9 +738,16 @@ mod tests {
             Finished::Streamed
         };
         let mut body = EventBody::new(Some(Box::pin(exchange)), events);
-        let outcomes = drive(&mut body, usize::from(MAX_IDLE_PASSES) + 3);
+        // Two passes to the second event, then at most MAX_IDLE_PASSES + 1 more before it goes.
+        let outcomes = drive(&mut body, usize::from(MAX_IDLE_PASSES) + 8);
+        // The first event is never held.
         assert_eq!(
-            outcomes.iter().flatten().collect::<Vec<_>>(),
+            outcomes[0],
+            Some(Bytes::from_static(b"first\n")),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            outcomes[1..].iter().flatten().collect::<Vec<_>>(),
             [&Bytes::from_static(b"alone\n")],
             "{outcomes:?}"
         );
