@@ -4,7 +4,8 @@
 //! Dates use Howard Hinnant's `civil_from_days` algorithm (proleptic Gregorian calendar), so no
 //! date crate is needed.
 
-const MS_PER_DAY: u64 = 86_400_000;
+/// Milliseconds in a UTC day.
+pub(super) const MS_PER_DAY: u64 = 86_400_000;
 
 /// The start (Unix ms) of the periods `now` falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

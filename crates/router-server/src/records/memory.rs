@@ -1,15 +1,21 @@
-//! The in-memory record store: the newest records in arrival order, indexed by id.
+//! The in-memory record store: the newest records in arrival order, indexed by id, and every
+//! key's spending since the server started.
 //!
 //! Without a file there is nothing to persist, so there is no writer thread and no database:
 //! a record is inserted under a mutex on the request path, which costs a hash-map insert and
-//! never wakes another thread. When the store is full, the oldest record makes room.
+//! never wakes another thread. When the store is full, the oldest record makes room, but its
+//! cost stays counted: each key's spending is kept apart from the records, as a total and a
+//! sum per recent UTC day, so `GET /api/v1/key` stays right however many records were dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use foldhash::fast::RandomState;
 
-use super::calendar::period_starts;
+use super::calendar::{MS_PER_DAY, period_starts};
 use super::{GenerationRecord, KeyUsage};
+
+/// How many days of per-day sums a key keeps: enough for the longest period asked (a month).
+const DAYS_KEPT: u64 = 40;
 
 /// How many records an in-memory store keeps by default (about 35 MB): without a file, the
 /// store is a recent history, not an archive, and must not grow with every request.
@@ -26,6 +32,37 @@ pub(super) struct MemoryStore {
     /// The sequence number of `records[0]`.
     first_seq: u64,
     limit: usize,
+    /// Each key's spending, by key name.
+    spending: HashMap<String, Spending, RandomState>,
+}
+
+/// What one key has spent: in total, and per UTC day (by the day's first millisecond) for the
+/// last [`DAYS_KEPT`] days.
+#[derive(Debug, Default)]
+struct Spending {
+    total: f64,
+    by_day: BTreeMap<u64, f64>,
+}
+
+impl Spending {
+    fn add(&mut self, created_at_ms: u64, cost: f64) {
+        self.total += cost;
+        let day = created_at_ms - created_at_ms % MS_PER_DAY;
+        *self.by_day.entry(day).or_default() += cost;
+        if let Some((&newest, _)) = self.by_day.last_key_value() {
+            let cutoff = newest.saturating_sub(DAYS_KEPT * MS_PER_DAY);
+            while let Some(entry) = self.by_day.first_entry()
+                && *entry.key() < cutoff
+            {
+                entry.remove();
+            }
+        }
+    }
+
+    /// The sum of the days from `start_ms` on.
+    fn since(&self, start_ms: u64) -> f64 {
+        self.by_day.range(start_ms..).map(|(_, cost)| cost).sum()
+    }
 }
 
 impl MemoryStore {
@@ -42,6 +79,7 @@ impl MemoryStore {
             by_id: HashMap::with_capacity_and_hasher(limit * 2, RandomState::default()),
             first_seq: 0,
             limit,
+            spending: HashMap::default(),
         }
     }
 
@@ -63,10 +101,16 @@ impl MemoryStore {
             && let Some(old) = self.slot_mut(old_seq)
         {
             // The old copy stays in its slot to keep the sequence dense, but no longer counts:
-            // an empty id is never looked up, and its spending is cleared.
+            // an empty id is never looked up, and its spending is taken back.
             old.id.clear();
-            old.cost_usd = 0.0;
+            let (key_name, created_at_ms, cost) = (
+                std::mem::take(&mut old.key_name),
+                old.created_at_ms,
+                old.cost_usd,
+            );
+            self.spend(&key_name, created_at_ms, -cost);
         }
+        self.spend(&record.key_name, record.created_at_ms, record.cost_usd);
         self.records.push_back(record);
     }
 
@@ -80,24 +124,30 @@ impl MemoryStore {
             .cloned()
     }
 
-    /// What `key_name` spent in total and in the day, week and month of `now_ms`.
+    /// What `key_name` spent in total and in the day, week and month of `now_ms`, counting
+    /// records that were already dropped.
     pub(super) fn key_usage(&self, key_name: &str, now_ms: u64) -> KeyUsage {
+        let Some(spending) = self.spending.get(key_name) else {
+            return KeyUsage::default();
+        };
         let starts = period_starts(now_ms);
-        let mut usage = KeyUsage::default();
-        for record in self.records.iter().filter(|r| r.key_name == key_name) {
-            let cost = record.cost_usd;
-            usage.total += cost;
-            if record.created_at_ms >= starts.month {
-                usage.monthly += cost;
-            }
-            if record.created_at_ms >= starts.week {
-                usage.weekly += cost;
-            }
-            if record.created_at_ms >= starts.day {
-                usage.daily += cost;
+        KeyUsage {
+            total: spending.total,
+            daily: spending.since(starts.day),
+            weekly: spending.since(starts.week),
+            monthly: spending.since(starts.month),
+        }
+    }
+
+    fn spend(&mut self, key_name: &str, created_at_ms: u64, cost: f64) {
+        match self.spending.get_mut(key_name) {
+            Some(spending) => spending.add(created_at_ms, cost),
+            None => {
+                let mut spending = Spending::default();
+                spending.add(created_at_ms, cost);
+                self.spending.insert(key_name.to_owned(), spending);
             }
         }
-        usage
     }
 
     fn slot_mut(&mut self, seq: u64) -> Option<&mut GenerationRecord> {
@@ -122,7 +172,9 @@ mod tests {
             .map(|idx| store.get(&format!("gen-{idx}"), "team").is_some())
             .collect();
         assert_eq!(kept, [false, false, true, true, true]);
-        assert_eq!(store.key_usage("team", 10).total, 1.5);
+        // Dropped records still count toward what the key spent.
+        assert_eq!(store.key_usage("team", 10).total, 2.5);
+        assert_eq!(store.key_usage("team", 10).daily, 2.5);
         assert_eq!(store.by_id.len(), 3);
         assert_eq!(store.records.capacity(), reserved, "the deque never grows");
     }
@@ -136,11 +188,32 @@ mod tests {
         let found = store.get("gen-1", "team").map(|r| r.created_at_ms);
         assert_eq!(found, Some(3));
         assert_eq!(store.key_usage("team", 10).total, 6.0);
+        assert_eq!(store.key_usage("team", 10).daily, 6.0);
         // Evicting the stale copy must not forget the live one.
         let mut small = MemoryStore::new(2);
         small.insert(record("gen-a", "team", 1, 1.0));
         small.insert(record("gen-a", "team", 2, 1.0));
         small.insert(record("gen-b", "team", 3, 1.0));
         assert_eq!(small.get("gen-a", "team").map(|r| r.created_at_ms), Some(2));
+    }
+
+    #[test]
+    fn per_day_sums_cover_a_month_and_forget_older_days() {
+        let mut spending = Spending::default();
+        let day = |n: u64| n * MS_PER_DAY + 1_000;
+        spending.add(day(100), 1.0);
+        spending.add(day(131), 2.0);
+        assert_eq!(
+            spending.since(day(100) - 1_000),
+            3.0,
+            "31 days apart: both kept"
+        );
+        spending.add(day(100 + DAYS_KEPT + 1), 4.0);
+        assert_eq!(
+            spending.since(0),
+            6.0,
+            "day 100 fell out of the per-day sums"
+        );
+        assert_eq!(spending.total, 7.0, "but not out of the total");
     }
 }
