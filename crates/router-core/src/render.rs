@@ -197,7 +197,17 @@ pub fn error_chunk(out: &mut Vec<u8>, generation: &Generation<'_>, error: &Strea
 /// A model's prices and limits are those of its first (preferred) endpoint; its context length
 /// is the largest of any endpoint, and its parameters are the union over its endpoints.
 pub fn models_list(catalog: &Catalog) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1024 * (catalog.len() + 1));
+    models_list_with_routers(catalog, &[])
+}
+
+/// [`models_list`] followed by one row per router id (`openrouter/auto` and its aliases), so
+/// that clients which fill a model picker from the list can choose the Auto Router.
+///
+/// A router row has no price of its own: its prices are `"-1"` (variable: a request is billed
+/// at the price of the model that answered), its context length is the largest in the catalog,
+/// and its parameters and input modalities are those of any model it may pick.
+pub fn models_list_with_routers(catalog: &Catalog, routers: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 * (catalog.len() + routers.len() + 1));
     out.extend_from_slice(b"{\"data\":[");
     for (idx, model) in catalog.models().iter().enumerate() {
         if idx > 0 {
@@ -205,8 +215,14 @@ pub fn models_list(catalog: &Catalog) -> Vec<u8> {
         }
         push_model(&mut out, model);
     }
+    for (idx, router) in routers.iter().enumerate() {
+        if idx > 0 || !catalog.models().is_empty() {
+            out.push(b',');
+        }
+        push_router(&mut out, catalog, router);
+    }
     out.extend_from_slice(b"],\"total_count\":");
-    push_u64(&mut out, catalog.len() as u64);
+    push_u64(&mut out, (catalog.len() + routers.len()) as u64);
     out.extend_from_slice(b",\"links\":{\"next\":null}}");
     out
 }
@@ -350,25 +366,14 @@ fn push_usage(out: &mut Vec<u8>, usage: &Usage, cost: &Cost) {
 
 fn push_model(out: &mut Vec<u8>, model: &Model) {
     let top = &model.endpoints[0];
-    let vision = model.endpoints.iter().any(|it| it.capabilities.vision);
-    out.extend_from_slice(b"{\"id\":");
-    push_json_str(out, &model.id);
-    out.extend_from_slice(b",\"canonical_slug\":");
-    push_json_str(out, &model.id);
-    out.extend_from_slice(b",\"hugging_face_id\":null,\"name\":");
-    push_json_str(out, &model.name);
-    out.extend_from_slice(b",\"created\":");
-    push_u64(out, model.created);
-    out.extend_from_slice(b",\"description\":");
-    push_json_str(out, &model.description);
-    out.extend_from_slice(b",\"context_length\":");
-    push_u64(out, u64::from(model.context_length()));
-    out.extend_from_slice(match vision {
-        true => b",\"architecture\":{\"modality\":\"text+image->text\",\"input_modalities\":[\"text\",\"image\"]".as_slice(),
-        false => b",\"architecture\":{\"modality\":\"text->text\",\"input_modalities\":[\"text\"]".as_slice(),
-    });
-    out.extend_from_slice(
-        b",\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\",\"instruct_type\":null},\"pricing\":",
+    push_row_head(
+        out,
+        &model.id,
+        &model.name,
+        model.created,
+        &model.description,
+        model.context_length(),
+        model.endpoints.iter().any(|it| it.capabilities.vision),
     );
     push_pricing(out, &top.pricing);
     out.extend_from_slice(b",\"top_provider\":{\"context_length\":");
@@ -378,15 +383,87 @@ fn push_model(out: &mut Vec<u8>, model: &Model) {
         Some(max_output) => push_u64(out, u64::from(max_output)),
         None => out.extend_from_slice(b"null"),
     }
+    push_row_tail(
+        out,
+        &model.id,
+        model
+            .endpoints
+            .iter()
+            .flat_map(|it| &it.supported_parameters),
+    );
+}
+
+/// A router's row (see [`models_list_with_routers`]).
+fn push_router(out: &mut Vec<u8>, catalog: &Catalog, id: &str) {
+    let models = catalog.models();
+    let context_length = models.iter().map(Model::context_length).max().unwrap_or(0);
+    push_row_head(
+        out,
+        id,
+        "Auto Router",
+        models.iter().map(|it| it.created).min().unwrap_or(0),
+        "Picks a model for each prompt from its task, difficulty and needed capabilities, \
+         within the allowed models and the cost/quality dial (plugins: auto-router).",
+        context_length,
+        models
+            .iter()
+            .flat_map(|it| &it.endpoints)
+            .any(|it| it.capabilities.vision),
+    );
+    out.extend_from_slice(
+        b"{\"prompt\":\"-1\",\"completion\":\"-1\"},\"top_provider\":{\"context_length\":",
+    );
+    push_u64(out, u64::from(context_length));
+    out.extend_from_slice(b",\"max_completion_tokens\":null");
+    push_row_tail(
+        out,
+        id,
+        models
+            .iter()
+            .flat_map(|it| &it.endpoints)
+            .flat_map(|it| &it.supported_parameters),
+    );
+}
+
+/// A model row from `{"id"` to `"pricing":` (the pricing object comes next).
+fn push_row_head(
+    out: &mut Vec<u8>,
+    id: &str,
+    name: &str,
+    created: u64,
+    description: &str,
+    context_length: u32,
+    vision: bool,
+) {
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(out, id);
+    out.extend_from_slice(b",\"canonical_slug\":");
+    push_json_str(out, id);
+    out.extend_from_slice(b",\"hugging_face_id\":null,\"name\":");
+    push_json_str(out, name);
+    out.extend_from_slice(b",\"created\":");
+    push_u64(out, created);
+    out.extend_from_slice(b",\"description\":");
+    push_json_str(out, description);
+    out.extend_from_slice(b",\"context_length\":");
+    push_u64(out, u64::from(context_length));
+    out.extend_from_slice(match vision {
+        true => b",\"architecture\":{\"modality\":\"text+image->text\",\"input_modalities\":[\"text\",\"image\"]".as_slice(),
+        false => b",\"architecture\":{\"modality\":\"text->text\",\"input_modalities\":[\"text\"]".as_slice(),
+    });
+    out.extend_from_slice(
+        b",\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\",\"instruct_type\":null},\"pricing\":",
+    );
+}
+
+/// A model row from after `max_completion_tokens` to its end: the parameters (each once) and
+/// the links.
+fn push_row_tail<'a>(out: &mut Vec<u8>, id: &str, parameters: impl Iterator<Item = &'a String>) {
     out.extend_from_slice(
         b",\"is_moderated\":false},\"per_request_limits\":null,\"supported_parameters\":[",
     );
     let mut seen: Vec<&str> = Vec::new();
-    for parameter in model
-        .endpoints
-        .iter()
-        .flat_map(|it| &it.supported_parameters)
-    {
+    for parameter in parameters {
         if seen.contains(&parameter.as_str()) {
             continue;
         }
@@ -401,7 +478,7 @@ fn push_model(out: &mut Vec<u8>, model: &Model) {
     );
     // Inside a string literal already: escape the id without its quotes.
     let start = out.len();
-    push_json_str(out, &model.id);
+    push_json_str(out, id);
     out.remove(start);
     out.pop();
     out.extend_from_slice(b"/endpoints\"}}");
@@ -776,5 +853,33 @@ mod tests {
             body["data"][1]["supported_parameters"],
             serde_json::json!([])
         );
+
+        let with_router = json(&models_list_with_routers(
+            &catalog,
+            &["openrouter/auto".to_owned()],
+        ));
+        assert_eq!(with_router["total_count"], 3);
+        assert_eq!(with_router["data"][0], body["data"][0]);
+        let router = &with_router["data"][2];
+        assert_eq!(router["id"], "openrouter/auto");
+        assert_eq!(router["pricing"]["prompt"], "-1");
+        assert_eq!(router["pricing"]["completion"], "-1");
+        assert_eq!(
+            router["context_length"], 200_000,
+            "the largest in the catalog"
+        );
+        assert_eq!(
+            router["architecture"]["input_modalities"],
+            serde_json::json!(["text", "image"])
+        );
+        assert_eq!(
+            router["supported_parameters"],
+            serde_json::json!(["temperature", "tools", "seed"])
+        );
+        assert_eq!(
+            router["links"]["details"],
+            "/api/v1/models/openrouter/auto/endpoints"
+        );
+        assert!(router["top_provider"]["max_completion_tokens"].is_null());
     }
 }

@@ -157,7 +157,10 @@ impl AppState {
                     .collect::<Result<Box<[usize]>, StartError>>()
             })
             .collect::<Result<Vec<_>, StartError>>()?;
-        let models_body = Bytes::from(render::models_list(&config.catalog));
+        let models_body = Bytes::from(render::models_list_with_routers(
+            &config.catalog,
+            &config.routing.auto.aliases,
+        ));
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
         Ok(Self {

@@ -1,5 +1,5 @@
-//! `GET /api/v1/models`: the catalog in OpenRouter's shape, rendered once at start-up by
-//! [`router_core::render::models_list`].
+//! `GET /api/v1/models`: the catalog in OpenRouter's shape, then the Auto Router's ids, rendered
+//! once at start-up by [`router_core::render::models_list_with_routers`].
 
 use axum::extract::State;
 use axum::response::Response;

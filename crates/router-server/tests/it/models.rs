@@ -17,7 +17,8 @@ async fn lists_models_in_openrouter_shape_with_string_prices() {
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["total_count"], 2);
+        // The two catalog models, then the Auto Router so model pickers can offer it.
+        assert_eq!(body["total_count"], 3);
         assert_eq!(body["links"]["next"], Value::Null);
         let one = &body["data"][0];
         assert_eq!(one["id"], "test/one");
@@ -33,6 +34,13 @@ async fn lists_models_in_openrouter_shape_with_string_prices() {
         assert_eq!(two["id"], "test/two");
         assert_eq!(two["context_length"], 16384);
         assert_eq!(two["pricing"]["prompt"], "0.000001");
+        let auto = &body["data"][2];
+        assert_eq!(auto["id"], "openrouter/auto");
+        assert_eq!(
+            auto["pricing"]["prompt"], "-1",
+            "billed at the chosen model's price"
+        );
+        assert_eq!(auto["context_length"], 16384);
     }
 }
 
