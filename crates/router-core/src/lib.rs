@@ -15,6 +15,7 @@
 //! - [`pricing`]: token usage and what it costs at an endpoint's prices.
 //! - [`render`]: OpenRouter-shaped response, stream chunk and model-list bytes.
 //! - [`secret`]: a string that never prints.
+//! - [`parameters`]: which tuning parameters an endpoint receives (unsupported ones are left out).
 //! - [`patterns`]: `allowed_models` / `excluded_models` globs over `author/slug` ids.
 //! - [`analysis`]: prompt analysis (task type, difficulty, language, needed capabilities).
 //! - [`auto`]: the Auto Router: plugin settings, the cost/quality dial, quality profiles,
@@ -24,6 +25,7 @@ pub mod analysis;
 pub mod auto;
 pub mod catalog;
 pub mod fallback;
+pub mod parameters;
 pub mod patterns;
 pub mod plan;
 pub mod pricing;

@@ -90,7 +90,7 @@ pub(crate) async fn complete(
                 let result = target
                     .provider
                     .client
-                    .complete(&target.endpoint.upstream_model, request)
+                    .complete(target.endpoint, request)
                     .await;
                 match result {
                     Ok(response) => {

@@ -291,10 +291,7 @@ async fn open(
     sink: &mut Sink,
 ) -> Result<Result<(ChunkStream, Held), UpstreamError>, Disconnected> {
     let opened = wait_for(
-        target
-            .provider
-            .client
-            .stream(&target.endpoint.upstream_model, request),
+        target.provider.client.stream(target.endpoint, request),
         keepalive,
         sink,
     )

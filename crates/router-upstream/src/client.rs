@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use router_core::catalog::Endpoint;
 use router_core::request::ChatRequest;
 use router_core::response::{ChatChunk, ChatResponse};
 use router_core::secret::Secret;
@@ -161,15 +162,16 @@ impl ProviderClient {
         self.inner.settings.kind
     }
 
-    /// Sends a non-streaming chat completion for `upstream_model` (the provider's own model id).
+    /// Sends a non-streaming chat completion to `endpoint` (named by its `upstream_model`, the
+    /// provider's own model id; tuning parameters it does not support are left out).
     pub async fn complete(
         &self,
-        upstream_model: &str,
+        endpoint: &Endpoint,
         request: &ChatRequest<'_>,
     ) -> Result<ChatResponse, UpstreamError> {
         match self.inner.settings.kind {
             ProviderKind::OpenAiCompatible => {
-                openai_compat::complete(&self.inner, upstream_model, request).await
+                openai_compat::complete(&self.inner, endpoint, request).await
             }
         }
     }
@@ -178,12 +180,12 @@ impl ProviderClient {
     /// anything that fails before that is an `Err` here, anything after is an `Err` item.
     pub async fn stream(
         &self,
-        upstream_model: &str,
+        endpoint: &Endpoint,
         request: &ChatRequest<'_>,
     ) -> Result<ChunkStream, UpstreamError> {
         match self.inner.settings.kind {
             ProviderKind::OpenAiCompatible => {
-                openai_compat::stream(&self.inner, upstream_model, request).await
+                openai_compat::stream(&self.inner, endpoint, request).await
             }
         }
     }

@@ -61,17 +61,30 @@ fn client(base_url: &str) -> ProviderClient {
     ProviderClient::new(settings(base_url)).unwrap()
 }
 
+/// An endpoint that serves `model` and lists no parameters (so every field is forwarded).
+fn endpoint(model: &str) -> router_core::catalog::Endpoint {
+    router_core::catalog::Endpoint {
+        provider: "mock".to_owned(),
+        upstream_model: model.to_owned(),
+        pricing: router_core::catalog::Pricing::default(),
+        context_length: 128_000,
+        max_output: None,
+        supported_parameters: Vec::new(),
+        capabilities: router_core::catalog::Capabilities::default(),
+    }
+}
+
 async fn complete(
     client: &ProviderClient,
     model: &str,
 ) -> Result<router_core::response::ChatResponse, UpstreamError> {
-    tokio::time::timeout(GUARD, client.complete(model, &request()))
+    tokio::time::timeout(GUARD, client.complete(&endpoint(model), &request()))
         .await
         .expect("complete hung")
 }
 
 async fn open_stream(client: &ProviderClient, model: &str) -> Result<ChunkStream, UpstreamError> {
-    tokio::time::timeout(GUARD, client.stream(model, &request()))
+    tokio::time::timeout(GUARD, client.stream(&endpoint(model), &request()))
         .await
         .expect("stream hung")
 }

@@ -73,6 +73,7 @@ async fn serves_the_v1_alias_and_forwards_unknown_fields() {
         "model": "test/one",
         "messages": [{"role": "user", "content": "Hi"}],
         "temperature": 0.25,
+        "top_k": 40,
         "x_vendor_flag": {"keep": [1, 2]},
     });
     let response = gateway
@@ -88,6 +89,8 @@ async fn serves_the_v1_alias_and_forwards_unknown_fields() {
     assert_eq!(answer["model"], "test/one");
     let forwarded = &gateway.alpha.calls()[0].body;
     assert_eq!(forwarded["temperature"], 0.25);
+    // test/one's endpoint lists its parameters without top_k: left out, as OpenRouter does.
+    assert!(forwarded.get("top_k").is_none(), "{forwarded}");
     assert_eq!(
         forwarded["x_vendor_flag"],
         serde_json::json!({"keep": [1, 2]})
@@ -110,4 +113,16 @@ async fn generation_ids_differ_between_requests() {
     }
     ids.dedup();
     assert_eq!(ids.len(), 3, "{ids:?}");
+}
+
+#[tokio::test]
+async fn an_endpoint_that_lists_no_parameters_gets_every_field() {
+    let gateway = Gateway::start().await;
+    let mut body = chat_body("test/two", false);
+    body["top_k"] = serde_json::json!(40);
+    let response = gateway.chat(&body).await;
+    assert_eq!(response.status(), 200);
+    let forwarded = &gateway.alpha.calls()[0].body;
+    assert_eq!(forwarded["model"], "two-alpha");
+    assert_eq!(forwarded["top_k"], 40);
 }

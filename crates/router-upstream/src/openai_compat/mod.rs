@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use reqwest::header::{self, HeaderValue};
+use router_core::catalog::Endpoint;
 use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
@@ -29,10 +30,10 @@ const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// A non-streaming chat completion.
 pub(crate) async fn complete(
     inner: &Arc<Inner>,
-    upstream_model: &str,
+    endpoint: &Endpoint,
     request: &ChatRequest<'_>,
 ) -> Result<ChatResponse, UpstreamError> {
-    let body = request::write_body(upstream_model, request, false);
+    let body = request::write_body(endpoint, request, false);
     let response = send(inner, body, false).await?;
     let status = response.status().as_u16();
     // Reading the body is bounded by the request's total timeout.
@@ -50,10 +51,10 @@ pub(crate) async fn complete(
 /// A streaming chat completion: resolves once the provider answered with 2xx headers.
 pub(crate) async fn stream(
     inner: &Arc<Inner>,
-    upstream_model: &str,
+    endpoint: &Endpoint,
     request: &ChatRequest<'_>,
 ) -> Result<ChunkStream, UpstreamError> {
-    let body = request::write_body(upstream_model, request, true);
+    let body = request::write_body(endpoint, request, true);
     let response = send(inner, body, true).await?;
     let is_json = response
         .headers()

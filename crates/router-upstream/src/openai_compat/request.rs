@@ -3,11 +3,16 @@
 //! No `serde_json::Value` is built: `messages` and every pass-through field are copied byte for
 //! byte from the client's body, and only the model id and the keys are re-encoded.
 
+use router_core::catalog::Endpoint;
+use router_core::parameters;
 use router_core::request::ChatRequest;
 
-/// The body for `upstream_model`: `model`, `messages`, every pass-through field in the client's
-/// order, and `stream`/`stream_options` when streaming (usage is always asked for).
-pub(crate) fn write_body(upstream_model: &str, request: &ChatRequest<'_>, stream: bool) -> Vec<u8> {
+/// The body for `endpoint`: `model` (its upstream name), `messages`, every pass-through field
+/// the endpoint takes ([`parameters::forwarded`]) in the client's order, and
+/// `stream`/`stream_options` when streaming (usage is always asked for).
+pub(crate) fn write_body(endpoint: &Endpoint, request: &ChatRequest<'_>, stream: bool) -> Vec<u8> {
+    let upstream_model = endpoint.upstream_model.as_str();
+    let supported = endpoint.supported_parameters.as_slice();
     let passthrough_len: usize = request
         .passthrough
         .iter()
@@ -21,6 +26,9 @@ pub(crate) fn write_body(upstream_model: &str, request: &ChatRequest<'_>, stream
     body.extend_from_slice(b",\"messages\":");
     body.extend_from_slice(request.messages_raw.get().as_bytes());
     for (key, raw) in &request.passthrough {
+        if !parameters::forwarded(key, supported) {
+            continue;
+        }
         body.push(b',');
         write_json_string(&mut body, key);
         body.push(b':');
@@ -53,11 +61,25 @@ mod tests {
         ChatRequest::parse(body.as_bytes()).unwrap()
     }
 
+    /// An endpoint named `model` upstream that supports `supported` (empty: unlisted).
+    fn endpoint(model: &str, supported: &[&str]) -> Endpoint {
+        Endpoint {
+            provider: "p".to_owned(),
+            upstream_model: model.to_owned(),
+            pricing: router_core::catalog::Pricing::default(),
+            context_length: 8192,
+            max_output: None,
+            supported_parameters: supported.iter().map(|it| (*it).to_owned()).collect(),
+            capabilities: router_core::catalog::Capabilities::default(),
+        }
+    }
+
     #[test]
     fn carries_model_messages_and_passthrough_verbatim() {
         let client_body = r#"{"model":"openrouter/auto","temperature":0.7,"messages":[{"role":"user","content":"h\u00e9 \"q\""}],"stream":true,"stream_options":{"include_usage":false},"x_vendor":{"deep":[1, 2.50, null]},"tools":[{"type":"function","function":{"name":"f"}}]}"#;
         let request = parse(client_body);
-        let body = String::from_utf8(write_body("gpt-4o-mini", &request, false)).unwrap();
+        let body =
+            String::from_utf8(write_body(&endpoint("gpt-4o-mini", &[]), &request, false)).unwrap();
         assert_eq!(
             body,
             r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"h\u00e9 \"q\""}],"temperature":0.7,"x_vendor":{"deep":[1, 2.50, null]},"tools":[{"type":"function","function":{"name":"f"}}]}"#
@@ -69,7 +91,7 @@ mod tests {
     #[test]
     fn streaming_asks_for_usage() {
         let request = parse(r#"{"messages":[{"role":"user","content":"x"}],"seed":7}"#);
-        let body = write_body("m", &request, true);
+        let body = write_body(&endpoint("m", &[]), &request, true);
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["stream"], Value::Bool(true));
         assert_eq!(value["stream_options"]["include_usage"], Value::Bool(true));
@@ -84,11 +106,32 @@ mod tests {
         let client_body =
             r#"{"messages":[{"role":"user","content":"x"}],"we\"ird\\key\n":1,"caf\u00e9":"x"}"#;
         let request = parse(client_body);
-        let body = write_body("vendor/\"model\"\u{1}", &request, false);
+        let body = write_body(&endpoint("vendor/\"model\"\u{1}", &[]), &request, false);
         let value: BTreeMap<String, Value> = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["model"], "vendor/\"model\"\u{1}");
         assert_eq!(value["we\"ird\\key\n"], 1);
         assert_eq!(value["café"], "x");
         assert_eq!(value.len(), 4);
+    }
+
+    #[test]
+    fn leaves_out_tuning_parameters_the_endpoint_does_not_support() {
+        let request = parse(
+            r#"{"messages":[{"role":"user","content":"x"}],"temperature":0.2,"top_k":40,"repetition_penalty":1.1,"x_vendor":1,"tools":[]}"#,
+        );
+        let openai = endpoint("gpt", &["temperature", "tools"]);
+        let value: BTreeMap<String, Value> =
+            serde_json::from_slice(&write_body(&openai, &request, false)).unwrap();
+        let keys: Vec<&str> = value.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["messages", "model", "temperature", "tools", "x_vendor"]
+        );
+        let unlisted: BTreeMap<String, Value> =
+            serde_json::from_slice(&write_body(&endpoint("m", &[]), &request, false)).unwrap();
+        assert_eq!(
+            unlisted["top_k"], 40,
+            "an endpoint that lists nothing gets everything"
+        );
     }
 }
