@@ -148,6 +148,33 @@ fn every_record_of_many_batches_is_written() {
 }
 
 #[test]
+fn a_full_batch_is_written_without_waiting_for_the_timer() {
+    let path = TempPath::new("full-batch");
+    let options = RecordsOptions {
+        max_batch: 3,
+        max_delay: Duration::from_secs(3600),
+    };
+    let records = Records::open_with(Some(path.as_ref()), options).unwrap();
+    let rows_on_disk = || -> i64 {
+        let conn = rusqlite::Connection::open(path.as_ref()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM generations", [], |row| row.get(0))
+            .unwrap()
+    };
+    for idx in 0..2 {
+        records.record(record(&format!("gen-{idx}"), "k", 1, 1.0));
+    }
+    // Two records wait for the batch (reading through `records` would write them first).
+    assert_eq!(rows_on_disk(), 0);
+    records.record(record("gen-2", "k", 1, 1.0));
+    // The third fills the batch and wakes the writer; the hour-long timer never fires here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while rows_on_disk() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(rows_on_disk(), 3);
+}
+
+#[test]
 fn records_survive_a_restart() {
     let path = TempPath::new("restart");
     let rec = record("gen-restart", "alice", 5_000, 0.5);
