@@ -14,25 +14,49 @@ use std::thread::{self, JoinHandle};
 use super::store::Store;
 use super::{GenerationRecord, KeyUsage, RecordsError, RecordsOptions};
 
+/// How many full batches may wait for the writer before new records are dropped.
+const MAX_PENDING_BATCHES: usize = 64;
+
 /// The records waiting for the writer thread, shared with every [`super::Records`] clone.
 #[derive(Debug)]
 pub(super) struct Pending {
-    batch: Mutex<Vec<GenerationRecord>>,
+    queue: Mutex<Queue>,
     max_batch: usize,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    records: Vec<GenerationRecord>,
+    /// Whether records are being dropped because the queue is full (warned about once).
+    dropping: bool,
 }
 
 impl Pending {
     /// Queues `record`; returns true when this record filled the batch, and the writer
-    /// should be woken.
+    /// should be woken. While [`MAX_PENDING_BATCHES`] batches are already waiting (the disk
+    /// stalls, or the writer is gone) the record is dropped, so memory stays bounded.
     pub(super) fn push(&self, record: GenerationRecord) -> bool {
-        // A panic while holding the lock cannot leave the Vec half-written; keep going.
-        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
-        batch.push(record);
-        batch.len() == self.max_batch
+        let mut queue = self.lock();
+        if queue.records.len() >= self.max_batch.saturating_mul(MAX_PENDING_BATCHES) {
+            if !queue.dropping {
+                queue.dropping = true;
+                tracing::warn!("generation records are not being written; dropping new ones");
+            }
+            return false;
+        }
+        queue.records.push(record);
+        queue.records.len() == self.max_batch
     }
 
     fn take(&self) -> Vec<GenerationRecord> {
-        std::mem::take(&mut *self.batch.lock().unwrap_or_else(PoisonError::into_inner))
+        let mut queue = self.lock();
+        queue.dropping = false;
+        std::mem::take(&mut queue.records)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding the lock cannot leave the Vec half-written; keep going.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -72,7 +96,7 @@ pub(super) struct Spawned {
 pub(super) fn spawn(store: Store, options: RecordsOptions) -> std::io::Result<Spawned> {
     let (commands, inbox) = mpsc::channel();
     let pending = Arc::new(Pending {
-        batch: Mutex::new(Vec::new()),
+        queue: Mutex::new(Queue::default()),
         max_batch: options.max_batch.max(1),
     });
     let writer = Writer {
@@ -149,5 +173,28 @@ impl Writer {
         if let Err(err) = self.write() {
             tracing::error!(error = %err, "could not write generation records");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::record;
+    use super::*;
+
+    #[test]
+    fn a_stalled_queue_stops_growing() {
+        let pending = Pending {
+            queue: Mutex::new(Queue::default()),
+            max_batch: 2,
+        };
+        let pushed: Vec<bool> = (0..MAX_PENDING_BATCHES * 2 + 3)
+            .map(|idx| pending.push(record(&format!("gen-{idx}"), "k", 1, 1.0)))
+            .collect();
+        // Only the record that fills the first batch asks for a write.
+        assert_eq!(pushed.iter().filter(|it| **it).count(), 1);
+        assert_eq!(pending.take().len(), MAX_PENDING_BATCHES * 2);
+        // Once taken, records queue again.
+        assert!(!pending.push(record("gen-next", "k", 1, 1.0)));
+        assert_eq!(pending.take().len(), 1);
     }
 }
