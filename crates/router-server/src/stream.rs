@@ -607,36 +607,30 @@ impl<F: Future<Output = Finished>> Stream for EventBody<F> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if !this.handing_out {
-            let gathered = this.gather(cx);
-            if this.keep_gathering(gathered) {
-                cx.waker().wake_by_ref();
+        // At most two rounds: hand out what is left, then gather once more (which also
+        // registers the wake-ups) when everything went out.
+        let mut gathered_now = false;
+        loop {
+            if !this.handing_out {
+                let gathered = this.gather(cx);
+                if this.keep_gathering(gathered) {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                this.handing_out = true;
+                gathered_now = true;
+            }
+            if let Some(event) = this.ready.pop_front() {
+                this.started = true;
+                return Poll::Ready(Some(Ok(event)));
+            }
+            this.handing_out = false;
+            if this.closed {
+                return Poll::Ready(None);
+            }
+            if gathered_now {
                 return Poll::Pending;
             }
-            this.handing_out = true;
-        }
-        if let Some(event) = this.ready.pop_front() {
-            this.started = true;
-            return Poll::Ready(Some(Ok(event)));
-        }
-        this.handing_out = false;
-        if this.closed {
-            return Poll::Ready(None);
-        }
-        // Everything went out; gather again (this also registers the wake-ups).
-        let gathered = this.gather(cx);
-        if this.keep_gathering(gathered) {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        match this.ready.pop_front() {
-            Some(event) => {
-                this.handing_out = true;
-                this.started = true;
-                Poll::Ready(Some(Ok(event)))
-            }
-            None if this.closed => Poll::Ready(None),
-            None => Poll::Pending,
         }
     }
 }
