@@ -15,7 +15,9 @@
 //! - [`client`]: [`ProviderSettings`] (base URL, key, timeouts per phase) and [`ProviderClient`],
 //!   one pooled HTTP client per provider, dispatching on [`ProviderKind`].
 //! - `transport`: the pooled HTTP client under it: reqwest for `https://` (TLS, proxies), hyper's
-//!   client directly for plain `http://`, behind one response type.
+//!   HTTP/1.1 connection for plain `http://`, behind one response type.
+//! - `pool`: keep-alive connections to one plain-http origin, leased per exchange and returned
+//!   once the response body has been read to its end.
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
@@ -25,6 +27,7 @@
 pub mod client;
 pub mod error;
 mod openai_compat;
+mod pool;
 pub mod sse;
 mod transport;
 

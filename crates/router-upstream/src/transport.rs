@@ -6,12 +6,14 @@
 //! inference server, a sidecar, the mocks) is reached through hyper's pooled client directly:
 //! reqwest's layers (redirect and retry policies, URL re-parsing of every request and response,
 //! a copy of the header map) cost about a sixth of the router's instructions per request, and
-//! buy nothing without TLS. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes
+//! buy nothing without TLS. It is sent through [`crate::pool`], hyper's HTTP/1.1 connection
+//! with a pool for one origin. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes
 //! through reqwest too, so the proxy is honoured.
 //!
 //! Both clients keep connections alive (pooled, up to 1024 idle per provider, 90 s), set
 //! `TCP_NODELAY` and TCP keep-alive, bound the connect time, never follow redirects and never
-//! retry on their own: the server's fallback policy decides what is tried again.
+//! retry a request that reached the provider: the server's fallback policy decides what is
+//! tried again.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -20,18 +22,13 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
-/// How long an idle pooled connection is kept.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// The most idle connections kept per provider.
-const POOL_MAX_IDLE: usize = 1024;
-/// TCP keep-alive on upstream connections.
+use crate::pool::{self, Lease, Pool, PoolError};
+
+/// TCP keep-alive on reqwest's connections (the pool sets its own).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// A provider's pooled HTTP client, pointed at its chat completions URL.
@@ -42,10 +39,11 @@ pub(crate) enum Transport {
     Plain(Box<Plain>),
 }
 
-/// hyper's pooled client and everything a request needs but its body and `accept`.
+/// The connection pool and everything a request needs but its body and `accept`.
 pub(crate) struct Plain {
-    client: HyperClient<HttpConnector, Full<Bytes>>,
-    uri: http::Uri,
+    pool: std::sync::Arc<Pool>,
+    /// The path (and query) of the chat completions URL: HTTP/1.1's origin form.
+    path: http::Uri,
     /// `host`, the default headers (key marked sensitive) and `user-agent`, ready to copy.
     headers: HeaderMap,
 }
@@ -55,8 +53,8 @@ pub(crate) struct Plain {
 pub(crate) enum TransportError {
     /// From reqwest (connect, TLS, I/O, its total timeout).
     Reqwest(reqwest::Error),
-    /// From hyper's client before the response headers (connect, I/O, a malformed response).
-    Request(hyper_util::client::legacy::Error),
+    /// Before the response headers (connect, I/O, a malformed response).
+    Request(PoolError),
     /// From hyper while reading the body.
     Body(hyper::Error),
     /// The whole exchange took longer than the provider's total timeout.
@@ -74,6 +72,8 @@ enum ResponseBody {
     Plain {
         headers: HeaderMap,
         incoming: Incoming,
+        /// The connection, given back to the pool with the body.
+        _lease: Lease,
         /// When the provider's total timeout runs out.
         deadline: Instant,
         total_timeout: Duration,
@@ -104,8 +104,8 @@ impl Transport {
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .tcp_keepalive(TCP_KEEPALIVE)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_MAX_IDLE)
+            .pool_idle_timeout(pool::IDLE_TIMEOUT)
+            .pool_max_idle_per_host(pool::MAX_IDLE)
             // A provider API never redirects a POST; following one would resend the body (and
             // the key) somewhere we were not configured to talk to.
             .redirect(reqwest::redirect::Policy::none())
@@ -124,7 +124,7 @@ impl Transport {
             .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
     }
 
-    /// Whether requests go through hyper's client directly.
+    /// Whether requests go through the connection pool directly.
     #[cfg(test)]
     pub(crate) fn is_plain(&self) -> bool {
         matches!(self, Transport::Plain(_))
@@ -157,16 +157,16 @@ impl Transport {
                 let deadline = Instant::now() + total_timeout;
                 let mut request = http::Request::new(Full::new(Bytes::from(body)));
                 *request.method_mut() = http::Method::POST;
-                *request.uri_mut() = plain.uri.clone();
+                *request.uri_mut() = plain.path.clone();
                 let headers = request.headers_mut();
                 headers.reserve(plain.headers.len() + 1);
                 for (name, value) in &plain.headers {
                     headers.append(name, value.clone());
                 }
                 headers.insert(header::ACCEPT, accept);
-                let response =
-                    match tokio::time::timeout_at(deadline, plain.client.request(request)).await {
-                        Ok(response) => response.map_err(TransportError::Request)?,
+                let (response, lease) =
+                    match tokio::time::timeout_at(deadline, plain.pool.send(request)).await {
+                        Ok(sent) => sent.map_err(TransportError::Request)?,
                         Err(_) => return Err(TransportError::TimedOut(total_timeout)),
                     };
                 let (parts, incoming) = response.into_parts();
@@ -175,6 +175,7 @@ impl Transport {
                     body: ResponseBody::Plain {
                         headers: parts.headers,
                         incoming,
+                        _lease: lease,
                         deadline,
                         total_timeout,
                     },
@@ -197,26 +198,26 @@ impl Plain {
             .as_str()
             .parse()
             .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
-        let host = uri
+        let authority = uri
             .authority()
-            .map(|it| it.as_str().to_owned())
             .ok_or_else(|| format!("invalid base_url `{url}`: no host"))?;
-        let host = HeaderValue::try_from(host)
+        let host = HeaderValue::try_from(authority.as_str())
             .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
+        // `Url` has already checked the host; an IPv6 literal loses its brackets here.
+        let address = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(80);
+        let path = match uri.path_and_query() {
+            Some(path) => http::Uri::from(path.clone()),
+            None => http::Uri::from_static("/"),
+        };
         headers.insert(header::HOST, host);
         headers.insert(header::USER_AGENT, HeaderValue::from_static(user_agent));
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(TCP_KEEPALIVE));
-        connector.set_connect_timeout(Some(connect_timeout));
-        let client = HyperClient::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_MAX_IDLE)
-            .build(connector);
         Ok(Self {
-            client,
-            uri,
+            pool: Pool::new(address.to_owned(), port, connect_timeout),
+            path,
             headers,
         })
     }
@@ -323,7 +324,7 @@ impl TransportError {
         match self {
             TransportError::Reqwest(err) => err.is_timeout(),
             TransportError::TimedOut(_) => true,
-            TransportError::Request(err) => error_chain_has_timeout(err),
+            TransportError::Request(err) => err.is_timeout() || error_chain_has_timeout(err),
             TransportError::Body(err) => err.is_timeout(),
         }
     }
