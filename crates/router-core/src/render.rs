@@ -240,29 +240,60 @@ pub fn push_decimal(out: &mut Vec<u8>, value: f64) {
         out.push(b'0');
         return;
     }
-    // Rust's `Display` for floats prints the shortest round-tripping decimal and never uses an
-    // exponent. Writing into a `Vec` cannot fail.
-    let _ = write!(out, "{}", round_significant(value));
+    match scaled_digits(value) {
+        Some((digits, digits_after_point)) => push_scaled(out, value, digits, digits_after_point),
+        // Rust's `Display` for floats prints the shortest round-tripping decimal and never uses
+        // an exponent. Writing into a `Vec` cannot fail.
+        None => _ = write!(out, "{value}"),
+    }
 }
 
 /// Significant digits kept by [`push_decimal`].
 pub const SIGNIFICANT_DIGITS: i32 = 12;
 
-/// `value` rounded to [`SIGNIFICANT_DIGITS`] significant digits. Values so small that the
-/// scaling power of ten is not exact in binary (below about `1e-11`) are returned as they are.
-fn round_significant(value: f64) -> f64 {
+/// `|value|` rounded to [`SIGNIFICANT_DIGITS`] significant digits, as an integer and the number
+/// of its digits after the decimal point; `None` for zero and for values so large or so small
+/// (below about `1e-11`) that the scaling power of ten is not exact in binary.
+fn scaled_digits(value: f64) -> Option<(u64, u32)> {
     if value == 0.0 {
-        return value;
+        return None;
     }
     let magnitude = value.abs().log10().floor() as i32;
-    let digits_after_point = SIGNIFICANT_DIGITS - 1 - magnitude;
-    // Powers of ten up to 1e22 are exact in an f64, so the division below is correctly rounded
-    // and prints as the rounded digits.
-    if !(0..=22).contains(&digits_after_point) {
-        return value;
+    let digits_after_point = u32::try_from(SIGNIFICANT_DIGITS - 1 - magnitude).ok()?;
+    // Powers of ten up to 1e22 are exact in an f64, so the scaled value is correctly rounded.
+    if digits_after_point > 22 {
+        return None;
     }
-    let scale = 10f64.powi(digits_after_point);
-    (value * scale).round() / scale
+    let scale = 10f64.powi(digits_after_point as i32);
+    // At most 13 digits (`log10` may be one off at a power of ten): exact in both types.
+    Some(((value.abs() * scale).round() as u64, digits_after_point))
+}
+
+/// Writes `digits / 10^digits_after_point` with `value`'s sign, without trailing zeros: what
+/// `Display` prints for the nearest `f64`, since a decimal of at most 15 significant digits is
+/// the shortest string that reads back as that `f64`.
+fn push_scaled(out: &mut Vec<u8>, value: f64, digits: u64, digits_after_point: u32) {
+    let mut buffer = [b'0'; 40];
+    let mut text = digits;
+    let mut start = buffer.len();
+    while text > 0 {
+        start -= 1;
+        buffer[start] = b'0' + (text % 10) as u8;
+        text /= 10;
+    }
+    let point = digits_after_point as usize;
+    // Leading zeros up to one digit before the point (`buffer` is zero-filled).
+    start = start.min(buffer.len() - point - 1);
+    let (whole, fraction) = buffer[start..].split_at(buffer.len() - start - point);
+    let fraction_len = fraction.len() - fraction.iter().rev().take_while(|it| **it == b'0').count();
+    if value.is_sign_negative() && digits > 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(whole);
+    if fraction_len > 0 {
+        out.push(b'.');
+        out.extend_from_slice(&fraction[..fraction_len]);
+    }
 }
 
 /// Appends `value` as a JSON string literal, escaping what JSON requires.
@@ -512,6 +543,7 @@ fn push_pricing(out: &mut Vec<u8>, pricing: &Pricing) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::Value;
 
     use super::*;
@@ -546,6 +578,44 @@ mod tests {
             let mut out = Vec::new();
             push_json_str(&mut out, text);
             assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+    }
+
+    /// What [`push_decimal`] printed before it wrote digits itself: `Display` of the value
+    /// rounded through a division by the power of ten.
+    fn decimal_by_display(value: f64) -> String {
+        if !value.is_finite() {
+            return "0".to_owned();
+        }
+        let rounded = match scaled_digits(value) {
+            Some((_, after)) => {
+                let scale = 10f64.powi(after as i32);
+                (value * scale).round() / scale
+            }
+            None => value,
+        };
+        format!("{rounded}")
+    }
+
+    proptest! {
+        #[test]
+        fn decimals_match_display_of_the_rounded_value(
+            mantissa in 1u64..10_000_000_000_000,
+            exponent in -24i32..12,
+            negative in any::<bool>(),
+        ) {
+            let value = mantissa as f64 * 10f64.powi(exponent) * if negative { -1.0 } else { 1.0 };
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), decimal_by_display(value));
+        }
+
+        #[test]
+        fn any_finite_decimal_matches_display(bits in any::<u64>()) {
+            let value = f64::from_bits(bits);
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), decimal_by_display(value));
         }
     }
 
