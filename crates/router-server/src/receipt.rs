@@ -197,10 +197,10 @@ impl Receipt {
         self.finished = true;
     }
 
-    /// The receipt headers as they stand now (see the module docs).
-    pub(crate) fn headers(&self) -> HeaderMap {
+    /// Adds the receipt headers as they stand now (see the module docs) to `headers`.
+    pub(crate) fn write_headers(&self, headers: &mut HeaderMap) {
         let catalog = self.app.catalog();
-        let mut headers = HeaderMap::with_capacity(10);
+        headers.reserve(10);
         let mut requested = String::with_capacity(32 * self.requested.len());
         for (idx, model) in self.requested.iter().enumerate() {
             if idx > 0 {
@@ -208,7 +208,7 @@ impl Receipt {
             }
             push_encoded(&mut requested, &catalog.model(*model).id);
         }
-        insert_string(&mut headers, X_REQUESTED_MODELS, requested);
+        insert_string(headers, X_REQUESTED_MODELS, requested);
         let mut attempts = String::with_capacity(64 * self.attempts.records().len());
         for (idx, record) in self.attempts.records().iter().enumerate() {
             if idx > 0 {
@@ -236,17 +236,13 @@ impl Receipt {
                 attempts.push_str(failure.error_type);
             }
         }
-        insert_string(&mut headers, X_ATTEMPTS, attempts);
+        insert_string(headers, X_ATTEMPTS, attempts);
         if let Some(served) = &self.served {
             let target = self.app.target(&served.attempt);
             let mut model = String::new();
             push_encoded(&mut model, &target.model.id);
-            insert_string(&mut headers, X_SERVED_MODEL, model);
-            insert_string(
-                &mut headers,
-                X_SERVED_PROVIDER,
-                target.endpoint.provider.clone(),
-            );
+            insert_string(headers, X_SERVED_MODEL, model);
+            insert_string(headers, X_SERVED_PROVIDER, target.endpoint.provider.clone());
             let depth = self
                 .requested
                 .iter()
@@ -256,7 +252,7 @@ impl Receipt {
         }
         if let Some(auto) = &self.auto {
             insert_string(
-                &mut headers,
+                headers,
                 X_AUTO_DIFFICULTY,
                 format!("{:.2}", auto.difficulty),
             );
@@ -265,7 +261,6 @@ impl Receipt {
             headers.insert(X_AUTO_LANGUAGE, HeaderValue::from_static(auto.language));
             headers.insert(X_AUTO_TRADEOFF, HeaderValue::from(u16::from(auto.tradeoff)));
         }
-        headers
     }
 
     /// The generation record as things stand.

@@ -136,7 +136,8 @@ impl Sink {
     /// Sets the headers of the `200` from `receipt`, unless it was sent already.
     fn update_headers(&mut self, receipt: &Receipt) {
         if !self.is_committed() {
-            self.headers = receipt.headers();
+            self.headers.clear();
+            receipt.write_headers(&mut self.headers);
         }
     }
 

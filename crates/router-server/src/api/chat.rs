@@ -98,7 +98,7 @@ impl Exchange {
             }
         };
         let headers = response.headers_mut();
-        headers.extend(receipt.headers());
+        receipt.write_headers(headers);
         headers.insert(X_GENERATION_ID, self.generation_id.clone());
         receipt.finish();
         Finished::Respond(response)
