@@ -268,7 +268,7 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// A handler panicked: a generic 500 in our shape; the panic message goes to the log only.
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let message = panic
         .downcast_ref::<&str>()
         .copied()

@@ -6,6 +6,8 @@
 //! - [`records`]: generation records, written off the request path to an embedded store.
 //! - `app`: the shared state (config, provider clients) and the axum router.
 //! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
+//! - `dispatch`: the service a connection runs: chat completions straight to their handler,
+//!   everything else through the axum router.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
 //! - `api`: the handlers (`chat`, `route`, `models`, `generation`, `key`, `health`).
 //! - `routing`: building a request's plan and picking its fallback policy.
@@ -24,6 +26,7 @@ mod api;
 mod app;
 mod auth;
 pub mod demo;
+mod dispatch;
 mod error;
 mod execute;
 mod extract;

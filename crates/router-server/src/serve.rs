@@ -12,18 +12,14 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tower::ServiceExt as _;
 
-use crate::app::{self, AppState, StartError};
+use crate::app::{AppState, StartError};
 use crate::config::Config;
+use crate::dispatch::Dispatch;
 
 /// How long a client may take to send a request's headers (slow clients hold a connection).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -46,7 +42,7 @@ pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServe
     let state = AppState::new(config)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(accept_loop(listener, app::router(state), stopped));
+    let task = tokio::spawn(accept_loop(listener, Dispatch::new(state), stopped));
     Ok(RunningServer {
         addr,
         stop: Some(stop),
@@ -58,7 +54,7 @@ pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServe
 /// then asks every connection to finish its request in flight and close, and waits for them.
 async fn accept_loop(
     listener: TcpListener,
-    router: Router,
+    dispatch: Dispatch,
     stopped: oneshot::Receiver<()>,
 ) -> io::Result<()> {
     // Connections watch `shutdown`; each holds a clone of `open`, so `closed()` resolves once
@@ -74,7 +70,7 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, _peer)) => {
-                let connection = serve_connection(stream, router.clone(), shutdown.subscribe());
+                let connection = serve_connection(stream, dispatch.clone(), shutdown.subscribe());
                 let open = all_closed.clone();
                 tokio::spawn(async move {
                     connection.await;
@@ -98,13 +94,15 @@ async fn accept_loop(
 
 /// Serves one HTTP/1.1 connection until the client closes it or shutdown is asked for, which
 /// lets the request in flight finish first.
-async fn serve_connection(stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn serve_connection(
+    stream: TcpStream,
+    dispatch: Dispatch,
+    mut shutdown: watch::Receiver<bool>,
+) {
     if let Err(err) = stream.set_nodelay(true) {
         tracing::trace!(error = %err, "cannot set TCP_NODELAY on an accepted socket");
     }
-    let service = TowerToHyperService::new(
-        router.map_request(|request: http::Request<Incoming>| request.map(Body::new)),
-    );
+    let service = hyper::service::service_fn(move |request| dispatch.clone().call(request));
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)

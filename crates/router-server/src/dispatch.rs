@@ -1,0 +1,64 @@
+//! The service every connection runs: `POST` chat completions go straight to their handler,
+//! every other request through the axum router ([`app::router`]).
+//!
+//! Chat completions are nearly all of the traffic. The router's path matching, the extensions
+//! it inserts into each request and the futures of its layers cost several thousand
+//! instructions per request, which the direct call skips. The direct call keeps what the
+//! router's layers do for a handler: a panic becomes a 500 in our error shape.
+
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+
+use axum::Router;
+use axum::body::Body;
+use axum::handler::Handler;
+use axum::response::Response;
+use futures_util::FutureExt as _;
+use http::Method;
+use hyper::body::Incoming;
+use tower::ServiceExt as _;
+
+use crate::api;
+use crate::app::{self, AppState};
+
+/// What a connection calls for each request; cheap to clone (two `Arc`s).
+#[derive(Clone)]
+pub(crate) struct Dispatch {
+    router: Router,
+    state: AppState,
+}
+
+impl Dispatch {
+    /// The service for `state`.
+    pub(crate) fn new(state: AppState) -> Self {
+        Self {
+            router: app::router(state.clone()),
+            state,
+        }
+    }
+
+    /// Answers one request.
+    pub(crate) async fn call(
+        self,
+        request: http::Request<Incoming>,
+    ) -> Result<Response, Infallible> {
+        let request = request.map(Body::new);
+        if is_chat_completions(&request) {
+            let handled = Handler::<_, AppState>::call(api::chat::completions, request, self.state);
+            return Ok(AssertUnwindSafe(handled)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(app::panic_response));
+        }
+        self.router.oneshot(request).await
+    }
+}
+
+/// `POST` to the chat completions path or its alias.
+fn is_chat_completions(request: &http::Request<Body>) -> bool {
+    request.method() == Method::POST
+        && matches!(
+            request.uri().path(),
+            "/api/v1/chat/completions" | "/v1/chat/completions"
+        )
+}
