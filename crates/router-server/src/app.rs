@@ -25,6 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
 
 /// Why the server could not start.
@@ -86,6 +87,8 @@ struct Shared {
     endpoint_providers: Vec<Box<[usize]>>,
     /// The `GET /models` body, rendered once.
     models_body: Bytes,
+    /// The receipt header values that depend only on the catalog, rendered once.
+    catalog_headers: CatalogHeaders,
     /// The Auto Router's quality profile.
     profile: Profile,
     /// Where every request leaves its generation record.
@@ -161,6 +164,7 @@ impl AppState {
             &config.catalog,
             &config.routing.auto.aliases,
         ));
+        let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
         Ok(Self {
@@ -169,6 +173,7 @@ impl AppState {
                 providers,
                 endpoint_providers,
                 models_body,
+                catalog_headers,
                 profile,
                 records,
             }),
@@ -183,6 +188,11 @@ impl AppState {
     /// The model catalog.
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.shared.config.catalog
+    }
+
+    /// The receipt header values of the catalog.
+    pub(crate) fn catalog_headers(&self) -> &CatalogHeaders {
+        &self.shared.catalog_headers
     }
 
     /// What `attempt` calls. Plans are built from this state's catalog, so their indices are

@@ -2,7 +2,7 @@
 //! attempt failed, which model and provider answered, what it cost.
 //!
 //! A [`Receipt`] is made once the request is planned and follows it to the end. It renders as
-//! response headers ([`Receipt::headers`]; on a stream, as they stand when the response
+//! response headers ([`Receipt::write_headers`]; on a stream, as they stand when the response
 //! commits), and when it is dropped it writes the request's generation record, whatever
 //! happened: an answer, an error, or a client that went away (then the record says
 //! `cancelled`). Writing only queues the record ([`crate::records::Records::record`]), so the
@@ -27,13 +27,16 @@
 //! generation record's `router` is `openrouter/auto`.
 //!
 //! Model ids are written with `%`, `,`, `;`, `@`, `=` and any byte outside visible ASCII
-//! percent-encoded, so the lists split unambiguously.
+//! percent-encoded, so the lists split unambiguously. What depends only on the catalog (each
+//! model's encoded id, each endpoint's provider, and the attempts list of a request its first
+//! endpoint answered) is rendered once at start-up ([`CatalogHeaders`]), so the common request
+//! clones values instead of building them.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
-use router_core::catalog::ModelIdx;
+use router_core::catalog::{Catalog, ModelIdx};
 use router_core::plan::Attempt;
 use router_core::pricing::{self, Cost, Usage};
 use router_core::response::FinishReason;
@@ -68,6 +71,19 @@ pub(crate) const X_AUTO_DIFFICULTY: HeaderName =
 pub(crate) const X_AUTO_LANGUAGE: HeaderName = HeaderName::from_static("x-turnout-auto-language");
 /// The Auto Router's dial.
 pub(crate) const X_AUTO_TRADEOFF: HeaderName = HeaderName::from_static("x-turnout-auto-tradeoff");
+
+/// Header values that depend only on the catalog, rendered once.
+pub(crate) struct CatalogHeaders {
+    models: Vec<ModelHeaders>,
+}
+
+/// One model's header values.
+struct ModelHeaders {
+    /// The encoded model id.
+    id: HeaderValue,
+    /// By endpoint: its provider, and the attempts list when it answered the first call.
+    endpoints: Vec<(HeaderValue, HeaderValue)>,
+}
 
 /// The route receipt of one request; writes the generation record when dropped.
 pub(crate) struct Receipt {
@@ -200,15 +216,57 @@ impl Receipt {
     /// Adds the receipt headers as they stand now (see the module docs) to `headers`.
     pub(crate) fn write_headers(&self, headers: &mut HeaderMap) {
         let catalog = self.app.catalog();
+        let rendered = self.app.catalog_headers();
         headers.reserve(10);
-        let mut requested = String::with_capacity(32 * self.requested.len());
-        for (idx, model) in self.requested.iter().enumerate() {
-            if idx > 0 {
-                requested.push(',');
+        if let [model] = self.requested[..] {
+            headers.insert(X_REQUESTED_MODELS, rendered.models[model.0].id.clone());
+        } else {
+            let mut requested = String::with_capacity(32 * self.requested.len());
+            for (idx, model) in self.requested.iter().enumerate() {
+                if idx > 0 {
+                    requested.push(',');
+                }
+                push_encoded(&mut requested, &catalog.model(*model).id);
             }
-            push_encoded(&mut requested, &catalog.model(*model).id);
+            insert_string(headers, X_REQUESTED_MODELS, requested);
         }
-        insert_string(headers, X_REQUESTED_MODELS, requested);
+        if let [only] = self.attempts.records()
+            && only.failure.is_none()
+            && let Some(endpoint) = only.endpoint
+        {
+            let answered = &rendered.models[only.model.0].endpoints[endpoint.0].1;
+            headers.insert(X_ATTEMPTS, answered.clone());
+        } else {
+            headers.insert(X_ATTEMPTS, self.attempts_header());
+        }
+        if let Some(served) = &self.served {
+            let model = &rendered.models[served.attempt.model.0];
+            headers.insert(X_SERVED_MODEL, model.id.clone());
+            let provider = &model.endpoints[served.attempt.endpoint.0].0;
+            headers.insert(X_SERVED_PROVIDER, provider.clone());
+            let depth = self
+                .requested
+                .iter()
+                .position(|it| *it == served.attempt.model)
+                .unwrap_or_default();
+            headers.insert(X_FALLBACK_DEPTH, HeaderValue::from(depth));
+        }
+        if let Some(auto) = &self.auto {
+            insert_string(
+                headers,
+                X_AUTO_DIFFICULTY,
+                format!("{:.2}", auto.difficulty),
+            );
+            headers.insert(X_ROUTER, HeaderValue::from_static(AUTO_ROUTER_ID));
+            headers.insert(X_AUTO_TASK, HeaderValue::from_static(auto.task.as_str()));
+            headers.insert(X_AUTO_LANGUAGE, HeaderValue::from_static(auto.language));
+            headers.insert(X_AUTO_TRADEOFF, HeaderValue::from(u16::from(auto.tradeoff)));
+        }
+    }
+
+    /// `X-Turnout-Attempts` built from the attempts.
+    fn attempts_header(&self) -> HeaderValue {
+        let catalog = self.app.catalog();
         let mut attempts = String::with_capacity(64 * self.attempts.records().len());
         for (idx, record) in self.attempts.records().iter().enumerate() {
             if idx > 0 {
@@ -236,31 +294,8 @@ impl Receipt {
                 attempts.push_str(failure.error_type);
             }
         }
-        insert_string(headers, X_ATTEMPTS, attempts);
-        if let Some(served) = &self.served {
-            let target = self.app.target(&served.attempt);
-            let mut model = String::new();
-            push_encoded(&mut model, &target.model.id);
-            insert_string(headers, X_SERVED_MODEL, model);
-            insert_string(headers, X_SERVED_PROVIDER, target.endpoint.provider.clone());
-            let depth = self
-                .requested
-                .iter()
-                .position(|it| *it == served.attempt.model)
-                .unwrap_or_default();
-            headers.insert(X_FALLBACK_DEPTH, HeaderValue::from(depth));
-        }
-        if let Some(auto) = &self.auto {
-            insert_string(
-                headers,
-                X_AUTO_DIFFICULTY,
-                format!("{:.2}", auto.difficulty),
-            );
-            headers.insert(X_ROUTER, HeaderValue::from_static(AUTO_ROUTER_ID));
-            headers.insert(X_AUTO_TASK, HeaderValue::from_static(auto.task.as_str()));
-            headers.insert(X_AUTO_LANGUAGE, HeaderValue::from_static(auto.language));
-            headers.insert(X_AUTO_TRADEOFF, HeaderValue::from(u16::from(auto.tradeoff)));
-        }
+        // Every byte is visible ASCII by construction.
+        HeaderValue::try_from(attempts).unwrap_or(HeaderValue::from_static("-"))
     }
 
     /// The generation record as things stand.
@@ -367,6 +402,44 @@ pub(crate) fn model_ids<'a>(app: &'a AppState, models: &[ModelIdx]) -> Vec<&'a s
         .collect()
 }
 
+// === impl CatalogHeaders ===
+
+impl CatalogHeaders {
+    /// Renders the values for `catalog`.
+    pub(crate) fn new(catalog: &Catalog) -> Self {
+        let models = catalog
+            .models()
+            .iter()
+            .map(|model| {
+                let mut id = String::with_capacity(model.id.len());
+                push_encoded(&mut id, &model.id);
+                let endpoints = model
+                    .endpoints
+                    .iter()
+                    .map(|endpoint| {
+                        let answered = format!("{id}@{}=200", endpoint.provider);
+                        (
+                            header_value(endpoint.provider.clone()),
+                            header_value(answered),
+                        )
+                    })
+                    .collect();
+                ModelHeaders {
+                    id: header_value(id),
+                    endpoints,
+                }
+            })
+            .collect();
+        Self { models }
+    }
+}
+
+/// A header value built at start-up from catalog names (a provider slug with a byte a header
+/// cannot carry renders as `-`).
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("-"))
+}
+
 /// Appends `text` with the header lists' separators and non-visible-ASCII bytes
 /// percent-encoded.
 fn push_encoded(out: &mut String, text: &str) {
@@ -393,6 +466,33 @@ fn insert_string(headers: &mut HeaderMap, name: HeaderName, value: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_values_are_encoded_once_per_model_and_endpoint() {
+        use router_core::catalog::{Endpoint, Model};
+        let endpoint = |provider: &str| Endpoint {
+            provider: provider.to_owned(),
+            upstream_model: "m".to_owned(),
+            pricing: Default::default(),
+            context_length: 1000,
+            max_output: None,
+            supported_parameters: Vec::new(),
+            capabilities: Default::default(),
+        };
+        let catalog = Catalog::new(vec![Model {
+            id: "a/b,c@d".to_owned(),
+            name: "A".to_owned(),
+            created: 0,
+            description: String::new(),
+            endpoints: vec![endpoint("one"), endpoint("two")],
+        }])
+        .unwrap();
+        let rendered = CatalogHeaders::new(&catalog);
+        let model = &rendered.models[0];
+        assert_eq!(model.id, "a/b%2Cc%40d");
+        assert_eq!(model.endpoints[1].0, "two");
+        assert_eq!(model.endpoints[1].1, "a/b%2Cc%40d@two=200");
+    }
 
     #[test]
     fn encodes_separators_and_non_ascii() {
