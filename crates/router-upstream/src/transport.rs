@@ -24,7 +24,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::pool::{self, Lease, Pool, PoolError};
 
@@ -74,8 +74,9 @@ enum ResponseBody {
         incoming: Incoming,
         /// The connection, given back to the pool with the body.
         _lease: Lease,
-        /// When the provider's total timeout runs out.
-        deadline: Instant,
+        /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
+        /// registered the first time a read has to wait, rather than one per read.
+        deadline: Pin<Box<Sleep>>,
         total_timeout: Duration,
     },
 }
@@ -154,7 +155,8 @@ impl Transport {
                 })
             }
             Transport::Plain(plain) => {
-                let deadline = Instant::now() + total_timeout;
+                let mut deadline =
+                    Box::pin(tokio::time::sleep_until(Instant::now() + total_timeout));
                 let mut request = http::Request::new(Full::new(Bytes::from(body)));
                 *request.method_mut() = http::Method::POST;
                 *request.uri_mut() = plain.path.clone();
@@ -164,11 +166,11 @@ impl Transport {
                     headers.append(name, value.clone());
                 }
                 headers.insert(header::ACCEPT, accept);
-                let (response, lease) =
-                    match tokio::time::timeout_at(deadline, plain.pool.send(request)).await {
-                        Ok(sent) => sent.map_err(TransportError::Request)?,
-                        Err(_) => return Err(TransportError::TimedOut(total_timeout)),
-                    };
+                let (response, lease) = tokio::select! {
+                    biased;
+                    sent = plain.pool.send(request) => sent.map_err(TransportError::Request)?,
+                    () = deadline.as_mut() => return Err(TransportError::TimedOut(total_timeout)),
+                };
                 let (parts, incoming) = response.into_parts();
                 Ok(Response {
                     status: parts.status,
@@ -249,10 +251,13 @@ impl Response {
                 total_timeout,
                 ..
             } => loop {
-                let frame = match tokio::time::timeout_at(*deadline, incoming.frame()).await {
-                    Ok(Some(frame)) => frame.map_err(TransportError::Body)?,
-                    Ok(None) => return Ok(None),
-                    Err(_) => return Err(TransportError::TimedOut(*total_timeout)),
+                let frame = tokio::select! {
+                    biased;
+                    frame = incoming.frame() => match frame {
+                        Some(frame) => frame.map_err(TransportError::Body)?,
+                        None => return Ok(None),
+                    },
+                    () = deadline.as_mut() => return Err(TransportError::TimedOut(*total_timeout)),
                 };
                 // Trailers carry nothing we read.
                 if let Ok(data) = frame.into_data()

@@ -436,6 +436,25 @@ async fn a_stream_that_goes_quiet_times_out() {
 }
 
 #[tokio::test]
+async fn a_slow_stream_that_never_pauses_for_the_idle_timeout_completes() {
+    // 20 tokens at 20 per second: about a second in all, 50 ms between two of them, so the
+    // idle timer fires mid-stream and must be moved on rather than end the stream.
+    let steady = Behavior {
+        tokens_per_second: Some(20.0),
+        reply: Some("a b c d e f g h i j k l m n o p q r s t".to_owned()),
+        ..Behavior::default()
+    };
+    let mock = mock(vec![("steady", steady)]).await;
+    let mut settings = settings(&mock.base_url());
+    settings.idle_timeout = Duration::from_millis(500);
+    let client = ProviderClient::new(settings).unwrap();
+    let stream = open_stream(&client, "steady").await.unwrap();
+    let (chunks, err) = drain(stream).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(content(&chunks), "a b c d e f g h i j k l m n o p q r s t");
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_a_connect_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,11 +1,14 @@
 //! Decodes an OpenAI-compatible SSE stream into [`ChatChunk`]s.
 //!
 //! [`decode`] drives the [`SseParser`] over the response body, one network chunk at a time, with
-//! the idle timeout around every read. Each `data:` event is read by [`parse_event`] into a chunk
+//! the idle timeout around every read. The idle timer is set once and moved on lazily: a read
+//! notes when it started, and only when the timer fires is it checked against that and re-armed,
+//! so a stream of many events costs one timer, not one per read. Each `data:` event is read by [`parse_event`] into a chunk
 //! (its `choices` copied raw), skipped, the end (`[DONE]`), or an error. The stream ends after
 //! `[DONE]`, at a clean end of the body once a `finish_reason` was seen, or after its first
 //! error.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use futures_util::{Stream, StreamExt};
 use router_core::response::{ChatChunk, FinishReason};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::time::{Instant, Sleep};
 
 use super::response::{WireUsage, error_member, summarize_choices};
 use crate::client::{ChunkStream, Inner};
@@ -89,8 +93,12 @@ pub(crate) fn decode(
     inner: Arc<Inner>,
     body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
 ) -> ChunkStream {
+    let idle_timeout = inner.settings.idle_timeout;
+    let read_started = Instant::now();
     let decoder = Decoder {
-        idle_timeout: inner.settings.idle_timeout,
+        idle_timeout,
+        read_started,
+        idle: Box::pin(tokio::time::sleep_until(read_started + idle_timeout)),
         inner,
         body: Box::pin(body),
         parser: SseParser::new(),
@@ -126,6 +134,10 @@ struct Decoder {
     body: Body,
     parser: SseParser,
     idle_timeout: Duration,
+    /// When the read in progress started.
+    read_started: Instant,
+    /// Fires no earlier than `idle_timeout` after `read_started`; re-armed when it fires early.
+    idle: Pin<Box<Sleep>>,
     /// A chunk carried a `finish_reason`: a clean end of the body is no longer an interruption.
     saw_finish: bool,
     /// The body has no more bytes.
@@ -187,7 +199,7 @@ impl Decoder {
                     ),
                 };
             }
-            match tokio::time::timeout(self.idle_timeout, self.body.next()).await {
+            match self.next_read().await {
                 Ok(Some(Ok(bytes))) => self.parser.push(&bytes),
                 Ok(None) => self.body_ended = true,
                 Ok(Some(Err(_))) if self.saw_finish => {
@@ -209,6 +221,24 @@ impl Decoder {
                 Err(_) => {
                     let why = format!("no stream data for {:?}", self.idle_timeout);
                     return self.fail(ErrorKind::Timeout, why);
+                }
+            }
+        }
+    }
+
+    /// The body's next chunk, or `Err(())` when none came within the idle timeout.
+    async fn next_read(&mut self) -> Result<Option<Result<Bytes, TransportError>>, ()> {
+        self.read_started = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                chunk = self.body.next() => return Ok(chunk),
+                () = self.idle.as_mut() => {
+                    let due = self.read_started + self.idle_timeout;
+                    if Instant::now() >= due {
+                        return Err(());
+                    }
+                    self.idle.as_mut().reset(due);
                 }
             }
         }
