@@ -321,8 +321,9 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     drop(children);
 
     println!(
-        "\nrouter-server pinned to core {ROUTER_CORE} (TOKIO_WORKER_THREADS=1); router-mock and \
-         wrk (1 thread) on core {LOAD_CORE}; {seconds} s per run; loopback only"
+        "\nrouter-server pinned to core {ROUTER_CORE} (TOKIO_WORKER_THREADS=1: one thread, \
+         tokio's current-thread scheduler); router-mock and wrk (1 thread) on core {LOAD_CORE}; \
+         {seconds} s per run; loopback only"
     );
     println!("{}", render_table(&rows));
     if let Some((mock, router)) = ttfb {
