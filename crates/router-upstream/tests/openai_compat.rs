@@ -417,19 +417,30 @@ async fn the_total_timeout_bounds_a_slow_body() {
     assert_eq!(err.kind, ErrorKind::Timeout);
 }
 
-#[tokio::test]
-async fn a_stream_that_goes_quiet_times_out() {
-    let quiet = Behavior {
-        tokens_per_second: Some(0.1),
-        reply: Some("one two three".to_owned()),
+/// Streams `reply` paced at `tokens_per_second` under an idle timeout of `idle_ms`, and returns
+/// the mock (to check on its connection) and what the stream gave.
+async fn paced_stream(
+    tokens_per_second: f64,
+    reply: &str,
+    idle_ms: u64,
+) -> (MockProvider, Vec<ChatChunk>, Option<UpstreamError>) {
+    let paced = Behavior {
+        tokens_per_second: Some(tokens_per_second),
+        reply: Some(reply.to_owned()),
         ..Behavior::default()
     };
-    let mock = mock(vec![("quiet", quiet)]).await;
+    let mock = mock(vec![("paced", paced)]).await;
     let mut settings = settings(&mock.base_url());
-    settings.idle_timeout = Duration::from_millis(300);
+    settings.idle_timeout = Duration::from_millis(idle_ms);
     let client = ProviderClient::new(settings).unwrap();
-    let stream = open_stream(&client, "quiet").await.unwrap();
+    let stream = open_stream(&client, "paced").await.unwrap();
     let (chunks, err) = drain(stream).await;
+    (mock, chunks, err)
+}
+
+#[tokio::test]
+async fn a_stream_that_goes_quiet_times_out() {
+    let (mock, chunks, err) = paced_stream(0.1, "one two three", 300).await;
     assert_eq!(content(&chunks), "one ");
     assert_eq!(err.unwrap().kind, ErrorKind::Timeout);
     assert!(mock.wait_for_disconnect(0, GUARD).await);
@@ -439,19 +450,10 @@ async fn a_stream_that_goes_quiet_times_out() {
 async fn a_slow_stream_that_never_pauses_for_the_idle_timeout_completes() {
     // 20 tokens at 20 per second: about a second in all, 50 ms between two of them, so the
     // idle timer fires mid-stream and must be moved on rather than end the stream.
-    let steady = Behavior {
-        tokens_per_second: Some(20.0),
-        reply: Some("a b c d e f g h i j k l m n o p q r s t".to_owned()),
-        ..Behavior::default()
-    };
-    let mock = mock(vec![("steady", steady)]).await;
-    let mut settings = settings(&mock.base_url());
-    settings.idle_timeout = Duration::from_millis(500);
-    let client = ProviderClient::new(settings).unwrap();
-    let stream = open_stream(&client, "steady").await.unwrap();
-    let (chunks, err) = drain(stream).await;
+    let reply = "a b c d e f g h i j k l m n o p q r s t";
+    let (_mock, chunks, err) = paced_stream(20.0, reply, 500).await;
     assert!(err.is_none(), "{err:?}");
-    assert_eq!(content(&chunks), "a b c d e f g h i j k l m n o p q r s t");
+    assert_eq!(content(&chunks), reply);
 }
 
 #[tokio::test]
