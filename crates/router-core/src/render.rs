@@ -227,6 +227,73 @@ pub fn models_list_with_routers(catalog: &Catalog, routers: &[String]) -> Vec<u8
     out
 }
 
+/// The body of `GET /api/v1/models/{author}/{slug}/endpoints`: `model` and each of its
+/// endpoints in configured order, in OpenRouter's shape (prices as strings). `provider_name`
+/// gives a provider slug's display name. Health figures (uptime, latency, throughput) are
+/// `null`: none are measured yet.
+pub fn model_endpoints<'a>(
+    model: &'a Model,
+    provider_name: impl Fn(&'a str) -> &'a str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512 + 768 * model.endpoints.len());
+    out.extend_from_slice(b"{\"data\":{\"id\":");
+    push_json_str(&mut out, &model.id);
+    out.extend_from_slice(b",\"name\":");
+    push_json_str(&mut out, &model.name);
+    out.extend_from_slice(b",\"created\":");
+    push_u64(&mut out, model.created);
+    out.extend_from_slice(b",\"description\":");
+    push_json_str(&mut out, &model.description);
+    push_architecture(
+        &mut out,
+        model.endpoints.iter().any(|it| it.capabilities.vision),
+    );
+    out.extend_from_slice(b",\"endpoints\":[");
+    for (idx, endpoint) in model.endpoints.iter().enumerate() {
+        if idx > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"name\":");
+        push_json_str(&mut out, &model.name);
+        out.extend_from_slice(b",\"model_id\":");
+        push_json_str(&mut out, &model.id);
+        out.extend_from_slice(b",\"model_name\":");
+        push_json_str(&mut out, &model.name);
+        out.extend_from_slice(b",\"provider_name\":");
+        push_json_str(&mut out, provider_name(&endpoint.provider));
+        out.extend_from_slice(b",\"tag\":");
+        push_json_str(&mut out, &endpoint.provider);
+        out.extend_from_slice(b",\"quantization\":\"unknown\",\"context_length\":");
+        push_u64(&mut out, u64::from(endpoint.context_length));
+        out.extend_from_slice(b",\"max_completion_tokens\":");
+        match endpoint.max_output {
+            Some(max_output) => push_u64(&mut out, u64::from(max_output)),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"max_prompt_tokens\":");
+        push_u64(&mut out, u64::from(endpoint.context_length));
+        out.extend_from_slice(b",\"pricing\":");
+        push_pricing(&mut out, &endpoint.pricing);
+        out.extend_from_slice(b",\"supported_parameters\":[");
+        for (idx, parameter) in endpoint.supported_parameters.iter().enumerate() {
+            if idx > 0 {
+                out.push(b',');
+            }
+            push_json_str(&mut out, parameter);
+        }
+        out.extend_from_slice(b"],\"supports_implicit_caching\":");
+        out.extend_from_slice(match endpoint.pricing.cache_read.is_some() {
+            true => b"true".as_slice(),
+            false => b"false".as_slice(),
+        });
+        out.extend_from_slice(
+            b",\"status\":0,\"uptime_last_5m\":null,\"uptime_last_30m\":null,\"uptime_last_1d\":null,\"latency_last_30m\":null,\"throughput_last_30m\":null}",
+        );
+    }
+    out.extend_from_slice(b"]}}");
+    out
+}
+
 /// Appends `value` as a plain decimal number, never in exponent notation (`0.00000125`),
 /// rounded to [`SIGNIFICANT_DIGITS`] significant digits. Non-finite values (which no price or
 /// cost can be) render as `0`.
@@ -478,12 +545,18 @@ fn push_row_head(
     push_json_str(out, description);
     out.extend_from_slice(b",\"context_length\":");
     push_u64(out, u64::from(context_length));
+    push_architecture(out, vision);
+    out.extend_from_slice(b",\"pricing\":");
+}
+
+/// `,"architecture":{…}` of a text model that may also read images.
+fn push_architecture(out: &mut Vec<u8>, vision: bool) {
     out.extend_from_slice(match vision {
         true => b",\"architecture\":{\"modality\":\"text+image->text\",\"input_modalities\":[\"text\",\"image\"]".as_slice(),
         false => b",\"architecture\":{\"modality\":\"text->text\",\"input_modalities\":[\"text\"]".as_slice(),
     });
     out.extend_from_slice(
-        b",\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\",\"instruct_type\":null},\"pricing\":",
+        b",\"output_modalities\":[\"text\"],\"tokenizer\":\"Other\",\"instruct_type\":null}",
     );
 }
 
@@ -847,6 +920,69 @@ mod tests {
                 vision,
                 ..Capabilities::default()
             },
+        }
+    }
+
+    #[test]
+    fn model_endpoints_lists_each_endpoint_with_every_key_the_sdk_requires() {
+        let pricing = Pricing {
+            prompt: 1.25e-6,
+            completion: 1e-5,
+            cache_read: Some(1.25e-7),
+            ..Pricing::default()
+        };
+        let mut second = endpoint("deepinfra", Pricing::default(), false, &["seed"]);
+        second.context_length = 32_000;
+        second.max_output = None;
+        let model = Model {
+            id: "openai/gpt-5.1".to_owned(),
+            name: "OpenAI: GPT-5.1".to_owned(),
+            created: 1_762_000_000,
+            description: "A \"model\"".to_owned(),
+            endpoints: vec![
+                endpoint("openai", pricing, true, &["tools", "seed"]),
+                second,
+            ],
+        };
+        let body = json(&model_endpoints(&model, |slug| match slug {
+            "openai" => "OpenAI",
+            _ => "DeepInfra",
+        }));
+        let data = &body["data"];
+        assert_eq!(data["id"], "openai/gpt-5.1");
+        assert_eq!(data["description"], "A \"model\"");
+        assert_eq!(data["architecture"]["modality"], "text+image->text");
+        let endpoints = data["endpoints"].as_array().unwrap();
+        assert_eq!(endpoints.len(), 2);
+        let first = &endpoints[0];
+        assert_eq!(first["provider_name"], "OpenAI");
+        assert_eq!(first["tag"], "openai");
+        assert_eq!(first["model_id"], "openai/gpt-5.1");
+        assert_eq!(first["pricing"]["prompt"], "0.00000125");
+        assert_eq!(first["pricing"]["input_cache_read"], "0.000000125");
+        assert_eq!(
+            first["supported_parameters"],
+            serde_json::json!(["tools", "seed"])
+        );
+        assert_eq!(first["supports_implicit_caching"], true);
+        assert_eq!(first["max_completion_tokens"], 16_384);
+        let second = &endpoints[1];
+        assert_eq!(second["provider_name"], "DeepInfra");
+        assert_eq!(second["context_length"], 32_000);
+        assert_eq!(second["max_prompt_tokens"], 32_000);
+        assert!(second["max_completion_tokens"].is_null());
+        assert_eq!(second["supports_implicit_caching"], false);
+        for key in [
+            "name",
+            "model_name",
+            "quantization",
+            "uptime_last_5m",
+            "uptime_last_30m",
+            "uptime_last_1d",
+            "latency_last_30m",
+            "throughput_last_30m",
+        ] {
+            assert!(second.get(key).is_some(), "{key} missing");
         }
     }
 

@@ -264,6 +264,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/route", post(api::route::route))
         .route("/api/v1/models", get(api::models::list))
         .route("/v1/models", get(api::models::list))
+        .route(
+            "/api/v1/models/{author}/{slug}/endpoints",
+            get(api::models::endpoints),
+        )
+        .route(
+            "/v1/models/{author}/{slug}/endpoints",
+            get(api::models::endpoints),
+        )
         .route("/api/v1/generation", get(api::generation::generation))
         .route("/v1/generation", get(api::generation::generation))
         .route("/api/v1/key", get(api::key::key))

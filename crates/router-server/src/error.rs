@@ -77,6 +77,9 @@ pub(crate) enum ApiError {
     /// it either).
     #[error("generation `{0}` not found")]
     GenerationNotFound(String),
+    /// A model looked up by id (not requested for a completion) is not in the catalog.
+    #[error("model `{0}` not found")]
+    ModelNotFound(String),
     /// A bug (a handler panicked), or a store that failed.
     #[error("internal server error")]
     Internal,
@@ -152,9 +155,10 @@ impl ApiError {
             | ApiError::BodyUnreadable
             | ApiError::QueryParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RouteNotFound | ApiError::NoEndpoints | ApiError::GenerationNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::RouteNotFound
+            | ApiError::NoEndpoints
+            | ApiError::GenerationNotFound(_)
+            | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Route(err) => match err {
                 RouteError::Plan(_)
@@ -180,9 +184,10 @@ impl ApiError {
             | ApiError::MethodNotAllowed
             | ApiError::QueryParameter(_) => "invalid_request",
             ApiError::BodyTooLarge { .. } => "payload_too_large",
-            ApiError::RouteNotFound | ApiError::NoEndpoints | ApiError::GenerationNotFound(_) => {
-                "not_found"
-            }
+            ApiError::RouteNotFound
+            | ApiError::NoEndpoints
+            | ApiError::GenerationNotFound(_)
+            | ApiError::ModelNotFound(_) => "not_found",
             ApiError::Route(err) => match err {
                 RouteError::Plan(_)
                 | RouteError::Settings(_)
@@ -222,6 +227,14 @@ impl ApiError {
             ApiError::NoEndpoints => json!({
                 "error_type": error_type,
                 "availability": { "code": "no_endpoints", "retryable": false },
+            }),
+            ApiError::ModelNotFound(model) => json!({
+                "error_type": error_type,
+                "availability": {
+                    "code": "model_not_found",
+                    "retryable": false,
+                    "requested_models": [model],
+                },
             }),
             ApiError::Route(RouteError::Settings(err)) => {
                 json!({ "error_type": error_type, "field": err.field })
@@ -427,6 +440,11 @@ mod tests {
                 "request body is larger than the limit of 10 bytes",
             ),
             (ApiError::RouteNotFound, 404, "no route for this path"),
+            (
+                ApiError::ModelNotFound("a/b".to_owned()),
+                404,
+                "model `a/b` not found",
+            ),
             (
                 ApiError::MethodNotAllowed,
                 405,

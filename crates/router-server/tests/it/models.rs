@@ -1,4 +1,4 @@
-//! `GET /api/v1/models` and `GET /health`.
+//! `GET /api/v1/models`, the endpoints page each of its rows links to, and `GET /health`.
 
 use serde_json::{Value, json};
 
@@ -41,6 +41,104 @@ async fn lists_models_in_openrouter_shape_with_string_prices() {
             "billed at the chosen model's price"
         );
         assert_eq!(auto["context_length"], 16384);
+    }
+}
+
+#[tokio::test]
+async fn every_model_row_links_to_its_endpoints() {
+    let gateway = Gateway::start().await;
+    let url = gateway.server.url();
+    let list: Value = gateway
+        .client
+        .get(format!("{url}/api/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut followed = 0;
+    for row in list["data"].as_array().unwrap() {
+        if row["id"] == "openrouter/auto" {
+            continue;
+        }
+        let link = row["links"]["details"].as_str().unwrap();
+        let response = gateway
+            .client
+            .get(format!("{url}{link}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{link}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["data"]["id"], row["id"], "{link}");
+        followed += 1;
+    }
+    assert_eq!(followed, 2);
+}
+
+#[tokio::test]
+async fn lists_a_models_endpoints_in_configured_order() {
+    let gateway = Gateway::start().await;
+    for path in [
+        "/api/v1/models/test/two/endpoints",
+        "/v1/models/test/two/endpoints",
+    ] {
+        let response = gateway
+            .client
+            .get(format!("{}{path}", gateway.server.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        let data = &body["data"];
+        assert_eq!(data["id"], "test/two");
+        assert_eq!(data["name"], "Test: Two");
+        let endpoints = data["endpoints"].as_array().unwrap();
+        let providers: Vec<_> = endpoints
+            .iter()
+            .map(|it| (it["tag"].clone(), it["provider_name"].clone()))
+            .collect();
+        assert_eq!(
+            providers,
+            [
+                (json!("alpha"), json!("Alpha AI")),
+                (json!("beta"), json!("Beta Cloud"))
+            ]
+        );
+        assert_eq!(endpoints[1]["context_length"], 16384);
+        assert_eq!(endpoints[1]["pricing"]["prompt"], "0.0000005");
+        assert_eq!(endpoints[1]["pricing"]["input_cache_read"], "0.0000005");
+        assert_eq!(endpoints[1]["supports_implicit_caching"], true);
+        assert_eq!(endpoints[0]["supports_implicit_caching"], false);
+    }
+}
+
+#[tokio::test]
+async fn endpoints_of_an_unknown_model_or_a_router_are_a_404_in_our_shape() {
+    let gateway = Gateway::start().await;
+    for (path, id) in [
+        ("/api/v1/models/test/nope/endpoints", "test/nope"),
+        (
+            "/api/v1/models/openrouter/auto/endpoints",
+            "openrouter/auto",
+        ),
+    ] {
+        let response = gateway
+            .client
+            .get(format!("{}{path}", gateway.server.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], 404);
+        assert_eq!(body["error"]["message"], format!("model `{id}` not found"));
+        assert_eq!(
+            body["error"]["metadata"]["availability"]["code"],
+            "model_not_found"
+        );
     }
 }
 
