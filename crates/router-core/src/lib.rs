@@ -14,6 +14,7 @@
 //! - [`plan`]: the routing plan, an ordered list of attempts with the reason for each.
 //! - [`pricing`]: token usage and what it costs at an endpoint's prices.
 //! - [`render`]: OpenRouter-shaped response, stream chunk and model-list bytes.
+//! - [`listing`]: which rows `GET /models` shows for its query (filters, sort, pages).
 //! - [`secret`]: a string that never prints.
 //! - [`parameters`]: which tuning parameters an endpoint receives (unsupported ones are left out).
 //! - [`patterns`]: `allowed_models` / `excluded_models` globs over `author/slug` ids.
@@ -25,6 +26,7 @@ pub mod analysis;
 pub mod auto;
 pub mod catalog;
 pub mod fallback;
+pub mod listing;
 pub mod parameters;
 pub mod patterns;
 pub mod plan;

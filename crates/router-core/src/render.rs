@@ -18,6 +18,7 @@
 use serde_json::value::RawValue;
 
 use crate::catalog::{Catalog, Model, Pricing};
+use crate::listing::{Listing, ListingQuery, Row};
 use crate::pricing::{Cost, Usage};
 use crate::response::ChatResponse;
 
@@ -207,23 +208,39 @@ pub fn models_list(catalog: &Catalog) -> Vec<u8> {
 /// at the price of the model that answered), its context length is the largest in the catalog,
 /// and its parameters and input modalities are those of any model it may pick.
 pub fn models_list_with_routers(catalog: &Catalog, routers: &[String]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1024 * (catalog.len() + routers.len() + 1));
+    models_listing(
+        catalog,
+        &ListingQuery::default().select(catalog, routers),
+        None,
+    )
+}
+
+/// The `GET /api/v1/models` body of one [`Listing`] (a query's rows): `total_count` counts the
+/// rows on every page, and `links.next` is `next_link` (the next page's URL) or `null`.
+pub fn models_listing(
+    catalog: &Catalog,
+    listing: &Listing<'_>,
+    next_link: Option<&str>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 * (listing.rows.len() + 1));
     out.extend_from_slice(b"{\"data\":[");
-    for (idx, model) in catalog.models().iter().enumerate() {
+    for (idx, row) in listing.rows.iter().enumerate() {
         if idx > 0 {
             out.push(b',');
         }
-        push_model(&mut out, model);
-    }
-    for (idx, router) in routers.iter().enumerate() {
-        if idx > 0 || !catalog.models().is_empty() {
-            out.push(b',');
+        match row {
+            Row::Model(model) => push_model(&mut out, model),
+            Row::Router(id) => push_router(&mut out, catalog, id),
         }
-        push_router(&mut out, catalog, router);
     }
     out.extend_from_slice(b"],\"total_count\":");
-    push_u64(&mut out, (catalog.len() + routers.len()) as u64);
-    out.extend_from_slice(b",\"links\":{\"next\":null}}");
+    push_u64(&mut out, listing.total as u64);
+    out.extend_from_slice(b",\"links\":{\"next\":");
+    match next_link {
+        Some(link) => push_json_str(&mut out, link),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"}}");
     out
 }
 

@@ -20,6 +20,7 @@ use axum::body::Body;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
+use router_core::listing::ListingError;
 use router_core::plan::{PlanError, SkipReason};
 use router_core::render::{self, Generation, ModelRouting, StreamError};
 use router_core::request::RequestError;
@@ -73,6 +74,9 @@ pub(crate) enum ApiError {
     /// A required query parameter is missing or unreadable.
     #[error("query parameter `{0}` is required")]
     QueryParameter(&'static str),
+    /// A query parameter of `GET /models` that cannot be read.
+    #[error(transparent)]
+    Listing(#[from] ListingError),
     /// No generation record with this id for this key (another key's records do not exist for
     /// it either).
     #[error("generation `{0}` not found")]
@@ -153,7 +157,8 @@ impl ApiError {
             ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
             | ApiError::BodyUnreadable
-            | ApiError::QueryParameter(_) => StatusCode::BAD_REQUEST,
+            | ApiError::QueryParameter(_)
+            | ApiError::Listing(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RouteNotFound
             | ApiError::NoEndpoints
@@ -182,7 +187,8 @@ impl ApiError {
             | ApiError::Plan(_)
             | ApiError::BodyUnreadable
             | ApiError::MethodNotAllowed
-            | ApiError::QueryParameter(_) => "invalid_request",
+            | ApiError::QueryParameter(_)
+            | ApiError::Listing(_) => "invalid_request",
             ApiError::BodyTooLarge { .. } => "payload_too_large",
             ApiError::RouteNotFound
             | ApiError::NoEndpoints
@@ -228,6 +234,7 @@ impl ApiError {
                 "error_type": error_type,
                 "availability": { "code": "no_endpoints", "retryable": false },
             }),
+            ApiError::Listing(err) => json!({ "error_type": error_type, "field": err.parameter }),
             ApiError::ModelNotFound(model) => json!({
                 "error_type": error_type,
                 "availability": {

@@ -44,6 +44,93 @@ async fn lists_models_in_openrouter_shape_with_string_prices() {
     }
 }
 
+/// GETs `path_and_query` and returns the status and JSON body.
+async fn get(gateway: &Gateway, path_and_query: &str) -> (u16, Value) {
+    let response = gateway
+        .client
+        .get(format!("{}{path_and_query}", gateway.server.url()))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn ids(body: &Value) -> Vec<&str> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| it["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_list_filters_and_sorts_as_asked() {
+    let gateway = Gateway::start().await;
+    let (status, body) = get(&gateway, "/api/v1/models?supported_parameters=tools").await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&body), ["test/one", "openrouter/auto"]);
+    assert_eq!(body["total_count"], 2);
+    let (_, body) = get(&gateway, "/api/v1/models?supported_parameters=tools,seed").await;
+    assert_eq!(body["total_count"], 0);
+    assert_eq!(body["data"], json!([]));
+    let (_, body) = get(&gateway, "/api/v1/models?output_modalities=image").await;
+    assert_eq!(body["total_count"], 0);
+    let (_, body) = get(&gateway, "/api/v1/models?output_modalities=text,image").await;
+    assert_eq!(body["total_count"], 3);
+    let (_, body) = get(&gateway, "/v1/models?sort=pricing-low-to-high").await;
+    assert_eq!(ids(&body), ["test/two", "test/one", "openrouter/auto"]);
+    let (_, body) = get(&gateway, "/api/v1/models?category=programming").await;
+    assert_eq!(
+        body["total_count"], 3,
+        "an unknown category filters nothing"
+    );
+}
+
+#[tokio::test]
+async fn pages_link_to_the_next_one_until_the_last() {
+    let gateway = Gateway::start().await;
+    let mut seen = Vec::new();
+    let mut link = "/api/v1/models?sort=newest&limit=1".to_owned();
+    loop {
+        let (status, body) = get(&gateway, &link).await;
+        assert_eq!(status, 200, "{link}");
+        assert_eq!(body["total_count"], 3);
+        seen.extend(ids(&body).into_iter().map(str::to_owned));
+        match body["links"]["next"].as_str() {
+            Some(next) => link = next.to_owned(),
+            None => break,
+        }
+        assert!(seen.len() < 10, "the pages never end");
+    }
+    // `test/one` is the newer; `test/two` has no date.
+    assert_eq!(seen, ["test/one", "test/two", "openrouter/auto"]);
+    assert_eq!(
+        get(&gateway, "/api/v1/models?limit=2").await.1["links"]["next"],
+        "/api/v1/models?offset=2&limit=2"
+    );
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_a_400_naming_them() {
+    let gateway = Gateway::start().await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("offset=x", "offset"),
+        ("sort=cheapest", "sort"),
+    ] {
+        let (status, body) = get(&gateway, &format!("/api/v1/models?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(body["error"]["code"], 400);
+        assert_eq!(body["error"]["metadata"]["field"], field, "{query}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_model_row_links_to_its_endpoints() {
     let gateway = Gateway::start().await;
