@@ -134,30 +134,15 @@ async fn bad_list_parameters_are_a_400_naming_them() {
 #[tokio::test]
 async fn every_model_row_links_to_its_endpoints() {
     let gateway = Gateway::start().await;
-    let url = gateway.server.url();
-    let list: Value = gateway
-        .client
-        .get(format!("{url}/api/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = get(&gateway, "/api/v1/models").await;
     let mut followed = 0;
     for row in list["data"].as_array().unwrap() {
         if row["id"] == "openrouter/auto" {
             continue;
         }
         let link = row["links"]["details"].as_str().unwrap();
-        let response = gateway
-            .client
-            .get(format!("{url}{link}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{link}");
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = get(&gateway, link).await;
+        assert_eq!(status, 200, "{link}");
         assert_eq!(body["data"]["id"], row["id"], "{link}");
         followed += 1;
     }
@@ -171,14 +156,8 @@ async fn lists_a_models_endpoints_in_configured_order() {
         "/api/v1/models/test/two/endpoints",
         "/v1/models/test/two/endpoints",
     ] {
-        let response = gateway
-            .client
-            .get(format!("{}{path}", gateway.server.url()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = get(&gateway, path).await;
+        assert_eq!(status, 200);
         let data = &body["data"];
         assert_eq!(data["id"], "test/two");
         assert_eq!(data["name"], "Test: Two");
@@ -212,14 +191,8 @@ async fn endpoints_of_an_unknown_model_or_a_router_are_a_404_in_our_shape() {
             "openrouter/auto",
         ),
     ] {
-        let response = gateway
-            .client
-            .get(format!("{}{path}", gateway.server.url()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 404);
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = get(&gateway, path).await;
+        assert_eq!(status, 404);
         assert_eq!(body["error"]["code"], 404);
         assert_eq!(body["error"]["message"], format!("model `{id}` not found"));
         assert_eq!(
@@ -232,13 +205,8 @@ async fn endpoints_of_an_unknown_model_or_a_router_are_a_404_in_our_shape() {
 #[tokio::test]
 async fn health_is_ok() {
     let gateway = Gateway::start().await;
-    let response = gateway
-        .client
-        .get(format!("{}/health", gateway.server.url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({"status": "ok"}));
+    assert_eq!(
+        get(&gateway, "/health").await,
+        (200, json!({"status": "ok"}))
+    );
 }
