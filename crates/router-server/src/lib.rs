@@ -15,6 +15,7 @@
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
 //! - `ids`: generation ids.
+//! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
 //! - [`launch`]: where the config comes from at start-up (flags, `turnout.toml`, provider keys
 //!   in the environment, or the demo).
@@ -32,6 +33,7 @@ mod execute;
 mod extract;
 mod ids;
 pub mod launch;
+mod percent;
 mod receipt;
 mod routing;
 mod serve;

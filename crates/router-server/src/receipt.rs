@@ -45,6 +45,7 @@ use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
+use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
 
@@ -443,16 +444,9 @@ fn header_value(text: String) -> HeaderValue {
 /// Appends `text` with the header lists' separators and non-visible-ASCII bytes
 /// percent-encoded.
 fn push_encoded(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in text.bytes() {
-        if byte.is_ascii_graphic() && !matches!(byte, b'%' | b',' | b';' | b'@' | b'=') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-    }
+    percent::push_encoded(out, text, |byte| {
+        byte.is_ascii_graphic() && !matches!(byte, b'%' | b',' | b';' | b'@' | b'=')
+    });
 }
 
 /// Inserts a header built at run time. Every value is visible ASCII by construction; a failure

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::json_response;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::percent;
 
 /// The query string of the model list (`category` and `use_rss` are accepted and ignored).
 #[derive(Debug, Default, Deserialize)]
@@ -69,26 +70,15 @@ fn next_link(path: &str, params: &ListParams, offset: usize, limit: usize) -> St
         if let Some(value) = value {
             link.push_str(name);
             link.push('=');
-            push_query_value(&mut link, value);
+            // Letters, digits and `-._~,` as they are; the rest percent-encoded.
+            percent::push_encoded(&mut link, value, |byte| {
+                byte.is_ascii_alphanumeric() || b"-._~,".contains(&byte)
+            });
             link.push('&');
         }
     }
     link.push_str(&format!("offset={offset}&limit={limit}"));
     link
-}
-
-/// Appends `value` percent-encoded for a query string (letters, digits, `-._~,` as they are).
-fn push_query_value(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~,".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-    }
 }
 
 /// One model's endpoints, in configured order. A router id (`openrouter/auto`) is not a model
