@@ -8,6 +8,7 @@
 //! order, so a client written for OpenRouter gets a list rather than an error.
 
 use std::cmp::{Ordering, Reverse};
+use std::ops::RangeInclusive;
 
 use crate::catalog::{Catalog, Model};
 
@@ -137,21 +138,24 @@ impl ListingQuery {
                 });
             }
         };
-        let number = |parameter: &'static str, text: &str, least: usize, most: usize| {
+        let number = |parameter: &'static str, text: &str, range: RangeInclusive<usize>| {
             text.trim()
                 .parse::<usize>()
                 .ok()
-                .filter(|it| (least..=most).contains(it))
+                .filter(|it| range.contains(it))
                 .ok_or_else(|| ListingError {
                     parameter,
-                    message: format!("expected an integer from {least} to {most}"),
+                    message: match *range.end() {
+                        usize::MAX => format!("expected an integer of at least {}", range.start()),
+                        most => format!("expected an integer from {} to {most}", range.start()),
+                    },
                 })
         };
         let page = match (offset, limit) {
             (None, None) => None,
             (offset, limit) => Some((
-                offset.map_or(Ok(0), |it| number("offset", it, 0, usize::MAX))?,
-                limit.map_or(Ok(DEFAULT_LIMIT), |it| number("limit", it, 1, MAX_LIMIT))?,
+                offset.map_or(Ok(0), |it| number("offset", it, 0..=usize::MAX))?,
+                limit.map_or(Ok(DEFAULT_LIMIT), |it| number("limit", it, 1..=MAX_LIMIT))?,
             )),
         };
         Ok(Self {

@@ -154,5 +154,10 @@ fn bad_pages_name_the_parameter() {
     ] {
         let err = ListingQuery::parse(None, None, None, offset, limit).unwrap_err();
         assert_eq!(err.parameter, parameter, "{offset:?} {limit:?}");
+        let expected = match parameter {
+            "limit" => "expected an integer from 1 to 1000",
+            _ => "expected an integer of at least 0",
+        };
+        assert_eq!(err.message, expected);
     }
 }
