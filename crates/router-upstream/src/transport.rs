@@ -3,11 +3,10 @@
 //!
 //! A provider behind `https://` (every hosted API) is reached through reqwest, which brings TLS
 //! and the proxy settings of the environment. A provider behind plain `http://` (a local
-//! inference server, a sidecar, the mocks) is reached through hyper's pooled client directly:
-//! reqwest's layers (redirect and retry policies, URL re-parsing of every request and response,
-//! a copy of the header map) cost about a sixth of the router's instructions per request, and
-//! buy nothing without TLS. It is sent through [`crate::pool`], hyper's HTTP/1.1 connection
-//! with a pool for one origin. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes
+//! inference server, a sidecar, the mocks) is reached through hyper's HTTP/1.1 connection
+//! directly, pooled by [`crate::pool`]: reqwest's layers (redirect and retry policies, URL
+//! re-parsing of every request and response, a copy of the header map) cost about a sixth of the
+//! router's instructions per request, and buy nothing without TLS. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes
 //! through reqwest too, so the proxy is honoured.
 //!
 //! Both clients keep connections alive (pooled, up to 1024 idle per provider, 90 s), set
