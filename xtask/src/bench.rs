@@ -42,6 +42,10 @@ pub(crate) struct BenchArgs {
     /// Connection counts to run at.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 32, 256])]
     connections: Vec<u32>,
+    /// Runs per mode and connection count, the targets taking turns: the machine's speed drifts,
+    /// so runs made side by side are what compare.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Skip the criterion benches.
     #[arg(long)]
     no_criterion: bool,
@@ -250,9 +254,16 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     for stream in [false, true] {
-        for &connections in &args.connections {
+        for (&connections, round) in args
+            .connections
+            .iter()
+            .flat_map(|it| std::iter::repeat_n(it, args.rounds as usize).zip(1..))
+        {
             let mode = if stream { "stream" } else { "json" };
-            eprintln!("==> {mode}, {connections} connection(s), {seconds} s per target");
+            eprintln!(
+                "==> {mode}, {connections} connection(s), round {round} of {}, {seconds} s per target",
+                args.rounds
+            );
             let mock_script = if stream {
                 &scripts.mock_stream
             } else {
@@ -329,11 +340,26 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some((mock, router)) = ttfb {
         println!("{}", render_ttfb(&mock, &router));
     }
-    println!(
-        "reproduce: cargo xtask bench --no-criterion{}",
-        if args.quick { " --quick" } else { "" }
-    );
+    println!("reproduce: {}", reproduce_command(args));
     Ok(())
+}
+
+/// The command that repeats this load test: the options that change what it measures.
+fn reproduce_command(args: &BenchArgs) -> String {
+    let connections: Vec<String> = args.connections.iter().map(u32::to_string).collect();
+    format!(
+        "cargo xtask bench --no-criterion{}{}{}{}",
+        if args.quick { " --quick" } else { "" },
+        if args.nginx { " --nginx" } else { "" },
+        match connections.join(",").as_str() {
+            "1,32,256" => String::new(),
+            other => format!(" --connections {other}"),
+        },
+        match args.rounds {
+            1 => String::new(),
+            rounds => format!(" --rounds {rounds}"),
+        }
+    )
 }
 
 /// One `wrk` run against a proxy (the router or nginx) with `pid`'s CPU time and peak RSS over
@@ -670,6 +696,32 @@ impl Drop for TempDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reproduce_line_names_the_options_that_change_the_measurement() {
+        use clap::Parser as _;
+
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let line = |argv: &[&str]| {
+            let cli =
+                Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied())).unwrap();
+            reproduce_command(&cli.bench)
+        };
+        assert_eq!(line(&[]), "cargo xtask bench --no-criterion");
+        assert_eq!(
+            line(&["--nginx", "--connections", "32", "--rounds", "3"]),
+            "cargo xtask bench --no-criterion --nginx --connections 32 --rounds 3"
+        );
+        assert_eq!(
+            line(&["--quick", "--connections", "1,32,256", "--rounds", "1"]),
+            "cargo xtask bench --no-criterion --quick"
+        );
+        assert!(Cli::try_parse_from(["bench", "--rounds", "0"]).is_err());
+    }
 
     #[test]
     fn bench_config_points_the_router_at_the_mock() {
