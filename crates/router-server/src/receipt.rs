@@ -82,8 +82,16 @@ pub(crate) struct CatalogHeaders {
 struct ModelHeaders {
     /// The encoded model id.
     id: HeaderValue,
-    /// By endpoint: its provider, and the attempts list when it answered the first call.
-    endpoints: Vec<(HeaderValue, HeaderValue)>,
+    /// By endpoint.
+    endpoints: Vec<EndpointHeaders>,
+}
+
+/// One endpoint's header values.
+struct EndpointHeaders {
+    /// `X-Turnout-Served-Provider`.
+    provider: HeaderValue,
+    /// `X-Turnout-Attempts` when this endpoint answered the first call.
+    answered_first: HeaderValue,
 }
 
 /// The route receipt of one request; writes the generation record when dropped.
@@ -235,7 +243,7 @@ impl Receipt {
             && only.failure.is_none()
             && let Some(endpoint) = only.endpoint
         {
-            let answered = &rendered.models[only.model.0].endpoints[endpoint.0].1;
+            let answered = &rendered.models[only.model.0].endpoints[endpoint.0].answered_first;
             headers.insert(X_ATTEMPTS, answered.clone());
         } else {
             headers.insert(X_ATTEMPTS, self.attempts_header());
@@ -243,7 +251,7 @@ impl Receipt {
         if let Some(served) = &self.served {
             let model = &rendered.models[served.attempt.model.0];
             headers.insert(X_SERVED_MODEL, model.id.clone());
-            let provider = &model.endpoints[served.attempt.endpoint.0].0;
+            let provider = &model.endpoints[served.attempt.endpoint.0].provider;
             headers.insert(X_SERVED_PROVIDER, provider.clone());
             let depth = self
                 .requested
@@ -417,12 +425,9 @@ impl CatalogHeaders {
                 let endpoints = model
                     .endpoints
                     .iter()
-                    .map(|endpoint| {
-                        let answered = format!("{id}@{}=200", endpoint.provider);
-                        (
-                            header_value(endpoint.provider.clone()),
-                            header_value(answered),
-                        )
+                    .map(|endpoint| EndpointHeaders {
+                        provider: header_value(endpoint.provider.clone()),
+                        answered_first: header_value(format!("{id}@{}=200", endpoint.provider)),
                     })
                     .collect();
                 ModelHeaders {
@@ -484,8 +489,8 @@ mod tests {
         let rendered = CatalogHeaders::new(&catalog);
         let model = &rendered.models[0];
         assert_eq!(model.id, "a/b%2Cc%40d");
-        assert_eq!(model.endpoints[1].0, "two");
-        assert_eq!(model.endpoints[1].1, "a/b%2Cc%40d@two=200");
+        assert_eq!(model.endpoints[1].provider, "two");
+        assert_eq!(model.endpoints[1].answered_first, "a/b%2Cc%40d@two=200");
     }
 
     #[test]
