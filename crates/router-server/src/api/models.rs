@@ -6,7 +6,7 @@
 //! endpoints ([`router_core::render::model_endpoints`]).
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::Uri;
 use axum::response::Response;
 use router_core::listing::ListingQuery;
@@ -32,10 +32,9 @@ pub(crate) struct ListParams {
 pub(crate) async fn list(
     State(app): State<AppState>,
     uri: Uri,
-    RawQuery(raw): RawQuery,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    if raw.as_deref().is_none_or(str::is_empty) {
+    if uri.query().is_none_or(str::is_empty) {
         return Ok(json_response(app.models_body()));
     }
     // A query string that is not `key=value` pairs lists as if it were empty.
