@@ -239,11 +239,24 @@ impl Drop for Lease {
 // === impl PoolError ===
 
 impl PoolError {
-    /// The connect timeout ran out, or some cause of the error is a timeout.
+    /// The connect timeout ran out, hyper's own timer did, or the socket reported one (an
+    /// `io::ErrorKind::TimedOut` among the error's causes).
     pub(crate) fn is_timeout(&self) -> bool {
         match self {
             PoolError::Connect(err) => err.kind() == io::ErrorKind::TimedOut,
-            PoolError::Http(err) => err.is_timeout(),
+            PoolError::Http(err) => {
+                let mut cause = std::error::Error::source(err);
+                while let Some(err) = cause {
+                    if err
+                        .downcast_ref::<io::Error>()
+                        .is_some_and(|it| it.kind() == io::ErrorKind::TimedOut)
+                    {
+                        return true;
+                    }
+                    cause = err.source();
+                }
+                err.is_timeout()
+            }
         }
     }
 

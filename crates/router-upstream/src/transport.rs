@@ -328,7 +328,7 @@ impl TransportError {
         match self {
             TransportError::Reqwest(err) => err.is_timeout(),
             TransportError::TimedOut(_) => true,
-            TransportError::Request(err) => err.is_timeout() || error_chain_has_timeout(err),
+            TransportError::Request(err) => err.is_timeout(),
             TransportError::Body(err) => err.is_timeout(),
         }
     }
@@ -353,22 +353,6 @@ impl TransportError {
             }
         }
     }
-}
-
-/// Whether some cause of `err` is a timeout (hyper's connector reports an elapsed connect
-/// timeout as an `io::ErrorKind::TimedOut`).
-fn error_chain_has_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(err);
-    while let Some(cause) = source {
-        if cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|it| it.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// An error and its sources, `: `-separated (a client's own message is often just "error
