@@ -396,6 +396,22 @@ mod tests {
         .unwrap()
     }
 
+    /// POSTs `body` asking for `accept`, with a total timeout of `total_timeout`.
+    async fn post(
+        transport: &Transport,
+        body: &[u8],
+        accept: &'static str,
+        total_timeout: Duration,
+    ) -> Result<Response, TransportError> {
+        transport
+            .post(
+                body.to_vec(),
+                HeaderValue::from_static(accept),
+                total_timeout,
+            )
+            .await
+    }
+
     /// A server that answers one request with `answer` and hands back the request it read. It
     /// then holds the connection open (a stalled body stays stalled) until the client leaves.
     async fn one_shot_server(
@@ -438,14 +454,14 @@ mod tests {
         )
         .await;
         let transport = transport(url.as_str(), false);
-        let response = transport
-            .post(
-                b"{\"a\":1}".to_vec(),
-                HeaderValue::from_static("application/json"),
-                Duration::from_secs(20),
-            )
-            .await
-            .unwrap();
+        let response = post(
+            &transport,
+            b"{\"a\":1}",
+            "application/json",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "application/json");
         assert_eq!(&response.bytes().await.unwrap()[..], b"{\"ok\":true}");
@@ -473,14 +489,14 @@ mod tests {
             one_shot_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
                 .await;
         let transport = transport(url.as_str(), false);
-        let mut response = transport
-            .post(
-                b"{}".to_vec(),
-                HeaderValue::from_static("text/event-stream"),
-                Duration::from_millis(300),
-            )
-            .await
-            .unwrap();
+        let mut response = post(
+            &transport,
+            b"{}",
+            "text/event-stream",
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             response.chunk().await.unwrap().as_deref(),
             Some(&b"first"[..])
@@ -496,15 +512,15 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let transport = transport(&format!("http://{addr}/v1/chat/completions"), false);
-        let err = transport
-            .post(
-                b"{}".to_vec(),
-                HeaderValue::from_static("application/json"),
-                Duration::from_secs(20),
-            )
-            .await
-            .err()
-            .unwrap();
+        let err = post(
+            &transport,
+            b"{}",
+            "application/json",
+            Duration::from_secs(20),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.is_connect() && !err.is_timeout(), "{err:?}");
     }
 
@@ -515,14 +531,14 @@ mod tests {
         )
         .await;
         let transport = transport(url.as_str(), false);
-        let response = transport
-            .post(
-                b"{}".to_vec(),
-                HeaderValue::from_static("text/event-stream"),
-                Duration::from_secs(20),
-            )
-            .await
-            .unwrap();
+        let response = post(
+            &transport,
+            b"{}",
+            "text/event-stream",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
         let chunks: Vec<Bytes> = response
             .into_stream()
             .map(|chunk| chunk.unwrap())
