@@ -8,6 +8,9 @@
 //! Streams render a per-generation prefix once ([`ChunkPrefix`]) and then only append each
 //! chunk's raw `choices`.
 //!
+//! The model list is rendered from a [`Listing`] (the rows a query selects, see
+//! [`crate::listing`]), and [`model_endpoints`] renders the page each row links to.
+//!
 //! A routed response also says which models were asked for and which one answered, in
 //! `_metadata.openRouter.modelRouting: {requested: [...], actual: "..."}` ([`ModelRouting`]): on
 //! the body of a completion ([`routed_completion`]) and on the last chunk of a stream (the usage
