@@ -1,5 +1,5 @@
-//! The `router-server` binary: reads the arguments, sets up logging, picks the config (see
-//! [`router_server::launch`]) and serves until Ctrl-C.
+//! The `router-server` binary: reads the arguments, builds the runtime for `--workers`, sets up
+//! logging, picks the config (see [`router_server::launch`]) and serves until Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
