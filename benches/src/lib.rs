@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing};
+use router_core::json::RawJson;
 use router_core::pricing::Usage;
 use router_core::response::{ChatResponse, FinishReason};
-use serde_json::value::RawValue;
 
 /// About as many bytes of JSON text as one token, the same rule as
 /// [`router_core::request::estimate_tokens`].
@@ -164,7 +164,7 @@ fn endpoint(provider: &str, idx: usize) -> Endpoint {
 
 /// The `choices` of a non-streaming answer of about `completion_bytes` bytes of text, in
 /// OpenAI's shape.
-pub fn response_choices(completion_bytes: usize) -> Box<RawValue> {
+pub fn response_choices(completion_bytes: usize) -> RawJson {
     let choices = serde_json::json!([{
         "index": 0,
         "message": {"role": "assistant", "content": prose(3, completion_bytes), "refusal": null},
@@ -199,7 +199,7 @@ pub fn usage() -> Usage {
 }
 
 /// The `choices` of one stream chunk carrying one word.
-pub fn chunk_choices() -> Box<RawValue> {
+pub fn chunk_choices() -> RawJson {
     raw(&serde_json::json!([{
         "index": 0,
         "delta": {"content": " river"},
@@ -233,8 +233,8 @@ pub fn provider_stream(n_chunks: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn raw(value: &serde_json::Value) -> Box<RawValue> {
-    match serde_json::value::to_raw_value(value) {
+fn raw(value: &serde_json::Value) -> RawJson {
+    match RawJson::parse(&value.to_string()) {
         Ok(raw) => raw,
         Err(err) => panic!("bench fixture is not JSON: {err}"),
     }

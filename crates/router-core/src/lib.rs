@@ -16,6 +16,8 @@
 //! - [`render`]: OpenRouter-shaped response, stream chunk and model-list bytes.
 //! - [`listing`]: which rows `GET /models` shows for its query (filters, sort, pages).
 //! - [`secret`]: a string that never prints.
+//! - [`json`]: reading a few members of a JSON document in one checking pass, and verbatim JSON
+//!   values.
 //! - [`parameters`]: which tuning parameters an endpoint receives (unsupported ones are left out).
 //! - [`patterns`]: `allowed_models` / `excluded_models` globs over `author/slug` ids.
 //! - [`analysis`]: prompt analysis (task type, difficulty, language, needed capabilities).
@@ -26,6 +28,7 @@ pub mod analysis;
 pub mod auto;
 pub mod catalog;
 pub mod fallback;
+pub mod json;
 pub mod listing;
 pub mod parameters;
 pub mod patterns;

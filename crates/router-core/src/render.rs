@@ -18,9 +18,8 @@
 //! a model answered). OpenAI's and OpenRouter's SDKs ignore the key; clients written for
 //! OpenRouter's routing guide read it.
 
-use serde_json::value::RawValue;
-
 use crate::catalog::{Catalog, Model, Pricing};
+use crate::json::RawJson;
 use crate::listing::{Listing, ListingQuery, Row};
 use crate::pricing::{Cost, Usage};
 use crate::response::ChatResponse;
@@ -133,7 +132,7 @@ impl ChunkPrefix {
     }
 
     /// Appends one `data:` event carrying `choices` verbatim.
-    pub fn chunk(&self, out: &mut Vec<u8>, choices: &RawValue) {
+    pub fn chunk(&self, out: &mut Vec<u8>, choices: &RawJson) {
         out.reserve(self.bytes.len() + choices.get().len() + 3);
         out.extend_from_slice(&self.bytes);
         out.extend_from_slice(choices.get().as_bytes());
@@ -744,7 +743,7 @@ mod tests {
         let choices = r#"[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop","x":[1, 2]}]"#;
         let response = ChatResponse {
             upstream_id: Some("chatcmpl-1".to_owned()),
-            choices: RawValue::from_string(choices.to_owned()).unwrap(),
+            choices: RawJson::parse(choices).unwrap(),
             usage: Usage {
                 prompt_tokens: 10,
                 completion_tokens: 4,
@@ -801,10 +800,9 @@ mod tests {
     #[test]
     fn stream_events_share_the_prefix_and_end_with_usage() {
         let prefix = ChunkPrefix::new(&generation());
-        let choices = RawValue::from_string(
-            r#"[{"index":0,"delta":{"content":"a"},"finish_reason":null}]"#.to_owned(),
-        )
-        .unwrap();
+        let choices =
+            RawJson::parse(r#"[{"index":0,"delta":{"content":"a"},"finish_reason":null}]"#)
+                .unwrap();
         let mut out = Vec::new();
         prefix.chunk(&mut out, &choices);
         let usage = Usage {
@@ -880,7 +878,7 @@ mod tests {
         });
         let response = ChatResponse {
             upstream_id: None,
-            choices: RawValue::from_string("[]".to_owned()).unwrap(),
+            choices: RawJson::empty_array(),
             usage: Usage::default(),
             finish_reason: None,
             system_fingerprint: None,

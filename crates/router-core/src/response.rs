@@ -4,8 +4,7 @@
 //! OpenRouter's shape with its own `id`, `model` and `provider`. `choices` stays raw JSON in
 //! OpenAI's shape, so an OpenAI-compatible response is passed through without being rebuilt.
 
-use serde_json::value::RawValue;
-
+use crate::json::RawJson;
 use crate::pricing::Usage;
 
 /// Why a choice stopped, normalized to OpenRouter's vocabulary.
@@ -54,7 +53,7 @@ pub struct ChatResponse {
     /// The provider's own id for the generation (kept for records, never shown as our `id`).
     pub upstream_id: Option<String>,
     /// `choices`, in OpenAI's chat completion shape.
-    pub choices: Box<RawValue>,
+    pub choices: RawJson,
     /// Token usage; zero when the provider reported none.
     pub usage: Usage,
     /// The first choice's finish reason, normalized.
@@ -70,7 +69,7 @@ pub struct ChatResponse {
 pub struct ChatChunk {
     /// `choices` of the chunk in OpenAI's chunk shape (`delta`, `finish_reason`); `[]` for a
     /// usage-only chunk.
-    pub choices: Box<RawValue>,
+    pub choices: RawJson,
     /// Whether a delta carries output (content, a tool call, reasoning or a refusal): the first
     /// such chunk is the stream's first token.
     pub has_output: bool,

@@ -52,13 +52,13 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use router_core::json::RawJson;
 use router_core::plan::Step;
 use router_core::pricing::Usage;
 use router_core::render::{self, ChunkPrefix, Generation, ModelRouting};
 use router_core::request::ChatRequest;
 use router_core::response::FinishReason;
 use router_upstream::{ChunkStream, ErrorKind, UpstreamError};
-use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -491,7 +491,7 @@ fn generation<'a>(stamp: &'a GenerationStamp, target: &Target<'a>) -> Generation
 }
 
 /// Whether `raw` is `[]` (a usage-only chunk's choices), allowing whitespace.
-fn is_empty_array(raw: &RawValue) -> bool {
+fn is_empty_array(raw: &RawJson) -> bool {
     raw.get()
         .trim()
         .strip_prefix('[')
@@ -648,7 +648,7 @@ mod tests {
             (" [\n] ", true),
             ("[{}]", false),
         ] {
-            let raw = RawValue::from_string(json.to_owned()).unwrap();
+            let raw = RawJson::parse(json).unwrap();
             assert_eq!(is_empty_array(&raw), empty, "{json:?}");
         }
     }

@@ -1,18 +1,16 @@
 //! Reads an OpenAI-compatible chat completion body into a [`ChatResponse`].
 //!
-//! The body is deserialized into borrowed wire types: `choices` is captured as raw JSON and
-//! copied once into the response, `usage` is read into numbers, and the finish reason is read off
-//! the choices without building them. The choice and usage types are shared with the stream
-//! decoder.
+//! One pass of [`Scanner`] over the body checks all of it and reads only what Turnout needs:
+//! `id`, `usage` as numbers, each choice's `finish_reason` (and, in a stream chunk, whether its
+//! `delta` carries output), `system_fingerprint`, `service_tier` and `error`. `choices` itself is
+//! kept as the provider's text and copied once into the response. The same reader serves the
+//! stream decoder's chunks.
 
 use std::borrow::Cow;
-use std::fmt;
 
+use router_core::json::{Json, Kind, RawJson, ScanError, Scanner};
 use router_core::pricing::Usage;
 use router_core::response::{ChatResponse, FinishReason};
-use serde::Deserialize;
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::error::ProviderErrorBody;
 
@@ -27,26 +25,26 @@ pub(crate) enum BodyProblem {
 
 /// Reads a non-streaming response body.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, BodyProblem> {
-    // Checking UTF-8 once up front lets serde_json read the body as a `str`, which skips the
-    // per-string validation it does on bytes.
-    let invalid = |err: &dyn fmt::Display| {
+    let invalid = |err: &dyn std::fmt::Display| {
         BodyProblem::Invalid(format!("response body is not valid JSON: {err}"))
     };
     let body = std::str::from_utf8(body).map_err(|err| invalid(&err))?;
-    let wire: WireResponse<'_> = serde_json::from_str(body).map_err(|err| invalid(&err))?;
+    let wire = WireBody::read(body).map_err(|err| match err {
+        ReadError::Json(err) => invalid(&err),
+        ReadError::Shape(why) => BodyProblem::Invalid(why.to_owned()),
+    })?;
     if let Some(error) = wire.error {
         return Err(BodyProblem::Error(error_member(error)));
     }
-    let Some(choices) = wire.choices else {
+    let Some((choices, summary)) = wire.choices else {
         return Err(BodyProblem::Invalid(
             "response body has no `choices`".to_owned(),
         ));
     };
-    let summary = summarize_choices(choices).map_err(BodyProblem::Invalid)?;
     Ok(ChatResponse {
         upstream_id: wire.id.map(Cow::into_owned),
-        choices: choices.to_owned(),
-        usage: wire.usage.map(WireUsage::into_usage).unwrap_or_default(),
+        choices: RawJson::from(choices),
+        usage: wire.usage.unwrap_or_default(),
         finish_reason: summary
             .finish_reason
             .as_deref()
@@ -57,131 +55,155 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, BodyProblem> {
 }
 
 /// Reads the `error` member of a body or chunk.
-pub(crate) fn error_member(error: &RawValue) -> ProviderErrorBody {
+pub(crate) fn error_member(error: Json<'_>) -> ProviderErrorBody {
     match serde_json::from_str::<serde_json::Value>(error.get()) {
         Ok(value) => ProviderErrorBody::from_error_member(&value),
         Err(_) => ProviderErrorBody::default(),
     }
 }
 
-/// A chat completion (or chunk) body, borrowed.
-#[derive(Deserialize)]
-struct WireResponse<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    choices: Option<&'a RawValue>,
-    #[serde(default)]
-    usage: Option<WireUsage>,
-    #[serde(borrow, default)]
-    system_fingerprint: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    service_tier: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// It is not JSON.
+    Json(ScanError),
+    /// It is JSON, but a member Turnout reads has the wrong shape; says which.
+    Shape(&'static str),
 }
 
-/// `usage` in OpenAI's shape. Counts that are missing, `null` or not integers read as zero.
-#[derive(Deserialize, Default)]
-pub(crate) struct WireUsage {
-    #[serde(default, deserialize_with = "count")]
-    prompt_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    completion_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    total_tokens: u64,
-    #[serde(default)]
-    prompt_tokens_details: Option<PromptTokensDetails>,
-    #[serde(default)]
-    completion_tokens_details: Option<CompletionTokensDetails>,
+impl From<ScanError> for ReadError {
+    fn from(err: ScanError) -> Self {
+        ReadError::Json(err)
+    }
 }
 
-#[derive(Deserialize, Default)]
-struct PromptTokensDetails {
-    #[serde(default, deserialize_with = "count")]
-    cached_tokens: u64,
-    #[serde(default, deserialize_with = "count")]
-    cache_write_tokens: u64,
+/// The members of a chat completion body (or stream chunk) that Turnout reads, borrowed.
+///
+/// A member that is `null` reads as absent. So does an `id`, `system_fingerprint`,
+/// `service_tier` or `usage` of another type than expected: they only inform the receipt.
+#[derive(Debug, Default)]
+pub(crate) struct WireBody<'a> {
+    pub(crate) id: Option<Cow<'a, str>>,
+    /// `choices` as the provider wrote it, and what was read off it.
+    pub(crate) choices: Option<(Json<'a>, ChoicesSummary<'a>)>,
+    pub(crate) usage: Option<Usage>,
+    pub(crate) system_fingerprint: Option<Cow<'a, str>>,
+    pub(crate) service_tier: Option<Cow<'a, str>>,
+    pub(crate) error: Option<Json<'a>>,
 }
 
-#[derive(Deserialize, Default)]
-struct CompletionTokensDetails {
-    #[serde(default, deserialize_with = "count")]
-    reasoning_tokens: u64,
-}
-
-impl WireUsage {
-    pub(crate) fn into_usage(self) -> Usage {
-        let prompt = self.prompt_tokens_details.unwrap_or_default();
-        let completion = self.completion_tokens_details.unwrap_or_default();
-        Usage {
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            total_tokens: self.total_tokens,
-            cached_tokens: prompt.cached_tokens,
-            cache_write_tokens: prompt.cache_write_tokens,
-            reasoning_tokens: completion.reasoning_tokens,
+impl<'a> WireBody<'a> {
+    /// Reads a whole body: one JSON object, nothing after it.
+    pub(crate) fn read(text: &'a str) -> Result<Self, ReadError> {
+        let mut wire = WireBody::default();
+        let mut shape = None;
+        let mut scanner = Scanner::new(text);
+        scanner.object(|name, scanner| {
+            match name {
+                "id" => wire.id = optional_string(scanner)?,
+                "choices" => match scanner.kind()? {
+                    Kind::Array => {
+                        let (choices, summary) = summarize(scanner)?;
+                        match summary {
+                            Ok(summary) => wire.choices = Some((choices, summary)),
+                            Err(why) => drop(shape.get_or_insert(why)),
+                        }
+                    }
+                    Kind::Null => drop(scanner.value()?),
+                    _ => {
+                        scanner.value()?;
+                        shape.get_or_insert("`choices` is not an array");
+                    }
+                },
+                "usage" => wire.usage = read_usage(scanner)?,
+                "system_fingerprint" => wire.system_fingerprint = optional_string(scanner)?,
+                "service_tier" => wire.service_tier = optional_string(scanner)?,
+                "error" => {
+                    let error = scanner.value()?;
+                    wire.error = (!error.is_null()).then_some(error);
+                }
+                _ => drop(scanner.value()?),
+            }
+            Ok(())
+        })?;
+        scanner.finish()?;
+        match shape {
+            Some(why) => Err(ReadError::Shape(why)),
+            None => Ok(wire),
         }
     }
 }
 
-/// A token count: a non-negative integer; `null`, negatives and non-numbers read as zero, and
-/// a float is truncated.
-fn count<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    struct CountVisitor;
-
-    impl<'de> Visitor<'de> for CountVisitor {
-        type Value = u64;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a token count")
-        }
-
-        fn visit_u64<E: de::Error>(self, value: u64) -> Result<u64, E> {
-            Ok(value)
-        }
-
-        fn visit_i64<E: de::Error>(self, value: i64) -> Result<u64, E> {
-            Ok(u64::try_from(value).unwrap_or(0))
-        }
-
-        fn visit_f64<E: de::Error>(self, value: f64) -> Result<u64, E> {
-            // `as` saturates, and maps NaN to zero.
-            Ok(value as u64)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
-            Ok(0)
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<u64, E> {
-            Ok(0)
-        }
-
-        fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
-            deserializer.deserialize_any(self)
-        }
-
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<u64, E> {
-            Ok(0)
-        }
-
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<u64, E> {
-            Ok(0)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(0)
-        }
-
-        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(0)
-        }
+/// A string member; anything else reads as absent.
+fn optional_string<'a>(scanner: &mut Scanner<'a>) -> Result<Option<Cow<'a, str>>, ScanError> {
+    if scanner.kind()? == Kind::String {
+        scanner.string().map(Some)
+    } else {
+        scanner.value().map(|_| None)
     }
+}
 
-    deserializer.deserialize_any(CountVisitor)
+/// `usage` in OpenAI's shape, or `None` when it is not an object. Counts that are missing,
+/// `null` or not numbers read as zero; negatives are zero and fractions are truncated.
+fn read_usage(scanner: &mut Scanner<'_>) -> Result<Option<Usage>, ScanError> {
+    if scanner.kind()? != Kind::Object {
+        return scanner.value().map(|_| None);
+    }
+    let mut usage = Usage::default();
+    scanner.object(|name, scanner| {
+        match name {
+            "prompt_tokens" => usage.prompt_tokens = count(scanner)?,
+            "completion_tokens" => usage.completion_tokens = count(scanner)?,
+            "total_tokens" => usage.total_tokens = count(scanner)?,
+            "prompt_tokens_details" => details(scanner, |name, scanner| {
+                match name {
+                    "cached_tokens" => usage.cached_tokens = count(scanner)?,
+                    "cache_write_tokens" => usage.cache_write_tokens = count(scanner)?,
+                    _ => drop(scanner.value()?),
+                }
+                Ok(())
+            })?,
+            "completion_tokens_details" => details(scanner, |name, scanner| {
+                match name {
+                    "reasoning_tokens" => usage.reasoning_tokens = count(scanner)?,
+                    _ => drop(scanner.value()?),
+                }
+                Ok(())
+            })?,
+            _ => drop(scanner.value()?),
+        }
+        Ok(())
+    })?;
+    Ok(Some(usage))
+}
+
+/// An object of details, read member by member; anything else is skipped.
+fn details(
+    scanner: &mut Scanner<'_>,
+    member: impl FnMut(&str, &mut Scanner<'_>) -> Result<(), ScanError>,
+) -> Result<(), ScanError> {
+    if scanner.kind()? == Kind::Object {
+        scanner.object(member)
+    } else {
+        scanner.value().map(drop)
+    }
+}
+
+/// A token count: a non-negative integer; other values read as zero, a fraction is truncated
+/// and a count too large for 64 bits saturates.
+fn count(scanner: &mut Scanner<'_>) -> Result<u64, ScanError> {
+    if scanner.kind()? != Kind::Number {
+        return scanner.value().map(|_| 0);
+    }
+    let text = scanner.number()?;
+    if text.starts_with('-') {
+        return Ok(0);
+    }
+    if text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Ok(text.parse().unwrap_or(u64::MAX));
+    }
+    // `as` saturates.
+    Ok(text.parse::<f64>().map_or(0, |value| value as u64))
 }
 
 /// What the stream and the response need to know about `choices`.
@@ -193,90 +215,73 @@ pub(crate) struct ChoicesSummary<'a> {
     pub(crate) has_output: bool,
 }
 
-/// Reads `choices` (an array) for its finish reason and output, without building the choices.
-pub(crate) fn summarize_choices(choices: &RawValue) -> Result<ChoicesSummary<'_>, String> {
-    if !choices.get().starts_with('[') {
-        return Err("`choices` is not an array".to_owned());
-    }
-    serde_json::from_str::<ChoicesSummary<'_>>(choices.get())
-        .map_err(|err| format!("`choices` is malformed: {err}"))
-}
-
-impl<'de> Deserialize<'de> for ChoicesSummary<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SummaryVisitor;
-
-        impl<'de> Visitor<'de> for SummaryVisitor {
-            type Value = ChoicesSummary<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of choices")
+/// Reads `choices` (an array) for its finish reason and output; returns its text with the
+/// summary, or with what is wrong when a choice is not an object.
+#[allow(clippy::type_complexity)]
+fn summarize<'a>(
+    scanner: &mut Scanner<'a>,
+) -> Result<(Json<'a>, Result<ChoicesSummary<'a>, &'static str>), ScanError> {
+    let mut summary = ChoicesSummary::default();
+    let mut malformed = false;
+    let (choices, ()) = scanner.spanned(|scanner| {
+        scanner.array(|scanner| {
+            if scanner.kind()? != Kind::Object {
+                malformed = true;
+                return scanner.value().map(drop);
             }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut summary = ChoicesSummary::default();
-                while let Some(choice) = seq.next_element::<WireChoice<'de>>()? {
-                    if summary.finish_reason.is_none() {
-                        summary.finish_reason = choice.finish_reason;
+            scanner.object(|name, scanner| {
+                match name {
+                    "finish_reason" => {
+                        let reason = optional_string(scanner)?;
+                        if summary.finish_reason.is_none() {
+                            summary.finish_reason = reason;
+                        }
                     }
-                    summary.has_output |= choice.delta.is_some_and(|delta| delta.has_output());
+                    "delta" if scanner.kind()? == Kind::Object => {
+                        scanner.object(|name, scanner| {
+                            let value = scanner.value()?;
+                            summary.has_output |= OUTPUT_MEMBERS.contains(&name)
+                                && !matches!(value.get(), "null" | "\"\"" | "[]" | "{}");
+                            Ok(())
+                        })?;
+                    }
+                    _ => drop(scanner.value()?),
                 }
-                Ok(summary)
-            }
-        }
-
-        deserializer.deserialize_seq(SummaryVisitor)
+                Ok(())
+            })
+        })
+    })?;
+    if malformed {
+        return Ok((
+            choices,
+            Err("`choices` is malformed: a choice is not an object"),
+        ));
     }
+    Ok((choices, Ok(summary)))
 }
 
-/// One choice, only the parts we read (`message` is skipped).
-#[derive(Deserialize)]
-struct WireChoice<'a> {
-    #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    delta: Option<WireDelta<'a>>,
-}
-
-/// A stream delta, only the fields that count as output.
-#[derive(Deserialize)]
-struct WireDelta<'a> {
-    #[serde(borrow, default)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tool_calls: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_content: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reasoning_details: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    refusal: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    audio: Option<&'a RawValue>,
-}
-
-impl WireDelta<'_> {
-    fn has_output(&self) -> bool {
-        [
-            self.content,
-            self.tool_calls,
-            self.reasoning,
-            self.reasoning_content,
-            self.reasoning_details,
-            self.refusal,
-            self.audio,
-        ]
-        .into_iter()
-        .flatten()
-        .any(|raw| !matches!(raw.get(), "null" | "\"\"" | "[]" | "{}"))
-    }
-}
+/// The members of a stream delta that count as output.
+const OUTPUT_MEMBERS: &[&str] = &[
+    "content",
+    "tool_calls",
+    "reasoning",
+    "reasoning_content",
+    "reasoning_details",
+    "refusal",
+    "audio",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a chunk with these `choices` reads as.
+    fn summary_of(choices: &str) -> ChoicesSummary<'_> {
+        let mut scanner = Scanner::new(choices);
+        let (text, summary) = summarize(&mut scanner).unwrap();
+        assert_eq!(text.get(), choices);
+        summary.unwrap()
+    }
 
     #[test]
     fn reads_usage_ids_and_finish_reason() {
@@ -323,6 +328,23 @@ mod tests {
     }
 
     #[test]
+    fn members_of_another_type_read_as_absent() {
+        let body = br#"{"id":5,"choices":[{"finish_reason":7,"message":{}}],"usage":"lots","system_fingerprint":["x"],"service_tier":null,"error":null}"#;
+        let response = parse_response(body).unwrap();
+        assert_eq!(response.upstream_id, None);
+        assert_eq!(response.finish_reason, None);
+        assert_eq!(response.usage, Usage::default());
+        assert_eq!(response.system_fingerprint, None);
+        assert_eq!(response.service_tier, None);
+        let body = br#"{"choices":[],"usage":{"prompt_tokens":1e3,"completion_tokens":99999999999999999999999,"total_tokens":-0.5,"prompt_tokens_details":{"cached_tokens":"2"}}}"#;
+        let usage = parse_response(body).unwrap().usage;
+        assert_eq!(usage.prompt_tokens, 1000);
+        assert_eq!(usage.completion_tokens, u64::MAX);
+        assert_eq!(usage.total_tokens, 0);
+        assert_eq!(usage.cached_tokens, 0);
+    }
+
+    #[test]
     fn rejects_bodies_that_are_not_completions() {
         for body in [
             &b"<html>bad gateway</html>"[..],
@@ -331,6 +353,9 @@ mod tests {
             b"{\"choices\":null}",
             b"{\"choices\":{\"0\":1}}",
             b"[1,2]",
+            b"{\"choices\":[1]}",
+            b"{\"choices\":[{\"message\":{}}]} trailing",
+            b"{\"choices\":[{\"message\":{\"content\":\"cut",
         ] {
             assert!(
                 matches!(parse_response(body), Err(BodyProblem::Invalid(_))),
@@ -366,19 +391,16 @@ mod tests {
             (r#"[{"delta":{}},{"delta":{"content":"b"}}]"#, true),
         ];
         for (choices, expected) in cases {
-            let raw: Box<RawValue> = serde_json::from_str(choices).unwrap();
-            let summary = summarize_choices(&raw).unwrap();
+            let summary = summary_of(choices);
             assert_eq!(summary.has_output, expected, "{choices}");
         }
     }
 
     #[test]
     fn finish_reason_is_the_first_non_null_one() {
-        let raw: Box<RawValue> = serde_json::from_str(
+        let summary = summary_of(
             r#"[{"delta":{},"finish_reason":null},{"delta":{},"finish_reason":"end_turn"}]"#,
-        )
-        .unwrap();
-        let summary = summarize_choices(&raw).unwrap();
+        );
         assert_eq!(summary.finish_reason.as_deref(), Some("end_turn"));
     }
 }

@@ -4,7 +4,7 @@
 //! the idle timeout around every read. The idle timer is set once and moved on lazily: a read
 //! notes when it started, and only when the timer fires is it checked against that and re-armed,
 //! so a stream of many events costs one timer, not one per read. Each `data:` event is read by [`parse_event`] into a chunk
-//! (its `choices` copied raw), skipped, the end (`[DONE]`), or an error. The stream ends after
+//! (its `choices` copied raw, see [`WireBody`]), skipped, the end (`[DONE]`), or an error. The stream ends after
 //! `[DONE]`, at a clean end of the body once a `finish_reason` was seen, or after its first
 //! error.
 
@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use router_core::json::RawJson;
 use router_core::response::{ChatChunk, FinishReason};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::time::{Instant, Sleep};
 
-use super::response::{WireUsage, error_member, summarize_choices};
+use super::response::{ReadError, WireBody, error_member};
 use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
 use crate::sse::SseParser;
@@ -45,46 +44,40 @@ pub(crate) fn parse_event(data: &[u8]) -> Event {
     if data.trim_ascii() == b"[DONE]" {
         return Event::Done;
     }
-    // Checking UTF-8 once up front lets serde_json read the event as a `str`, which skips the
-    // per-string validation it does on bytes.
-    let data = match std::str::from_utf8(data) {
-        Ok(data) => data,
+    let wire = match std::str::from_utf8(data) {
+        Ok(data) => WireBody::read(data),
         Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
     };
-    let wire: WireChunk<'_> = match serde_json::from_str(data) {
+    let wire = match wire {
         Ok(wire) => wire,
-        Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
+        Err(ReadError::Json(err)) => {
+            return Event::Invalid(format!("stream event is not valid JSON: {err}"));
+        }
+        Err(ReadError::Shape(why)) => return Event::Invalid(why.to_owned()),
     };
     if let Some(error) = wire.error {
         return Event::Error(error_member(error));
     }
-    let usage = wire.usage.map(WireUsage::into_usage);
-    let Some(choices) = wire.choices else {
-        let Some(usage) = usage else {
-            return Event::Skip;
-        };
-        // A usage chunk without `choices`: hand it on with `choices: []`.
-        return match RawValue::from_string("[]".to_owned()) {
-            Ok(choices) => Event::Chunk(ChatChunk {
-                choices,
-                has_output: false,
-                finish_reason: None,
-                usage: Some(usage),
-            }),
-            Err(err) => Event::Invalid(err.to_string()),
-        };
-    };
-    match summarize_choices(choices) {
-        Ok(summary) => Event::Chunk(ChatChunk {
-            choices: choices.to_owned(),
+    match wire.choices {
+        Some((choices, summary)) => Event::Chunk(ChatChunk {
+            choices: RawJson::from(choices),
             has_output: summary.has_output,
             finish_reason: summary
                 .finish_reason
                 .as_deref()
                 .map(FinishReason::normalize),
-            usage,
+            usage: wire.usage,
         }),
-        Err(why) => Event::Invalid(why),
+        // A usage chunk without `choices`: hand it on with `choices: []`.
+        None => match wire.usage {
+            Some(usage) => Event::Chunk(ChatChunk {
+                choices: RawJson::empty_array(),
+                has_output: false,
+                finish_reason: None,
+                usage: Some(usage),
+            }),
+            None => Event::Skip,
+        },
     }
 }
 
@@ -113,17 +106,6 @@ pub(crate) fn decode(
             Some((item, decoder))
         },
     ))
-}
-
-/// A chunk of a stream, borrowed; only the parts we read.
-#[derive(Deserialize)]
-struct WireChunk<'a> {
-    #[serde(borrow, default)]
-    choices: Option<&'a RawValue>,
-    #[serde(default)]
-    usage: Option<WireUsage>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
 }
 
 type Body = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
