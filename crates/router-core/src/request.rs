@@ -1,21 +1,19 @@
 //! The canonical chat completion request, parsed once from the body.
 //!
-//! [`ChatRequest::parse`] reads the body in one pass into borrowed pieces: the fields the router
-//! owns are typed, everything else is kept as [`RawValue`] slices of the body and forwarded
-//! upstream byte for byte. Message text is only decoded when something asks for it
+//! [`ChatRequest::parse`] reads the body in one pass of [`Scanner`] into borrowed pieces: the
+//! fields the router owns are typed, everything else is kept as [`Json`] slices of the body and
+//! forwarded upstream byte for byte. Message text is only decoded when something asks for it
 //! ([`Message::text`]), which the explicit-model path never does.
 //!
 //! Errors name the field (`messages[1].role: ...`) so the server can answer with a 400 that says
 //! what to fix.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::fallback::FallbackPolicy;
+use crate::json::{Json, Kind, ScanError, Scanner};
 
 /// A chat completion request in OpenRouter's shape, borrowing from the body it was parsed from.
 #[derive(Debug)]
@@ -27,19 +25,19 @@ pub struct ChatRequest<'a> {
     /// `messages`, typed just enough for routing.
     pub messages: Vec<Message<'a>>,
     /// `messages` exactly as the client sent it; forwarded as is.
-    pub messages_raw: &'a RawValue,
+    pub messages_raw: Json<'a>,
     /// `stream`.
     pub stream: bool,
     /// `max_completion_tokens`, else `max_tokens`.
     pub max_tokens: Option<u32>,
     /// `tools`, when present and not `null`.
-    pub tools: Option<&'a RawValue>,
+    pub tools: Option<Json<'a>>,
     /// `response_format`, when present and not `null`.
-    pub response_format: Option<&'a RawValue>,
+    pub response_format: Option<Json<'a>>,
     /// `provider` (provider preferences), unparsed.
-    pub provider: Option<&'a RawValue>,
+    pub provider: Option<Json<'a>>,
     /// `plugins`, unparsed.
-    pub plugins: Option<&'a RawValue>,
+    pub plugins: Option<Json<'a>>,
     /// `session_id` (sticky routing key).
     pub session_id: Option<Cow<'a, str>>,
     /// `fallback_policy` (router-owned, never forwarded): which failures move on to the next
@@ -47,28 +45,24 @@ pub struct ChatRequest<'a> {
     /// policy in force.
     pub fallback_policy: Option<FallbackPolicy>,
     /// Every other field, forwarded to the provider unchanged and in body order.
-    pub passthrough: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub passthrough: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
 /// One message of the conversation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct Message<'a> {
     /// Who wrote it.
     pub role: Role,
-    /// `content`: a string, an array of content parts, or `null`.
-    #[serde(borrow, default)]
-    pub content: Option<&'a RawValue>,
-    /// `tool_calls` of an assistant message.
-    #[serde(borrow, default)]
-    pub tool_calls: Option<&'a RawValue>,
+    /// `content`: a string or an array of content parts; `None` when absent or `null`.
+    pub content: Option<Json<'a>>,
+    /// `tool_calls` of an assistant message; `None` when absent or `null`.
+    pub tool_calls: Option<Json<'a>>,
     /// The `model` attribute of an assistant message (read by the Auto Router's `pin_model`).
-    #[serde(borrow, default)]
     pub model: Option<Cow<'a, str>>,
 }
 
 /// The role of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Instructions from the application.
     System,
@@ -140,14 +134,10 @@ impl RequestError {
 impl<'a> ChatRequest<'a> {
     /// Parses a request body.
     pub fn parse(body: &'a [u8]) -> Result<Self, RequestError> {
-        let TopLevel(fields) = match serde_json::from_slice::<TopLevel<'a>>(body) {
-            Ok(top) => top,
-            Err(err) if err.is_data() => return Err(RequestError::NotAnObject),
-            Err(err) => return Err(RequestError::Json(err.to_string())),
-        };
+        let fields = top_level(body)?;
         let mut model = None;
         let mut models = Vec::new();
-        let mut messages_raw = None;
+        let mut messages = None;
         let mut stream = false;
         let mut max_tokens = None;
         let mut max_completion_tokens = None;
@@ -158,12 +148,19 @@ impl<'a> ChatRequest<'a> {
         let mut session_id = None;
         let mut fallback_policy = None;
         let mut passthrough = Vec::with_capacity(fields.len());
-        for (key, raw) in fields {
-            let is_null = raw.get() == "null";
+        for (key, field) in fields {
+            let raw = match field {
+                Field::Messages(raw, parsed) => {
+                    messages = Some((raw, parsed));
+                    continue;
+                }
+                Field::Other(raw) => raw,
+            };
+            let is_null = raw.is_null();
             match key.as_ref() {
                 "model" => model = optional_string("model", raw)?,
                 "models" => models = parse_models(raw)?,
-                "messages" => messages_raw = Some(raw),
+                "messages" => messages = Some((raw, None)),
                 "stream" => stream = optional_bool("stream", raw)?.unwrap_or(false),
                 "session_id" => session_id = optional_string("session_id", raw)?,
                 "provider" if !is_null => provider = Some(expect_object("provider", raw)?),
@@ -189,11 +186,21 @@ impl<'a> ChatRequest<'a> {
                 }
             }
         }
-        let messages_raw = messages_raw.ok_or(RequestError::Missing("messages"))?;
+        let (messages_raw, messages) = messages.ok_or(RequestError::Missing("messages"))?;
+        let messages = match messages {
+            Some(messages) if !messages.is_empty() => messages,
+            Some(_) => {
+                return Err(RequestError::invalid(
+                    "messages",
+                    "must contain at least one message",
+                ));
+            }
+            None => return Err(locate_message_error(messages_raw)),
+        };
         Ok(ChatRequest {
             model,
             models,
-            messages: parse_messages(messages_raw)?,
+            messages,
             messages_raw,
             stream,
             max_tokens: max_completion_tokens.or(max_tokens),
@@ -206,7 +213,6 @@ impl<'a> ChatRequest<'a> {
             passthrough,
         })
     }
-
     /// What routing needs to know about this request.
     pub fn features(&self) -> RequestFeatures {
         let tools_len = self.tools.map_or(0, |raw| raw.get().len());
@@ -284,48 +290,141 @@ struct ContentPart<'a> {
     text: Option<Cow<'a, str>>,
 }
 
-/// The top level of a body: its keys and raw values, in order.
-struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for TopLevel<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TopLevelVisitor;
-
-        impl<'de> Visitor<'de> for TopLevelVisitor {
-            type Value = TopLevel<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    fields.push((key, value));
-                }
-                Ok(TopLevel(fields))
-            }
+impl Role {
+    /// The role named `name` (lowercase, as on the wire).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "system" => Some(Role::System),
+            "developer" => Some(Role::Developer),
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            "tool" => Some(Role::Tool),
+            _ => None,
         }
-
-        deserializer.deserialize_map(TopLevelVisitor)
     }
+}
+
+/// A top-level member's value.
+enum Field<'a> {
+    /// An array `messages`, read as it was scanned: its text, and its messages, or `None` when
+    /// one is not well formed ([`locate_message_error`] then says which and why).
+    Messages(Json<'a>, Option<Vec<Message<'a>>>),
+    /// Anything else, as text.
+    Other(Json<'a>),
+}
+
+/// The top level of a body: its members, in order.
+fn top_level(body: &[u8]) -> Result<Vec<(Cow<'_, str>, Field<'_>)>, RequestError> {
+    let text = std::str::from_utf8(body).map_err(|err| RequestError::Json(err.to_string()))?;
+    let json_error = |err: ScanError| RequestError::Json(err.to_string());
+    let mut scanner = Scanner::new(text);
+    if scanner.kind().map_err(json_error)? != Kind::Object {
+        scanner.value().map_err(json_error)?;
+        scanner.finish().map_err(json_error)?;
+        return Err(RequestError::NotAnObject);
+    }
+    let mut fields = Vec::with_capacity(16);
+    scanner
+        .object(|name, scanner| {
+            let field = if name == "messages" && scanner.kind()? == Kind::Array {
+                let (raw, messages) = scanner.spanned(read_messages)?;
+                Field::Messages(raw, messages)
+            } else {
+                Field::Other(scanner.value()?)
+            };
+            fields.push((name, field));
+            Ok(())
+        })
+        .map_err(json_error)?;
+    scanner.finish().map_err(json_error)?;
+    Ok(fields)
+}
+
+/// The messages of an array, or `None` when one is not well formed.
+fn read_messages<'a>(scanner: &mut Scanner<'a>) -> Result<Option<Vec<Message<'a>>>, ScanError> {
+    let mut messages = Vec::with_capacity(4);
+    let mut well_formed = true;
+    scanner.array(|scanner| {
+        if !well_formed || scanner.kind()? != Kind::Object {
+            well_formed = false;
+            return scanner.value().map(drop);
+        }
+        match read_message(scanner)? {
+            Some(message) => messages.push(message),
+            None => well_formed = false,
+        }
+        Ok(())
+    })?;
+    Ok(well_formed.then_some(messages))
+}
+
+/// One message object, or `None` when its role is missing or unknown or a member it owns has
+/// the wrong type.
+fn read_message<'a>(scanner: &mut Scanner<'a>) -> Result<Option<Message<'a>>, ScanError> {
+    let mut role = None;
+    let mut content = None;
+    let mut tool_calls = None;
+    let mut model = None;
+    let mut well_formed = true;
+    scanner.object(|name, scanner| {
+        match name.as_ref() {
+            "role" => {
+                role = match scanner.kind()? {
+                    Kind::String => Role::parse(&scanner.string()?),
+                    _ => scanner.value().map(|_| None)?,
+                };
+                well_formed &= role.is_some();
+            }
+            "content" => {
+                let value = scanner.value()?;
+                match value.get().as_bytes().first() {
+                    Some(b'"' | b'[') => content = Some(value),
+                    Some(b'n') => content = None,
+                    _ => well_formed = false,
+                }
+            }
+            "tool_calls" => {
+                let value = scanner.value()?;
+                tool_calls = (!value.is_null()).then_some(value);
+            }
+            "model" => match scanner.kind()? {
+                Kind::String => model = Some(scanner.string()?),
+                Kind::Null => model = scanner.value().map(|_| None)?,
+                _ => {
+                    scanner.value()?;
+                    well_formed = false;
+                }
+            },
+            _ => drop(scanner.value()?),
+        }
+        Ok(())
+    })?;
+    Ok(match role {
+        Some(role) if well_formed => Some(Message {
+            role,
+            content,
+            tool_calls,
+            model,
+        }),
+        _ => None,
+    })
 }
 
 fn optional_string<'a>(
     field: &'static str,
-    raw: &'a RawValue,
+    raw: Json<'a>,
 ) -> Result<Option<Cow<'a, str>>, RequestError> {
-    match raw.get() {
-        "null" => Ok(None),
-        json if json.starts_with('"') => serde_json::from_str(json)
+    match raw.get().as_bytes().first() {
+        Some(b'n') => Ok(None),
+        Some(b'"') => Scanner::new(raw.get())
+            .string()
             .map(Some)
             .map_err(|_| RequestError::invalid(field, "expected a string")),
         _ => Err(RequestError::invalid(field, "expected a string")),
     }
 }
 
-fn optional_bool(field: &'static str, raw: &RawValue) -> Result<Option<bool>, RequestError> {
+fn optional_bool(field: &'static str, raw: Json<'_>) -> Result<Option<bool>, RequestError> {
     match raw.get() {
         "null" => Ok(None),
         "true" => Ok(Some(true)),
@@ -334,11 +433,13 @@ fn optional_bool(field: &'static str, raw: &RawValue) -> Result<Option<bool>, Re
     }
 }
 
-fn positive_int(field: &'static str, raw: &RawValue) -> Result<Option<u32>, RequestError> {
-    if raw.get() == "null" {
+fn positive_int(field: &'static str, raw: Json<'_>) -> Result<Option<u32>, RequestError> {
+    if raw.is_null() {
         return Ok(None);
     }
-    match serde_json::from_str::<u32>(raw.get()) {
+    // A JSON number's text has no sign but `-`, and no leading zeros: `u32`'s parser reads
+    // exactly the integers among them.
+    match raw.get().parse::<u32>() {
         Ok(n) if n >= 1 => Ok(Some(n)),
         _ => Err(RequestError::invalid(
             field,
@@ -347,7 +448,7 @@ fn positive_int(field: &'static str, raw: &RawValue) -> Result<Option<u32>, Requ
     }
 }
 
-fn expect_object<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawValue, RequestError> {
+fn expect_object<'a>(field: &'static str, raw: Json<'a>) -> Result<Json<'a>, RequestError> {
     if raw.get().starts_with('{') {
         Ok(raw)
     } else {
@@ -355,7 +456,7 @@ fn expect_object<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawVa
     }
 }
 
-fn expect_array<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawValue, RequestError> {
+fn expect_array<'a>(field: &'static str, raw: Json<'a>) -> Result<Json<'a>, RequestError> {
     if raw.get().starts_with('[') {
         Ok(raw)
     } else {
@@ -363,7 +464,7 @@ fn expect_array<'a>(field: &'static str, raw: &'a RawValue) -> Result<&'a RawVal
     }
 }
 
-fn parse_policy(raw: &RawValue) -> Result<FallbackPolicy, RequestError> {
+fn parse_policy(raw: Json<'_>) -> Result<FallbackPolicy, RequestError> {
     FallbackPolicy::parse_json(raw.get()).map_err(|err| {
         let field = match err.path.as_str() {
             "" => "fallback_policy".to_owned(),
@@ -373,56 +474,27 @@ fn parse_policy(raw: &RawValue) -> Result<FallbackPolicy, RequestError> {
     })
 }
 
-fn parse_models(raw: &RawValue) -> Result<Vec<Cow<'_, str>>, RequestError> {
-    if raw.get() == "null" {
+fn parse_models(raw: Json<'_>) -> Result<Vec<Cow<'_, str>>, RequestError> {
+    if raw.is_null() {
         return Ok(Vec::new());
     }
     serde_json::from_str::<Vec<Cow<'_, str>>>(raw.get())
         .map_err(|_| RequestError::invalid("models", "expected an array of model ids (strings)"))
 }
 
-fn parse_messages(raw: &RawValue) -> Result<Vec<Message<'_>>, RequestError> {
-    let json = raw.get();
-    if !json.starts_with('[') {
-        return Err(RequestError::invalid(
-            "messages",
-            "expected an array of messages",
-        ));
-    }
-    match serde_json::from_str::<Vec<Message<'_>>>(json) {
-        Ok(messages) if messages.is_empty() => Err(RequestError::invalid(
-            "messages",
-            "must contain at least one message",
-        )),
-        Ok(messages) => {
-            let content_ok = |message: &Message<'_>| {
-                message.content.is_none_or(|raw| {
-                    matches!(raw.get().as_bytes().first(), Some(b'"' | b'[' | b'n'))
-                })
-            };
-            match messages.iter().all(content_ok) {
-                true => Ok(messages),
-                false => Err(locate_message_error(json)),
-            }
-        }
-        Err(_) => Err(locate_message_error(json)),
-    }
-}
-
 /// The slow path of a bad `messages`: finds the first bad message and says what is wrong with it.
-fn locate_message_error(json: &str) -> RequestError {
-    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(json) else {
-        return RequestError::invalid("messages", "expected an array of messages");
+fn locate_message_error(raw: Json<'_>) -> RequestError {
+    let not_an_array = || RequestError::invalid("messages", "expected an array of messages");
+    let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(raw.get()) else {
+        return not_an_array();
     };
     for (idx, item) in items.iter().enumerate() {
-        let Ok(object) =
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(item.get())
-        else {
+        let Some(object) = item.as_object() else {
             return RequestError::invalid(format!("messages[{idx}]"), "expected an object");
         };
         match object.get("role") {
             None => return RequestError::invalid(format!("messages[{idx}].role"), "is required"),
-            Some(role) if serde_json::from_value::<Role>(role.clone()).is_err() => {
+            Some(role) if role.as_str().and_then(Role::parse).is_none() => {
                 return RequestError::invalid(
                     format!("messages[{idx}].role"),
                     "expected one of `system`, `developer`, `user`, `assistant`, `tool`",
@@ -438,13 +510,13 @@ fn locate_message_error(json: &str) -> RequestError {
                 "expected a string or an array of content parts",
             );
         }
-        if let Err(err) = serde_json::from_str::<Message<'_>>(item.get()) {
-            let text = err.to_string();
-            let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
-            return RequestError::invalid(format!("messages[{idx}]"), text);
+        if let Some(model) = object.get("model")
+            && !(model.is_string() || model.is_null())
+        {
+            return RequestError::invalid(format!("messages[{idx}].model"), "expected a string");
         }
     }
-    RequestError::invalid("messages", "expected an array of messages")
+    not_an_array()
 }
 
 #[cfg(test)]
@@ -568,5 +640,77 @@ mod tests {
             parse(r#"{"mod\u0065l":"a/\u0062","messages":[{"role":"user","content":"x"}]}"#)
                 .unwrap();
         assert_eq!(request.model.as_deref(), Some("a/b"));
+    }
+
+    #[test]
+    fn messages_of_the_wrong_shape_are_located() {
+        let cases = [
+            (r#"{"messages":[{"role":"user"},5]}"#, "messages[1]"),
+            (r#"{"messages":[{"role":5}]}"#, "messages[0].role"),
+            (
+                r#"{"messages":[{"role":"assistant","model":7,"content":"x"}]}"#,
+                "messages[0].model",
+            ),
+            (r#"{"messages":null}"#, "messages"),
+        ];
+        for (body, field) in cases {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{body}: {err}");
+        }
+        let request = parse(
+            r#"{"messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"t"}],"model":"a/b"},{"role":"tool","content":"r","tool_calls":null}]}"#,
+        )
+        .unwrap();
+        let [first, second] = &request.messages[..] else {
+            panic!("two messages");
+        };
+        assert_eq!(first.role, Role::Assistant);
+        assert!(first.content.is_none());
+        assert_eq!(first.tool_calls.map(Json::get), Some(r#"[{"id":"t"}]"#));
+        assert_eq!(first.model.as_deref(), Some("a/b"));
+        assert_eq!(second.role, Role::Tool);
+        assert!(second.tool_calls.is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reads_back_any_conversation_and_forwards_the_rest_verbatim(
+            turns in proptest::collection::vec(
+                (proptest::sample::select(&["system", "developer", "user", "assistant", "tool"][..]), ".{0,12}"),
+                1..6,
+            ),
+            extra in proptest::collection::btree_map("x_[a-z\"\\\\]{0,4}", proptest::num::i32::ANY, 0..4),
+            pretty in proptest::bool::ANY,
+        ) {
+            let messages: Vec<serde_json::Value> = turns
+                .iter()
+                .map(|(role, text)| serde_json::json!({"role": role, "content": text}))
+                .collect();
+            let mut body = serde_json::json!({"model": "a/b", "messages": messages});
+            for (key, value) in &extra {
+                body[key] = serde_json::json!(value);
+            }
+            let text = if pretty {
+                serde_json::to_string_pretty(&body).unwrap()
+            } else {
+                body.to_string()
+            };
+            let request = parse(&text).unwrap();
+            proptest::prop_assert_eq!(request.messages.len(), turns.len());
+            for (message, (role, content)) in request.messages.iter().zip(&turns) {
+                proptest::prop_assert_eq!(Some(message.role), Role::parse(role));
+                proptest::prop_assert_eq!(message.text(), content.as_str());
+            }
+            let forwarded: Vec<(String, i64)> = request
+                .passthrough
+                .iter()
+                .map(|(key, raw)| (key.to_string(), raw.get().parse().unwrap()))
+                .collect();
+            let expected: Vec<(String, i64)> =
+                extra.iter().map(|(key, value)| (key.clone(), i64::from(*value))).collect();
+            proptest::prop_assert_eq!(forwarded, expected);
+            let reparsed: serde_json::Value = serde_json::from_str(request.messages_raw.get()).unwrap();
+            proptest::prop_assert_eq!(&reparsed, &body["messages"]);
+        }
     }
 }

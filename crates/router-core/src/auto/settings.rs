@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::json::Json;
 use crate::patterns::{MAX_PATTERN_LEN, ModelFilter, PatternError};
 
 /// The plugin id the Auto Router reads.
@@ -143,7 +144,7 @@ impl AutoPlugin {
     /// Reads the `auto-router` plugin from a request's raw `plugins` array. `Ok(None)` when there
     /// is none; other plugin ids are ignored. When several `auto-router` entries are given, the
     /// last wins.
-    pub fn from_plugins(plugins: Option<&RawValue>) -> Result<Option<AutoPlugin>, SettingsError> {
+    pub fn from_plugins(plugins: Option<Json<'_>>) -> Result<Option<AutoPlugin>, SettingsError> {
         let Some(raw) = plugins else {
             return Ok(None);
         };
@@ -318,8 +319,8 @@ mod tests {
     use super::*;
 
     fn plugin(json: &str) -> Result<Option<AutoPlugin>, SettingsError> {
-        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
-        AutoPlugin::from_plugins(Some(&raw))
+        let raw = crate::json::Scanner::new(json).value().unwrap();
+        AutoPlugin::from_plugins(Some(raw))
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl<'a> Scanner<'a> {
     /// Reads an object, calling `member` with each member's name and the scanner at its value.
     pub fn object(
         &mut self,
-        mut member: impl FnMut(&str, &mut Self) -> Result<(), ScanError>,
+        mut member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
         self.skip_ws();
         if self.byte() != Some(b'{') {
@@ -171,7 +171,7 @@ impl<'a> Scanner<'a> {
                 return Err(self.error("expected `:`"));
             }
             self.pos += 1;
-            member(&name, self)?;
+            member(name, self)?;
             self.skip_ws();
             match self.byte() {
                 Some(b',') => self.pos += 1,

@@ -105,7 +105,7 @@ fn members_and_elements_are_handed_over_in_order() {
     let mut seen = Vec::new();
     scanner
         .object(|name, scanner| {
-            match name {
+            match name.as_ref() {
                 "id" => seen.push(format!("id={}", scanner.string()?)),
                 "n" => seen.push(format!("n={}", scanner.number()?)),
                 "list" => scanner.array(|scanner| {
@@ -149,7 +149,7 @@ fn escaped_names_are_decoded() {
     let mut names = Vec::new();
     Scanner::new(r#"{"i\u0064":1,"\ud83d\ude00":2,"a\nb":3}"#)
         .object(|name, scanner| {
-            names.push(name.to_owned());
+            names.push(name.into_owned());
             scanner.value().map(drop)
         })
         .unwrap();
@@ -230,7 +230,7 @@ proptest! {
         let mut scanner = Scanner::new(&text);
         scanner.object(|name, scanner| {
             let value = scanner.value()?;
-            seen.insert(name.to_owned(), value.get());
+            seen.insert(name.into_owned(), value.get());
             Ok(())
         }).unwrap();
         scanner.finish().unwrap();

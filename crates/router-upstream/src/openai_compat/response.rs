@@ -99,7 +99,7 @@ impl<'a> WireBody<'a> {
         let mut shape = None;
         let mut scanner = Scanner::new(text);
         scanner.object(|name, scanner| {
-            match name {
+            match name.as_ref() {
                 "id" => wire.id = optional_string(scanner)?,
                 "choices" => match scanner.kind()? {
                     Kind::Array => {
@@ -151,12 +151,12 @@ fn read_usage(scanner: &mut Scanner<'_>) -> Result<Option<Usage>, ScanError> {
     }
     let mut usage = Usage::default();
     scanner.object(|name, scanner| {
-        match name {
+        match name.as_ref() {
             "prompt_tokens" => usage.prompt_tokens = count(scanner)?,
             "completion_tokens" => usage.completion_tokens = count(scanner)?,
             "total_tokens" => usage.total_tokens = count(scanner)?,
             "prompt_tokens_details" => details(scanner, |name, scanner| {
-                match name {
+                match name.as_ref() {
                     "cached_tokens" => usage.cached_tokens = count(scanner)?,
                     "cache_write_tokens" => usage.cache_write_tokens = count(scanner)?,
                     _ => drop(scanner.value()?),
@@ -164,7 +164,7 @@ fn read_usage(scanner: &mut Scanner<'_>) -> Result<Option<Usage>, ScanError> {
                 Ok(())
             })?,
             "completion_tokens_details" => details(scanner, |name, scanner| {
-                match name {
+                match name.as_ref() {
                     "reasoning_tokens" => usage.reasoning_tokens = count(scanner)?,
                     _ => drop(scanner.value()?),
                 }
@@ -178,9 +178,9 @@ fn read_usage(scanner: &mut Scanner<'_>) -> Result<Option<Usage>, ScanError> {
 }
 
 /// An object of details, read member by member; anything else is skipped.
-fn details(
-    scanner: &mut Scanner<'_>,
-    member: impl FnMut(&str, &mut Scanner<'_>) -> Result<(), ScanError>,
+fn details<'a>(
+    scanner: &mut Scanner<'a>,
+    member: impl FnMut(Cow<'a, str>, &mut Scanner<'a>) -> Result<(), ScanError>,
 ) -> Result<(), ScanError> {
     if scanner.kind()? == Kind::Object {
         scanner.object(member)
@@ -230,7 +230,7 @@ fn summarize<'a>(
                 return scanner.value().map(drop);
             }
             scanner.object(|name, scanner| {
-                match name {
+                match name.as_ref() {
                     "finish_reason" => {
                         let reason = optional_string(scanner)?;
                         if summary.finish_reason.is_none() {
@@ -240,7 +240,7 @@ fn summarize<'a>(
                     "delta" if scanner.kind()? == Kind::Object => {
                         scanner.object(|name, scanner| {
                             let value = scanner.value()?;
-                            summary.has_output |= OUTPUT_MEMBERS.contains(&name)
+                            summary.has_output |= OUTPUT_MEMBERS.contains(&name.as_ref())
                                 && !matches!(value.get(), "null" | "\"\"" | "[]" | "{}");
                             Ok(())
                         })?;
