@@ -50,7 +50,9 @@ impl Dispatch {
                 .await
                 .unwrap_or_else(app::panic_response));
         }
-        self.router.oneshot(request).await
+        // Boxed, so that the router's (large) future does not make every chat request's future
+        // larger: hyper moves this one into place for each request.
+        Box::pin(self.router.oneshot(request)).await
     }
 }
 

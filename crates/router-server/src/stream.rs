@@ -159,8 +159,11 @@ impl Sink {
 
 /// Drives `exchange` until it finishes or commits, and answers accordingly (see the module
 /// docs). `generation_id` is the `X-Generation-Id` of a streamed response.
+///
+/// The exchange comes boxed: its future is several kilobytes, and every future that held it by
+/// value would copy all of it each time it moved (into this one, then into the handler's box).
 pub(crate) async fn respond<F>(
-    exchange: F,
+    exchange: Pin<Box<F>>,
     committed: Committed,
     generation_id: HeaderValue,
 ) -> Response
@@ -171,7 +174,7 @@ where
         Finished(Finished),
         Committed(Pin<Box<F>>, Commit),
     }
-    let mut exchange = Some(Box::pin(exchange));
+    let mut exchange = Some(exchange);
     let mut committed = Some(committed);
     let head = poll_fn(|cx| {
         if let Some(running) = exchange.as_mut()

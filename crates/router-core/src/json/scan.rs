@@ -214,6 +214,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads a string, with its escapes decoded (borrowed when it has none).
+    #[inline]
     pub fn string(&mut self) -> Result<Cow<'a, str>, ScanError> {
         self.skip_ws();
         if self.byte() != Some(b'"') {
@@ -248,6 +249,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline]
     fn byte(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
@@ -256,6 +258,7 @@ impl<'a> Scanner<'a> {
         ScanError { at: self.pos, what }
     }
 
+    #[inline]
     fn skip_ws(&mut self) {
         let bytes = self.text.as_bytes();
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
@@ -311,6 +314,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The rest of a string after its opening quote; says whether it had escapes.
+    #[inline]
     fn string_rest(&mut self) -> Result<bool, ScanError> {
         let bytes = self.text.as_bytes();
         let mut escaped = false;
@@ -388,6 +392,7 @@ impl<'a> Scanner<'a> {
 
 /// The end of the run of bytes from `pos` that need no attention inside a string: everything
 /// but `"`, `\` and control characters. Eight bytes at a time while it can.
+#[inline]
 fn plain_run_end(bytes: &[u8], mut pos: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;

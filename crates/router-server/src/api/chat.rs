@@ -39,14 +39,16 @@ pub(crate) async fn completions(
     let generation_id =
         HeaderValue::from_str(&stamp.id).unwrap_or(HeaderValue::from_static("gen-unknown"));
     let (sink, committed) = Sink::new();
-    let exchange = Exchange {
-        app,
-        auth,
-        stamp,
-        arrived,
-        generation_id: generation_id.clone(),
-    }
-    .run(body, sink);
+    let exchange = Box::pin(
+        Exchange {
+            app,
+            auth,
+            stamp,
+            arrived,
+            generation_id: generation_id.clone(),
+        }
+        .run(body, sink),
+    );
     stream::respond(exchange, committed, generation_id).await
 }
 
