@@ -1,34 +1,29 @@
 //! Keep-alive HTTP/1.1 connections to one plain-http origin, reused across requests.
 //!
-//! A connection is leased for one exchange and comes back to the pool when the lease is
-//! dropped, which happens with the response body. Whether it can carry another request is
-//! hyper's call, and the next checkout waits for it ([`SendRequest::ready`]): a body read to its
-//! end, or whose rest had already arrived (the chunked terminator after an SSE `[DONE]`), leaves
-//! the connection ready; a body abandoned mid-way (the client went away mid-stream, an error)
-//! makes hyper close the connection, so the provider sees the request cancelled, and the
-//! checkout drops it. Idle connections are reused newest first (the warmest socket), are kept
-//! at most [`IDLE_TIMEOUT`] and at most [`MAX_IDLE`] of them; a task started with the first
-//! connection closes the expired ones.
+//! [`Pool::send`] writes a request on an idle connection, or a new one, and reads the answer's
+//! head; the [`Body`] it returns reads the rest off the same connection, in the caller's task
+//! (see [`crate::h1`]). The connection goes back to the pool the moment the body has been read
+//! to its end, or when the body is dropped if its rest had already arrived (the chunked
+//! terminator after an SSE `[DONE]`). A body dropped mid-way closes the connection, so the
+//! provider sees the request cancelled.
 //!
-//! A request that an idle connection hands back unsent (the provider closed it while it was
-//! idle) is sent again, once per idle connection, and finally on a fresh one: it never reached
-//! the provider, so trying again is always safe.
-//!
-//! This is the part of hyper-util's pooled client that a single origin needs: no per-request
-//! key hashing, no connect future built (and raced) for every request, and no task spawned per
-//! response to wait for the connection to become free again.
+//! Idle connections are reused newest first (the warmest socket), kept at most
+//! [`IDLE_TIMEOUT`] and at most [`MAX_IDLE`] of them; one the provider closed while it was idle
+//! is noticed before it is used (the socket reports the close; checking costs no system call
+//! otherwise), and a task started with the first connection drops the expired ones. A request
+//! whose write fails on a reused connection (the provider closed it in the meantime) is written
+//! again on the next one: an incomplete request is never processed. A request that was written
+//! is never sent again.
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::h1::{BodyDecoder, Connection, Head, WireError};
 
 /// How long an idle connection is kept.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -38,9 +33,6 @@ pub(crate) const MAX_IDLE: usize = 1024;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// How often expired idle connections are closed.
 const REAP_INTERVAL: Duration = Duration::from_secs(30);
-
-/// The request type sent through the pool.
-pub(crate) type Request = http::Request<Full<Bytes>>;
 
 /// Connections to one `host:port`.
 pub(crate) struct Pool {
@@ -58,26 +50,28 @@ struct Idle {
 }
 
 struct IdleConnection {
-    sender: SendRequest<Full<Bytes>>,
+    connection: Connection,
     since: Instant,
 }
 
-/// Why an exchange failed before the response headers.
+/// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PoolError {
     /// No connection could be opened (refused, DNS, or the connect timeout, as
     /// `io::ErrorKind::TimedOut`).
     #[error("cannot connect: {0}")]
     Connect(io::Error),
-    /// The HTTP/1.1 exchange failed (handshake, write, a malformed or missing response).
+    /// The exchange failed on an open connection (write, read, a malformed response).
     #[error(transparent)]
-    Http(hyper::Error),
+    Wire(#[from] WireError),
 }
 
-/// A connection in use for one exchange; dropping it gives the connection back (see the
-/// module docs).
-pub(crate) struct Lease {
-    sender: Option<SendRequest<Full<Bytes>>>,
+/// A response body still on its connection.
+pub(crate) struct Body {
+    /// `None` once the body has ended or failed.
+    connection: Option<Connection>,
+    decoder: BodyDecoder,
+    keep_alive: bool,
     pool: Weak<Pool>,
 }
 
@@ -94,32 +88,27 @@ impl Pool {
         })
     }
 
-    /// Sends `request` on an idle connection, or a new one, and resolves with the response
-    /// headers and the lease to give back once the body is read.
+    /// Writes a request (`head`, ending with its empty line, then `body`) and reads the
+    /// answer's head; the body is read from what this returns.
     pub(crate) async fn send(
         self: &Arc<Self>,
-        mut request: Request,
-    ) -> Result<(http::Response<Incoming>, Lease), PoolError> {
-        while let Some(mut sender) = self.take_idle() {
-            // The previous exchange has ended, but the connection's task may not have seen it
-            // yet; a connection that is closing (its last body was abandoned) says so here.
-            if sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, self.lease(sender))),
-                Err(mut err) => match err.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => return Err(PoolError::Http(err.into_error())),
-                },
+        head: &[u8],
+        body: &[u8],
+    ) -> Result<(Head, Body), PoolError> {
+        while let Some(mut connection) = self.take_idle() {
+            match connection.write_request(head, body).await {
+                Ok(()) => return self.answer(connection).await,
+                Err(err) => {
+                    tracing::trace!(error = %err, "an idle upstream connection was closed");
+                }
             }
         }
-        let mut sender = self.connect().await?;
-        let response = sender
-            .send_request(request)
+        let mut connection = self.connect().await?;
+        connection
+            .write_request(head, body)
             .await
-            .map_err(PoolError::Http)?;
-        Ok((response, self.lease(sender)))
+            .map_err(|err| PoolError::Wire(err.into()))?;
+        self.answer(connection).await
     }
 
     /// How many idle connections the pool holds.
@@ -128,32 +117,41 @@ impl Pool {
         self.lock().connections.len()
     }
 
-    fn lease(self: &Arc<Self>, sender: SendRequest<Full<Bytes>>) -> Lease {
-        Lease {
-            sender: Some(sender),
+    async fn answer(
+        self: &Arc<Self>,
+        mut connection: Connection,
+    ) -> Result<(Head, Body), PoolError> {
+        let head = connection.read_head().await?;
+        let body = Body {
+            connection: Some(connection),
+            decoder: BodyDecoder::new(head.framing),
+            keep_alive: head.keep_alive,
             pool: Arc::downgrade(self),
-        }
+        };
+        Ok((head, body))
     }
 
     /// The newest idle connection still open and not expired; older unusable ones are dropped.
-    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+    fn take_idle(&self) -> Option<Connection> {
         let mut idle = self.lock();
-        while let Some(connection) = idle.connections.pop() {
-            if !connection.sender.is_closed() && connection.since.elapsed() < IDLE_TIMEOUT {
-                return Some(connection.sender);
+        while let Some(idle_connection) = idle.connections.pop() {
+            if idle_connection.since.elapsed() < IDLE_TIMEOUT
+                && idle_connection.connection.is_reusable()
+            {
+                return Some(idle_connection.connection);
             }
         }
         None
     }
 
-    fn put(&self, sender: SendRequest<Full<Bytes>>) {
-        if sender.is_closed() {
+    fn put(&self, connection: Connection) {
+        if !connection.is_reusable() {
             return;
         }
         let mut idle = self.lock();
         if idle.connections.len() < MAX_IDLE {
             idle.connections.push(IdleConnection {
-                sender,
+                connection,
                 since: Instant::now(),
             });
         }
@@ -164,9 +162,8 @@ impl Pool {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens a connection: TCP within the connect timeout, `TCP_NODELAY`, keep-alive, and
-    /// the HTTP/1.1 handshake, with the connection's own task spawned.
-    async fn connect(self: &Arc<Self>) -> Result<SendRequest<Full<Bytes>>, PoolError> {
+    /// Opens a connection: TCP within the connect timeout, `TCP_NODELAY` and keep-alive.
+    async fn connect(self: &Arc<Self>) -> Result<Connection, PoolError> {
         self.start_reaper();
         let stream = tokio::time::timeout(
             self.connect_timeout,
@@ -187,15 +184,7 @@ impl Pool {
         if let Err(err) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
             tracing::trace!(error = %err, "cannot set TCP keep-alive on an upstream socket");
         }
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(PoolError::Http)?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::trace!(error = %err, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Connection::new(stream))
     }
 
     /// Starts the task that closes expired idle connections, once; it ends with the pool.
@@ -216,22 +205,54 @@ impl Pool {
                 let Some(pool) = pool.upgrade() else {
                     return;
                 };
-                pool.lock().connections.retain(|connection| {
-                    !connection.sender.is_closed() && connection.since.elapsed() < IDLE_TIMEOUT
+                pool.lock().connections.retain(|idle| {
+                    idle.since.elapsed() < IDLE_TIMEOUT && idle.connection.is_reusable()
                 });
             }
         });
     }
 }
 
-// === impl Lease ===
+// === impl Body ===
 
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(sender) = self.sender.take()
+impl Body {
+    /// The next piece of the body, `None` at its end (when the connection goes back to the
+    /// pool).
+    pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, PoolError> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Ok(None);
+        };
+        match connection.read_body(&mut self.decoder).await {
+            Ok(Some(data)) => Ok(Some(data)),
+            Ok(None) => {
+                self.release();
+                Ok(None)
+            }
+            Err(err) => {
+                self.connection = None;
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Gives the connection back when it may carry another request.
+    fn release(&mut self) {
+        if let Some(connection) = self.connection.take()
+            && self.keep_alive
             && let Some(pool) = self.pool.upgrade()
         {
-            pool.put(sender);
+            pool.put(connection);
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if self.keep_alive
+            && let Some(connection) = self.connection.as_mut()
+            && connection.finish_now(&mut self.decoder)
+        {
+            self.release();
         }
     }
 }
@@ -239,24 +260,11 @@ impl Drop for Lease {
 // === impl PoolError ===
 
 impl PoolError {
-    /// The connect timeout ran out, hyper's own timer did, or the socket reported one (an
-    /// `io::ErrorKind::TimedOut` among the error's causes).
+    /// The connect timeout ran out, or the socket reported a timeout.
     pub(crate) fn is_timeout(&self) -> bool {
         match self {
             PoolError::Connect(err) => err.kind() == io::ErrorKind::TimedOut,
-            PoolError::Http(err) => {
-                let mut cause = std::error::Error::source(err);
-                while let Some(err) = cause {
-                    if err
-                        .downcast_ref::<io::Error>()
-                        .is_some_and(|it| it.kind() == io::ErrorKind::TimedOut)
-                    {
-                        return true;
-                    }
-                    cause = err.source();
-                }
-                err.is_timeout()
-            }
+            PoolError::Wire(err) => err.is_timeout(),
         }
     }
 

@@ -3,11 +3,14 @@
 //!
 //! A provider behind `https://` (every hosted API) is reached through reqwest, which brings TLS
 //! and the proxy settings of the environment. A provider behind plain `http://` (a local
-//! inference server, a sidecar, the mocks) is reached through hyper's HTTP/1.1 connection
-//! directly, pooled by [`crate::pool`]: reqwest's layers (redirect and retry policies, URL
-//! re-parsing of every request and response, a copy of the header map) cost about a sixth of the
-//! router's instructions per request, and buy nothing without TLS. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes
-//! through reqwest too, so the proxy is honoured.
+//! inference server, a sidecar, the mocks) is reached over HTTP/1.1 by the requesting task
+//! itself, on connections pooled by [`crate::pool`] ([`crate::h1`] reads and writes the wire):
+//! reqwest's layers (redirect and retry policies, URL re-parsing of every request and response,
+//! a copy of the header map) and then hyper's connection task (a channel to it and back, and
+//! a header map per request) each cost about a sixth of the router's instructions per request,
+//! and buy nothing without TLS. The request head is rendered once, at start-up, but for
+//! `accept` and `content-length`. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://`
+//! goes through reqwest too, so the proxy is honoured.
 //!
 //! Both clients keep connections alive (pooled, up to 1024 idle per provider, 90 s), set
 //! `TCP_NODELAY` and TCP keep-alive, bound the connect time, never follow redirects and never
@@ -19,13 +22,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::{Instant, Sleep};
 
-use crate::pool::{self, Lease, Pool, PoolError};
+use crate::pool::{self, Pool, PoolError};
 
 /// TCP keep-alive on reqwest's connections (the pool sets its own).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
@@ -34,17 +35,16 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 pub(crate) enum Transport {
     /// reqwest: TLS and proxies.
     Reqwest { client: reqwest::Client, url: Url },
-    /// hyper's client for a plain-http provider with no proxy in the way.
+    /// HTTP/1.1 of our own for a plain-http provider with no proxy in the way.
     Plain(Box<Plain>),
 }
 
-/// The connection pool and everything a request needs but its body and `accept`.
+/// The connection pool and the request head but for `accept` and `content-length`.
 pub(crate) struct Plain {
     pool: std::sync::Arc<Pool>,
-    /// The path (and query) of the chat completions URL: HTTP/1.1's origin form.
-    path: http::Uri,
-    /// `host`, the default headers (key marked sensitive) and `user-agent`, ready to copy.
-    headers: HeaderMap,
+    /// `POST <path> HTTP/1.1`, `host`, the default headers (the key among them) and
+    /// `user-agent`, each line ending with CRLF. Never printed.
+    head: Vec<u8>,
 }
 
 /// Why an exchange failed below HTTP.
@@ -54,8 +54,8 @@ pub(crate) enum TransportError {
     Reqwest(reqwest::Error),
     /// Before the response headers (connect, I/O, a malformed response).
     Request(PoolError),
-    /// From hyper while reading the body.
-    Body(hyper::Error),
+    /// While reading the body.
+    Body(PoolError),
     /// The whole exchange took longer than the provider's total timeout.
     TimedOut(Duration),
 }
@@ -70,9 +70,8 @@ enum ResponseBody {
     Reqwest(reqwest::Response),
     Plain {
         headers: HeaderMap,
-        incoming: Incoming,
-        /// The connection, given back to the pool with the body.
-        _lease: Lease,
+        /// The body, on its connection (given back to the pool at the body's end).
+        body: pool::Body,
         /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
         /// registered the first time a read has to wait, rather than one per read.
         deadline: Pin<Box<Sleep>>,
@@ -156,27 +155,17 @@ impl Transport {
             Transport::Plain(plain) => {
                 let mut deadline =
                     Box::pin(tokio::time::sleep_until(Instant::now() + total_timeout));
-                let mut request = http::Request::new(Full::new(Bytes::from(body)));
-                *request.method_mut() = http::Method::POST;
-                *request.uri_mut() = plain.path.clone();
-                let headers = request.headers_mut();
-                headers.reserve(plain.headers.len() + 1);
-                for (name, value) in &plain.headers {
-                    headers.append(name, value.clone());
-                }
-                headers.insert(header::ACCEPT, accept);
-                let (response, lease) = tokio::select! {
+                let head = plain.request_head(&accept, body.len());
+                let (head, body) = tokio::select! {
                     biased;
-                    sent = plain.pool.send(request) => sent.map_err(TransportError::Request)?,
+                    sent = plain.pool.send(&head, &body) => sent.map_err(TransportError::Request)?,
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(total_timeout)),
                 };
-                let (parts, incoming) = response.into_parts();
                 Ok(Response {
-                    status: parts.status,
+                    status: head.status,
                     body: ResponseBody::Plain {
-                        headers: parts.headers,
-                        incoming,
-                        _lease: lease,
+                        headers: head.headers,
+                        body,
                         deadline,
                         total_timeout,
                     },
@@ -210,17 +199,35 @@ impl Plain {
             .trim_start_matches('[')
             .trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(80);
-        let path = match uri.path_and_query() {
-            Some(path) => http::Uri::from(path.clone()),
-            None => http::Uri::from_static("/"),
-        };
+        let path = uri.path_and_query().map_or("/", |path| path.as_str());
         headers.insert(header::HOST, host);
         headers.insert(header::USER_AGENT, HeaderValue::from_static(user_agent));
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(b"POST ");
+        head.extend_from_slice(path.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in &headers {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
         Ok(Self {
             pool: Pool::new(address.to_owned(), port, connect_timeout),
-            path,
-            headers,
+            head,
         })
+    }
+
+    /// The whole request head for a body of `length` bytes.
+    fn request_head(&self, accept: &HeaderValue, length: usize) -> Vec<u8> {
+        let mut head = Vec::with_capacity(self.head.len() + 80);
+        head.extend_from_slice(&self.head);
+        head.extend_from_slice(b"accept: ");
+        head.extend_from_slice(accept.as_bytes());
+        head.extend_from_slice(b"\r\ncontent-length: ");
+        head.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+        head.extend_from_slice(b"\r\n\r\n");
+        head
     }
 }
 
@@ -245,25 +252,14 @@ impl Response {
         match &mut self.body {
             ResponseBody::Reqwest(response) => response.chunk().await.map_err(Into::into),
             ResponseBody::Plain {
-                incoming,
+                body,
                 deadline,
                 total_timeout,
                 ..
-            } => loop {
-                let frame = tokio::select! {
-                    biased;
-                    frame = incoming.frame() => match frame {
-                        Some(frame) => frame.map_err(TransportError::Body)?,
-                        None => return Ok(None),
-                    },
-                    () = deadline.as_mut() => return Err(TransportError::TimedOut(*total_timeout)),
-                };
-                // Trailers carry nothing we read.
-                if let Ok(data) = frame.into_data()
-                    && !data.is_empty()
-                {
-                    return Ok(Some(data));
-                }
+            } => tokio::select! {
+                biased;
+                chunk = body.chunk() => chunk.map_err(TransportError::Body),
+                () = deadline.as_mut() => Err(TransportError::TimedOut(*total_timeout)),
             },
         }
     }
