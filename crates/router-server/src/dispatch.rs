@@ -11,7 +11,8 @@ use std::panic::AssertUnwindSafe;
 
 use axum::Router;
 use axum::body::Body;
-use axum::handler::Handler;
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use futures_util::FutureExt as _;
 use http::Method;
@@ -20,6 +21,8 @@ use tower::ServiceExt as _;
 
 use crate::api;
 use crate::app::{self, AppState};
+use crate::auth::ClientAuth;
+use crate::extract::ChatBody;
 
 /// What a connection calls for each request; cheap to clone (two `Arc`s).
 #[derive(Clone)]
@@ -44,7 +47,7 @@ impl Dispatch {
     ) -> Result<Response, Infallible> {
         let request = request.map(Body::new);
         if is_chat_completions(&request) {
-            let handled = Handler::<_, AppState>::call(api::chat::completions, request, self.state);
+            let handled = chat_completions(request, self.state);
             return Ok(AssertUnwindSafe(handled)
                 .catch_unwind()
                 .await
@@ -57,6 +60,22 @@ impl Dispatch {
 }
 
 /// `POST` to the chat completions path or its alias.
+/// The chat completions handler with its extractors run in place, as axum's `Handler` would
+/// run them (the credentials first, then the body), without boxing the future.
+async fn chat_completions(request: http::Request<Body>, state: AppState) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let auth = match ClientAuth::from_request_parts(&mut parts, &state).await {
+        Ok(auth) => auth,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let request = http::Request::from_parts(parts, body);
+    let body = match ChatBody::from_request(request, &state).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    api::chat::completions(State(state), auth, body).await
+}
+
 fn is_chat_completions(request: &http::Request<Body>) -> bool {
     request.method() == Method::POST
         && matches!(

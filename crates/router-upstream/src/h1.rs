@@ -49,11 +49,13 @@ pub(crate) struct Connection {
     buf: BytesMut,
 }
 
-/// A response's status line and headers, and how its body is framed.
+/// A response's status, how its body is framed, and its head as it arrived (the headers are
+/// only turned into a map when asked for: a 2xx answer usually never is).
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    /// The status line and headers, up to and including the empty line.
+    pub(crate) raw: Bytes,
     /// How the body ends.
     pub(crate) framing: Framing,
     /// Whether the connection may carry another request once the body is read.
@@ -250,7 +252,6 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, WireError> {
         let mut chunked = false;
         let mut transfer_encoding = false;
         let mut length: Option<u64> = None;
-        let mut map = HeaderMap::with_capacity(response.headers.len());
         for header in response.headers.iter() {
             let name = header.name;
             if name.eq_ignore_ascii_case("content-length") {
@@ -276,12 +277,6 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, WireError> {
                     .split(|byte| *byte == b',')
                     .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
             }
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_bytes(header.value),
-            ) {
-                map.append(name, value);
-            }
         }
         let framing = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             Framing::Length(0)
@@ -300,13 +295,34 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, WireError> {
         if framing == Framing::Close {
             keep_alive = false;
         }
-        buf.advance(len);
         return Ok(Some(Head {
             status,
-            headers: map,
+            raw: buf.split_to(len).freeze(),
             framing,
             keep_alive,
         }));
+    }
+}
+
+impl Head {
+    /// The response headers. Names or values that `http` refuses are left out.
+    pub(crate) fn headers(&self) -> HeaderMap {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        let mut map = HeaderMap::new();
+        // The head parsed once already; parsing it again gives the same headers.
+        if response.parse(&self.raw).is_ok() {
+            map.reserve(response.headers.len());
+            for header in response.headers.iter() {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(header.name.as_bytes()),
+                    HeaderValue::from_bytes(header.value),
+                ) {
+                    map.append(name, value);
+                }
+            }
+        }
+        map
     }
 }
 

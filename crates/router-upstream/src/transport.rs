@@ -69,7 +69,10 @@ pub(crate) struct Response {
 enum ResponseBody {
     Reqwest(reqwest::Response),
     Plain {
-        headers: HeaderMap,
+        /// The status line and headers as they arrived.
+        head: crate::h1::Head,
+        /// `head`'s headers, read when first asked for.
+        headers: std::sync::OnceLock<HeaderMap>,
         /// The body, on its connection (given back to the pool at the body's end).
         body: pool::Body,
         /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
@@ -164,7 +167,8 @@ impl Transport {
                 Ok(Response {
                     status: head.status,
                     body: ResponseBody::Plain {
-                        headers: head.headers,
+                        head,
+                        headers: std::sync::OnceLock::new(),
                         body,
                         deadline,
                         total_timeout,
@@ -243,7 +247,7 @@ impl Response {
     pub(crate) fn headers(&self) -> &HeaderMap {
         match &self.body {
             ResponseBody::Reqwest(response) => response.headers(),
-            ResponseBody::Plain { headers, .. } => headers,
+            ResponseBody::Plain { head, headers, .. } => headers.get_or_init(|| head.headers()),
         }
     }
 

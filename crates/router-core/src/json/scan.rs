@@ -261,7 +261,11 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn skip_ws(&mut self) {
         let bytes = self.text.as_bytes();
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
+        // Most calls find no whitespace: every whitespace byte is at most `' '`.
+        while let Some(&byte) = bytes.get(self.pos) {
+            if byte > b' ' || !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
             self.pos += 1;
         }
     }
