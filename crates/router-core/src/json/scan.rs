@@ -75,28 +75,20 @@ impl<'a> Scanner<'a> {
         'value: loop {
             self.skip_ws();
             match self.byte() {
-                Some(b'{') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.byte() == Some(b'}') {
-                        self.pos += 1;
-                    } else {
+                Some(open @ (b'{' | b'[')) => {
+                    let is_object = open == b'{';
+                    let close = if is_object { b'}' } else { b']' };
+                    if !self.open(open, close, "expected a value")? {
                         self.enter(depth)?;
-                        objects |= 1 << depth;
+                        if is_object {
+                            objects |= 1 << depth;
+                        } else {
+                            objects &= !(1 << depth);
+                        }
                         depth += 1;
-                        self.member_name()?;
-                        continue 'value;
-                    }
-                }
-                Some(b'[') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.byte() == Some(b']') {
-                        self.pos += 1;
-                    } else {
-                        self.enter(depth)?;
-                        objects &= !(1 << depth);
-                        depth += 1;
+                        if is_object {
+                            self.member_name()?;
+                        }
                         continue 'value;
                     }
                 }
@@ -153,14 +145,7 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
-        self.skip_ws();
-        if self.byte() != Some(b'{') {
-            return Err(self.error("expected an object"));
-        }
-        self.pos += 1;
-        self.skip_ws();
-        if self.byte() == Some(b'}') {
-            self.pos += 1;
+        if self.open(b'{', b'}', "expected an object")? {
             return Ok(());
         }
         loop {
@@ -172,14 +157,8 @@ impl<'a> Scanner<'a> {
             }
             self.pos += 1;
             member(name, self)?;
-            self.skip_ws();
-            match self.byte() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.error("expected `,` or `}`")),
+            if !self.separator(b'}', "expected `,` or `}`")? {
+                return Ok(());
             }
         }
     }
@@ -189,26 +168,13 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
-        self.skip_ws();
-        if self.byte() != Some(b'[') {
-            return Err(self.error("expected an array"));
-        }
-        self.pos += 1;
-        self.skip_ws();
-        if self.byte() == Some(b']') {
-            self.pos += 1;
+        if self.open(b'[', b']', "expected an array")? {
             return Ok(());
         }
         loop {
             element(self)?;
-            self.skip_ws();
-            match self.byte() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.error("expected `,` or `]`")),
+            if !self.separator(b']', "expected `,` or `]`")? {
+                return Ok(());
             }
         }
     }
@@ -267,6 +233,38 @@ impl<'a> Scanner<'a> {
                 break;
             }
             self.pos += 1;
+        }
+    }
+
+    /// Steps into a container that starts with `open`; whether it is empty (its `close` read
+    /// too).
+    fn open(&mut self, open: u8, close: u8, what: &'static str) -> Result<bool, ScanError> {
+        self.skip_ws();
+        if self.byte() != Some(open) {
+            return Err(self.error(what));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        if self.byte() == Some(close) {
+            self.pos += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// After a member or element: `true` past a `,` (another follows), `false` past `close`.
+    fn separator(&mut self, close: u8, what: &'static str) -> Result<bool, ScanError> {
+        self.skip_ws();
+        match self.byte() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(byte) if byte == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.error(what)),
         }
     }
 
