@@ -525,6 +525,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_large_body_is_read_across_many_reads() {
+        let body: Vec<u8> = (0..300_000_u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+        answer.extend_from_slice(&body);
+        let (url, _server) = one_shot_server(answer.leak()).await;
+        let transport = transport(url.as_str(), false);
+        let response = post(
+            &transport,
+            b"{}",
+            "application/json",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&response.bytes().await.unwrap()[..], &body[..]);
+    }
+
+    #[tokio::test]
     async fn a_streamed_body_ends_after_its_last_chunk() {
         let (url, _server) = one_shot_server(
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
