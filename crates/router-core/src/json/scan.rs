@@ -78,7 +78,8 @@ impl<'a> Scanner<'a> {
                 Some(open @ (b'{' | b'[')) => {
                     let is_object = open == b'{';
                     let close = if is_object { b'}' } else { b']' };
-                    if !self.open(open, close, "expected a value")? {
+                    self.pos += 1;
+                    if !self.closes_now(close) {
                         self.enter(depth)?;
                         if is_object {
                             objects |= 1 << depth;
@@ -99,28 +100,19 @@ impl<'a> Scanner<'a> {
                 if depth == 0 {
                     return Ok(Json::new(&self.text[start..self.pos]));
                 }
-                self.skip_ws();
                 let in_object = objects & (1 << (depth - 1)) != 0;
-                match self.byte() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        if in_object {
-                            self.skip_ws();
-                            self.member_name()?;
-                        }
-                        continue 'value;
+                let (close, what) = if in_object {
+                    (b'}', "expected `,` or `}`")
+                } else {
+                    (b']', "expected `,` or `]`")
+                };
+                if self.separator(close, what)? {
+                    if in_object {
+                        self.member_name()?;
                     }
-                    Some(b'}') if in_object => {
-                        self.pos += 1;
-                        depth -= 1;
-                    }
-                    Some(b']') if !in_object => {
-                        self.pos += 1;
-                        depth -= 1;
-                    }
-                    _ if in_object => return Err(self.error("expected `,` or `}`")),
-                    _ => return Err(self.error("expected `,` or `]`")),
+                    continue 'value;
                 }
+                depth -= 1;
             }
         }
     }
@@ -145,17 +137,13 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
-        if self.open(b'{', b'}', "expected an object")? {
+        self.expect(b'{', "expected an object")?;
+        if self.closes_now(b'}') {
             return Ok(());
         }
         loop {
-            self.skip_ws();
             let name = self.string()?;
-            self.skip_ws();
-            if self.byte() != Some(b':') {
-                return Err(self.error("expected `:`"));
-            }
-            self.pos += 1;
+            self.expect(b':', "expected `:`")?;
             member(name, self)?;
             if !self.separator(b'}', "expected `,` or `}`")? {
                 return Ok(());
@@ -168,7 +156,8 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
-        if self.open(b'[', b']', "expected an array")? {
+        self.expect(b'[', "expected an array")?;
+        if self.closes_now(b']') {
             return Ok(());
         }
         loop {
@@ -182,11 +171,7 @@ impl<'a> Scanner<'a> {
     /// Reads a string, with its escapes decoded (borrowed when it has none).
     #[inline]
     pub fn string(&mut self) -> Result<Cow<'a, str>, ScanError> {
-        self.skip_ws();
-        if self.byte() != Some(b'"') {
-            return Err(self.error("expected a string"));
-        }
-        self.pos += 1;
+        self.expect(b'"', "expected a string")?;
         let start = self.pos;
         let escaped = self.string_rest()?;
         let raw = &self.text[start..self.pos - 1];
@@ -236,20 +221,24 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Steps into a container that starts with `open`; whether it is empty (its `close` read
-    /// too).
-    fn open(&mut self, open: u8, close: u8, what: &'static str) -> Result<bool, ScanError> {
+    /// Reads `byte` after whitespace, or fails with `what`.
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), ScanError> {
         self.skip_ws();
-        if self.byte() != Some(open) {
+        if self.byte() != Some(byte) {
             return Err(self.error(what));
         }
         self.pos += 1;
+        Ok(())
+    }
+
+    /// Just inside a container: whether it ends at once (its `close` is then read too).
+    fn closes_now(&mut self, close: u8) -> bool {
         self.skip_ws();
         if self.byte() == Some(close) {
             self.pos += 1;
-            return Ok(true);
+            return true;
         }
-        Ok(false)
+        false
     }
 
     /// After a member or element: `true` past a `,` (another follows), `false` past `close`.
@@ -278,17 +267,9 @@ impl<'a> Scanner<'a> {
 
     /// A member's name and its `:`, leaving the scanner at the value.
     fn member_name(&mut self) -> Result<(), ScanError> {
-        if self.byte() != Some(b'"') {
-            return Err(self.error("expected a member name"));
-        }
-        self.pos += 1;
+        self.expect(b'"', "expected a member name")?;
         self.string_rest()?;
-        self.skip_ws();
-        if self.byte() != Some(b':') {
-            return Err(self.error("expected `:`"));
-        }
-        self.pos += 1;
-        Ok(())
+        self.expect(b':', "expected `:`")
     }
 
     /// A string, number or literal at the cursor.
