@@ -144,10 +144,9 @@ impl Pool {
         None
     }
 
+    /// Keeps `connection` for a later request; whether it is still usable is checked when it
+    /// is taken ([`Pool::take_idle`]), the moment that counts.
     fn put(&self, connection: Connection) {
-        if !connection.is_reusable() {
-            return;
-        }
         let mut idle = self.lock();
         if idle.connections.len() < MAX_IDLE {
             idle.connections.push(IdleConnection {
