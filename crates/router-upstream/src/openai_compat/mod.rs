@@ -1,7 +1,7 @@
 //! The OpenAI chat completions wire format, spoken by OpenAI and most other providers.
 //!
 //! - [`request`]: writes the upstream body from the canonical request's raw pieces.
-//! - [`response`]: reads a non-streaming body.
+//! - [`response`]: reads a completion body, and the JSON of each stream event (`WireBody`).
 //! - [`stream`]: decodes the SSE stream into chunks.
 //!
 //! This module holds the HTTP exchange itself: send with the first-byte timeout, classify a

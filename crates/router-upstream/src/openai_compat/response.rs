@@ -105,8 +105,10 @@ impl<'a> WireBody<'a> {
                     Kind::Array => {
                         let (choices, summary) = summarize(scanner)?;
                         match summary {
-                            Ok(summary) => wire.choices = Some((choices, summary)),
-                            Err(why) => drop(shape.get_or_insert(why)),
+                            Some(summary) => wire.choices = Some((choices, summary)),
+                            None => drop(shape.get_or_insert(
+                                "`choices` is malformed: a choice is not an object",
+                            )),
                         }
                     }
                     Kind::Null => drop(scanner.value()?),
@@ -216,11 +218,10 @@ pub(crate) struct ChoicesSummary<'a> {
 }
 
 /// Reads `choices` (an array) for its finish reason and output; returns its text with the
-/// summary, or with what is wrong when a choice is not an object.
-#[allow(clippy::type_complexity)]
+/// summary, which is `None` when a choice is not an object.
 fn summarize<'a>(
     scanner: &mut Scanner<'a>,
-) -> Result<(Json<'a>, Result<ChoicesSummary<'a>, &'static str>), ScanError> {
+) -> Result<(Json<'a>, Option<ChoicesSummary<'a>>), ScanError> {
     let mut summary = ChoicesSummary::default();
     let mut malformed = false;
     let (choices, ()) = scanner.spanned(|scanner| {
@@ -251,13 +252,7 @@ fn summarize<'a>(
             })
         })
     })?;
-    if malformed {
-        return Ok((
-            choices,
-            Err("`choices` is malformed: a choice is not an object"),
-        ));
-    }
-    Ok((choices, Ok(summary)))
+    Ok((choices, (!malformed).then_some(summary)))
 }
 
 /// The members of a stream delta that count as output.
