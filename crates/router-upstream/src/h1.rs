@@ -121,18 +121,23 @@ impl Connection {
         }
     }
 
-    /// Writes a request: `head` (ending with its empty line) then `body`, in as few writes as
-    /// the socket takes (one, normally).
-    pub(crate) async fn write_request(&mut self, head: &[u8], body: &[u8]) -> io::Result<()> {
-        let total = head.len() + body.len();
+    /// Writes a request given as consecutive parts (the head's pieces, ending with its empty
+    /// line, then the body), in as few vectored writes as the socket takes (one, normally).
+    pub(crate) async fn write_request<const N: usize>(
+        &mut self,
+        parts: [&[u8]; N],
+    ) -> io::Result<()> {
+        let total: usize = parts.iter().map(|part| part.len()).sum();
         let mut written = 0;
         while written < total {
-            let n = if written < head.len() {
-                let slices = [IoSlice::new(&head[written..]), IoSlice::new(body)];
-                self.stream.write_vectored(&slices).await?
-            } else {
-                self.stream.write(&body[written - head.len()..]).await?
-            };
+            // What is left: the parts past the bytes already written.
+            let mut skip = written;
+            let slices = parts.map(|part| {
+                let from = skip.min(part.len());
+                skip -= from;
+                IoSlice::new(&part[from..])
+            });
+            let n = self.stream.write_vectored(&slices).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

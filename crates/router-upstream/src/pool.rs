@@ -88,15 +88,14 @@ impl Pool {
         })
     }
 
-    /// Writes a request (`head`, ending with its empty line, then `body`) and reads the
-    /// answer's head; the body is read from what this returns.
-    pub(crate) async fn send(
+    /// Writes a request, given as consecutive parts (see [`Connection::write_request`]), and
+    /// reads the answer's head; the body is read from what this returns.
+    pub(crate) async fn send<const N: usize>(
         self: &Arc<Self>,
-        head: &[u8],
-        body: &[u8],
+        request: [&[u8]; N],
     ) -> Result<(Head, Body), PoolError> {
         while let Some(mut connection) = self.take_idle() {
-            match connection.write_request(head, body).await {
+            match connection.write_request(request).await {
                 Ok(()) => return self.answer(connection).await,
                 Err(err) => {
                     tracing::trace!(error = %err, "an idle upstream connection was closed");
@@ -105,7 +104,7 @@ impl Pool {
         }
         let mut connection = self.connect().await?;
         connection
-            .write_request(head, body)
+            .write_request(request)
             .await
             .map_err(|err| PoolError::Wire(err.into()))?;
         self.answer(connection).await

@@ -158,10 +158,21 @@ impl Transport {
             Transport::Plain(plain) => {
                 let mut deadline =
                     Box::pin(tokio::time::sleep_until(Instant::now() + total_timeout));
-                let head = plain.request_head(&accept, body.len());
+                let mut length = itoa::Buffer::new();
+                // The head's fixed part, then the two headers that vary, then the body: written
+                // together, without copying them into one buffer first.
+                let request = [
+                    &plain.head[..],
+                    b"accept: ",
+                    accept.as_bytes(),
+                    b"\r\ncontent-length: ",
+                    length.format(body.len()).as_bytes(),
+                    b"\r\n\r\n",
+                    &body[..],
+                ];
                 let (head, body) = tokio::select! {
                     biased;
-                    sent = plain.pool.send(&head, &body) => sent.map_err(TransportError::Request)?,
+                    sent = plain.pool.send(request) => sent.map_err(TransportError::Request)?,
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(total_timeout)),
                 };
                 Ok(Response {
@@ -220,18 +231,6 @@ impl Plain {
             pool: Pool::new(address.to_owned(), port, connect_timeout),
             head,
         })
-    }
-
-    /// The whole request head for a body of `length` bytes.
-    fn request_head(&self, accept: &HeaderValue, length: usize) -> Vec<u8> {
-        let mut head = Vec::with_capacity(self.head.len() + 80);
-        head.extend_from_slice(&self.head);
-        head.extend_from_slice(b"accept: ");
-        head.extend_from_slice(accept.as_bytes());
-        head.extend_from_slice(b"\r\ncontent-length: ");
-        head.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
-        head.extend_from_slice(b"\r\n\r\n");
-        head
     }
 }
 

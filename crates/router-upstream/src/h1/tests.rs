@@ -198,3 +198,28 @@ proptest! {
         prop_assert!(!ended);
     }
 }
+
+#[tokio::test]
+async fn a_request_larger_than_the_socket_takes_at_once_is_written_whole() {
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut bytes = Vec::new();
+        socket.read_to_end(&mut bytes).await.unwrap();
+        bytes
+    });
+    let mut connection = Connection::new(TcpStream::connect(addr).await.unwrap());
+    let body: Vec<u8> = (0..8_000_000_u32).map(|i| (i % 251) as u8).collect();
+    let parts: [&[u8]; 4] = [
+        b"POST / HTTP/1.1\r\n",
+        b"",
+        b"content-length: 8000000\r\n\r\n",
+        &body,
+    ];
+    connection.write_request(parts).await.unwrap();
+    drop(connection);
+    assert_eq!(received.await.unwrap(), parts.concat());
+}

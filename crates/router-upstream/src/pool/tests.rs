@@ -85,7 +85,7 @@ fn request(port: u16) -> Vec<u8> {
 
 /// Sends one request and reads its body to the end, which gives the connection back.
 async fn exchange(pool: &Arc<Pool>, port: u16) -> Bytes {
-    let (head, mut body) = pool.send(&request(port), b"").await.unwrap();
+    let (head, mut body) = pool.send([&request(port)[..], b""]).await.unwrap();
     assert_eq!(head.status, 200);
     let mut bytes = Vec::new();
     while let Some(data) = body.chunk().await.unwrap() {
@@ -111,7 +111,7 @@ async fn an_unread_body_that_had_fully_arrived_does_not_cost_the_connection() {
     // it has arrived but was never read.
     let (port, counts) = server(Behaviour::KeepAlive).await;
     let pool = Pool::new("127.0.0.1".to_owned(), port, Duration::from_secs(5));
-    let (_head, body) = pool.send(&request(port), b"").await.unwrap();
+    let (_head, body) = pool.send([&request(port)[..], b""]).await.unwrap();
     drop(body);
     assert_eq!(pool.idle_count(), 1);
     assert_eq!(&exchange(&pool, port).await[..], b"ok");
@@ -122,7 +122,7 @@ async fn an_unread_body_that_had_fully_arrived_does_not_cost_the_connection() {
 async fn a_body_abandoned_mid_way_closes_the_connection() {
     let (port, counts) = server(Behaviour::Stall).await;
     let pool = Pool::new("127.0.0.1".to_owned(), port, Duration::from_secs(5));
-    let (_head, mut body) = pool.send(&request(port), b"").await.unwrap();
+    let (_head, mut body) = pool.send([&request(port)[..], b""]).await.unwrap();
     let first = body.chunk().await.unwrap().unwrap();
     assert_eq!(&first[..], b"first");
     drop(body);
@@ -135,7 +135,7 @@ async fn a_body_abandoned_mid_way_closes_the_connection() {
     })
     .await
     .expect("the abandoned connection was never closed");
-    let _answer = pool.send(&request(port), b"").await.unwrap();
+    let _answer = pool.send([&request(port)[..], b""]).await.unwrap();
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
 }
 
@@ -143,8 +143,8 @@ async fn a_body_abandoned_mid_way_closes_the_connection() {
 async fn concurrent_exchanges_each_get_a_connection() {
     let (port, counts) = server(Behaviour::KeepAlive).await;
     let pool = Pool::new("127.0.0.1".to_owned(), port, Duration::from_secs(5));
-    let first = pool.send(&request(port), b"").await.unwrap();
-    let second = pool.send(&request(port), b"").await.unwrap();
+    let first = pool.send([&request(port)[..], b""]).await.unwrap();
+    let second = pool.send([&request(port)[..], b""]).await.unwrap();
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 2);
     drop((first, second));
     assert_eq!(pool.idle_count(), 2);
@@ -167,7 +167,7 @@ async fn a_refused_connection_is_a_connect_error() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let pool = Pool::new("127.0.0.1".to_owned(), port, Duration::from_secs(5));
-    let err = pool.send(&request(port), b"").await.err().unwrap();
+    let err = pool.send([&request(port)[..], b""]).await.err().unwrap();
     assert!(err.is_connect() && !err.is_timeout(), "{err:?}");
     assert!(err.to_string().starts_with("cannot connect: "), "{err}");
 }
