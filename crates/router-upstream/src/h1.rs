@@ -2,13 +2,16 @@
 //!
 //! A chat request is one `POST` with a body in hand, and its answer is read by the same task
 //! that asked: there is no need for a connection task, a channel to it and back, or a header
-//! map for the request. [`Connection`] writes the request head and body with one vectored write,
+//! map for the request. `Connection` writes the request head and body with one vectored write,
 //! reads the response head with `httparse` (the parser hyper uses), and [`BodyDecoder`] takes
 //! the body out of the read buffer as it arrives: by `content-length`, chunked, or up to the
 //! close.
 //!
 //! What a connection can carry next is decided here too: HTTP/1.1 without `connection: close`,
 //! a body whose end is known, read to that end with nothing after it. Everything else closes.
+//!
+//! [`Framing`] and [`BodyDecoder`] are public: the server reads chunked request bodies with
+//! them.
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll, Waker};
@@ -30,7 +33,7 @@ const MAX_LINE_BYTES: usize = 4096;
 
 /// Why an exchange failed on the wire.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum WireError {
+pub enum WireError {
     /// Reading or writing the socket failed.
     #[error("connection error: {0}")]
     Io(#[from] io::Error),
@@ -64,7 +67,7 @@ pub(crate) struct Head {
 
 /// How a response body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     /// After this many bytes.
     Length(u64),
     /// After the last (zero-size) chunk and the trailers.
@@ -75,7 +78,7 @@ pub(crate) enum Framing {
 
 /// Takes a body out of the read buffer, piece by piece.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum BodyDecoder {
+pub enum BodyDecoder {
     /// This many bytes are still to come.
     Length(u64),
     /// Within a chunked body.
@@ -88,7 +91,7 @@ pub(crate) enum BodyDecoder {
 
 /// Where a chunked body's reader is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChunkState {
+pub enum ChunkState {
     /// At a chunk-size line.
     Size,
     /// Within a chunk's data, this many bytes to go.
@@ -101,7 +104,7 @@ pub(crate) enum ChunkState {
 
 /// What [`BodyDecoder::decode`] found in the buffer.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Decoded {
+pub enum Decoded {
     /// Body bytes.
     Data(Bytes),
     /// Nothing more until more is read.
@@ -335,7 +338,7 @@ impl Head {
 
 impl BodyDecoder {
     /// The decoder for a body framed as `framing`.
-    pub(crate) fn new(framing: Framing) -> Self {
+    pub fn new(framing: Framing) -> Self {
         match framing {
             Framing::Length(0) => BodyDecoder::Done,
             Framing::Length(length) => BodyDecoder::Length(length),
@@ -345,7 +348,7 @@ impl BodyDecoder {
     }
 
     /// Takes the next piece of body out of `buf`.
-    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, WireError> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, WireError> {
         loop {
             match self {
                 BodyDecoder::Done => return Ok(Decoded::End),

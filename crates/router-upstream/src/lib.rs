@@ -18,8 +18,9 @@
 //!   HTTP/1.1 for plain `http://`, behind one response type.
 //! - `pool`: keep-alive connections to one plain-http origin, taken per exchange and returned
 //!   once the response body has been read to its end.
-//! - `h1`: HTTP/1.1 on one connection, read and written by the requesting task: the request in
+//! - [`h1`]: HTTP/1.1 on one connection, read and written by the requesting task: the request in
 //!   one write, the response head (httparse), the body by length, chunked or up to the close.
+//!   Its body framing ([`h1::BodyDecoder`]) is public for the server's request bodies.
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
@@ -28,7 +29,7 @@
 
 pub mod client;
 pub mod error;
-mod h1;
+pub mod h1;
 mod openai_compat;
 mod pool;
 pub mod sse;
