@@ -6,8 +6,8 @@
 //! instructions per request, which the direct call skips. The direct call keeps what the
 //! router's layers do for a handler: a panic becomes a 500 in our error shape.
 
-use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,7 +16,6 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use futures_util::FutureExt as _;
 use http::Method;
-use hyper::body::Incoming;
 use tower::ServiceExt as _;
 
 use crate::api;
@@ -41,21 +40,27 @@ impl Dispatch {
     }
 
     /// Answers one request.
-    pub(crate) async fn call(
-        self,
-        request: http::Request<Incoming>,
-    ) -> Result<Response, Infallible> {
-        let request = request.map(Body::new);
+    pub(crate) async fn call(self, request: http::Request<Body>) -> Response {
         if is_chat_completions(&request) {
             let handled = chat_completions(request, self.state);
-            return Ok(AssertUnwindSafe(handled)
+            return AssertUnwindSafe(handled)
                 .catch_unwind()
                 .await
-                .unwrap_or_else(app::panic_response));
+                .unwrap_or_else(app::panic_response);
         }
         // Boxed, so that the router's (large) future does not make every chat request's future
-        // larger: hyper moves this one into place for each request.
-        Box::pin(self.router.oneshot(request)).await
+        // larger.
+        match Box::pin(self.router.oneshot(request)).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        }
+    }
+
+    /// How much of a request body a connection reads at most (`server.body_limit_bytes`), and
+    /// how long it waits for a request (`server.request_read_timeout`).
+    pub(crate) fn request_limits(&self) -> (usize, Duration) {
+        let server = &self.state.config().server;
+        (server.body_limit_bytes, server.request_read_timeout)
     }
 }
 

@@ -33,6 +33,9 @@ use crate::routing::RouteError;
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
+    /// The request is not HTTP/1.1 that the connection can read.
+    #[error(transparent)]
+    Protocol(#[from] crate::http1::ProtocolError),
     /// No `Authorization: Bearer …` header.
     #[error("No auth credentials found")]
     MissingCredentials,
@@ -153,6 +156,7 @@ impl ApiError {
     /// The HTTP status, which is also `error.code`.
     pub(crate) fn status(&self) -> StatusCode {
         match self {
+            ApiError::Protocol(err) => err.status(),
             ApiError::MissingCredentials | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
             ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
@@ -183,7 +187,8 @@ impl ApiError {
     pub(crate) fn error_type(&self) -> &'static str {
         match self {
             ApiError::MissingCredentials | ApiError::InvalidKey => "authentication",
-            ApiError::InvalidRequest(_)
+            ApiError::Protocol(_)
+            | ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
             | ApiError::BodyUnreadable
             | ApiError::MethodNotAllowed

@@ -6,6 +6,7 @@
 //! - [`records`]: generation records, written off the request path to an embedded store.
 //! - `app`: the shared state (config, provider clients) and the axum router.
 //! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
+//! - `http1`: HTTP/1.1 connections: requests read, run and answered, keep-alive, timeouts.
 //! - `dispatch`: the service a connection runs: chat completions straight to their handler,
 //!   everything else through the axum router.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
@@ -31,6 +32,7 @@ mod dispatch;
 mod error;
 mod execute;
 mod extract;
+mod http1;
 mod ids;
 pub mod launch;
 mod percent;

@@ -1,28 +1,19 @@
-//! Serving the API: the accept loop (`TCP_NODELAY` on every accepted socket, one HTTP/1.1
-//! connection task each), graceful shutdown, and [`RunningServer`], the handle `main` and the
-//! integration tests hold.
-//!
-//! Connections are served by hyper's HTTP/1.1 connection directly rather than through
-//! `axum::serve`: the API speaks only HTTP/1.1 (no protocol sniffing, no upgrades), and hyper's
-//! own builder lets us bound the time a client may take to send its request headers, which
-//! `axum::serve` does not, so idle or slow clients cannot pin connections forever.
+//! Serving the API: the accept loop (one task per connection, served by [`http1`]), graceful
+//! shutdown, and [`RunningServer`], the handle `main` and the integration tests hold.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::app::{AppState, StartError};
 use crate::config::Config;
 use crate::dispatch::Dispatch;
-
-/// How long a client may take to send a request's headers (slow clients hold a connection).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::http1;
 
 /// How long to back off after `accept` fails (out of file descriptors, ...).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -70,7 +61,8 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, _peer)) => {
-                let connection = serve_connection(stream, dispatch.clone(), shutdown.subscribe());
+                let connection =
+                    http1::serve_connection(stream, dispatch.clone(), shutdown.subscribe());
                 let open = all_closed.clone();
                 tokio::spawn(async move {
                     connection.await;
@@ -90,41 +82,6 @@ async fn accept_loop(
     drop(all_closed);
     open.closed().await;
     Ok(())
-}
-
-/// Serves one HTTP/1.1 connection until the client closes it or shutdown is asked for, which
-/// lets the request in flight finish first.
-async fn serve_connection(
-    stream: TcpStream,
-    dispatch: Dispatch,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    if let Err(err) = stream.set_nodelay(true) {
-        tracing::trace!(error = %err, "cannot set TCP_NODELAY on an accepted socket");
-    }
-    let service = hyper::service::service_fn(move |request| dispatch.clone().call(request));
-    let connection = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    let mut connection = pin!(connection);
-    let mut shutting_down = false;
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(err) = result {
-                    tracing::trace!(error = %err, "connection ended with an error");
-                }
-                return;
-            }
-            changed = shutdown.changed(), if !shutting_down => {
-                // A closed channel (the server is gone) is a shutdown too.
-                let _: Result<(), watch::error::RecvError> = changed;
-                shutting_down = true;
-                connection.as_mut().graceful_shutdown();
-            }
-        }
-    }
 }
 
 // === impl RunningServer ===

@@ -35,8 +35,8 @@
 //! (the parsed request borrows from it). [`respond`] polls it until it either finishes (a JSON
 //! response: an error, or a non-streaming answer) or commits through its [`Sink`]; a committed
 //! response's body ([`EventBody`]) keeps polling the same future while it hands out events. So
-//! no task is spawned and nothing is parsed twice, and when the client disconnects, hyper drops
-//! the body, which drops the exchange and with it the upstream [`ChunkStream`]: the upstream
+//! no task is spawned and nothing is parsed twice, and when the client disconnects, the
+//! connection ([`crate::http1`]) drops the body, which drops the exchange and with it the upstream [`ChunkStream`]: the upstream
 //! call is cancelled at once.
 
 use std::collections::VecDeque;
@@ -523,8 +523,8 @@ const MAX_IDLE_PASSES: u8 = 2;
 /// The body of a committed response: hands out the queued events and keeps driving the
 /// exchange that produces them. Dropping it drops the exchange.
 ///
-/// Events are gathered before they are handed out, so that a burst becomes one write: hyper
-/// flushes its buffer whenever the body is pending, and the upstream connection decodes one
+/// Events are gathered before they are handed out, so that a burst becomes one write: the
+/// connection writes what it has whenever the body is pending, and the upstream connection decodes one
 /// chunk of the provider's body per poll, so handing events out as they come would cost a
 /// `writev` (and a wake-up of the client) per event. After a poll that brought new events,
 /// the body yields once to the scheduler, which runs the upstream connection first; when a
@@ -708,7 +708,7 @@ mod tests {
             .collect();
         // The first event at once, with nothing before it: no delay to the first token.
         assert_eq!(outcomes[0], Some(expected[0].clone()), "{outcomes:?}");
-        // Every later event in one uninterrupted run: hyper writes them in one go.
+        // Every later event in one uninterrupted run: the connection writes them in one go.
         let rest = outcomes[1..].iter().position(Option::is_some).unwrap() + 1;
         let handed: Vec<_> = outcomes[rest..].iter().map_while(Clone::clone).collect();
         assert_eq!(handed, expected[1..], "{outcomes:?}");

@@ -66,6 +66,9 @@ pub struct ServerSettings {
     /// How often a streaming response gets a `: OPENROUTER PROCESSING` comment line while it
     /// waits for the first token. Default 1 s.
     pub keepalive_interval: Duration,
+    /// How long a client has to send a request, head and body, from when its connection is
+    /// ready for one; an idle keep-alive connection is closed after it too. Default 30 s.
+    pub request_read_timeout: Duration,
     /// Where generation records are stored (a SQLite file); `None` when not configured.
     pub records_path: Option<PathBuf>,
 }

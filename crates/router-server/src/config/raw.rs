@@ -60,6 +60,12 @@ pub(super) struct RawServer {
     /// milliseconds. Default 1000.
     #[serde(default = "default_keepalive_interval_ms", deserialize_with = "number")]
     pub(super) keepalive_interval_ms: u64,
+    /// Time a client has to send a request (head and body), in milliseconds. Default 30000.
+    #[serde(
+        default = "default_request_read_timeout_ms",
+        deserialize_with = "number"
+    )]
+    pub(super) request_read_timeout_ms: u64,
     /// SQLite file for generation records. Default: none.
     #[serde(default)]
     pub(super) records_path: Option<String>,
@@ -395,6 +401,10 @@ fn default_body_limit() -> ByteSize {
 
 fn default_keepalive_interval_ms() -> u64 {
     1000
+}
+
+fn default_request_read_timeout_ms() -> u64 {
+    30_000
 }
 
 fn default_max_models() -> usize {

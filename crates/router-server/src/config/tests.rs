@@ -252,6 +252,7 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!(config.server.listen, "127.0.0.1:8080".parse().unwrap());
     assert_eq!(config.server.body_limit_bytes, 10 * 1024 * 1024);
     assert_eq!(config.server.keepalive_interval, Duration::from_secs(1));
+    assert_eq!(config.server.request_read_timeout, Duration::from_secs(30));
     assert_eq!(config.server.records_path, None);
     assert_eq!(config.routing.max_models, 3);
     let openai = config.provider("openai").unwrap();
@@ -286,6 +287,7 @@ fn every_key_can_be_set() {
         listen = "0.0.0.0:9000"
         body_limit = 2048
         keepalive_interval_ms = 250
+        request_read_timeout_ms = 5000
         records_path = "/var/lib/turnout/records.sqlite"
 
         [routing]
@@ -326,6 +328,7 @@ fn every_key_can_be_set() {
     assert_eq!(config.server.listen, "0.0.0.0:9000".parse().unwrap());
     assert_eq!(config.server.body_limit_bytes, 2048);
     assert_eq!(config.server.keepalive_interval, Duration::from_millis(250));
+    assert_eq!(config.server.request_read_timeout, Duration::from_secs(5));
     assert_eq!(
         config.server.records_path.as_deref(),
         Some(std::path::Path::new("/var/lib/turnout/records.sqlite"))

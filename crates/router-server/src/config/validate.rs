@@ -90,6 +90,11 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         "server.keepalive_interval_ms",
         problems,
     );
+    let request_read_timeout = positive_millis(
+        raw.request_read_timeout_ms,
+        "server.request_read_timeout_ms",
+        problems,
+    );
     let records_path = raw
         .records_path
         .filter(|it| !it.trim().is_empty())
@@ -98,6 +103,7 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         listen: listen.ok()?,
         body_limit_bytes: body_limit_bytes?,
         keepalive_interval: keepalive_interval?,
+        request_read_timeout: request_read_timeout?,
         records_path,
     })
 }

@@ -21,3 +21,4 @@ mod receipts;
 mod route_api;
 mod streaming;
 mod support;
+mod wire;
