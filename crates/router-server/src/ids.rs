@@ -7,7 +7,6 @@
 //! within a process.
 
 use std::collections::hash_map::RandomState;
-use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,15 +41,23 @@ const DIGITS_PER_WORD: usize = 10;
 
 /// `gen-<created>-<20 base62 characters drawn from random>`.
 fn generation_id(created: u64, random: [u64; 2]) -> String {
-    let mut id = String::with_capacity(4 + 20 + 1 + 2 * DIGITS_PER_WORD);
-    // Writing into a `String` cannot fail.
-    let _ = write!(id, "gen-{created}-");
-    for mut word in random {
-        for _ in 0..DIGITS_PER_WORD {
-            id.push(char::from(BASE62[(word % 62) as usize]));
+    let mut digits = [0_u8; 2 * DIGITS_PER_WORD];
+    for (word, out) in random
+        .into_iter()
+        .zip(digits.chunks_exact_mut(DIGITS_PER_WORD))
+    {
+        let mut word = word;
+        for digit in out {
+            *digit = BASE62[(word % 62) as usize];
             word /= 62;
         }
     }
+    let mut id = String::with_capacity(4 + 20 + 1 + 2 * DIGITS_PER_WORD);
+    id.push_str("gen-");
+    id.push_str(itoa::Buffer::new().format(created));
+    id.push('-');
+    // Base62 digits are ASCII.
+    id.extend(digits.iter().map(|digit| char::from(*digit)));
     id
 }
 

@@ -183,16 +183,20 @@ where
             exchange = None;
             return Poll::Ready(Head::Finished(finished));
         }
+        // A commit happens only while the exchange is polled (the exchange owns the sink), so
+        // a look after each poll sees it, without a waker in the channel: one there would be
+        // woken when a non-streaming exchange drops its sink, and poll this task again for
+        // nothing.
         if let Some(receiver) = committed.as_mut() {
-            match Pin::new(receiver).poll(cx) {
-                Poll::Ready(Ok(commit)) => {
+            match receiver.try_recv() {
+                Ok(commit) => {
                     if let Some(running) = exchange.take() {
                         return Poll::Ready(Head::Committed(running, commit));
                     }
                 }
                 // The sink is gone without committing: the exchange is about to finish.
-                Poll::Ready(Err(_)) => committed = None,
-                Poll::Pending => {}
+                Err(oneshot::error::TryRecvError::Closed) => committed = None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
             }
         }
         Poll::Pending

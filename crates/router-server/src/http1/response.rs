@@ -85,9 +85,20 @@ fn push_date(out: &mut Vec<u8>) {
     });
 }
 
-/// Appends the size line that opens a chunk of `len` bytes.
+/// Appends the size line that opens a chunk of `len` bytes (hex digits, then CRLF).
 pub(super) fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
-    use std::io::Write as _;
-    // Writing into a `Vec` cannot fail.
-    let _ = write!(out, "{len:x}\r\n");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0_u8; 2 * size_of::<usize>()];
+    let mut at = digits.len();
+    let mut rest = len;
+    loop {
+        at -= 1;
+        digits[at] = HEX[rest % 16];
+        rest /= 16;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
 }

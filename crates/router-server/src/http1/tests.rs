@@ -142,3 +142,12 @@ fn response_heads_say_how_the_body_is_sent() {
     assert!(head.contains("\r\nconnection: close\r\n"));
     assert!(!head.contains("content-length"));
 }
+
+#[test]
+fn chunk_sizes_are_hex() {
+    for len in [0, 1, 15, 16, 255, 4096, 0xdead_beef, usize::MAX] {
+        let mut out = Vec::new();
+        response::push_chunk_size(&mut out, len);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{len:x}\r\n"));
+    }
+}
