@@ -3,11 +3,14 @@
 //!
 //! Without a file there is nothing to persist, so there is no writer thread and no database:
 //! a record is inserted under a mutex on the request path, which costs a hash-map insert and
-//! never wakes another thread. When the store is full, the oldest record makes room, but its
+//! never wakes another thread. The index maps a 64-bit hash of each id, not a copy of it: one
+//! allocation less per request, and a smaller table, whose slots are cold when touched. When the store is full, the oldest record makes room, but its
 //! cost stays counted: each key's spending is kept apart from the records, as a total and a
 //! sum per recent UTC day, so `GET /api/v1/key` stays right however many records were dropped.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 
@@ -26,9 +29,13 @@ pub(super) const DEFAULT_LIMIT: usize = 100_000;
 pub(super) struct MemoryStore {
     /// Records, oldest first; the record at index `i` has sequence number `first_seq + i`.
     records: VecDeque<GenerationRecord>,
-    /// Each kept record's sequence number, by id. Ids are ours and random, and only lookups
-    /// take ids from clients, so a fast seeded hash is enough.
-    by_id: HashMap<String, u64, RandomState>,
+    /// Each kept record's sequence number, by the hash of its id ([`MemoryStore::id_hash`]).
+    /// Ids are ours and random, and only lookups take ids from clients, so a fast seeded hash
+    /// is enough; a lookup checks the record's id, so two ids with one hash (about one chance
+    /// in 10^9 over 100,000 records) cost the older record its lookup, never a wrong answer.
+    by_id: HashMap<u64, u64, RandomState>,
+    /// The seed of the id hashes.
+    ids: RandomState,
     /// The sequence number of `records[0]`.
     first_seq: u64,
     limit: usize,
@@ -77,6 +84,7 @@ impl MemoryStore {
             // always frees its slot outright instead of leaving a tombstone; tombstones would
             // pile up and force the table to rehash all its entries at once, stalling a request.
             by_id: HashMap::with_capacity_and_hasher(limit * 2, RandomState::default()),
+            ids: RandomState::default(),
             first_seq: 0,
             limit,
             spending: HashMap::default(),
@@ -91,14 +99,21 @@ impl MemoryStore {
             let Some(oldest) = self.records.pop_front() else {
                 break;
             };
+            let oldest_seq = self.first_seq;
             self.first_seq += 1;
-            if !oldest.id.is_empty() {
-                self.by_id.remove(&oldest.id);
+            let hash = self.id_hash(&oldest.id);
+            // Unless the id was taken over by a newer record (the same id, or one of its hash).
+            if let Entry::Occupied(entry) = self.by_id.entry(hash)
+                && *entry.get() == oldest_seq
+            {
+                entry.remove();
             }
         }
         let seq = self.first_seq + self.records.len() as u64;
-        if let Some(old_seq) = self.by_id.insert(record.id.clone(), seq)
+        let hash = self.id_hash(&record.id);
+        if let Some(old_seq) = self.by_id.insert(hash, seq)
             && let Some(old) = self.slot_mut(old_seq)
+            && old.id == record.id
         {
             // The old copy stays in its slot to keep the sequence dense, but no longer counts:
             // an empty id is never looked up, and its spending is taken back.
@@ -116,11 +131,11 @@ impl MemoryStore {
 
     /// The record `id` if `key_name` made it.
     pub(super) fn get(&self, id: &str, key_name: &str) -> Option<GenerationRecord> {
-        let seq = *self.by_id.get(id)?;
+        let seq = *self.by_id.get(&self.id_hash(id))?;
         let index = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
         self.records
             .get(index)
-            .filter(|record| record.key_name == key_name)
+            .filter(|record| record.id == id && record.key_name == key_name)
             .cloned()
     }
 
@@ -148,6 +163,11 @@ impl MemoryStore {
                 self.spending.insert(key_name.to_owned(), spending);
             }
         }
+    }
+
+    /// The index's key for `id`.
+    fn id_hash(&self, id: &str) -> u64 {
+        self.ids.hash_one(id)
     }
 
     fn slot_mut(&mut self, seq: u64) -> Option<&mut GenerationRecord> {
