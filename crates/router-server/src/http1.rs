@@ -43,7 +43,7 @@ use axum::body::{Body, HttpBody as _};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use http::{Method, StatusCode};
-use router_upstream::h1::{BodyDecoder, Decoded, Framing as BodyFramingOf};
+use router_upstream::h1::{self, BodyDecoder, Decoded, Framing as BodyFramingOf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -276,6 +276,7 @@ impl Connection {
             BodyFraming::Length(length) => {
                 // Within the limit, so it fits in a `usize`.
                 let length = length as usize;
+                self.buf.reserve(length.saturating_sub(self.buf.len()));
                 while self.buf.len() < length {
                     if !self.read_more(until).await {
                         return Ok(None);
@@ -482,12 +483,7 @@ fn closes(headers: &http::HeaderMap) -> bool {
     headers
         .get_all(http::header::CONNECTION)
         .iter()
-        .any(|value| {
-            value
-                .as_bytes()
-                .split(|byte| *byte == b',')
-                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-        })
+        .any(|value| h1::has_token(value.as_bytes(), b"close"))
 }
 
 /// The `content-length` a handler set.

@@ -10,8 +10,8 @@
 //! What a connection can carry next is decided here too: HTTP/1.1 without `connection: close`,
 //! a body whose end is known, read to that end with nothing after it. Everything else closes.
 //!
-//! [`Framing`] and [`BodyDecoder`] are public: the server reads chunked request bodies with
-//! them.
+//! [`Framing`], [`BodyDecoder`] and the header readers [`is_chunked`] and [`has_token`] are
+//! public: the server reads its requests with them.
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll, Waker};
@@ -273,17 +273,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, WireError> {
                 length = Some(value);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 transfer_encoding = true;
-                // Chunked only when it is the last coding applied.
-                chunked = header
-                    .value
-                    .rsplit(|byte| *byte == b',')
-                    .next()
-                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                chunked = is_chunked(header.value);
             } else if name.eq_ignore_ascii_case("connection") {
-                keep_alive &= !header
-                    .value
-                    .split(|byte| *byte == b',')
-                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+                keep_alive &= !has_token(header.value, b"close");
             }
         }
         let framing = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
@@ -332,6 +324,22 @@ impl Head {
         }
         map
     }
+}
+
+/// Whether a `transfer-encoding` value makes a body chunked: only when `chunked` is the last
+/// coding applied.
+pub fn is_chunked(transfer_encoding: &[u8]) -> bool {
+    transfer_encoding
+        .rsplit(|byte| *byte == b',')
+        .next()
+        .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// Whether a comma-separated header value (`connection`, say) lists `token`, in any case.
+pub fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|byte| *byte == b',')
+        .any(|it| it.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 // === impl BodyDecoder ===

@@ -10,6 +10,7 @@ use std::ops::Range;
 use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
+use router_upstream::h1;
 
 use super::ProtocolError;
 
@@ -142,14 +143,9 @@ impl Meaning {
             }
             self.length = Some(length);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Chunked only when it is the last coding applied.
-            let chunked = value
-                .rsplit(|byte| *byte == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-            self.transfer_encoding = Some(chunked);
+            self.transfer_encoding = Some(h1::is_chunked(value));
         } else if name.eq_ignore_ascii_case("connection") {
-            self.close |= tokens(value).any(|token| token.eq_ignore_ascii_case(b"close"));
+            self.close |= h1::has_token(value, b"close");
         } else if name.eq_ignore_ascii_case("expect") {
             self.expects_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
@@ -171,9 +167,4 @@ impl Meaning {
             )),
         }
     }
-}
-
-/// The comma-separated tokens of a header value.
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|byte| *byte == b',').map(<[u8]>::trim_ascii)
 }
