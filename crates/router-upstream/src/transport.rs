@@ -297,8 +297,10 @@ impl Response {
                     status: self.status,
                     body,
                 };
+                // The state is boxed: `unfold` moves it in and out of its future for every
+                // chunk, and a pointer is cheaper to move than the response.
                 Box::pin(futures_util::stream::unfold(
-                    Some(response),
+                    Some(Box::new(response)),
                     |response| async move {
                         let mut response = response?;
                         match response.chunk().await {

@@ -99,8 +99,10 @@ pub(crate) fn decode(
         body_ended: false,
         done: false,
     };
+    // The state is boxed: `unfold` moves it in and out of its future for every item, and a
+    // pointer is cheaper to move than the decoder.
     Box::pin(futures_util::stream::unfold(
-        decoder,
+        Box::new(decoder),
         |mut decoder| async move {
             let item = decoder.next_item().await?;
             Some((item, decoder))
