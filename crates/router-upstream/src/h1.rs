@@ -305,6 +305,21 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, WireError> {
 }
 
 impl Head {
+    /// The value of the first header called `name` (any case), trimmed, read off the head
+    /// without building a map.
+    pub(crate) fn header(&self, name: &str) -> Option<&[u8]> {
+        self.raw
+            .split(|byte| *byte == b'\n')
+            // The status line first; the empty line last.
+            .skip(1)
+            .find_map(|line| {
+                let (field, value) = line.split_at(line.iter().position(|byte| *byte == b':')?);
+                field
+                    .eq_ignore_ascii_case(name.as_bytes())
+                    .then(|| value[1..].trim_ascii())
+            })
+    }
+
     /// The response headers. Names or values that `http` refuses are left out.
     pub(crate) fn headers(&self) -> HeaderMap {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

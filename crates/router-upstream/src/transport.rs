@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::{Instant, Sleep};
 
@@ -240,6 +240,20 @@ impl Response {
     /// The HTTP status.
     pub(crate) fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The value of the first header called `name`, without building the header map of a
+    /// plain-http answer when nothing else needed it.
+    pub(crate) fn header(&self, name: &HeaderName) -> Option<&[u8]> {
+        match &self.body {
+            ResponseBody::Reqwest(response) => {
+                response.headers().get(name).map(HeaderValue::as_bytes)
+            }
+            ResponseBody::Plain { head, headers, .. } => match headers.get() {
+                Some(headers) => headers.get(name).map(HeaderValue::as_bytes),
+                None => head.header(name.as_str()),
+            },
+        }
     }
 
     /// The response headers.

@@ -50,6 +50,25 @@ fn reads_status_headers_and_framing() {
 }
 
 #[test]
+fn one_header_is_read_without_the_map() {
+    let head = head(
+        "HTTP/1.1 200 OK\r\ncontent-typex: no\r\nContent-Type:  text/event-stream \r\n\
+         content-type: second\r\nEmpty:\r\n\r\n",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(head.header("content-type"), Some(&b"text/event-stream"[..]));
+    assert_eq!(head.header("CONTENT-TYPEX"), Some(&b"no"[..]));
+    assert_eq!(head.header("empty"), Some(&b""[..]));
+    assert_eq!(head.header("missing"), None);
+    // The status line is not a header, even with a colon in it.
+    let head = self::head("HTTP/1.1 200 OK: fine\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.header("HTTP/1.1 200 OK"), None);
+}
+
+#[test]
 fn framing_follows_rfc_9112() {
     let cases = [
         (

@@ -57,10 +57,8 @@ pub(crate) async fn stream(
     let body = request::write_body(endpoint, request, true);
     let response = send(inner, body, true).await?;
     let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|it| it.to_str().ok())
-        .is_some_and(|it| it.trim_start().starts_with("application/json"));
+        .header(&header::CONTENT_TYPE)
+        .is_some_and(|it| it.trim_ascii_start().starts_with(b"application/json"));
     if is_json {
         // Some providers answer a stream request with a JSON error (or ignore `stream`).
         let status = response.status().as_u16();
