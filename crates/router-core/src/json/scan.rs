@@ -132,15 +132,52 @@ impl<'a> Scanner<'a> {
         Ok((Json::new(&self.text[start..self.pos]), out))
     }
 
+    /// A scanner at byte `at` of `text`, for [`Scanner::rest_of_object`]: `None` when `at` is
+    /// not a character boundary of `text`.
+    ///
+    /// The caller vouches for what comes before `at`: the start of an object whose last member
+    /// ends at `at`, as a scan of the same bytes found before ([`Scanner::position`]). A scan
+    /// keeps no other state, so going on from there reads the rest exactly as a scan from the
+    /// start would.
+    pub fn resume(text: &'a str, at: usize) -> Option<Self> {
+        text.is_char_boundary(at)
+            .then_some(Scanner { text, pos: at })
+    }
+
+    /// The byte offset of the cursor.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Reads an object, calling `member` with each member's name and the scanner at its value.
     pub fn object(
         &mut self,
-        mut member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
+        member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
         self.expect(b'{', "expected an object")?;
         if self.closes_now(b'}') {
             return Ok(());
         }
+        self.members(member)
+    }
+
+    /// Reads the rest of an object from just after one of its members' value (see
+    /// [`Scanner::resume`]), calling `member` for each member still to come.
+    pub fn rest_of_object(
+        &mut self,
+        member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        if !self.separator(b'}', "expected `,` or `}`")? {
+            return Ok(());
+        }
+        self.members(member)
+    }
+
+    /// An object's members from the first name on.
+    fn members(
+        &mut self,
+        mut member: impl FnMut(Cow<'a, str>, &mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
         loop {
             let name = self.string()?;
             self.expect(b':', "expected `:`")?;

@@ -156,6 +156,16 @@ fn escaped_names_are_decoded() {
     assert_eq!(names, ["id", "\u{1f600}", "a\nb"]);
 }
 
+#[test]
+fn resumes_only_at_character_boundaries() {
+    let text = "{\"a\":\"\u{e9}\"}";
+    assert!(
+        Scanner::resume(text, 7).is_none(),
+        "inside the two bytes of \u{e9}"
+    );
+    assert!(Scanner::resume(text, text.len()).is_some());
+}
+
 /// JSON values, from which texts are printed compactly or with whitespace.
 fn values() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -237,6 +247,46 @@ proptest! {
         let expected: BTreeMap<String, &str> =
             expected.into_iter().map(|(name, raw)| (name, raw.get())).collect();
         prop_assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn resuming_after_a_member_reads_the_rest_as_a_scan_from_the_start(
+        map in prop::collection::btree_map("[a-z\\\\\"\u{e9}]{0,5}", values(), 1..6),
+        pretty in any::<bool>(),
+        after in any::<prop::sample::Index>(),
+        tail in "[ ,}\\]\"a:0-9]{0,3}",
+    ) {
+        let mut text = if pretty {
+            serde_json::to_string_pretty(&map).unwrap()
+        } else {
+            serde_json::to_string(&map).unwrap()
+        };
+        // Damage the end sometimes: resuming must fail where a full scan fails.
+        if !tail.is_empty() {
+            text.truncate(text.len() - 1);
+            text.push_str(&tail);
+        }
+        let after = after.index(map.len());
+        // A full scan, noting where each member's value ends.
+        let mut ends = Vec::new();
+        let mut names = Vec::new();
+        let mut scanner = Scanner::new(&text);
+        let full = scanner.object(|name, scanner| {
+            scanner.value()?;
+            ends.push(scanner.position());
+            names.push(name.into_owned());
+            Ok(())
+        }).and_then(|()| scanner.finish());
+        prop_assume!(ends.len() > after);
+        let mut rest = Vec::new();
+        let mut scanner = Scanner::resume(&text, ends[after]).unwrap();
+        let resumed = scanner.rest_of_object(|name, scanner| {
+            scanner.value()?;
+            rest.push(name.into_owned());
+            Ok(())
+        }).and_then(|()| scanner.finish());
+        prop_assert_eq!(resumed.is_ok(), full.is_ok(), "{:?}", text);
+        prop_assert_eq!(&rest[..], &names[after + 1..], "{:?}", text);
     }
 
     #[test]
