@@ -98,41 +98,114 @@ impl<'a> WireBody<'a> {
         let mut wire = WireBody::default();
         let mut shape = None;
         let mut scanner = Scanner::new(text);
-        scanner.object(|name, scanner| {
-            match name.as_ref() {
-                "id" => wire.id = optional_string(scanner)?,
-                "choices" => match scanner.kind()? {
-                    Kind::Array => {
-                        let (choices, summary) = summarize(scanner)?;
-                        match summary {
-                            Some(summary) => wire.choices = Some((choices, summary)),
-                            None => drop(shape.get_or_insert(
-                                "`choices` is malformed: a choice is not an object",
-                            )),
-                        }
-                    }
-                    Kind::Null => drop(scanner.value()?),
-                    _ => {
-                        scanner.value()?;
-                        shape.get_or_insert("`choices` is not an array");
-                    }
-                },
-                "usage" => wire.usage = read_usage(scanner)?,
-                "system_fingerprint" => wire.system_fingerprint = optional_string(scanner)?,
-                "service_tier" => wire.service_tier = optional_string(scanner)?,
-                "error" => {
-                    let error = scanner.value()?;
-                    wire.error = (!error.is_null()).then_some(error);
-                }
-                _ => drop(scanner.value()?),
-            }
-            Ok(())
-        })?;
+        scanner.object(|name, scanner| wire.member(&name, scanner, &mut shape))?;
         scanner.finish()?;
+        wire.checked(shape)
+    }
+
+    /// Reads a stream chunk, going on after the bytes it shares with the start of the last
+    /// chunk read with `seen` (see [`SeenPrefix`]); `id`, `system_fingerprint` and
+    /// `service_tier` are only read when they come after `choices`, `usage` or `error`.
+    pub(crate) fn read_chunk(text: &'a str, seen: &mut SeenPrefix) -> Result<Self, ReadError> {
+        let mut wire = WireBody::default();
+        let mut shape = None;
+        let resumed = (!seen.bytes.is_empty() && text.as_bytes().starts_with(&seen.bytes))
+            .then(|| Scanner::resume(text, seen.bytes.len()))
+            .flatten();
+        let read = match resumed {
+            Some(mut scanner) => scanner
+                .rest_of_object(|name, scanner| wire.member(&name, scanner, &mut shape))
+                .and_then(|()| scanner.finish()),
+            None => {
+                // Where the members the stream does not read, from the first on, end.
+                let mut leading = true;
+                let mut ignored_until = 0;
+                let mut scanner = Scanner::new(text);
+                scanner
+                    .object(|name, scanner| {
+                        leading &= !matches!(name.as_ref(), "choices" | "usage" | "error");
+                        wire.member(&name, scanner, &mut shape)?;
+                        if leading {
+                            ignored_until = scanner.position();
+                        }
+                        Ok(())
+                    })
+                    .and_then(|()| scanner.finish())
+                    .map(|()| {
+                        seen.bytes.clear();
+                        seen.bytes
+                            .extend_from_slice(&text.as_bytes()[..ignored_until]);
+                    })
+            }
+        };
+        if read.is_err() {
+            seen.bytes.clear();
+        }
+        read?;
+        wire.checked(shape)
+    }
+
+    /// Reads the member `name`, with the scanner at its value.
+    fn member(
+        &mut self,
+        name: &str,
+        scanner: &mut Scanner<'a>,
+        shape: &mut Option<&'static str>,
+    ) -> Result<(), ScanError> {
+        match name {
+            "id" => self.id = optional_string(scanner)?,
+            "choices" => match scanner.kind()? {
+                Kind::Array => {
+                    let (choices, summary) = summarize(scanner)?;
+                    match summary {
+                        Some(summary) => self.choices = Some((choices, summary)),
+                        None => drop(
+                            shape
+                                .get_or_insert("`choices` is malformed: a choice is not an object"),
+                        ),
+                    }
+                }
+                Kind::Null => drop(scanner.value()?),
+                _ => {
+                    scanner.value()?;
+                    shape.get_or_insert("`choices` is not an array");
+                }
+            },
+            "usage" => self.usage = read_usage(scanner)?,
+            "system_fingerprint" => self.system_fingerprint = optional_string(scanner)?,
+            "service_tier" => self.service_tier = optional_string(scanner)?,
+            "error" => {
+                let error = scanner.value()?;
+                self.error = (!error.is_null()).then_some(error);
+            }
+            _ => drop(scanner.value()?),
+        }
+        Ok(())
+    }
+
+    fn checked(self, shape: Option<&'static str>) -> Result<Self, ReadError> {
         match shape {
             Some(why) => Err(ReadError::Shape(why)),
-            None => Ok(wire),
+            None => Ok(self),
         }
+    }
+}
+
+/// The start of the last stream chunk read, up to the end of the members before its first
+/// `choices`, `usage` or `error` (`{"id":…,"object":…,"created":…,"model":…`), which the stream
+/// does not read. Providers repeat those bytes in every chunk of a stream; once a chunk has
+/// been checked whole, the next one that starts with the same bytes is read from where they
+/// end ([`Scanner::resume`]), which reads it exactly as from the start would.
+#[derive(Debug, Default)]
+pub(crate) struct SeenPrefix {
+    bytes: Vec<u8>,
+}
+
+impl SeenPrefix {
+    /// How many bytes are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
     }
 }
 

@@ -3,8 +3,10 @@
 //! [`decode`] drives the [`SseParser`] over the response body, one network chunk at a time, with
 //! the idle timeout around every read. The idle timer is set once and moved on lazily: a read
 //! notes when it started, and only when the timer fires is it checked against that and re-armed,
-//! so a stream of many events costs one timer, not one per read. Each `data:` event is read by [`parse_event`] into a chunk
-//! (its `choices` copied raw, see [`WireBody`]), skipped, the end (`[DONE]`), or an error. The stream ends after
+//! so a stream of many events costs one timer, not one per read. Each `data:` event is read by
+//! [`parse_event`] into a chunk (its `choices` copied raw, see [`WireBody`]), skipped, the end
+//! (`[DONE]`), or an error; the members a provider repeats at the start of every chunk are
+//! checked once per stream, not once per chunk ([`SeenPrefix`]). The stream ends after
 //! `[DONE]`, at a clean end of the body once a `finish_reason` was seen, or after its first
 //! error.
 
@@ -18,7 +20,7 @@ use router_core::json::RawJson;
 use router_core::response::{ChatChunk, FinishReason};
 use tokio::time::{Instant, Sleep};
 
-use super::response::{ReadError, WireBody, error_member};
+use super::response::{ReadError, SeenPrefix, WireBody, error_member};
 use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
 use crate::sse::SseParser;
@@ -40,12 +42,12 @@ pub(crate) enum Event {
 }
 
 /// Reads one `data:` payload.
-pub(crate) fn parse_event(data: &[u8]) -> Event {
+pub(crate) fn parse_event(data: &[u8], seen: &mut SeenPrefix) -> Event {
     if data.trim_ascii() == b"[DONE]" {
         return Event::Done;
     }
     let wire = match std::str::from_utf8(data) {
-        Ok(data) => WireBody::read(data),
+        Ok(data) => WireBody::read_chunk(data, seen),
         Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
     };
     let wire = match wire {
@@ -95,6 +97,7 @@ pub(crate) fn decode(
         inner,
         body: Box::pin(body),
         parser: SseParser::new(),
+        seen: SeenPrefix::default(),
         saw_finish: false,
         body_ended: false,
         done: false,
@@ -117,6 +120,8 @@ struct Decoder {
     inner: Arc<Inner>,
     body: Body,
     parser: SseParser,
+    /// What the last chunk started with, for reading the next one (see [`SeenPrefix`]).
+    seen: SeenPrefix,
     idle_timeout: Duration,
     /// When the read in progress started.
     read_started: Instant,
@@ -148,7 +153,7 @@ impl Decoder {
                 Err(err) => return self.fail(ErrorKind::InvalidResponse, err.to_string()),
             };
             if let Some(event) = event {
-                match parse_event(event.data()) {
+                match parse_event(event.data(), &mut self.seen) {
                     Event::Chunk(chunk) => {
                         self.saw_finish |= chunk.finish_reason.is_some();
                         return Some(Ok(chunk));

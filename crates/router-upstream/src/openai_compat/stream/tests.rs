@@ -3,14 +3,20 @@
 use std::time::Duration;
 
 use futures_util::stream;
+use proptest::prelude::*;
 use router_core::pricing::Usage;
 use router_core::secret::Secret;
 
 use super::*;
 use crate::client::{ProviderClient, ProviderKind, ProviderSettings};
 
+/// Reads one event as the first of a stream.
+fn fresh(data: &[u8]) -> Event {
+    parse_event(data, &mut SeenPrefix::default())
+}
+
 fn chunk(data: &str) -> ChatChunk {
-    match parse_event(data.as_bytes()) {
+    match fresh(data.as_bytes()) {
         Event::Chunk(chunk) => chunk,
         other => panic!("expected a chunk, got {other:?}"),
     }
@@ -60,19 +66,16 @@ fn reads_role_finish_and_usage_chunks() {
 
 #[test]
 fn done_skip_error_and_invalid() {
-    assert!(matches!(parse_event(b"[DONE]"), Event::Done));
-    assert!(matches!(parse_event(b" [DONE] "), Event::Done));
-    assert!(matches!(parse_event(b"{\"object\":\"ping\"}"), Event::Skip));
+    assert!(matches!(fresh(b"[DONE]"), Event::Done));
+    assert!(matches!(fresh(b" [DONE] "), Event::Done));
+    assert!(matches!(fresh(b"{\"object\":\"ping\"}"), Event::Skip));
     assert!(matches!(
-        parse_event(b"{\"choices\":[{\"delta\""),
+        fresh(b"{\"choices\":[{\"delta\""),
         Event::Invalid(_)
     ));
-    assert!(matches!(
-        parse_event(b"{\"choices\":\"no\"}"),
-        Event::Invalid(_)
-    ));
-    assert!(matches!(parse_event(b"not json"), Event::Invalid(_)));
-    let Event::Error(error) = parse_event(
+    assert!(matches!(fresh(b"{\"choices\":\"no\"}"), Event::Invalid(_)));
+    assert!(matches!(fresh(b"not json"), Event::Invalid(_)));
+    let Event::Error(error) = fresh(
         br#"{"error":{"code":429,"message":"Rate limit exceeded","metadata":{"error_type":"rate_limit_exceeded"}},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}"#,
     ) else {
         panic!("expected an error");
@@ -216,4 +219,78 @@ async fn a_silent_body_times_out() {
     let (chunks, err) = collect(decode(inner(), body)).await;
     assert_eq!(chunks.len(), 1);
     assert_eq!(err.unwrap().kind, ErrorKind::Timeout);
+}
+
+/// Pieces of stream chunks: starts that providers repeat, and what follows them.
+const STARTS: &[&str] = &[
+    r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m""#,
+    r#"{"id":"c1","object":"chat.completion.chunk","created":2,"model":"m""#,
+    r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp""#,
+    r#"{ "id" : "c1" , "model":"m""#,
+    r#"{"object":"ping""#,
+    "{",
+];
+const RESTS: &[&str] = &[
+    r#","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
+    r#","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"id":"late"}"#,
+    r#","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+    r#","usage":{"prompt_tokens":1},"object":"x"}"#,
+    r#","error":{"message":"overloaded","code":529}}"#,
+    r#","choices":"no"}"#,
+    r#","x":1}"#,
+    "}",
+    r#","choices":[{"index":0,"delta":{"content":"Hi"}]}"#,
+    r#","choices":[{"#,
+];
+
+proptest! {
+    #[test]
+    fn a_stream_reads_each_chunk_as_if_it_came_first(
+        chunks in prop::collection::vec(
+            (0..STARTS.len(), 0..RESTS.len(), 0..4u8, 1..3usize),
+            1..12,
+        ),
+    ) {
+        let mut seen = SeenPrefix::default();
+        for (start, rest, damage, times) in chunks {
+            let mut text = format!("{}{}", STARTS[start], RESTS[rest]);
+            match damage {
+                // Cut inside the repeated start, or drop its opening brace.
+                0 => text.truncate(STARTS[start].len().saturating_sub(3)),
+                1 => drop(text.remove(0)),
+                _ => {}
+            }
+            // Some chunks come twice in a row: all of a chunk is then a repeated start.
+            for _ in 0..times {
+                let in_stream = format!("{:?}", parse_event(text.as_bytes(), &mut seen));
+                let alone = format!("{:?}", fresh(text.as_bytes()));
+                prop_assert_eq!(in_stream, alone, "{}", text);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_repeated_start_is_remembered_and_a_different_one_read_whole() {
+    let mut seen = SeenPrefix::default();
+    let first = format!("{}{}", STARTS[2], RESTS[0]);
+    assert!(matches!(
+        parse_event(first.as_bytes(), &mut seen),
+        Event::Chunk(_)
+    ));
+    assert_eq!(seen.len(), STARTS[2].len());
+    // The same start with a bad rest is still an error, and forgets the start.
+    let bad = format!("{}{}", STARTS[2], RESTS[9]);
+    assert!(matches!(
+        parse_event(bad.as_bytes(), &mut seen),
+        Event::Invalid(_)
+    ));
+    assert_eq!(seen.len(), 0);
+    // A start that differs only in a value is read whole.
+    let other = format!("{}{}", STARTS[1], RESTS[2]);
+    assert!(matches!(
+        parse_event(other.as_bytes(), &mut seen),
+        Event::Chunk(_)
+    ));
+    assert_eq!(seen.len(), STARTS[1].len());
 }
