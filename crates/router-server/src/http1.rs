@@ -13,11 +13,14 @@
 //!
 //! What a client can rely on:
 //!
+//! - `TCP_NODELAY` on every connection, so a streamed event leaves as soon as it is written;
 //! - keep-alive and pipelining (HTTP/1.1 without `connection: close`); HTTP/1.0 is answered and
 //!   closed;
 //! - request bodies by `content-length` or chunked, and `Expect: 100-continue` (the go-ahead is
 //!   sent only for a body within `server.body_limit_bytes`); a declared body over the limit is
-//!   not read: the handler answers 413 from the declared length, and the connection closes;
+//!   not read: the handler answers 413 from the declared length, and the connection closes
+//!   after dropping what the client still sends (for up to 2 s), so that the client reads the
+//!   answer rather than a reset;
 //! - a malformed head is a 400, one over 64 KiB or 100 headers a 431, another HTTP version a
 //!   505, all in the API's error shape, then the connection closes;
 //! - a client has `server.request_read_timeout_ms` to send a request head and body, counted
