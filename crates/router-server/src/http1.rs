@@ -167,9 +167,9 @@ impl Connection {
             Ok(None) => return Ok(Next::Close),
             Err(err) => return self.refuse(err).await,
         };
-        let keep_alive = head.keep_alive && body.complete;
-        let head_only = head.method == Method::HEAD;
         let complete = body.complete;
+        let head_only = head.method == Method::HEAD;
+        let keep_alive = head.keep_alive && complete;
         let request = into_request(head, body.bytes);
         let Some(response) = self.run(dispatch.clone().call(request), complete).await else {
             // The client is gone: its request was dropped, cancelling what it was doing.
@@ -227,16 +227,8 @@ impl Connection {
                 return Ok(None);
             }
             let until = *deadline.get_or_insert_with(|| Instant::now() + self.timeout);
-            self.buf.reserve(READ_SIZE);
-            let read = tokio::select! {
-                biased;
-                read = self.stream.read_buf(&mut self.buf) => read,
-                () = sleep_until(&mut self.timer, until) => return Ok(None),
-                _ = self.shutdown.changed(), if idle => return Ok(None),
-            };
-            match read {
-                Ok(0) | Err(_) => return Ok(None),
-                Ok(_) => {}
+            if !self.read_more(until, idle).await {
+                return Ok(None);
             }
         }
     }
@@ -281,7 +273,7 @@ impl Connection {
                 let length = length as usize;
                 self.buf.reserve(length.saturating_sub(self.buf.len()));
                 while self.buf.len() < length {
-                    if !self.read_more(until).await {
+                    if !self.read_more(until, false).await {
                         return Ok(None);
                     }
                 }
@@ -312,7 +304,7 @@ impl Connection {
                             }));
                         }
                         Ok(Decoded::NeedMore) => {
-                            if !self.read_more(until).await {
+                            if !self.read_more(until, false).await {
                                 return Ok(None);
                             }
                         }
@@ -325,13 +317,15 @@ impl Connection {
         }
     }
 
-    /// Reads more of the request before `until`; `false` when the client closed or was late.
-    async fn read_more(&mut self, until: Instant) -> bool {
+    /// Reads more of the request before `until`; `false` when the client closed or was late,
+    /// or (with `idle`, between requests) the server is shutting down.
+    async fn read_more(&mut self, until: Instant, idle: bool) -> bool {
         self.buf.reserve(READ_SIZE);
         tokio::select! {
             biased;
             read = self.stream.read_buf(&mut self.buf) => matches!(read, Ok(n) if n > 0),
             () = sleep_until(&mut self.timer, until) => false,
+            _ = self.shutdown.changed(), if idle => false,
         }
     }
 
@@ -511,25 +505,12 @@ fn into_request(head: RequestHead, body: Bytes) -> http::Request<Body> {
 
 /// Writes `head` then `pieces`, in as few vectored writes as the socket takes.
 async fn write_all(stream: &mut TcpStream, head: &[u8], pieces: &[Bytes]) -> io::Result<()> {
-    let mut skip = 0;
-    let total = head.len() + pieces.iter().map(Bytes::len).sum::<usize>();
-    while skip < total {
-        let mut left = skip;
-        let mut slices = Vec::with_capacity(1 + pieces.len());
-        for part in std::iter::once(head).chain(pieces.iter().map(|it| &it[..])) {
-            let from = left.min(part.len());
-            left -= from;
-            if from < part.len() {
-                slices.push(IoSlice::new(&part[from..]));
-            }
-        }
-        let n = stream.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        skip += n;
-    }
-    Ok(())
+    let mut slices: Vec<IoSlice<'_>> = std::iter::once(head)
+        .chain(pieces.iter().map(|it| &it[..]))
+        .filter(|it| !it.is_empty())
+        .map(IoSlice::new)
+        .collect();
+    h1::write_all_vectored(stream, &mut slices).await
 }
 
 /// Resolves at `until`, with the connection's one timer. The timer is only moved when it fires

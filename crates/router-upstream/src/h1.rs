@@ -10,8 +10,9 @@
 //! What a connection can carry next is decided here too: HTTP/1.1 without `connection: close`,
 //! a body whose end is known, read to that end with nothing after it. Everything else closes.
 //!
-//! [`Framing`], [`BodyDecoder`] and the header readers [`is_chunked`] and [`has_token`] are
-//! public: the server reads its requests with them.
+//! [`Framing`], [`BodyDecoder`], the header readers [`content_length`], [`is_chunked`] and
+//! [`has_token`], and [`write_all_vectored`] are public: the server reads its requests and
+//! writes its answers with them.
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll, Waker};
@@ -130,23 +131,7 @@ impl Connection {
         &mut self,
         parts: [&[u8]; N],
     ) -> io::Result<()> {
-        let total: usize = parts.iter().map(|part| part.len()).sum();
-        let mut written = 0;
-        while written < total {
-            // What is left: the parts past the bytes already written.
-            let mut skip = written;
-            let slices = parts.map(|part| {
-                let from = skip.min(part.len());
-                skip -= from;
-                IoSlice::new(&part[from..])
-            });
-            let n = self.stream.write_vectored(&slices).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            written += n;
-        }
-        Ok(())
+        write_all_vectored(&mut self.stream, &mut parts.map(IoSlice::new)).await
     }
 
     /// Reads the response head, skipping interim (1xx) responses.
@@ -263,9 +248,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, WireError> {
         for header in response.headers.iter() {
             let name = header.name;
             if name.eq_ignore_ascii_case("content-length") {
-                let value = std::str::from_utf8(header.value)
-                    .ok()
-                    .and_then(|it| it.trim().parse::<u64>().ok())
+                let value = content_length(header.value)
                     .ok_or_else(|| WireError::Invalid("bad content-length".to_owned()))?;
                 if length.is_some_and(|seen| seen != value) {
                     return Err(WireError::Invalid("conflicting content-length".to_owned()));
@@ -339,6 +322,31 @@ impl Head {
         }
         map
     }
+}
+
+/// Writes all of `slices`, in as few vectored writes as the socket takes (one, normally).
+pub async fn write_all_vectored(
+    stream: &mut TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    while !slices.is_empty() {
+        let n = stream.write_vectored(slices).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
+}
+
+/// A `content-length` value: decimal digits only (RFC 9110, section 8.6), around which
+/// whitespace is allowed.
+pub fn content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Whether a `transfer-encoding` value makes a body chunked: only when `chunked` is the last

@@ -133,10 +133,7 @@ struct Meaning {
 impl Meaning {
     fn read(&mut self, name: &str, value: &[u8]) -> Result<(), ProtocolError> {
         if name.eq_ignore_ascii_case("content-length") {
-            let length = std::str::from_utf8(value)
-                .ok()
-                .filter(|it| !it.is_empty() && it.bytes().all(|byte| byte.is_ascii_digit()))
-                .and_then(|it| it.parse::<u64>().ok())
+            let length = h1::content_length(value)
                 .ok_or(ProtocolError::Malformed("`content-length` is not a number"))?;
             if self.length.is_some_and(|seen| seen != length) {
                 return Err(ProtocolError::Malformed("`content-length` is given twice"));

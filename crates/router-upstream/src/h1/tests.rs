@@ -242,3 +242,25 @@ async fn a_request_larger_than_the_socket_takes_at_once_is_written_whole() {
     drop(connection);
     assert_eq!(received.await.unwrap(), parts.concat());
 }
+
+#[test]
+fn content_lengths_are_digits_only() {
+    assert_eq!(content_length(b"0"), Some(0));
+    assert_eq!(content_length(b" 42 "), Some(42));
+    for bad in [
+        &b""[..],
+        b"+5",
+        b"-1",
+        b"5 5",
+        b"0x10",
+        b"1, 2",
+        b"99999999999999999999999",
+    ] {
+        assert_eq!(
+            content_length(bad),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
