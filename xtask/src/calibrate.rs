@@ -1,8 +1,9 @@
 //! `cargo xtask calibrate --data FILE.jsonl --out PROFILE.json`: fits an Auto Router quality
 //! profile from labelled traffic.
 //!
-//! Each input line is `{"id", "prompt", "quality": {model: 0..1}, "cost": {model: usd}}`. The
-//! fit, all deterministic:
+//! Each input line is `{"id", "prompt", "quality": {model: 0..1}, "cost": {model: usd}}`;
+//! `--split`, `--include-contaminated` and `--models` choose rows and models as
+//! [`crate::rows`] describes. The fit, all deterministic:
 //!
 //! 1. Featurize every prompt exactly as routing will (`router_core::analysis::raw_features`) and
 //!    weigh the hashed n-grams by inverse document frequency, so boilerplate shared by many
@@ -27,9 +28,9 @@
 //! Model names are kept as given: the profile is keyed by the data's model names.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use router_core::analysis::features::{SparseVector, fnv1a};
 use router_core::analysis::task::TaskType;
 use router_core::analysis::{self, Conversation};
@@ -41,7 +42,8 @@ use router_core::auto::select::{self, SelectParams};
 use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_model_id};
 use router_core::patterns::ModelFilter;
 use router_core::request::{RequestFeatures, estimate_tokens};
-use serde::Deserialize;
+
+use crate::rows::{Row, RowSelection, read_rows};
 
 /// Arguments of `cargo xtask calibrate`.
 #[derive(Debug, clap::Args)]
@@ -58,11 +60,13 @@ pub(crate) struct CalibrateArgs {
     /// Also fit per-model logistic regressions on the prompt features (`predictors`).
     #[arg(long)]
     pub(crate) predictors: bool,
+    #[command(flatten)]
+    pub(crate) rows: RowSelection,
 }
 
 /// Runs `cargo xtask calibrate`.
 pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
-    let rows = read_rows(&args.data)?;
+    let rows = read_rows(&args.data, &args.rows)?;
     let options = FitOptions {
         clusters: args.clusters,
         predictors: args.predictors,
@@ -98,51 +102,6 @@ pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-/// One labelled prompt.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Row {
-    pub(crate) id: String,
-    pub(crate) prompt: String,
-    pub(crate) quality: BTreeMap<String, f64>,
-    pub(crate) cost: BTreeMap<String, f64>,
-}
-
-/// Reads JSON lines, checking every row scores and prices the same models.
-pub(crate) fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (line_no, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: Row = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a labelled row", path.display(), line_no + 1))?;
-        if let Some(first) = rows.first() {
-            let first: &Row = first;
-            if !row.quality.keys().eq(first.quality.keys()) {
-                bail!(
-                    "{}:{}: scores other models than the first row",
-                    path.display(),
-                    line_no + 1
-                );
-            }
-        }
-        if !row.quality.keys().all(|it| row.cost.contains_key(it)) {
-            bail!(
-                "{}:{}: a scored model has no cost",
-                path.display(),
-                line_no + 1
-            );
-        }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        bail!("{}: no rows", path.display());
-    }
-    Ok(rows)
 }
 
 /// Tunables of the fit.
@@ -867,10 +826,25 @@ fn kmeans(
         centroids.push(centroid);
     }
     let mut assignment = vec![usize::MAX; n];
+    // Slot-major copy of the centroids, so each feature of a vector reads its `k` weights from
+    // one cache line or a few, instead of one line per centroid.
+    let mut by_slot = vec![0.0f32; n_slots * k];
+    let mut similarities = vec![0.0f32; k];
     for _ in 0..rounds {
+        for (c, centroid) in centroids.iter().enumerate() {
+            for (slot, w) in centroid.iter().enumerate() {
+                by_slot[slot * k + c] = *w;
+            }
+        }
         let mut changed = false;
         for (idx, v) in vectors.iter().enumerate() {
-            let similarities: Vec<f32> = centroids.iter().map(|c| dense_dot(v, c)).collect();
+            similarities.fill(0.0);
+            for &(slot, w) in v.entries() {
+                let row = &by_slot[slot as usize * k..(slot as usize + 1) * k];
+                for (sum, c) in similarities.iter_mut().zip(row) {
+                    *sum += w * c;
+                }
+            }
             let best = (0..k)
                 .max_by(|a, b| similarities[*a].total_cmp(&similarities[*b]).then(b.cmp(a)))
                 .unwrap_or(0);
@@ -992,6 +966,7 @@ mod tests {
                     ("strong coder".to_owned(), 0.01),
                     ("vendor/chatty".to_owned(), 0.001),
                 ]),
+                ..Row::default()
             });
         }
         rows
@@ -1047,6 +1022,7 @@ mod tests {
                     ("big/model".to_owned(), 0.01),
                     ("small/model".to_owned(), 0.001),
                 ]),
+                ..Row::default()
             });
         }
         let options = FitOptions {

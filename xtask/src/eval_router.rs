@@ -12,18 +12,19 @@
 //! the router's curve, the random-mix "zero router" and the oracle. `--choices` writes
 //! `{"id","model","knob"}` lines that `score.py DATA CHOICES --split all` scores the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use router_core::analysis::Conversation;
 use router_core::auto::profile::Profile;
 use router_core::auto::select::{self, SelectParams};
 use router_core::patterns::ModelFilter;
 
-use crate::calibrate::{self, FitOptions, Row};
+use crate::calibrate::{self, FitOptions};
+use crate::rows::{self, Row, RowSelection, Split};
 
 /// Arguments of `cargo xtask eval-router`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +35,18 @@ pub(crate) struct EvalArgs {
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5)]
     pub(crate) folds: usize,
+    /// Calibrate on every selected row of this file instead of cross-validating, then route
+    /// every row of `--data` (a check of how the router carries over to other traffic).
+    #[arg(long)]
+    pub(crate) train: Option<PathBuf>,
+    /// With `--train`: the split of the training file to calibrate on.
+    #[arg(long, value_enum, default_value_t = Split::All)]
+    pub(crate) train_split: Split,
+    #[command(flatten)]
+    pub(crate) rows: RowSelection,
+    /// Also report every metric per task (the rows' `task` field), as score.py's `--by-task`.
+    #[arg(long)]
+    pub(crate) by_task: bool,
     /// Also write every choice as {"id","model","knob"} lines (for score.py).
     #[arg(long)]
     pub(crate) choices: Option<PathBuf>,
@@ -53,8 +66,7 @@ const KNOBS: std::ops::RangeInclusive<u8> = 0..=10;
 
 /// Runs `cargo xtask eval-router`.
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let rows = calibrate::read_rows(&args.data)?;
-    let folds = args.folds.max(2);
+    let rows = rows::read_rows(&args.data, &args.rows)?;
     let options = FitOptions {
         clusters: args.clusters,
         neighbours: args.neighbours,
@@ -64,45 +76,56 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
     let models: Vec<String> = rows[0].quality.keys().cloned().collect();
     // choices[knob][row] = model name.
     let mut choices: Vec<Vec<String>> = vec![vec![String::new(); rows.len()]; KNOBS.len()];
-    let filter = ModelFilter::permit_all();
-    for fold in 0..folds {
-        let (train, test): (Vec<usize>, Vec<usize>) =
-            (0..rows.len()).partition(|idx| calibrate::fold_of(&rows[*idx].id, folds) != fold);
-        if train.is_empty() || test.is_empty() {
-            continue;
-        }
-        let train_rows: Vec<Row> = train.iter().map(|idx| rows[*idx].clone()).collect();
-        let fitted = calibrate::fit(&train_rows, &options)?;
-        // Round-trip through the stored form, as a deployment would load it.
-        let profile = Profile::from_json(&Profile::from_data(fitted.data)?.to_json())
-            .context("the fitted profile does not read back")?;
-        eprintln!(
-            "fold {}/{folds}: calibrated on {} rows ({} clusters, lambda scale {:.4}), routing {}",
-            fold + 1,
-            train.len(),
-            profile.data().tasks.len(),
-            profile.selection().lambda_scale,
-            test.len()
-        );
-        for &idx in &test {
-            let prompt = &rows[idx].prompt;
-            let analysis = profile.analyze(
-                &Conversation::user(prompt),
-                &calibrate::request_features(prompt),
-            );
-            for knob in KNOBS {
-                let params = SelectParams {
-                    filter: &filter,
-                    tradeoff: knob,
-                    top_k: 1,
-                };
-                let selection = select::select(&fitted.catalog, &profile, &analysis, &params)
-                    .map_err(|err| anyhow::anyhow!("{err}"))?;
-                let id = &fitted.catalog.model(selection.picks[0]).id;
-                choices[usize::from(knob)][idx] = fitted.names[id].clone();
+    let protocol = match &args.train {
+        Some(path) => {
+            let selection = RowSelection {
+                split: args.train_split,
+                ..args.rows.clone()
+            };
+            let train_rows = rows::read_rows(path, &selection)?;
+            if !train_rows[0].quality.keys().eq(models.iter()) {
+                bail!(
+                    "{} scores other models than {}: pass --models to choose a common pool",
+                    path.display(),
+                    args.data.display()
+                );
             }
+            let seen: HashSet<&str> = train_rows.iter().map(|it| it.prompt.as_str()).collect();
+            let overlap = rows
+                .iter()
+                .filter(|it| seen.contains(it.prompt.as_str()))
+                .count();
+            let all: Vec<usize> = (0..rows.len()).collect();
+            let label = path.display().to_string();
+            route_part(&train_rows, &rows, &all, &options, &mut choices, &label)?;
+            let mut protocol = format!(
+                "calibrated on {} ({} rows)",
+                path.display(),
+                train_rows.len()
+            );
+            if overlap > 0 {
+                let _ = write!(
+                    protocol,
+                    "; warning: {overlap} routed prompts are also training prompts"
+                );
+            }
+            protocol
         }
-    }
+        None => {
+            let folds = args.folds.max(2);
+            for fold in 0..folds {
+                let (train, test): (Vec<usize>, Vec<usize>) = (0..rows.len())
+                    .partition(|idx| calibrate::fold_of(&rows[*idx].id, folds) != fold);
+                if train.is_empty() || test.is_empty() {
+                    continue;
+                }
+                let train_rows: Vec<Row> = train.iter().map(|idx| rows[*idx].clone()).collect();
+                let label = format!("fold {}/{folds}", fold + 1);
+                route_part(&train_rows, &rows, &test, &options, &mut choices, &label)?;
+            }
+            format!("{folds}-fold cross-validation")
+        }
+    };
 
     if let Some(path) = &args.choices {
         let mut out = std::io::BufWriter::new(
@@ -117,22 +140,79 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let scoring = Scoring::new(&rows, &models);
-    let points: Vec<(f64, f64, BTreeMap<&str, usize>)> = choices
-        .iter()
-        .map(|choice| {
-            let (cost, quality) = scoring.point(choice);
-            let mut share: BTreeMap<&str, usize> = BTreeMap::new();
-            for model in choice {
-                *share.entry(model.as_str()).or_default() += 1;
+    let title = format!("{}: {protocol}", args.data.display());
+    let (report, _) = Scoring::new(&rows, &models).report(&title, &choices);
+    println!("{report}");
+    if args.by_task {
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (idx, row) in rows.iter().enumerate() {
+            groups.entry(row.task()).or_default().push(idx);
+        }
+        let mut aiq: [Vec<f64>; 3] = Default::default();
+        for (task, members) in &groups {
+            let sub_rows: Vec<Row> = members.iter().map(|idx| rows[*idx].clone()).collect();
+            let sub_choices: Vec<Vec<String>> = choices
+                .iter()
+                .map(|choice| members.iter().map(|idx| choice[*idx].clone()).collect())
+                .collect();
+            let (report, curves) = Scoring::new(&sub_rows, &models)
+                .report(&format!("{title}, task={task}"), &sub_choices);
+            println!("{report}");
+            for (sum, curve) in aiq.iter_mut().zip(curves) {
+                sum.push(curve.aiq);
             }
-            (cost, quality, share)
-        })
-        .collect();
-    println!(
-        "{}",
-        scoring.report(&args.data.display().to_string(), folds, &points)
+        }
+        let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+        println!(
+            "task-averaged AIQ: router {:.4}, zero router {:.4}, oracle curve {:.4}",
+            mean(&aiq[0]),
+            mean(&aiq[1]),
+            mean(&aiq[2])
+        );
+    }
+    Ok(())
+}
+
+/// Calibrates on `train` and routes the rows `targets` of `rows` at every dial value, through
+/// the real analysis and selection code.
+fn route_part(
+    train: &[Row],
+    rows: &[Row],
+    targets: &[usize],
+    options: &FitOptions,
+    choices: &mut [Vec<String>],
+    label: &str,
+) -> anyhow::Result<()> {
+    let fitted = calibrate::fit(train, options)?;
+    // Round-trip through the stored form, as a deployment would load it.
+    let profile = Profile::from_json(&Profile::from_data(fitted.data)?.to_json())
+        .context("the fitted profile does not read back")?;
+    eprintln!(
+        "{label}: calibrated on {} rows ({} clusters, lambda scale {:.4}), routing {}",
+        train.len(),
+        profile.data().tasks.len(),
+        profile.selection().lambda_scale,
+        targets.len()
     );
+    let filter = ModelFilter::permit_all();
+    for &idx in targets {
+        let prompt = &rows[idx].prompt;
+        let analysis = profile.analyze(
+            &Conversation::user(prompt),
+            &calibrate::request_features(prompt),
+        );
+        for knob in KNOBS {
+            let params = SelectParams {
+                filter: &filter,
+                tradeoff: knob,
+                top_k: 1,
+            };
+            let selection = select::select(&fitted.catalog, &profile, &analysis, &params)
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            let id = &fitted.catalog.model(selection.picks[0]).id;
+            choices[usize::from(knob)][idx] = fitted.names[id].clone();
+        }
+    }
     Ok(())
 }
 
@@ -286,19 +366,27 @@ impl<'a> Scoring<'a> {
         choice.iter().filter(|m| *m == strongest).count() as f64 / choice.len() as f64
     }
 
-    fn report(
-        &self,
-        data: &str,
-        folds: usize,
-        points: &[(f64, f64, BTreeMap<&str, usize>)],
-    ) -> String {
+    /// The report of one curve (a choice of model per row at each dial value), and the
+    /// router's, the zero router's and the oracle's metrics.
+    fn report(&self, title: &str, choices: &[Vec<String>]) -> (String, [CurveMetrics; 3]) {
+        let points: Vec<(f64, f64, BTreeMap<&str, usize>)> = choices
+            .iter()
+            .map(|choice| {
+                let (cost, quality) = self.point(choice);
+                let mut share: BTreeMap<&str, usize> = BTreeMap::new();
+                for model in choice {
+                    *share.entry(model.as_str()).or_default() += 1;
+                }
+                (cost, quality, share)
+            })
+            .collect();
         let n = self.rows.len();
         let (c_s, q_s) = self.single[self.strongest];
         let (c_w, q_w) = self.single[self.cheapest];
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "== {data}: {n} prompts, {} models, {folds}-fold cross-validation; strongest={}, cheapest={}",
+            "== {title}: {n} prompts, {} models; strongest={}, cheapest={}",
             self.models.len(),
             self.models[self.strongest],
             self.models[self.cheapest]
@@ -448,7 +536,7 @@ impl<'a> Scoring<'a> {
                 format!("{below:?}")
             }
         );
-        out
+        (out, [router, zero, oracle_curve])
     }
 }
 
@@ -544,6 +632,62 @@ fn hull_first_x(hull: &[(f64, f64)], y: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two kinds of prompt, each answered well by a different model.
+    fn rows(n: usize) -> Vec<Row> {
+        (0..n)
+            .map(|idx| {
+                let code = idx % 2 == 0;
+                let prompt = if code {
+                    format!("Fix the bug in this python function {idx}: def f(x): return x[{idx}]")
+                } else {
+                    format!("hello friend, how are you today? tell me about your weekend {idx}")
+                };
+                Row {
+                    id: format!("row-{idx}"),
+                    prompt,
+                    quality: BTreeMap::from([
+                        ("strong coder".to_owned(), if code { 1.0 } else { 0.2 }),
+                        ("vendor/chatty".to_owned(), if code { 0.1 } else { 1.0 }),
+                    ]),
+                    cost: BTreeMap::from([
+                        ("strong coder".to_owned(), 0.01),
+                        ("vendor/chatty".to_owned(), 0.001),
+                    ]),
+                    task: Some(if code { "code" } else { "chat" }.to_owned()),
+                    ..Row::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_profile_from_one_file_routes_another_and_beats_random_mixes() {
+        let train = rows(40);
+        let data = rows(20);
+        let options = FitOptions {
+            clusters: 2,
+            neighbours: 8,
+            bits: 12,
+            ..FitOptions::default()
+        };
+        let mut choices = vec![vec![String::new(); data.len()]; KNOBS.len()];
+        let all: Vec<usize> = (0..data.len()).collect();
+        route_part(&train, &data, &all, &options, &mut choices, "test").unwrap();
+        for (row, pick) in data.iter().zip(&choices[0]) {
+            let best = if row.task() == "code" {
+                "strong coder"
+            } else {
+                "vendor/chatty"
+            };
+            assert_eq!(pick, best, "{}", row.prompt);
+        }
+        assert!(choices[10].iter().all(|it| it == "vendor/chatty"));
+        let models: Vec<String> = data[0].quality.keys().cloned().collect();
+        let (report, [router, zero, _]) = Scoring::new(&data, &models).report("t", &choices);
+        assert!(router.apgr > zero.apgr + 0.2, "{report}");
+        assert!(report.contains("2 models"), "{report}");
+    }
 
     #[test]
     fn hull_keeps_the_rising_upper_part() {

@@ -28,6 +28,7 @@ mod calibrate;
 mod cmd;
 mod eval_router;
 mod fuzz;
+mod rows;
 mod serve;
 mod test;
 #[cfg(test)]
