@@ -18,7 +18,14 @@
 //!    the cluster estimate as their offset (the L2 strength chosen by 3-fold cross-validation on
 //!    the rows). Measured on the development set they did not beat the nearest examples, so
 //!    they are off by default.
-//! 6. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
+//! 6. Choose how far a prompt's own estimate is trusted over the model's mean over all rows
+//!    (`selection.estimate_weight`, each model's `mean`): fit profiles on four fifths of the
+//!    rows, route the other fifth with them over a sweep of lambda, and keep the weight (0, 0.25,
+//!    0.5, 0.75, 1 or the least-squares fit of the held-out quality) whose curve has the largest
+//!    area, when it beats weight 1 by at least 2% of the gap between the cheapest and the
+//!    strongest model. On a few hundred rows the estimates are noisy, and leaning on each
+//!    model's mean keeps the router from doing worse than a fixed mix of models.
+//! 7. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
 //!    the quality-only choice, then a lambda per dial value so the operating points spread in
 //!    cost instead of bunching: dials 1 to 6 geometrically between the quality-only cost and the
 //!    default's, dial 9 at the scale curve's `9 * scale` (the knee where the cheap strong models
@@ -33,7 +40,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use router_core::analysis::features::{SparseVector, fnv1a};
 use router_core::analysis::task::TaskType;
-use router_core::analysis::{self, Conversation};
+use router_core::analysis::{self, Analysis, Conversation};
 use router_core::auto::profile::{
     ClassifierData, CostScale, ExampleRow, ExamplesData, FORMAT, FeatureData, IdfData, ModelData,
     PredictorsData, Profile, ProfileData, SelectionData, TaskData, VERSION, logit, sigmoid,
@@ -43,6 +50,7 @@ use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_m
 use router_core::patterns::ModelFilter;
 use router_core::request::{RequestFeatures, estimate_tokens};
 
+use crate::eval_router::{hull_integral, upper_hull};
 use crate::rows::{Row, RowSelection, read_rows};
 
 /// Arguments of `cargo xtask calibrate`.
@@ -133,6 +141,9 @@ pub(crate) struct FitOptions {
     pub(crate) epochs: usize,
     /// Fit a lambda per dial value so the operating points spread in cost.
     pub(crate) spread_dial: bool,
+    /// Inner folds for the held-out estimates the estimate weight and the dial are fitted on
+    /// (below 2: in-sample estimates, each row without itself as a neighbour).
+    pub(crate) inner_folds: usize,
 }
 
 impl Default for FitOptions {
@@ -142,6 +153,7 @@ impl Default for FitOptions {
             l2_grid: vec![0.3, 1.0, 3.0, 10.0],
             epochs: 10,
             spread_dial: true,
+            inner_folds: 5,
             clusters: 0,
             bits: 16,
             cluster_prior: 8.0,
@@ -199,6 +211,256 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
     let models: Vec<String> = rows[0].quality.keys().cloned().collect();
     let ids: Vec<String> = models.iter().map(|it| catalog_id(it)).collect();
     let names: BTreeMap<String, String> = ids.iter().cloned().zip(models.iter().cloned()).collect();
+    let catalog = synthetic_catalog(rows, &models)?;
+    let mut data = fit_estimates(rows, &models, &ids, &catalog, options)?;
+
+    // 7. The estimate weight, chosen on held-out estimates of the training rows, which see the
+    //    noise that routing unseen prompts will.
+    let mut held_out = held_out_estimates(rows, &models, &ids, &catalog, &data, options)?;
+    let weight = choose_estimate_weight(&mut held_out, &catalog, rows, &models, &ids)?;
+    data.selection.estimate_weight = Some(weight);
+
+    // 8. Lambda scale and the dial table, on the full profile's estimates of its own rows (each
+    //    without itself as a neighbour).
+    let mut in_sample = in_sample_estimates(rows, &data)?;
+    let (scale, table) = fit_dial(&mut in_sample, &catalog, rows, &models, options)?;
+    data.selection.lambda_scale = scale;
+    data.selection.dial_lambdas = table;
+    Ok(Fitted {
+        data,
+        models,
+        names,
+        catalog,
+    })
+}
+
+/// A profile and the analyses of the rows it did not see (or, with too few rows to hold any
+/// out, of every row without itself as a neighbour).
+struct HeldOut {
+    profile: Profile,
+    rows: Vec<usize>,
+    analyses: Vec<Analysis>,
+}
+
+impl HeldOut {
+    /// Sets one selection tunable on every part's profile.
+    fn set(parts: &mut [HeldOut], change: impl Fn(&mut SelectionData)) -> anyhow::Result<()> {
+        for part in parts {
+            let mut selection = part.profile.selection().clone();
+            change(&mut selection);
+            part.profile.set_selection(selection)?;
+        }
+        Ok(())
+    }
+
+    /// Mean (cost, quality) of the top pick of every held-out row at dial `tradeoff`.
+    fn point(
+        parts: &[HeldOut],
+        catalog: &Catalog,
+        rows: &[Row],
+        by_id: &BTreeMap<String, &String>,
+        tradeoff: u8,
+    ) -> anyhow::Result<(f64, f64)> {
+        let filter = ModelFilter::permit_all();
+        let params = SelectParams {
+            filter: &filter,
+            tradeoff,
+            top_k: 1,
+        };
+        let (mut cost, mut quality, mut n) = (0.0, 0.0, 0usize);
+        for part in parts {
+            for (idx, analysis) in part.rows.iter().zip(&part.analyses) {
+                let selection = select::select(catalog, &part.profile, analysis, &params)
+                    .map_err(|err| anyhow::anyhow!("{err}"))?;
+                let pick = by_id[&catalog.model(selection.picks[0]).id];
+                cost += rows[*idx].cost[pick];
+                quality += rows[*idx].quality[pick];
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        Ok((cost / n, quality / n))
+    }
+}
+
+/// The profile's analyses of its own training rows, each without itself as a neighbour.
+fn in_sample_estimates(rows: &[Row], data: &ProfileData) -> anyhow::Result<Vec<HeldOut>> {
+    let profile =
+        Profile::from_data(data.clone()).context("the fitted profile does not validate")?;
+    let analyses = rows
+        .iter()
+        .enumerate()
+        .map(|(idx, row)| {
+            let mut analysis = profile.analyze(
+                &Conversation::user(&row.prompt),
+                &request_features(&row.prompt),
+            );
+            analysis.neighbours.retain(|it| it.example as usize != idx);
+            analysis
+        })
+        .collect();
+    Ok(vec![HeldOut {
+        profile,
+        rows: (0..rows.len()).collect(),
+        analyses,
+    }])
+}
+
+/// Fits profiles on all but one inner fold of the rows and analyses the fold's rows with them
+/// (with too few rows for that, the in-sample estimates).
+fn held_out_estimates(
+    rows: &[Row],
+    models: &[String],
+    ids: &[String],
+    catalog: &Catalog,
+    full: &ProfileData,
+    options: &FitOptions,
+) -> anyhow::Result<Vec<HeldOut>> {
+    let folds = options.inner_folds;
+    if folds < 2 || rows.len() < 4 * folds {
+        return in_sample_estimates(rows, full);
+    }
+    let fold = |row: &Row| fold_of(&format!("{}#inner", row.id), folds);
+    let mut parts = Vec::with_capacity(folds);
+    for f in 0..folds {
+        let (inside, outside): (Vec<usize>, Vec<usize>) =
+            (0..rows.len()).partition(|idx| fold(&rows[*idx]) != f);
+        if inside.is_empty() || outside.is_empty() {
+            continue;
+        }
+        let train: Vec<Row> = inside.iter().map(|idx| rows[*idx].clone()).collect();
+        let mut inner = options.clone();
+        inner.predictors = false;
+        let data = fit_estimates(&train, models, ids, catalog, &inner)?;
+        let profile = Profile::from_data(data).context("an inner profile does not validate")?;
+        let analyses = outside
+            .iter()
+            .map(|idx| {
+                let prompt = &rows[*idx].prompt;
+                profile.analyze(&Conversation::user(prompt), &request_features(prompt))
+            })
+            .collect();
+        parts.push(HeldOut {
+            profile,
+            rows: outside,
+            analyses,
+        });
+    }
+    Ok(parts)
+}
+
+/// The estimate weight (see `SelectionData::estimate_weight`) under which routing the held-out
+/// rows does best: the largest area under their quality/cost curve over a sweep of lambda
+/// (score.py's APGR), among 0 to 1 in steps of 0.25 and the least-squares fit of the held-out
+/// quality. Leaves it set on every part.
+fn choose_estimate_weight(
+    parts: &mut [HeldOut],
+    catalog: &Catalog,
+    rows: &[Row],
+    models: &[String],
+    ids: &[String],
+) -> anyhow::Result<f64> {
+    let by_id: BTreeMap<String, &String> = ids.iter().cloned().zip(models).collect();
+    // The cheapest and the strongest model on these rows bound the cost axis.
+    let n = rows.len() as f64;
+    let single: Vec<(f64, f64)> = models
+        .iter()
+        .map(|m| {
+            let cost = rows.iter().map(|r| r.cost[m]).sum::<f64>() / n;
+            let quality = rows.iter().map(|r| r.quality[m]).sum::<f64>() / n;
+            (cost, quality)
+        })
+        .collect();
+    let cheapest = single
+        .iter()
+        .copied()
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .unwrap_or_default();
+    let strongest = single
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.total_cmp(&a.0)))
+        .unwrap_or_default();
+    let mut candidates = vec![0.0, 0.25, 0.5, 0.75, 1.0];
+    candidates.push(least_squares_weight(parts, rows, models, ids));
+    let mut areas = Vec::with_capacity(candidates.len());
+    for weight in candidates {
+        let weight = round4(weight);
+        HeldOut::set(parts, |it| it.estimate_weight = Some(weight))?;
+        let mut points = vec![cheapest];
+        for step in 0..=24 {
+            let lambda = 10f64.powf(-3.0 + f64::from(step) / 4.0);
+            HeldOut::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
+            points.push(HeldOut::point(parts, catalog, rows, &by_id, 5)?);
+        }
+        HeldOut::set(parts, |it| it.dial_lambdas = Some(vec![0.0; 9]))?;
+        points.push(HeldOut::point(parts, catalog, rows, &by_id, 5)?);
+        let hull = upper_hull(&points);
+        let area = if strongest.0 > cheapest.0 {
+            hull_integral(&hull, cheapest.0, strongest.0) / (strongest.0 - cheapest.0)
+        } else {
+            hull.last().map_or(0.0, |it| it.1)
+        };
+        areas.push((weight, area));
+    }
+    // Trusting every prompt's own estimate (weight 1) stays unless a smaller weight gains at
+    // least 1% of the gap between the cheapest and the strongest model: the areas of the
+    // candidates differ by little more than noise otherwise.
+    let margin = 0.02 * (strongest.1 - cheapest.1).abs();
+    let full = areas
+        .iter()
+        .find(|it| it.0 == 1.0)
+        .map_or(f64::NEG_INFINITY, |it| it.1);
+    let mut best = (full, 1.0);
+    for &(weight, area) in &areas {
+        if area > best.0 && area > full + margin {
+            best = (area, weight);
+        }
+    }
+    Ok(best.1)
+}
+
+/// The weight `w` in `mean + w * (estimate - mean)` that best predicts the held-out rows'
+/// quality (least squares over rows and models), from 0 to 1.
+fn least_squares_weight(parts: &[HeldOut], rows: &[Row], models: &[String], ids: &[String]) -> f64 {
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for part in parts {
+        let mut profile = part.profile.clone();
+        let mut selection = profile.selection().clone();
+        selection.estimate_weight = None;
+        if profile.set_selection(selection).is_err() {
+            continue;
+        }
+        for (idx, analysis) in part.rows.iter().zip(&part.analyses) {
+            let estimator = profile.estimator(analysis);
+            for (name, id) in models.iter().zip(ids) {
+                let (Some(estimate), Some(mean)) = (
+                    estimator.quality(id),
+                    profile.data().models.get(id).and_then(|it| it.mean),
+                ) else {
+                    continue;
+                };
+                let spread = estimate - mean;
+                num += (rows[*idx].quality[name] - mean) * spread;
+                den += spread * spread;
+            }
+        }
+    }
+    if den > 0.0 {
+        (num / den).clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
+/// Steps 1 to 6 of the fit: everything but the dial.
+fn fit_estimates(
+    rows: &[Row],
+    models: &[String],
+    ids: &[String],
+    catalog: &Catalog,
+    options: &FitOptions,
+) -> anyhow::Result<ProfileData> {
     let n = rows.len();
 
     // 1. Features, IDF.
@@ -244,7 +506,6 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
 
     // 3. Expected completion length per cluster: what the rows cost beyond their prompt, in
     //    units of the synthetic completion price.
-    let catalog = synthetic_catalog(rows, &models)?;
     let prices: Vec<(f64, f64)> = ids
         .iter()
         .map(|id| {
@@ -346,7 +607,8 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
     let models_data: BTreeMap<String, ModelData> = ids
         .iter()
         .zip(model_quality)
-        .map(|(id, quality)| {
+        .enumerate()
+        .map(|(m_idx, (id, quality))| {
             (
                 id.clone(),
                 ModelData {
@@ -356,6 +618,7 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
                         format!("fitted by `cargo xtask calibrate` on {n} labelled rows"),
                     )]),
                     notes: String::new(),
+                    mean: Some(round4(global[m_idx])),
                 },
             )
         })
@@ -363,7 +626,7 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
 
     // 5. Labelled examples.
     let examples = (options.neighbours > 0).then(|| ExamplesData {
-        models: ids.clone(),
+        models: ids.to_vec(),
         rows: rows
             .iter()
             .zip(&vectors)
@@ -410,6 +673,7 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
             unknown_model_quality: 0.0,
             reference_prompt_tokens,
             dial_lambdas: None,
+            estimate_weight: None,
         },
         difficulty_buckets: n_buckets,
         tasks,
@@ -420,19 +684,10 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
 
     // 6. Per-model logistic regressions, the cluster estimate as their offset.
     if options.predictors {
-        data.predictors = Some(fit_predictors(&data, rows, &models, &ids, options)?);
+        data.predictors = Some(fit_predictors(&data, rows, models, ids, options)?);
     }
 
-    // 7. Lambda scale.
-    let (scale, table) = fit_dial(&data, &catalog, rows, &models, options)?;
-    data.selection.lambda_scale = scale;
-    data.selection.dial_lambdas = table;
-    Ok(Fitted {
-        data,
-        models,
-        names,
-        catalog,
-    })
+    Ok(data)
 }
 
 /// Fits the per-model logistic regressions: each row's features as routing computes them, the
@@ -666,55 +921,23 @@ pub(crate) fn synthetic_catalog(rows: &[Row], models: &[String]) -> anyhow::Resu
 /// value so the operating points spread in cost (see the module documentation, step 6). All on
 /// the training rows, each routed without itself as a neighbour.
 fn fit_dial(
-    data: &ProfileData,
+    parts: &mut [HeldOut],
     catalog: &Catalog,
     rows: &[Row],
     models: &[String],
     options: &FitOptions,
 ) -> anyhow::Result<(f64, Option<Vec<f64>>)> {
-    let profile =
-        Profile::from_data(data.clone()).context("the fitted profile does not validate")?;
-    let filter = ModelFilter::permit_all();
-    let analyses: Vec<_> = rows
-        .iter()
-        .enumerate()
-        .map(|(idx, row)| {
-            let mut analysis = profile.analyze(
-                &Conversation::user(&row.prompt),
-                &request_features(&row.prompt),
-            );
-            analysis.neighbours.retain(|it| it.example as usize != idx);
-            analysis
-        })
-        .collect();
     let by_id: BTreeMap<String, &String> =
         models.iter().map(|name| (catalog_id(name), name)).collect();
     // Mean (cost, quality) of the picks at a fixed lambda (`None`: infinite).
-    let point = |lambda: Option<f64>| -> anyhow::Result<(f64, f64)> {
-        let mut profile_data = data.clone();
-        let tradeoff = match lambda {
+    let mut point = |lambda: Option<f64>| -> anyhow::Result<(f64, f64)> {
+        match lambda {
             Some(lambda) => {
-                profile_data.selection.dial_lambdas = Some(vec![lambda; 9]);
-                5
+                HeldOut::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
+                HeldOut::point(parts, catalog, rows, &by_id, 5)
             }
-            None => 10,
-        };
-        let profile = Profile::from_data(profile_data)?;
-        let (mut cost, mut quality) = (0.0, 0.0);
-        for (row, analysis) in rows.iter().zip(&analyses) {
-            let params = SelectParams {
-                filter: &filter,
-                tradeoff,
-                top_k: 1,
-            };
-            let selection = select::select(catalog, &profile, analysis, &params)
-                .map_err(|err| anyhow::anyhow!("{err}"))?;
-            let pick = by_id[&catalog.model(selection.picks[0]).id];
-            cost += row.cost[pick];
-            quality += row.quality[pick];
+            None => HeldOut::point(parts, catalog, rows, &by_id, 10),
         }
-        let n = rows.len() as f64;
-        Ok((cost / n, quality / n))
     };
     let (best_cost, best) = point(Some(0.0))?;
     let target = options.target_share * best;
@@ -1047,6 +1270,52 @@ mod tests {
         let tricky = small("answer this tricky question number 99 about rivers");
         let plain = small("answer this plain question number 99 about rivers");
         assert!(plain > tricky + 0.3, "{plain} {tricky}");
+    }
+
+    #[test]
+    fn the_estimate_weight_trusts_prompts_that_tell_models_apart_and_not_noise() {
+        // Informative prompts: each kind has its own best model; shrinking would lose that.
+        let options = FitOptions {
+            clusters: 2,
+            neighbours: 8,
+            bits: 12,
+            ..FitOptions::default()
+        };
+        let fitted = fit(&rows(), &options).unwrap();
+        assert_eq!(fitted.data.selection.estimate_weight, Some(1.0));
+        assert!(fitted.data.models.values().all(|it| it.mean.is_some()));
+
+        // Noise: which model is right has nothing to do with the prompt's words.
+        let mut rng = XorShift(7);
+        let noisy: Vec<Row> = (0..120)
+            .map(|idx| {
+                let topic = ["rivers", "stars", "bread", "chess"][idx % 4];
+                let (strong, weak) = (rng.unit() < 0.8, rng.unit() < 0.5);
+                Row {
+                    id: format!("row-{idx}"),
+                    prompt: format!("tell me something about {topic}, item {idx}"),
+                    quality: BTreeMap::from([
+                        ("big/model".to_owned(), f64::from(u8::from(strong))),
+                        ("small/model".to_owned(), f64::from(u8::from(weak))),
+                    ]),
+                    cost: BTreeMap::from([
+                        ("big/model".to_owned(), 0.01),
+                        ("small/model".to_owned(), 0.001),
+                    ]),
+                    ..Row::default()
+                }
+            })
+            .collect();
+        let models: Vec<String> = noisy[0].quality.keys().cloned().collect();
+        let ids: Vec<String> = models.iter().map(|it| catalog_id(it)).collect();
+        let catalog = synthetic_catalog(&noisy, &models).unwrap();
+        let data = fit_estimates(&noisy, &models, &ids, &catalog, &options).unwrap();
+        let parts = held_out_estimates(&noisy, &models, &ids, &catalog, &data, &options).unwrap();
+        assert_eq!(parts.len(), options.inner_folds);
+        let held_out: usize = parts.iter().map(|it| it.rows.len()).sum();
+        assert_eq!(held_out, noisy.len());
+        let weight = least_squares_weight(&parts, &noisy, &models, &ids);
+        assert!(weight < 0.5, "{weight}");
     }
 
     #[test]

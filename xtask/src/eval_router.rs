@@ -59,6 +59,10 @@ pub(crate) struct EvalArgs {
     /// Also fit per-model logistic regressions on the prompt features.
     #[arg(long)]
     pub(crate) predictors: bool,
+    /// Inner folds for the held-out estimates calibration fits the estimate weight and the dial
+    /// on (below 2: in-sample estimates).
+    #[arg(long, default_value_t = FitOptions::default().inner_folds)]
+    pub(crate) inner_folds: usize,
 }
 
 /// The dial values evaluated.
@@ -71,6 +75,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
         clusters: args.clusters,
         neighbours: args.neighbours,
         predictors: args.predictors,
+        inner_folds: args.inner_folds,
         ..FitOptions::default()
     };
     let models: Vec<String> = rows[0].quality.keys().cloned().collect();
@@ -188,9 +193,10 @@ fn route_part(
     let profile = Profile::from_json(&Profile::from_data(fitted.data)?.to_json())
         .context("the fitted profile does not read back")?;
     eprintln!(
-        "{label}: calibrated on {} rows ({} clusters, lambda scale {:.4}), routing {}",
+        "{label}: calibrated on {} rows ({} clusters, estimate weight {:.2}, lambda scale {:.4}), routing {}",
         train.len(),
         profile.data().tasks.len(),
+        profile.selection().estimate_weight.unwrap_or(1.0),
         profile.selection().lambda_scale,
         targets.len()
     );
@@ -550,7 +556,7 @@ fn cmp2(a: (f64, f64), b: (f64, f64)) -> std::cmp::Ordering {
 }
 
 /// score.py's `upper_hull`: the non-decreasing upper concave hull of points, sorted by x.
-fn upper_hull(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn upper_hull(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut pts = points.to_vec();
     pts.sort_by(|a, b| cmp2(*a, *b));
     pts.dedup();
@@ -599,7 +605,7 @@ fn hull_at(hull: &[(f64, f64)], x: f64) -> f64 {
     hull[hull.len() - 1].1
 }
 
-fn hull_integral(hull: &[(f64, f64)], a: f64, b: f64) -> f64 {
+pub(crate) fn hull_integral(hull: &[(f64, f64)], a: f64, b: f64) -> f64 {
     if b <= a {
         return 0.0;
     }

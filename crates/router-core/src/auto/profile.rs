@@ -31,10 +31,13 @@
 //! per-model predictors ([`PredictorsData`], optional), a logistic regression on the prompt's
 //! features corrects that estimate (`sigmoid(logit(q_cluster) + bias + x . w)`); when it has
 //! labelled examples, the nearest ones then pull the estimate toward what the model actually
-//! scored on them (`(sum w_i y_i + prior * q) / (sum w_i + prior)`).
+//! scored on them (`(sum w_i y_i + prior * q) / (sum w_i + prior)`). Last, when the profile has
+//! `selection.estimate_weight` `w` and the model a `mean` `m`, the estimate `e` becomes
+//! `m + w * (e - m)`.
 //!
 //! Optional fields a calibrated profile may add: `selection.dial_lambdas` (lambda per dial value
-//! 1 to 9), `examples` and `predictors`. The demo profile has none of them.
+//! 1 to 9), `selection.estimate_weight`, each model's `mean`, `examples` and `predictors`. The
+//! demo profile has none of them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -166,6 +169,11 @@ pub struct SelectionData {
     /// them one by one; else lambda follows `lambda_scale` (see `crate::auto::dial`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dial_lambdas: Option<Vec<f64>>,
+    /// How far a prompt's own estimate is trusted over the model's `mean`, from 0 (every prompt
+    /// gets the model's mean) to 1 (absent: 1). Calibration fits it on held-out estimates, so a
+    /// profile fitted on few rows leans on each model's mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_weight: Option<f64>,
 }
 
 impl SelectionData {
@@ -228,6 +236,10 @@ pub struct ModelData {
     /// Free-text notes (e.g. which numbers are estimates).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// The model's mean quality over all prompts, which `selection.estimate_weight` shrinks a
+    /// prompt's estimate toward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
 }
 
 /// Labelled example prompts.
@@ -410,6 +422,10 @@ pub struct Profile {
     example_quality: Vec<f32>,
     n_models: usize,
     predictors: Option<Predictors>,
+    /// Per model: its `mean`, NaN when the profile has none.
+    means: Vec<f32>,
+    /// `selection.estimate_weight`, 1 when absent.
+    estimate_weight: f32,
 }
 
 impl Profile {
@@ -463,25 +479,7 @@ impl Profile {
         if data.tasks.is_empty() {
             return Err(invalid("tasks", "must list at least one task cluster"));
         }
-        let selection = &data.selection;
-        if !(selection.lambda_scale.is_finite() && selection.lambda_scale >= 0.0) {
-            return Err(invalid(
-                "selection.lambda_scale",
-                "must be a finite number >= 0",
-            ));
-        }
-        if let Some(table) = &selection.dial_lambdas {
-            let ordered = table.windows(2).all(|it| it[0] <= it[1]);
-            if table.len() != 9
-                || !ordered
-                || table.iter().any(|it| !(it.is_finite() && *it >= 0.0))
-            {
-                return Err(invalid(
-                    "selection.dial_lambdas",
-                    "needs nine finite, non-decreasing values >= 0 (dials 1 to 9)",
-                ));
-            }
-        }
+        let estimate_weight = check_selection(&data.selection)?;
         let classifier_data = &data.classifier;
         if !(classifier_data.temperature > 0.0 && classifier_data.temperature.is_finite()) {
             return Err(invalid("classifier.temperature", "must be > 0"));
@@ -538,8 +536,16 @@ impl Profile {
         let mut model_index =
             HashMap::with_capacity_and_hasher(n_models, BuildHasherDefault::default());
         let mut quality = Vec::with_capacity(n_models * n_tasks * n_buckets);
+        let mut means = Vec::with_capacity(n_models);
         for (model_idx, (id, model)) in data.models.iter().enumerate() {
             model_index.insert(id.clone(), model_idx);
+            match model.mean {
+                Some(mean) if !(0.0..=1.0).contains(&mean) => {
+                    return Err(invalid(&format!("models.{id}.mean"), "must be from 0 to 1"));
+                }
+                Some(mean) => means.push(mean as f32),
+                None => means.push(f32::NAN),
+            }
             let mut sum = vec![0.0f64; n_buckets];
             for (task_id, values) in &model.quality {
                 let field = format!("models.{id}.quality.{task_id}");
@@ -632,7 +638,18 @@ impl Profile {
             example_quality,
             n_models,
             predictors,
+            means,
+            estimate_weight,
         })
+    }
+
+    /// Replaces the selection tunables (the dial, the estimate weight) of a compiled profile,
+    /// checking them as [`Profile::from_data`] does. Calibration tries many of them on one
+    /// profile.
+    pub fn set_selection(&mut self, selection: SelectionData) -> Result<(), ProfileError> {
+        self.estimate_weight = check_selection(&selection)?;
+        self.data.selection = selection;
+        Ok(())
     }
 
     /// The classifier (feature weights, centroids, examples).
@@ -748,18 +765,54 @@ impl QualityEstimator<'_> {
         {
             prior = sigmoid(predictors.prior_weight * logit(prior) + z);
         }
-        let Some(&(sum, weight)) = self.evidence.get(model) else {
-            return Some(f64::from(prior));
+        let estimate = match self.evidence.get(model) {
+            None => prior,
+            Some(&(sum, weight)) => {
+                let strength = profile.data.classifier.neighbour_prior.max(0.0);
+                let total = strength + weight;
+                if total > 0.0 {
+                    (strength * prior + sum) / total
+                } else {
+                    prior
+                }
+            }
         };
-        let strength = profile.data.classifier.neighbour_prior.max(0.0);
-        let total = strength + weight;
-        let estimate = if total > 0.0 {
-            (strength * prior + sum) / total
+        let mean = profile.means[model];
+        let shrunk = if mean.is_nan() {
+            estimate
         } else {
-            prior
+            mean + profile.estimate_weight * (estimate - mean)
         };
-        Some(f64::from(estimate))
+        Some(f64::from(shrunk))
     }
+}
+
+/// Checks the selection tunables; the estimate weight they give (1 when absent).
+fn check_selection(selection: &SelectionData) -> Result<f32, ProfileError> {
+    let invalid = |field: &str, message: &str| ProfileError::Invalid {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    };
+    if !(selection.lambda_scale.is_finite() && selection.lambda_scale >= 0.0) {
+        return Err(invalid(
+            "selection.lambda_scale",
+            "must be a finite number >= 0",
+        ));
+    }
+    if let Some(table) = &selection.dial_lambdas {
+        let ordered = table.windows(2).all(|it| it[0] <= it[1]);
+        if table.len() != 9 || !ordered || table.iter().any(|it| !(it.is_finite() && *it >= 0.0)) {
+            return Err(invalid(
+                "selection.dial_lambdas",
+                "needs nine finite, non-decreasing values >= 0 (dials 1 to 9)",
+            ));
+        }
+    }
+    let estimate_weight = selection.estimate_weight.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&estimate_weight) {
+        return Err(invalid("selection.estimate_weight", "must be from 0 to 1"));
+    }
+    Ok(estimate_weight as f32)
 }
 
 /// An FxHash-style hasher for the model-id map: ids are short and trusted (they come from the
@@ -812,6 +865,7 @@ mod tests {
             ]),
             sources: BTreeMap::new(),
             notes: String::new(),
+            mean: None,
         };
         let task = |id: &str, task, exemplar: &str| TaskData {
             id: id.to_owned(),
@@ -840,6 +894,7 @@ mod tests {
                 unknown_model_quality: 0.5,
                 reference_prompt_tokens: 1000,
                 dial_lambdas: None,
+                estimate_weight: None,
             },
             difficulty_buckets: 3,
             tasks: vec![
@@ -928,6 +983,12 @@ mod tests {
         let mut bad = good.clone();
         bad.selection.lambda_scale = -1.0;
         check(bad, "selection.lambda_scale");
+        let mut bad = good.clone();
+        bad.selection.estimate_weight = Some(1.5);
+        check(bad, "selection.estimate_weight");
+        let mut bad = good.clone();
+        bad.models.get_mut("a/coder").unwrap().mean = Some(-0.1);
+        check(bad, "models.a/coder.mean");
         let mut bad = good;
         bad.version = 2;
         assert!(matches!(
@@ -938,6 +999,36 @@ mod tests {
             Profile::from_json("{"),
             Err(ProfileError::Json(_))
         ));
+    }
+
+    #[test]
+    fn the_estimate_weight_shrinks_toward_each_models_mean() {
+        let base = two_model_profile(None);
+        let prompt = "please fix the bug in my python function";
+        let analysis = base.analyze(&Conversation::user(prompt), &RequestFeatures::default());
+        let coder = base.quality("a/coder", &analysis).unwrap();
+        let shrunk = |weight: f64| {
+            let mut data = base.data().clone();
+            data.selection.estimate_weight = Some(weight);
+            data.models.get_mut("a/coder").unwrap().mean = Some(0.3);
+            let profile = Profile::from_data(data).unwrap();
+            let analysis =
+                profile.analyze(&Conversation::user(prompt), &RequestFeatures::default());
+            (
+                profile.quality("a/coder", &analysis).unwrap(),
+                // No mean: unchanged whatever the weight.
+                profile.quality("a/talker", &analysis).unwrap(),
+            )
+        };
+        let talker = base.quality("a/talker", &analysis).unwrap();
+        assert!((shrunk(1.0).0 - coder).abs() < 1e-6);
+        assert!((shrunk(0.0).0 - 0.3).abs() < 1e-6);
+        let half = shrunk(0.5);
+        assert!(
+            (half.0 - (0.3 + 0.5 * (coder - 0.3))).abs() < 1e-6,
+            "{half:?}"
+        );
+        assert!((half.1 - talker).abs() < 1e-6);
     }
 
     #[test]
