@@ -418,8 +418,11 @@ pub struct Profile {
     /// `[model][task][bucket]`, flattened.
     quality: Vec<f32>,
     completion_tokens: Vec<f32>,
-    /// `[example][profile model]`, NaN where not observed.
+    /// `[example][profile model]`, 0 where not observed.
     example_quality: Vec<f32>,
+    /// `[example][profile model]`: 1 where observed, else 0 (so summing the evidence needs no
+    /// branch and vectorizes).
+    example_observed: Vec<f32>,
     n_models: usize,
     predictors: Option<Predictors>,
     /// Per model: its `mean`, NaN when the profile has none.
@@ -577,6 +580,7 @@ impl Profile {
 
         let mut example_vectors = Vec::new();
         let mut example_quality = Vec::new();
+        let mut example_observed = Vec::new();
         if let Some(examples) = &data.examples {
             let columns: Vec<Option<usize>> = examples
                 .models
@@ -596,13 +600,18 @@ impl Profile {
                         "slot out of range",
                     ));
                 }
-                let mut values = vec![f32::NAN; n_models];
+                let mut values = vec![0.0f32; n_models];
+                let mut observed = vec![0.0f32; n_models];
                 for (column, value) in columns.iter().zip(&row.quality) {
-                    if let (Some(model), Some(value)) = (column, value) {
+                    if let (Some(model), Some(value)) = (column, value)
+                        && value.is_finite()
+                    {
                         values[*model] = *value;
+                        observed[*model] = 1.0;
                     }
                 }
                 example_quality.extend(values);
+                example_observed.extend(observed);
                 let mut vector = SparseVector::from_pairs(row.vector.clone());
                 vector.normalize();
                 example_vectors.push(vector);
@@ -636,6 +645,7 @@ impl Profile {
             quality,
             completion_tokens,
             example_quality,
+            example_observed,
             n_models,
             predictors,
             means,
@@ -701,20 +711,25 @@ impl Profile {
     /// Prepares quality estimates for one analysed prompt: the neighbours' evidence is summed for
     /// every model in one pass over the examples.
     pub fn estimator<'p>(&'p self, analysis: &'p Analysis) -> QualityEstimator<'p> {
-        let mut evidence = Vec::new();
+        let mut evidence = Evidence::default();
         if !analysis.neighbours.is_empty() && !self.example_quality.is_empty() {
-            evidence = vec![(0.0f32, 0.0f32); self.n_models];
+            evidence.sums = vec![0.0f32; self.n_models];
+            evidence.weights = vec![0.0f32; self.n_models];
             for neighbour in &analysis.neighbours {
                 let start = neighbour.example as usize * self.n_models;
-                let Some(row) = self.example_quality.get(start..start + self.n_models) else {
+                let range = start..start + self.n_models;
+                let (Some(values), Some(observed)) = (
+                    self.example_quality.get(range.clone()),
+                    self.example_observed.get(range),
+                ) else {
                     continue;
                 };
                 let w = neighbour.similarity.max(0.0);
-                for (slot, value) in evidence.iter_mut().zip(row) {
-                    if value.is_finite() {
-                        slot.0 += w * value;
-                        slot.1 += w;
-                    }
+                for (sum, value) in evidence.sums.iter_mut().zip(values) {
+                    *sum += w * value;
+                }
+                for (weight, seen) in evidence.weights.iter_mut().zip(observed) {
+                    *weight += w * seen;
                 }
             }
         }
@@ -733,14 +748,22 @@ impl Profile {
     }
 }
 
+/// Per profile model, the neighbours' similarity-weighted quality sum and the weight of the
+/// neighbours that observed the model.
+#[derive(Debug, Default)]
+struct Evidence {
+    sums: Vec<f32>,
+    weights: Vec<f32>,
+}
+
 /// Quality estimates for one analysed prompt (see [`Profile::estimator`]).
 #[derive(Debug)]
 pub struct QualityEstimator<'p> {
     profile: &'p Profile,
     analysis: &'p Analysis,
     bucket: (usize, usize, f32),
-    /// Per profile model: the neighbours' weighted quality sum and weight (empty: none).
-    evidence: Vec<(f32, f32)>,
+    /// The neighbours' evidence (empty: none).
+    evidence: Evidence,
     /// Per predictor column: `bias + x . w` (empty: no predictors).
     logits: Vec<f32>,
 }
@@ -765,9 +788,11 @@ impl QualityEstimator<'_> {
         {
             prior = sigmoid(predictors.prior_weight * logit(prior) + z);
         }
-        let estimate = match self.evidence.get(model) {
-            None => prior,
-            Some(&(sum, weight)) => {
+        let estimate = match (
+            self.evidence.sums.get(model),
+            self.evidence.weights.get(model),
+        ) {
+            (Some(&sum), Some(&weight)) => {
                 let strength = profile.data.classifier.neighbour_prior.max(0.0);
                 let total = strength + weight;
                 if total > 0.0 {
@@ -776,6 +801,7 @@ impl QualityEstimator<'_> {
                     prior
                 }
             }
+            _ => prior,
         };
         let mean = profile.means[model];
         let shrunk = if mean.is_nan() {
