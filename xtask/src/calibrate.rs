@@ -50,7 +50,7 @@ use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_m
 use router_core::patterns::ModelFilter;
 use router_core::request::{RequestFeatures, estimate_tokens};
 
-use crate::eval_router::{hull_integral, upper_hull};
+use crate::eval_router::{Scoring, hull_integral, upper_hull};
 use crate::rows::{Row, RowSelection, read_rows};
 
 /// Arguments of `cargo xtask calibrate`.
@@ -362,25 +362,9 @@ fn choose_estimate_weight(
 ) -> anyhow::Result<f64> {
     let by_id: BTreeMap<String, &String> = ids.iter().cloned().zip(models).collect();
     // The cheapest and the strongest model on these rows bound the cost axis.
-    let n = rows.len() as f64;
-    let single: Vec<(f64, f64)> = models
-        .iter()
-        .map(|m| {
-            let cost = rows.iter().map(|r| r.cost[m]).sum::<f64>() / n;
-            let quality = rows.iter().map(|r| r.quality[m]).sum::<f64>() / n;
-            (cost, quality)
-        })
-        .collect();
-    let cheapest = single
-        .iter()
-        .copied()
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)))
-        .unwrap_or_default();
-    let strongest = single
-        .iter()
-        .copied()
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.total_cmp(&a.0)))
-        .unwrap_or_default();
+    let scoring = Scoring::new(rows, models);
+    let cheapest = scoring.single[scoring.cheapest];
+    let strongest = scoring.single[scoring.strongest];
     let mut candidates = vec![0.0, 0.25, 0.5, 0.75, 1.0];
     candidates.push(least_squares_weight(parts, rows, models, ids));
     let mut areas = Vec::with_capacity(candidates.len());
@@ -1168,31 +1152,7 @@ mod tests {
     use super::*;
 
     fn rows() -> Vec<Row> {
-        let mut rows = Vec::new();
-        for idx in 0..40 {
-            let code = idx % 2 == 0;
-            let prompt = if code {
-                format!(
-                    "Fix the bug in this python function number {idx}: def f(x): return x[{idx}]"
-                )
-            } else {
-                format!("hello friend, how are you today? tell me about your weekend {idx}")
-            };
-            rows.push(Row {
-                id: format!("row-{idx}"),
-                prompt,
-                quality: BTreeMap::from([
-                    ("strong coder".to_owned(), if code { 1.0 } else { 0.2 }),
-                    ("vendor/chatty".to_owned(), if code { 0.1 } else { 1.0 }),
-                ]),
-                cost: BTreeMap::from([
-                    ("strong coder".to_owned(), 0.01),
-                    ("vendor/chatty".to_owned(), 0.001),
-                ]),
-                ..Row::default()
-            });
-        }
-        rows
+        crate::rows::two_kinds(40)
     }
 
     #[test]

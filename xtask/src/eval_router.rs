@@ -233,18 +233,18 @@ struct CurveMetrics {
 }
 
 /// score.py's `evaluate`, for one data set.
-struct Scoring<'a> {
+pub(crate) struct Scoring<'a> {
     rows: &'a [Row],
     models: &'a [String],
     /// Per model: (mean cost, mean quality).
-    single: Vec<(f64, f64)>,
-    strongest: usize,
-    cheapest: usize,
+    pub(crate) single: Vec<(f64, f64)>,
+    pub(crate) strongest: usize,
+    pub(crate) cheapest: usize,
     priciest: usize,
 }
 
 impl<'a> Scoring<'a> {
-    fn new(rows: &'a [Row], models: &'a [String]) -> Self {
+    pub(crate) fn new(rows: &'a [Row], models: &'a [String]) -> Self {
         let n = rows.len() as f64;
         let single: Vec<(f64, f64)> = models
             .iter()
@@ -639,38 +639,10 @@ fn hull_first_x(hull: &[(f64, f64)], y: f64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// Two kinds of prompt, each answered well by a different model.
-    fn rows(n: usize) -> Vec<Row> {
-        (0..n)
-            .map(|idx| {
-                let code = idx % 2 == 0;
-                let prompt = if code {
-                    format!("Fix the bug in this python function {idx}: def f(x): return x[{idx}]")
-                } else {
-                    format!("hello friend, how are you today? tell me about your weekend {idx}")
-                };
-                Row {
-                    id: format!("row-{idx}"),
-                    prompt,
-                    quality: BTreeMap::from([
-                        ("strong coder".to_owned(), if code { 1.0 } else { 0.2 }),
-                        ("vendor/chatty".to_owned(), if code { 0.1 } else { 1.0 }),
-                    ]),
-                    cost: BTreeMap::from([
-                        ("strong coder".to_owned(), 0.01),
-                        ("vendor/chatty".to_owned(), 0.001),
-                    ]),
-                    task: Some(if code { "code" } else { "chat" }.to_owned()),
-                    ..Row::default()
-                }
-            })
-            .collect()
-    }
-
     #[test]
     fn a_profile_from_one_file_routes_another_and_beats_random_mixes() {
-        let train = rows(40);
-        let data = rows(20);
+        let train = crate::rows::two_kinds(40);
+        let data = crate::rows::two_kinds(20);
         let options = FitOptions {
             clusters: 2,
             neighbours: 8,

@@ -156,6 +156,38 @@ pub(crate) fn read_rows(path: &Path, selection: &RowSelection) -> anyhow::Result
     selection.apply(rows, &path.display().to_string())
 }
 
+/// Test rows of two kinds, each answered well by a different model: even rows ask to fix Python
+/// code (task `code`, "strong coder" is right), odd rows chat (task `chat`, "vendor/chatty").
+#[cfg(test)]
+pub(crate) fn two_kinds(n: usize) -> Vec<Row> {
+    (0..n)
+        .map(|idx| {
+            let code = idx % 2 == 0;
+            let prompt = if code {
+                format!(
+                    "Fix the bug in this python function number {idx}: def f(x): return x[{idx}]"
+                )
+            } else {
+                format!("hello friend, how are you today? tell me about your weekend {idx}")
+            };
+            Row {
+                id: format!("row-{idx}"),
+                prompt,
+                quality: BTreeMap::from([
+                    ("strong coder".to_owned(), if code { 1.0 } else { 0.2 }),
+                    ("vendor/chatty".to_owned(), if code { 0.1 } else { 1.0 }),
+                ]),
+                cost: BTreeMap::from([
+                    ("strong coder".to_owned(), 0.01),
+                    ("vendor/chatty".to_owned(), 0.001),
+                ]),
+                task: Some(if code { "code" } else { "chat" }.to_owned()),
+                ..Row::default()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
