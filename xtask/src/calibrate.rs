@@ -352,7 +352,7 @@ fn held_out_estimates(
 /// The estimate weight (see `SelectionData::estimate_weight`) under which routing the held-out
 /// rows does best: the largest area under their quality/cost curve over a sweep of lambda
 /// (score.py's APGR), among 0 to 1 in steps of 0.25 and the least-squares fit of the held-out
-/// quality. Leaves it set on every part.
+/// quality.
 fn choose_estimate_weight(
     parts: &mut [HeldOut],
     catalog: &Catalog,
@@ -388,7 +388,7 @@ fn choose_estimate_weight(
         areas.push((weight, area));
     }
     // Trusting every prompt's own estimate (weight 1) stays unless a smaller weight gains at
-    // least 1% of the gap between the cheapest and the strongest model: the areas of the
+    // least 2% of the gap between the cheapest and the strongest model: the areas of the
     // candidates differ by little more than noise otherwise.
     let margin = 0.02 * (strongest.1 - cheapest.1).abs();
     let full = areas
@@ -437,7 +437,8 @@ fn least_squares_weight(parts: &[HeldOut], rows: &[Row], models: &[String], ids:
     }
 }
 
-/// Steps 1 to 6 of the fit: everything but the dial.
+/// The fit's estimates: features, clusters, completion lengths, quality, examples and
+/// predictors (everything but the estimate weight and the dial).
 fn fit_estimates(
     rows: &[Row],
     models: &[String],
