@@ -102,10 +102,12 @@ pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     };
     std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
-        "calibrated on {} rows, {} models, {} clusters; lambda scale {:.4}; wrote {}",
+        "calibrated on {} rows, {} models, {} clusters; estimate weight {:.2}; lambda scale {:.4}; \
+         wrote {}",
         rows.len(),
         fitted.models.len(),
         profile.data().tasks.len(),
+        profile.selection().estimate_weight.unwrap_or(1.0),
         profile.selection().lambda_scale,
         args.out.display()
     );
