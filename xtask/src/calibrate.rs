@@ -143,8 +143,8 @@ pub(crate) struct FitOptions {
     pub(crate) epochs: usize,
     /// Fit a lambda per dial value so the operating points spread in cost.
     pub(crate) spread_dial: bool,
-    /// Inner folds for the held-out estimates the estimate weight and the dial are fitted on
-    /// (below 2: in-sample estimates, each row without itself as a neighbour).
+    /// Inner folds for the held-out estimates the estimate weight is chosen on (below 2:
+    /// in-sample estimates, each row without itself as a neighbour).
     pub(crate) inner_folds: usize,
 }
 
@@ -236,17 +236,17 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
     })
 }
 
-/// A profile and the analyses of the rows it did not see (or, with too few rows to hold any
-/// out, of every row without itself as a neighbour).
-struct HeldOut {
+/// A profile and its analyses of some rows: rows it did not see (held out), or its own training
+/// rows, each without itself as a neighbour (in sample).
+struct Estimates {
     profile: Profile,
     rows: Vec<usize>,
     analyses: Vec<Analysis>,
 }
 
-impl HeldOut {
+impl Estimates {
     /// Sets one selection tunable on every part's profile.
-    fn set(parts: &mut [HeldOut], change: impl Fn(&mut SelectionData)) -> anyhow::Result<()> {
+    fn set(parts: &mut [Estimates], change: impl Fn(&mut SelectionData)) -> anyhow::Result<()> {
         for part in parts {
             let mut selection = part.profile.selection().clone();
             change(&mut selection);
@@ -255,9 +255,9 @@ impl HeldOut {
         Ok(())
     }
 
-    /// Mean (cost, quality) of the top pick of every held-out row at dial `tradeoff`.
+    /// Mean (cost, quality) of the top pick of every row of the parts at dial `tradeoff`.
     fn point(
-        parts: &[HeldOut],
+        parts: &[Estimates],
         catalog: &Catalog,
         rows: &[Row],
         by_id: &BTreeMap<String, &String>,
@@ -286,7 +286,7 @@ impl HeldOut {
 }
 
 /// The profile's analyses of its own training rows, each without itself as a neighbour.
-fn in_sample_estimates(rows: &[Row], data: &ProfileData) -> anyhow::Result<Vec<HeldOut>> {
+fn in_sample_estimates(rows: &[Row], data: &ProfileData) -> anyhow::Result<Vec<Estimates>> {
     let profile =
         Profile::from_data(data.clone()).context("the fitted profile does not validate")?;
     let analyses = rows
@@ -301,7 +301,7 @@ fn in_sample_estimates(rows: &[Row], data: &ProfileData) -> anyhow::Result<Vec<H
             analysis
         })
         .collect();
-    Ok(vec![HeldOut {
+    Ok(vec![Estimates {
         profile,
         rows: (0..rows.len()).collect(),
         analyses,
@@ -317,7 +317,7 @@ fn held_out_estimates(
     catalog: &Catalog,
     full: &ProfileData,
     options: &FitOptions,
-) -> anyhow::Result<Vec<HeldOut>> {
+) -> anyhow::Result<Vec<Estimates>> {
     let folds = options.inner_folds;
     if folds < 2 || rows.len() < 4 * folds {
         return in_sample_estimates(rows, full);
@@ -342,7 +342,7 @@ fn held_out_estimates(
                 profile.analyze(&Conversation::user(prompt), &request_features(prompt))
             })
             .collect();
-        parts.push(HeldOut {
+        parts.push(Estimates {
             profile,
             rows: outside,
             analyses,
@@ -356,7 +356,7 @@ fn held_out_estimates(
 /// (score.py's APGR), among 0 to 1 in steps of 0.25 and the least-squares fit of the held-out
 /// quality.
 fn choose_estimate_weight(
-    parts: &mut [HeldOut],
+    parts: &mut [Estimates],
     catalog: &Catalog,
     rows: &[Row],
     models: &[String],
@@ -372,15 +372,15 @@ fn choose_estimate_weight(
     let mut areas = Vec::with_capacity(candidates.len());
     for weight in candidates {
         let weight = round4(weight);
-        HeldOut::set(parts, |it| it.estimate_weight = Some(weight))?;
+        Estimates::set(parts, |it| it.estimate_weight = Some(weight))?;
         let mut points = vec![cheapest];
         for step in 0..=24 {
             let lambda = 10f64.powf(-3.0 + f64::from(step) / 4.0);
-            HeldOut::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
-            points.push(HeldOut::point(parts, catalog, rows, &by_id, 5)?);
+            Estimates::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
+            points.push(Estimates::point(parts, catalog, rows, &by_id, 5)?);
         }
-        HeldOut::set(parts, |it| it.dial_lambdas = Some(vec![0.0; 9]))?;
-        points.push(HeldOut::point(parts, catalog, rows, &by_id, 5)?);
+        Estimates::set(parts, |it| it.dial_lambdas = Some(vec![0.0; 9]))?;
+        points.push(Estimates::point(parts, catalog, rows, &by_id, 5)?);
         let hull = upper_hull(&points);
         let area = if strongest.0 > cheapest.0 {
             hull_integral(&hull, cheapest.0, strongest.0) / (strongest.0 - cheapest.0)
@@ -408,7 +408,12 @@ fn choose_estimate_weight(
 
 /// The weight `w` in `mean + w * (estimate - mean)` that best predicts the held-out rows'
 /// quality (least squares over rows and models), from 0 to 1.
-fn least_squares_weight(parts: &[HeldOut], rows: &[Row], models: &[String], ids: &[String]) -> f64 {
+fn least_squares_weight(
+    parts: &[Estimates],
+    rows: &[Row],
+    models: &[String],
+    ids: &[String],
+) -> f64 {
     let (mut num, mut den) = (0.0f64, 0.0f64);
     for part in parts {
         let mut profile = part.profile.clone();
@@ -908,7 +913,7 @@ pub(crate) fn synthetic_catalog(rows: &[Row], models: &[String]) -> anyhow::Resu
 /// value so the operating points spread in cost (see the module documentation, step 6). All on
 /// the training rows, each routed without itself as a neighbour.
 fn fit_dial(
-    parts: &mut [HeldOut],
+    parts: &mut [Estimates],
     catalog: &Catalog,
     rows: &[Row],
     models: &[String],
@@ -920,10 +925,10 @@ fn fit_dial(
     let mut point = |lambda: Option<f64>| -> anyhow::Result<(f64, f64)> {
         match lambda {
             Some(lambda) => {
-                HeldOut::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
-                HeldOut::point(parts, catalog, rows, &by_id, 5)
+                Estimates::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
+                Estimates::point(parts, catalog, rows, &by_id, 5)
             }
-            None => HeldOut::point(parts, catalog, rows, &by_id, 10),
+            None => Estimates::point(parts, catalog, rows, &by_id, 10),
         }
     };
     let (best_cost, best) = point(Some(0.0))?;

@@ -1,16 +1,19 @@
 //! `cargo xtask eval-router --data FILE.jsonl [--folds 5] [--choices OUT.jsonl]`: cross-validated
 //! evaluation of the Auto Router on labelled traffic.
 //!
-//! Rows are split into folds by hashing their id. For each fold the profile is calibrated on the
-//! other folds (`calibrate::fit`), and every held-out prompt is routed at each dial value 0..10
-//! through the real analysis and selection code, over a catalog of the data's models priced from
-//! the training folds' costs. Only the prompt text is an input at routing time; the row's true
-//! quality and cost are used for scoring alone.
+//! Rows are chosen as score.py chooses them (`--split`, `--include-contaminated`, `--models`;
+//! see `crate::rows`) and split into folds by hashing their id. For each fold the profile is
+//! calibrated on the other folds (`calibrate::fit`), and every held-out prompt is routed at each
+//! dial value 0..10 through the real analysis and selection code, over a catalog of the data's
+//! models priced from the training folds' costs. With `--train FILE` the profile is calibrated on
+//! that file instead and every row of `--data` is routed. Only the prompt text is an input at
+//! routing time; the row's true quality and cost are used for scoring alone.
 //!
 //! The metrics reproduce `shared/eval/score.py` exactly (its docstring has the definitions):
 //! PGR, APGR, CPT(50%), CPT(80%), AIQ and the cost at 95% of the strongest model's quality, for
-//! the router's curve, the random-mix "zero router" and the oracle. `--choices` writes
-//! `{"id","model","knob"}` lines that `score.py DATA CHOICES --split all` scores the same way.
+//! the router's curve, the random-mix "zero router" and the oracle, and with `--by-task` for
+//! each task as well. `--choices` writes `{"id","model","knob"}` lines that
+//! `score.py DATA CHOICES --split all` scores the same way.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -59,8 +62,8 @@ pub(crate) struct EvalArgs {
     /// Also fit per-model logistic regressions on the prompt features.
     #[arg(long)]
     pub(crate) predictors: bool,
-    /// Inner folds for the held-out estimates calibration fits the estimate weight and the dial
-    /// on (below 2: in-sample estimates).
+    /// Inner folds for the held-out estimates calibration chooses the estimate weight on (below
+    /// 2: in-sample estimates).
     #[arg(long, default_value_t = FitOptions::default().inner_folds)]
     pub(crate) inner_folds: usize,
 }
