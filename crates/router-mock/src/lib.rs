@@ -1,7 +1,9 @@
 //! Mock LLM providers over real HTTP, for tests, benchmarks and the `cargo xtask serve` demo.
 //!
 //! A [`MockProvider`] listens on a real socket (by default `127.0.0.1:0`) and speaks OpenAI's
-//! `POST /v1/chat/completions`, streaming (SSE) and not. What each model does is scripted by a
+//! `POST /v1/chat/completions`, Anthropic's `POST /v1/messages` and Gemini's
+//! `POST /v1beta/models/{model}:generateContent` (and `:streamGenerateContent`), streaming
+//! (SSE) and not. What each model does is scripted by a
 //! [`Behavior`]: latency before the first byte, stream pacing, the reply text, an error status
 //! with a `Retry-After`, a stream cut after N chunks, a body that is not JSON, a hang, a tool
 //! call. Every request is recorded ([`MockProvider::calls`]), including whether its client went
@@ -54,19 +56,28 @@
 //! - `server`: [`MockConfig`], [`MockProvider`] (start, stop, scripts at run time, calls), the
 //!   accept loop.
 //! - `openai`: OpenAI's chat completions wire format: the handler, `openai::answer` (JSON and
-//!   SSE bodies), `openai::error` (error bodies). Anthropic and Gemini formats will sit beside it
-//!   and share the rest.
+//!   SSE bodies, and the paced playback of a stream every format uses), `openai::error`.
+//! - `anthropic`: Anthropic's Messages API (`POST /v1/messages`), its event stream and errors.
+//! - `gemini`: Gemini's `generateContent` and `streamGenerateContent?alt=sse`
+//!   (`POST /v1beta/models/{model}:{method}`) and its errors.
+//! - `plan`: the answer every format gives to the same question: tool calls with arguments
+//!   sampled from the tool's schema, JSON for a schema, thinking when asked.
 //! - `recorder`: [`RecordedCall`], [`CallOutcome`] and disconnect detection.
 //! - `prompt_cache`: the simulated prompt cache behind `cached_tokens`.
 //! - `reply`: deterministic reply text ([`default_reply`]) and token counts.
 
+mod anthropic;
+mod gemini;
 mod openai;
+mod plan;
 mod prompt_cache;
 mod recorder;
 mod reply;
 mod script;
 mod server;
 
+pub use anthropic::THINKING_SIGNATURE;
+pub use gemini::THOUGHT_SIGNATURE;
 pub use recorder::{CallOutcome, RecordedCall};
 pub use reply::default_reply;
 pub use script::{Behavior, Failure, FailureKind, Script};

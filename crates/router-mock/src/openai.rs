@@ -19,15 +19,17 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::plan::{Ask, plan};
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallOutcome, NewCall};
-use crate::reply::{completion_tokens, default_reply, tokens_of_chars};
+use crate::reply::tokens_of_chars;
 use crate::server::Shared;
 
 mod answer;
 mod error;
 
 use answer::{Answer, Usage, completion_response, non_json_response, stream_response};
+pub(crate) use answer::{Frame, Playback, sse_response};
 pub(crate) use error::OpenAiError;
 use error::failure_response;
 
@@ -36,9 +38,6 @@ const MAX_BODY_BYTES: usize = 64 << 20;
 
 /// `system_fingerprint` of every response.
 const SYSTEM_FINGERPRINT: &str = "fp_mock";
-
-/// Arguments of every scripted tool call.
-const TOOL_ARGUMENTS: &str = "{}";
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(
@@ -120,19 +119,9 @@ pub(crate) async fn chat_completions(
     }
 
     let cached_tokens = shared.prompt_cache.read_and_write(model, &messages);
-    let reply = match (&behavior.tool_call, &behavior.reply) {
-        (Some(_), _) => Cow::Borrowed(""),
-        (None, Some(reply)) => Cow::Borrowed(reply.as_str()),
-        (None, None) => {
-            let last_user = messages.iter().rev().find(|message| message.role == "user");
-            Cow::Owned(default_reply(last_user.map_or("", |message| message.text)))
-        }
-    };
-    let completion_tokens = match (behavior.completion_tokens, &behavior.tool_call) {
-        (Some(tokens), _) => tokens,
-        (None, Some(name)) => tokens_of_chars(name.len() + TOOL_ARGUMENTS.len()).max(1),
-        (None, None) => completion_tokens(&reply),
-    };
+    let last_user = messages.iter().rev().find(|message| message.role == "user");
+    let ask = request.ask(last_user.map_or("", |message| message.text));
+    let plan = plan(&ask, &behavior);
     let answer = Answer {
         id: format!(
             "chatcmpl-mock-{}",
@@ -140,9 +129,15 @@ pub(crate) async fn chat_completions(
         ),
         created: unix_seconds(),
         model,
-        reply: &reply,
-        tool_call: behavior.tool_call.as_deref(),
-        usage: Usage::new(prompt_tokens, completion_tokens, cached_tokens),
+        reply: &plan.text,
+        reasoning: plan.thinking.as_deref(),
+        tool_call: plan
+            .tool_call
+            .as_ref()
+            .map(|(name, arguments)| (name.as_str(), arguments.as_str())),
+        finish_reason: behavior.finish_reason.as_deref(),
+        usage: Usage::new(prompt_tokens, plan.completion_tokens, cached_tokens)
+            .with_reasoning(plan.reasoning_tokens),
     };
     if stream {
         let include_usage = request
@@ -188,6 +183,16 @@ struct ChatRequest<'a> {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    tools: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    tool_choice: Option<serde_json::Value>,
+    #[serde(default)]
+    response_format: Option<serde_json::Value>,
+    #[serde(default)]
+    reasoning: Option<serde_json::Value>,
+    #[serde(default)]
+    reasoning_effort: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +224,58 @@ struct MessageText<'a> {
 }
 
 impl<'a> ChatRequest<'a> {
+    /// What the request asks for: tools (until a tool result comes back), JSON, reasoning
+    /// (`reasoning_effort` other than `none`, or a `reasoning` object not turned off).
+    fn ask<'t>(&self, last_user_text: &'t str) -> Ask<'t> {
+        let tools = self
+            .tools
+            .iter()
+            .flatten()
+            .filter_map(|tool| {
+                let function = tool.get("function")?;
+                let name = function.get("name")?.as_str()?.to_owned();
+                Some((name, function.get("parameters").cloned()))
+            })
+            .collect();
+        let choice = self.tool_choice.as_ref();
+        let json = self.response_format.as_ref().and_then(|format| {
+            match format.get("type").and_then(|it| it.as_str()) {
+                Some("json_object") => Some(serde_json::Value::Null),
+                Some("json_schema") => Some(
+                    format
+                        .pointer("/json_schema/schema")
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null),
+                ),
+                _ => None,
+            }
+        });
+        let thinking = match (&self.reasoning_effort, &self.reasoning) {
+            (Some(effort), _) => effort.as_str().is_some_and(|it| it != "none"),
+            (None, Some(reasoning)) => {
+                reasoning.get("enabled") != Some(&serde_json::Value::Bool(false))
+                    && reasoning.get("effort").and_then(|it| it.as_str()) != Some("none")
+            }
+            (None, None) => false,
+        };
+        Ask {
+            last_user_text,
+            tools,
+            forced_tool: choice
+                .and_then(|it| it.pointer("/function/name"))
+                .and_then(|it| it.as_str())
+                .map(str::to_owned),
+            tools_off: choice.and_then(|it| it.as_str()) == Some("none"),
+            answers_tool_call: self
+                .messages
+                .as_ref()
+                .and_then(|messages| messages.last())
+                .is_some_and(|last| last.role == "tool"),
+            json,
+            thinking,
+        }
+    }
+
     /// Decodes the messages' text (string content, or the text parts of an array).
     fn message_texts(&self) -> Result<Vec<MessageText<'a>>, String> {
         let Some(messages) = &self.messages else {
@@ -293,7 +350,8 @@ struct ModelEntry<'a> {
     owned_by: &'static str,
 }
 
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+/// `body` as JSON with `status`.
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (
             status,
@@ -308,7 +366,8 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
-fn unix_seconds() -> u64 {
+/// Now, in Unix seconds.
+pub(crate) fn unix_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |it| it.as_secs())

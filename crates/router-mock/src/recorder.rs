@@ -18,12 +18,16 @@ use tokio::sync::Notify;
 pub struct RecordedCall {
     /// The request path, such as `/v1/chat/completions`.
     pub path: String,
+    /// The path and query, as requested (`/v1beta/models/m:streamGenerateContent?alt=sse`).
+    pub path_and_query: String,
     /// `model` of the request body (empty when the body had none).
     pub model: String,
     /// `stream` of the request body.
     pub stream: bool,
     /// The request body as JSON (a JSON string holding the text when the body was not JSON).
     pub body: serde_json::Value,
+    /// The request body as it arrived, byte for byte.
+    pub raw_body: Vec<u8>,
     /// The `Authorization` header, verbatim.
     pub authorization: Option<String>,
     /// All request headers as `(name, value)` pairs, names lowercase; a header sent several
@@ -228,9 +232,14 @@ impl Entry {
         };
         RecordedCall {
             path: self.uri.path().to_owned(),
+            path_and_query: self
+                .uri
+                .path_and_query()
+                .map_or_else(|| self.uri.path().to_owned(), |it| it.as_str().to_owned()),
             model: self.model.clone(),
             stream: self.stream,
             body,
+            raw_body: self.body.to_vec(),
             authorization: self
                 .headers
                 .get(axum::http::header::AUTHORIZATION)

@@ -42,6 +42,13 @@ pub struct Behavior {
     pub tool_call: Option<String>,
     /// Report this many completion tokens instead of the number of words of the reply.
     pub completion_tokens: Option<u32>,
+    /// Report this finish reason, in the wire format's own words (`length`, `max_tokens`,
+    /// `end_turn`, `MAX_TOKENS`, `SAFETY`, ...), instead of the natural one.
+    pub finish_reason: Option<String>,
+    /// Streaming only: send this many content chunks, then the format's own error in the
+    /// stream (OpenAI: an `error` chunk; Anthropic: an `error` event, `overloaded_error`;
+    /// Gemini: a `SAFETY` stop) and end it cleanly.
+    pub error_after_chunks: Option<usize>,
 }
 
 /// A scripted error, sent before any output with an OpenAI-style body

@@ -25,10 +25,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::openai;
 use crate::prompt_cache::PromptCache;
 use crate::recorder::{RecordedCall, Recorder};
 use crate::script::{Behavior, Script};
+use crate::{anthropic, gemini, openai};
 
 /// How long [`MockProvider::shutdown`] lets requests in flight finish before cutting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -153,9 +153,15 @@ impl MockProvider {
         self.addr
     }
 
-    /// The OpenAI-style base URL, `http://127.0.0.1:PORT/v1`.
+    /// The OpenAI-style base URL, `http://127.0.0.1:PORT/v1` (Anthropic's Messages API is
+    /// under it too, at `/v1/messages`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The Gemini base URL, `http://127.0.0.1:PORT/v1beta`.
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}/v1beta", self.addr)
     }
 
     /// Replaces the behaviour of `model` for requests that arrive from now on.
@@ -251,6 +257,8 @@ impl Shared {
 fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1beta/models/{*rest}", post(gemini::models))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .fallback(not_found)

@@ -4,8 +4,9 @@
 //! key and extra headers as default headers; see the `transport` module) and dispatches each call
 //! to the wire format of its [`ProviderKind`]. It is cheap to clone: clones share the pool.
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::Stream;
@@ -17,8 +18,8 @@ use router_core::secret::Secret;
 use serde::Deserialize;
 
 use crate::error::{ErrorKind, Scrubber, UpstreamError};
-use crate::openai_compat;
 use crate::transport::Transport;
+use crate::{anthropic, gemini, openai_compat};
 
 /// A stream of chunks from a provider.
 ///
@@ -33,6 +34,13 @@ pub enum ProviderKind {
     /// OpenAI's chat completions API, or a compatible one (vLLM, Together, DeepInfra, Groq, ...).
     #[serde(rename = "openai", alias = "openai-compatible")]
     OpenAiCompatible,
+    /// Anthropic's Messages API (`POST {base_url}/messages`, `x-api-key`).
+    #[serde(rename = "anthropic")]
+    Anthropic,
+    /// Google's Gemini API (`POST {base_url}/models/{model}:generateContent`, and
+    /// `:streamGenerateContent?alt=sse`; the key in `x-goog-api-key`, never in the URL).
+    #[serde(rename = "gemini", alias = "google")]
+    Gemini,
 }
 
 impl ProviderKind {
@@ -40,6 +48,8 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAiCompatible => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
         }
     }
 }
@@ -54,9 +64,11 @@ pub struct ProviderSettings {
     /// The wire format it speaks.
     pub kind: ProviderKind,
     /// The API base, such as `https://api.openai.com/v1`; chat requests go to
-    /// `{base_url}/chat/completions`.
+    /// `{base_url}/chat/completions` (`{base_url}/messages` for Anthropic,
+    /// `{base_url}/models/{model}:generateContent` for Gemini).
     pub base_url: String,
-    /// The provider API key, sent as `Authorization: Bearer <key>`; no header when empty.
+    /// The provider API key, sent as `Authorization: Bearer <key>` (`x-api-key` for Anthropic,
+    /// `x-goog-api-key` for Gemini); no header when empty.
     pub api_key: Secret,
     /// Time allowed to open a connection (TCP and TLS). Default 5 s.
     pub connect_timeout: Duration,
@@ -123,8 +135,13 @@ pub struct ProviderClient {
 /// What every call of a provider client needs.
 pub(crate) struct Inner {
     pub(crate) settings: ProviderSettings,
-    /// The pooled client for `{base_url}/chat/completions` (parsed once).
+    /// The pooled client for the chat URL of the kind (parsed once).
     pub(crate) transport: Transport,
+    /// Gemini names the model and the method in the URL: one pooled client per model and
+    /// method, built on first use (the models are the catalog's, so the map stays small).
+    pub(crate) by_path: Mutex<HashMap<String, Arc<Transport>>>,
+    /// The default headers, kept to build the clients of `by_path`.
+    headers: HeaderMap,
 }
 
 impl ProviderClient {
@@ -134,12 +151,12 @@ impl ProviderClient {
         let config_error = |detail: String| {
             UpstreamError::new(&settings.name, ErrorKind::Config, scrubber.clean(&detail))
         };
-        let chat_url = chat_url(&settings.base_url).map_err(config_error)?;
+        let chat_url = chat_url(&settings.base_url, settings.kind).map_err(config_error)?;
         let headers = default_headers(&settings).map_err(config_error)?;
         let transport = Transport::new(
             chat_url,
-            headers,
-            concat!("turnout/", env!("CARGO_PKG_VERSION")),
+            headers.clone(),
+            USER_AGENT,
             settings.connect_timeout,
             Transport::proxy_in_env(),
         )
@@ -148,6 +165,8 @@ impl ProviderClient {
             inner: Arc::new(Inner {
                 settings,
                 transport,
+                by_path: Mutex::new(HashMap::new()),
+                headers,
             }),
         })
     }
@@ -173,6 +192,8 @@ impl ProviderClient {
             ProviderKind::OpenAiCompatible => {
                 openai_compat::complete(&self.inner, endpoint, request).await
             }
+            ProviderKind::Anthropic => anthropic::complete(&self.inner, endpoint, request).await,
+            ProviderKind::Gemini => gemini::complete(&self.inner, endpoint, request).await,
         }
     }
 
@@ -187,6 +208,8 @@ impl ProviderClient {
             ProviderKind::OpenAiCompatible => {
                 openai_compat::stream(&self.inner, endpoint, request).await
             }
+            ProviderKind::Anthropic => anthropic::stream(&self.inner, endpoint, request).await,
+            ProviderKind::Gemini => gemini::stream(&self.inner, endpoint, request).await,
         }
     }
 }
@@ -211,11 +234,49 @@ impl Inner {
     pub(crate) fn name(&self) -> &str {
         &self.settings.name
     }
+
+    /// The pooled client for `{base_url}/{path}`, built the first time `path` is asked for.
+    pub(crate) fn transport_for(&self, path: &str) -> Result<Arc<Transport>, UpstreamError> {
+        let mut by_path = self.by_path.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(transport) = by_path.get(path) {
+            return Ok(Arc::clone(transport));
+        }
+        let config_error = |detail: String| {
+            UpstreamError::new(
+                self.name(),
+                ErrorKind::Config,
+                self.scrubber().clean(&detail),
+            )
+        };
+        let joined = format!("{}/{path}", self.settings.base_url.trim_end_matches('/'));
+        let url = reqwest::Url::parse(&joined)
+            .map_err(|err| config_error(format!("invalid URL `{joined}`: {err}")))?;
+        let transport = Transport::new(
+            url,
+            self.headers.clone(),
+            USER_AGENT,
+            self.settings.connect_timeout,
+            Transport::proxy_in_env(),
+        )
+        .map(Arc::new)
+        .map_err(config_error)?;
+        by_path.insert(path.to_owned(), Arc::clone(&transport));
+        Ok(transport)
+    }
 }
 
-/// `{base_url}/chat/completions`, checked to be an absolute http(s) URL.
-fn chat_url(base_url: &str) -> Result<reqwest::Url, String> {
-    let joined = format!("{}/chat/completions", base_url.trim_end_matches('/'));
+/// The `user-agent` of every request.
+const USER_AGENT: &str = concat!("turnout/", env!("CARGO_PKG_VERSION"));
+
+/// The chat URL of `kind` under `base_url` (`/chat/completions`, `/messages`; for Gemini, whose
+/// URLs name the model, `/models`), checked to be an absolute http(s) URL.
+fn chat_url(base_url: &str, kind: ProviderKind) -> Result<reqwest::Url, String> {
+    let path = match kind {
+        ProviderKind::OpenAiCompatible => "chat/completions",
+        ProviderKind::Anthropic => "messages",
+        ProviderKind::Gemini => "models",
+    };
+    let joined = format!("{}/{path}", base_url.trim_end_matches('/'));
     let url = reqwest::Url::parse(&joined)
         .map_err(|err| format!("invalid base_url `{base_url}`: {err}"))?;
     match url.scheme() {
@@ -236,10 +297,22 @@ fn default_headers(settings: &ProviderSettings) -> Result<HeaderMap, String> {
     );
     let key = settings.api_key.expose();
     if !key.is_empty() {
-        let mut value = HeaderValue::try_from(format!("Bearer {key}"))
+        let (name, value) = match settings.kind {
+            ProviderKind::OpenAiCompatible => (header::AUTHORIZATION, format!("Bearer {key}")),
+            ProviderKind::Anthropic => (HeaderName::from_static("x-api-key"), key.to_owned()),
+            // Gemini also takes `?key=`; a URL ends up in logs, a header does not.
+            ProviderKind::Gemini => (HeaderName::from_static("x-goog-api-key"), key.to_owned()),
+        };
+        let mut value = HeaderValue::try_from(value)
             .map_err(|_| "the API key contains characters not allowed in a header".to_owned())?;
         value.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, value);
+        headers.insert(name, value);
+    }
+    if settings.kind == ProviderKind::Anthropic {
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(anthropic::API_VERSION),
+        );
     }
     for (name, value) in &settings.extra_headers {
         let header_name = HeaderName::try_from(name.as_str())
@@ -270,7 +343,9 @@ mod tests {
     fn joins_the_chat_path_onto_the_base_url() {
         for base in ["http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/"] {
             assert_eq!(
-                chat_url(base).unwrap().as_str(),
+                chat_url(base, ProviderKind::OpenAiCompatible)
+                    .unwrap()
+                    .as_str(),
                 "http://127.0.0.1:9/v1/chat/completions"
             );
             let client = ProviderClient::new(settings(base)).unwrap();
@@ -302,7 +377,15 @@ mod tests {
             let kind: ProviderKind = serde_json::from_str(name).unwrap();
             assert_eq!(kind, ProviderKind::OpenAiCompatible);
         }
-        assert!(serde_json::from_str::<ProviderKind>("\"anthropic\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<ProviderKind>("\"anthropic\"").unwrap(),
+            ProviderKind::Anthropic
+        );
+        assert_eq!(
+            serde_json::from_str::<ProviderKind>("\"gemini\"").unwrap(),
+            ProviderKind::Gemini
+        );
+        assert!(serde_json::from_str::<ProviderKind>("\"cohere\"").is_err());
     }
 
     #[test]

@@ -24,11 +24,24 @@
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
+//! - `exchange`, `event_stream`: what every wire format shares: sending with the first-byte
+//!   timeout and classifying a non-2xx answer; driving an SSE body through a format's event
+//!   reader with the idle timeout.
+//! - `canonical`: the provider-neutral layer of the native formats: the conversation decoded from
+//!   the request, OpenRouter's fields (`reasoning`, `user`, `response_format`, sampling) read
+//!   once, and OpenAI-shaped `choices` built from a native answer.
 //! - `openai_compat`: the OpenAI chat completions wire format (request body writer, response
-//!   parser, stream decoder). Anthropic and Gemini get sibling modules of the same shape.
+//!   parser, stream decoder).
+//! - `anthropic`: Anthropic's Messages API. `gemini`: Google's `generateContent` and
+//!   `streamGenerateContent`.
 
+mod anthropic;
+mod canonical;
 pub mod client;
 pub mod error;
+mod event_stream;
+mod exchange;
+mod gemini;
 pub mod h1;
 mod openai_compat;
 mod pool;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Serialize;
 
-use super::{SYSTEM_FINGERPRINT, TOOL_ARGUMENTS, json_response};
+use super::{SYSTEM_FINGERPRINT, json_response};
 use crate::recorder::{CallGuard, CallOutcome};
 use crate::script::Behavior;
 
@@ -25,8 +25,12 @@ pub(super) struct Answer<'a> {
     pub(super) model: &'a str,
     /// The reply text (empty for a tool call).
     pub(super) reply: &'a str,
-    /// The function to call instead of answering with text.
-    pub(super) tool_call: Option<&'a str>,
+    /// The reasoning, when asked for.
+    pub(super) reasoning: Option<&'a str>,
+    /// The function to call instead of answering with text, and its arguments.
+    pub(super) tool_call: Option<(&'a str, &'a str)>,
+    /// The finish reason to report instead of the natural one.
+    pub(super) finish_reason: Option<&'a str>,
     pub(super) usage: Usage,
 }
 
@@ -55,6 +59,12 @@ struct CompletionTokensDetails {
 }
 
 impl Usage {
+    /// The same usage with `reasoning_tokens` of its completion tokens spent reasoning.
+    pub(super) fn with_reasoning(mut self, reasoning_tokens: u32) -> Self {
+        self.completion_tokens_details.reasoning_tokens = reasoning_tokens;
+        self
+    }
+
     pub(super) fn new(prompt_tokens: u32, completion_tokens: u32, cached_tokens: u32) -> Self {
         Self {
             prompt_tokens,
@@ -91,7 +101,7 @@ struct Choice<'a> {
     index: u32,
     message: AssistantMessage<'a>,
     logprobs: Option<()>,
-    finish_reason: &'static str,
+    finish_reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -99,6 +109,8 @@ struct AssistantMessage<'a> {
     role: &'static str,
     content: Option<&'a str>,
     refusal: Option<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCall<'a>; 1]>,
 }
@@ -138,7 +150,7 @@ struct ChunkChoice<'a> {
     index: u32,
     delta: Delta<'a>,
     logprobs: Option<()>,
-    finish_reason: Option<&'static str>,
+    finish_reason: Option<&'a str>,
 }
 
 #[derive(Serialize, Default)]
@@ -148,14 +160,17 @@ struct Delta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCall<'a>; 1]>,
 }
 
 impl Answer<'_> {
-    fn finish_reason(&self) -> &'static str {
-        match self.tool_call {
-            Some(_) => "tool_calls",
-            None => "stop",
+    fn finish_reason(&self) -> &str {
+        match (self.finish_reason, self.tool_call) {
+            (Some(reason), _) => reason,
+            (None, Some(_)) => "tool_calls",
+            (None, None) => "stop",
         }
     }
 
@@ -179,14 +194,14 @@ impl Answer<'_> {
 /// The non-streaming `chat.completion` response.
 pub(super) fn completion_response(answer: &Answer<'_>) -> Response {
     let tool_call_id = answer.tool_call.map(|_| answer.tool_call_id());
-    let tool_calls = answer.tool_call.map(|name| {
+    let tool_calls = answer.tool_call.map(|(name, arguments)| {
         [ToolCall {
             index: None,
             id: tool_call_id.as_deref(),
             kind: Some("function"),
             function: FunctionCall {
                 name: Some(name),
-                arguments: TOOL_ARGUMENTS,
+                arguments,
             },
         }]
     });
@@ -204,6 +219,7 @@ pub(super) fn completion_response(answer: &Answer<'_>) -> Response {
                     None => Some(answer.reply),
                 },
                 refusal: None,
+                reasoning: answer.reasoning,
                 tool_calls,
             },
             logprobs: None,
@@ -217,7 +233,7 @@ pub(super) fn completion_response(answer: &Answer<'_>) -> Response {
 }
 
 /// One frame of a scripted stream.
-enum Frame {
+pub(crate) enum Frame {
     /// A content chunk, sent after the pacing interval (except the first).
     Content(Bytes),
     /// Sent at once: finish chunk, usage chunk, `[DONE]`.
@@ -234,14 +250,28 @@ pub(super) fn stream_response(
     guard: CallGuard,
 ) -> Response {
     let mut frames = Vec::new();
+    if let Some(reasoning) = answer.reasoning {
+        let choice = [ChunkChoice {
+            index: 0,
+            delta: Delta {
+                role: Some("assistant"),
+                reasoning: Some(reasoning),
+                ..Delta::default()
+            },
+            logprobs: None,
+            finish_reason: None,
+        }];
+        frames.push(Frame::Content(sse_event(&answer.chunk(&choice, None))));
+    }
     match answer.tool_call {
-        Some(name) => {
+        Some((name, arguments)) => {
             let tool_call_id = answer.tool_call_id();
             let head = [ChunkChoice {
                 index: 0,
                 delta: Delta {
                     role: Some("assistant"),
                     content: None,
+                    reasoning: None,
                     tool_calls: Some([ToolCall {
                         index: Some(0),
                         id: Some(&tool_call_id),
@@ -265,7 +295,7 @@ pub(super) fn stream_response(
                         kind: None,
                         function: FunctionCall {
                             name: None,
-                            arguments: TOOL_ARGUMENTS,
+                            arguments,
                         },
                     }]),
                     ..Delta::default()
@@ -291,6 +321,7 @@ pub(super) fn stream_response(
                         // The first chunk also says who speaks, as OpenAI's do.
                         role: first.then_some("assistant"),
                         content: Some(&word_with_space),
+                        reasoning: None,
                         tool_calls: None,
                     },
                     logprobs: None,
@@ -301,7 +332,13 @@ pub(super) fn stream_response(
             }
         }
     }
-    if let Some(n_chunks) = behavior.fail_after_chunks {
+    if let Some(n_chunks) = behavior.error_after_chunks {
+        frames.truncate(n_chunks);
+        frames.push(Frame::Tail(Bytes::from_static(
+            b"data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"code\":\"server_error\"}}\n\n",
+        )));
+        frames.push(Frame::Tail(Bytes::from_static(b"data: [DONE]\n\n")));
+    } else if let Some(n_chunks) = behavior.fail_after_chunks {
         frames.truncate(n_chunks);
         frames.push(Frame::Cut);
     } else {
@@ -335,7 +372,7 @@ pub(super) fn stream_response(
 }
 
 /// A stream being played: its frames, the pacing, and the guard that records how it ends.
-struct Playback {
+pub(crate) struct Playback {
     frames: std::vec::IntoIter<Frame>,
     interval: Option<Duration>,
     sent_content: bool,
@@ -343,6 +380,20 @@ struct Playback {
 }
 
 impl Playback {
+    /// Plays `frames` at the pace of `behavior`; `guard` records how the stream ends.
+    pub(crate) fn new(frames: Vec<Frame>, behavior: &Behavior, guard: CallGuard) -> Self {
+        let interval = behavior
+            .tokens_per_second
+            .filter(|tps| tps.is_finite() && *tps > 0.0)
+            .map(|tps| Duration::from_secs_f64(1.0 / tps));
+        Self {
+            frames: frames.into_iter(),
+            interval,
+            sent_content: false,
+            guard: Some(guard),
+        }
+    }
+
     fn finish(&mut self, outcome: CallOutcome) {
         if let Some(guard) = self.guard.take() {
             guard.finish(outcome);
@@ -350,7 +401,8 @@ impl Playback {
     }
 }
 
-fn sse_response(playback: Playback) -> Response {
+/// The `text/event-stream` response that plays `playback`.
+pub(crate) fn sse_response(playback: Playback) -> Response {
     let body = stream::unfold(playback, |mut playback| async move {
         let bytes = match playback.frames.next()? {
             Frame::Content(bytes) => {

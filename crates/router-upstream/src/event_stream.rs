@@ -1,0 +1,207 @@
+//! The provider-neutral half of a streamed answer: SSE events in, [`ChatChunk`]s out.
+//!
+//! [`decode`] drives the [`SseParser`] over a response body, one network chunk at a time, with
+//! the idle timeout around every read, and hands each event to the wire format's
+//! [`EventReader`], which says what the event is ([`Event`]). The idle timer is set once and
+//! moved on lazily: a read notes when it started, and only when the timer fires is it checked
+//! against that and re-armed, so a stream of many events costs one timer, not one per read.
+//! The stream ends after the reader's [`Event::Done`], at a clean end of the body once a
+//! `finish_reason` was seen, or after its first error.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use router_core::response::ChatChunk;
+use tokio::time::{Instant, Sleep};
+
+use crate::client::{ChunkStream, Inner};
+use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
+use crate::sse::{SseEvent, SseParser};
+use crate::transport::TransportError;
+
+/// What one SSE event is.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A chunk to hand on.
+    Chunk(ChatChunk),
+    /// The end of the stream (`[DONE]`, `message_stop`).
+    Done,
+    /// Nothing to hand on (a keep-alive, a `ping`, the end of a content block).
+    Skip,
+    /// The provider reported an error.
+    Error(ProviderErrorBody),
+    /// Not JSON, or not the expected shape; says why.
+    Invalid(String),
+}
+
+/// Reads the events of one stream in one wire format; it may keep state between events.
+pub(crate) trait EventReader: Send + 'static {
+    /// What `event` is.
+    fn read(&mut self, event: &SseEvent) -> Event;
+}
+
+/// The chunk stream over a 2xx response body, read by `reader`.
+pub(crate) fn decode<R: EventReader>(
+    inner: Arc<Inner>,
+    body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
+    reader: R,
+) -> ChunkStream {
+    let idle_timeout = inner.settings.idle_timeout;
+    let read_started = Instant::now();
+    let decoder = Decoder {
+        idle_timeout,
+        read_started,
+        idle: Box::pin(tokio::time::sleep_until(read_started + idle_timeout)),
+        inner,
+        body: Box::pin(body),
+        parser: SseParser::new(),
+        reader,
+        saw_finish: false,
+        body_ended: false,
+        done: false,
+    };
+    // The state is boxed: `unfold` moves it in and out of its future for every item, and a
+    // pointer is cheaper to move than the decoder.
+    Box::pin(futures_util::stream::unfold(
+        Box::new(decoder),
+        |mut decoder| async move {
+            let item = decoder.next_item().await?;
+            Some((item, decoder))
+        },
+    ))
+}
+
+type Body = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
+
+/// The state of one stream.
+struct Decoder<R> {
+    inner: Arc<Inner>,
+    body: Body,
+    parser: SseParser,
+    /// The wire format's reader of events.
+    reader: R,
+    idle_timeout: Duration,
+    /// When the read in progress started.
+    read_started: Instant,
+    /// Fires no earlier than `idle_timeout` after `read_started`; re-armed when it fires early.
+    idle: Pin<Box<Sleep>>,
+    /// A chunk carried a `finish_reason`: a clean end of the body is no longer an interruption.
+    saw_finish: bool,
+    /// The body has no more bytes.
+    body_ended: bool,
+    /// The end, or an error was handed out: nothing more comes.
+    done: bool,
+}
+
+impl<R: EventReader> Decoder<R> {
+    async fn next_item(&mut self) -> Option<Result<ChatChunk, UpstreamError>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let next = match self.body_ended {
+                false => self.parser.next_event(),
+                true => match self.parser.next_event() {
+                    Ok(None) => self.parser.finish(),
+                    other => other,
+                },
+            };
+            let event = match next {
+                Ok(event) => event,
+                Err(err) => return self.fail(ErrorKind::InvalidResponse, err.to_string()),
+            };
+            if let Some(event) = event {
+                match self.reader.read(&event) {
+                    Event::Chunk(chunk) => {
+                        self.saw_finish |= chunk.finish_reason.is_some();
+                        return Some(Ok(chunk));
+                    }
+                    Event::Skip => continue,
+                    Event::Done => {
+                        self.done = true;
+                        return None;
+                    }
+                    Event::Error(body) => {
+                        self.done = true;
+                        let inner = &self.inner;
+                        return Some(Err(error::from_parsed(
+                            inner.name(),
+                            &inner.scrubber(),
+                            None,
+                            None,
+                            body,
+                            event.data(),
+                        )));
+                    }
+                    Event::Invalid(why) => return self.fail(ErrorKind::InvalidResponse, why),
+                }
+            }
+            if self.body_ended {
+                self.done = true;
+                return match self.saw_finish {
+                    true => None,
+                    false => self.fail(
+                        ErrorKind::StreamInterrupted,
+                        "the stream ended before its end event and before a finish_reason"
+                            .to_owned(),
+                    ),
+                };
+            }
+            match self.next_read().await {
+                Ok(Some(Ok(bytes))) => self.parser.push(&bytes),
+                Ok(None) => self.body_ended = true,
+                Ok(Some(Err(_))) if self.saw_finish => {
+                    // Cut off after the finish: only the usage chunk can be missing.
+                    tracing::debug!(provider = self.inner.name(), "stream cut off after finish");
+                    self.done = true;
+                    return None;
+                }
+                Ok(Some(Err(err))) => {
+                    self.done = true;
+                    let inner = &self.inner;
+                    return Some(Err(error::from_transport(
+                        inner.name(),
+                        &inner.scrubber(),
+                        err,
+                        ErrorKind::StreamInterrupted,
+                    )));
+                }
+                Err(()) => {
+                    let why = format!("no stream data for {:?}", self.idle_timeout);
+                    return self.fail(ErrorKind::Timeout, why);
+                }
+            }
+        }
+    }
+
+    /// The body's next chunk, or `Err(())` when none came within the idle timeout.
+    async fn next_read(&mut self) -> Result<Option<Result<Bytes, TransportError>>, ()> {
+        self.read_started = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                chunk = self.body.next() => return Ok(chunk),
+                () = self.idle.as_mut() => {
+                    let due = self.read_started + self.idle_timeout;
+                    if Instant::now() >= due {
+                        return Err(());
+                    }
+                    self.idle.as_mut().reset(due);
+                }
+            }
+        }
+    }
+
+    fn fail(
+        &mut self,
+        kind: ErrorKind,
+        detail: String,
+    ) -> Option<Result<ChatChunk, UpstreamError>> {
+        self.done = true;
+        let detail = self.inner.scrubber().clean(&detail);
+        Some(Err(UpstreamError::new(self.inner.name(), kind, detail)))
+    }
+}

@@ -1,0 +1,114 @@
+//! Google's Gemini API: `POST {base_url}/models/{model}:generateContent`, and
+//! `:streamGenerateContent?alt=sse` for streams.
+//!
+//! - [`request`]: writes the body (`contents`, `systemInstruction`, `tools`,
+//!   `generationConfig`) from the canonical request.
+//! - [`response`]: reads an answer, and each stream event, into canonical answers.
+//!
+//! The key goes in the `x-goog-api-key` header (set up by the client), never in the URL, so no
+//! URL that could be logged carries it. The model is part of the URL, so each model and method
+//! has its own pooled client ([`Inner::transport_for`]).
+
+mod request;
+mod response;
+
+use std::sync::Arc;
+
+use router_core::catalog::Endpoint;
+use router_core::request::ChatRequest;
+use router_core::response::ChatResponse;
+
+use crate::client::{ChunkStream, Inner};
+use crate::error::{self, ErrorKind, UpstreamError};
+use crate::{event_stream, exchange};
+use response::{BodyProblem, StreamReader};
+
+/// The prefix of tool-call ids Turnout makes up when Gemini gives none (they are not sent back).
+pub(crate) const SYNTHETIC_ID_PREFIX: &str = "call_gm_";
+
+/// A non-streaming answer.
+pub(crate) async fn complete(
+    inner: &Arc<Inner>,
+    endpoint: &Endpoint,
+    request: &ChatRequest<'_>,
+) -> Result<ChatResponse, UpstreamError> {
+    let written = write(inner, endpoint, request)?;
+    let transport = inner.transport_for(&path(endpoint, false))?;
+    let response = exchange::send(inner, &transport, written.body, false)
+        .await
+        .map_err(refine)?;
+    let status = response.status().as_u16();
+    let bytes = exchange::read_body(inner, response).await?;
+    response::parse_response(&bytes, written.exclude_reasoning)
+        .map_err(|problem| body_error(inner, status, problem, &bytes))
+}
+
+/// A streaming answer: resolves once Gemini answered with 2xx headers.
+pub(crate) async fn stream(
+    inner: &Arc<Inner>,
+    endpoint: &Endpoint,
+    request: &ChatRequest<'_>,
+) -> Result<ChunkStream, UpstreamError> {
+    let written = write(inner, endpoint, request)?;
+    let transport = inner.transport_for(&path(endpoint, true))?;
+    let response = exchange::send(inner, &transport, written.body, true)
+        .await
+        .map_err(refine)?;
+    if exchange::is_json(&response) {
+        let status = response.status().as_u16();
+        let bytes = exchange::read_limited(inner, response).await;
+        let problem = match response::parse_response(&bytes, true) {
+            Err(problem @ BodyProblem::Error(_)) => problem,
+            _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
+        };
+        return Err(body_error(inner, status, problem, &bytes));
+    }
+    let reader = StreamReader::new(written.exclude_reasoning);
+    Ok(event_stream::decode(
+        Arc::clone(inner),
+        response.into_stream(),
+        reader,
+    ))
+}
+
+/// `models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`. A model named
+/// `models/...` in the catalog is taken as it is.
+fn path(endpoint: &Endpoint, stream: bool) -> String {
+    let model = endpoint.upstream_model.trim_start_matches("models/");
+    match stream {
+        false => format!("models/{model}:generateContent"),
+        true => format!("models/{model}:streamGenerateContent?alt=sse"),
+    }
+}
+
+/// Gemini words a context overflow as "The input token count (N) exceeds the maximum number of
+/// tokens allowed (M)", which the shared rules do not know: it is a context-length error.
+fn refine(mut err: UpstreamError) -> UpstreamError {
+    let overflow = err.provider_message.as_deref().is_some_and(|message| {
+        message.contains("token count") && message.contains("exceeds the maximum")
+    });
+    if err.kind == ErrorKind::BadRequest && overflow {
+        err.kind = ErrorKind::ContextLength;
+    }
+    err
+}
+
+/// The body, or a client error naming what cannot be sent.
+fn write(
+    inner: &Inner,
+    endpoint: &Endpoint,
+    request: &ChatRequest<'_>,
+) -> Result<request::Written, UpstreamError> {
+    request::write_body(endpoint, request)
+        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
+}
+
+/// The error for a 2xx body that is not an answer.
+fn body_error(inner: &Inner, status: u16, problem: BodyProblem, raw: &[u8]) -> UpstreamError {
+    match problem {
+        BodyProblem::Error(parsed) => {
+            error::from_parsed(inner.name(), &inner.scrubber(), None, None, parsed, raw)
+        }
+        BodyProblem::Invalid(why) => exchange::invalid_body(inner, status, &why, raw),
+    }
+}
