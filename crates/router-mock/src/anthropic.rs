@@ -328,8 +328,7 @@ fn stream_response(answer: &Answer<'_>, behavior: &Behavior, guard: CallGuard) -
     if !answer.plan.text.is_empty() || answer.plan.tool_call.is_none() {
         content.push(Frame::Tail(event("content_block_start", &json!({"type":"content_block_start","index":block,"content_block":{"type":"text","text":""}}))));
         content.push(Frame::Tail(event("ping", &json!({"type":"ping"}))));
-        let mut words = answer.plan.text.split_inclusive(' ').peekable();
-        while let Some(word) = words.next() {
+        for word in answer.plan.text.split_inclusive(' ') {
             content.push(Frame::Content(event("content_block_delta", &json!({"type":"content_block_delta","index":block,"delta":{"type":"text_delta","text":word}}))));
         }
         content.push(Frame::Tail(event(

@@ -1,7 +1,10 @@
 //! The OpenAI chat completions wire format, spoken by OpenAI and most other providers.
 //!
-//! - [`request`]: writes the upstream body from the canonical request's raw pieces.
-//! - [`response`]: reads a completion body, and the JSON of each stream event (`WireBody`).
+//! - [`request`]: writes the upstream body from the canonical request's raw pieces
+//!   (`reasoning` translated to `reasoning_effort`, `user` hashed).
+//! - [`response`]: reads a completion body, and the JSON of each stream event (`WireBody`);
+//!   normalizes what needs it (`finish_reason` with `native_finish_reason` spliced in, a
+//!   missing `index` or `role`, excluded reasoning), copying the rest.
 //! - [`stream`]: decodes the SSE stream into chunks.
 //!
 //! This module runs the exchange (the shared [`exchange`] functions) and hands a 2xx to the
@@ -18,7 +21,7 @@ use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, UpstreamError};
+use crate::error::{self, ErrorKind, UpstreamError};
 use crate::exchange;
 use response::BodyProblem;
 
@@ -28,11 +31,12 @@ pub(crate) async fn complete(
     endpoint: &Endpoint,
     request: &ChatRequest<'_>,
 ) -> Result<ChatResponse, UpstreamError> {
-    let body = request::write_body(endpoint, request, false);
-    let response = exchange::send(inner, &inner.transport, body, false).await?;
+    let written = write(inner, endpoint, request, false)?;
+    let response = exchange::send(inner, &inner.transport, written.body, false).await?;
     let status = response.status().as_u16();
     let bytes = exchange::read_body(inner, response).await?;
-    response::parse_response(&bytes).map_err(|problem| body_error(inner, status, problem, &bytes))
+    response::parse_response(&bytes, written.exclude_reasoning)
+        .map_err(|problem| body_error(inner, status, problem, &bytes))
 }
 
 /// A streaming chat completion: resolves once the provider answered with 2xx headers.
@@ -41,19 +45,34 @@ pub(crate) async fn stream(
     endpoint: &Endpoint,
     request: &ChatRequest<'_>,
 ) -> Result<ChunkStream, UpstreamError> {
-    let body = request::write_body(endpoint, request, true);
-    let response = exchange::send(inner, &inner.transport, body, true).await?;
+    let written = write(inner, endpoint, request, true)?;
+    let response = exchange::send(inner, &inner.transport, written.body, true).await?;
     if exchange::is_json(&response) {
         // Some providers answer a stream request with a JSON error (or ignore `stream`).
         let status = response.status().as_u16();
         let bytes = exchange::read_limited(inner, response).await;
-        let problem = match response::parse_response(&bytes) {
+        let problem = match response::parse_response(&bytes, true) {
             Err(problem @ BodyProblem::Error(_)) => problem,
             _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
         };
         return Err(body_error(inner, status, problem, &bytes));
     }
-    Ok(stream::decode(Arc::clone(inner), response.into_stream()))
+    Ok(stream::decode(
+        Arc::clone(inner),
+        response.into_stream(),
+        written.exclude_reasoning,
+    ))
+}
+
+/// The body, or a client error naming the field that cannot be translated.
+fn write(
+    inner: &Inner,
+    endpoint: &Endpoint,
+    request: &ChatRequest<'_>,
+    stream: bool,
+) -> Result<request::Written, UpstreamError> {
+    request::write_body(endpoint, request, stream)
+        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
 }
 
 /// The error for a 2xx body that is not a completion.

@@ -23,8 +23,11 @@ pub(crate) enum BodyProblem {
     Error(ProviderErrorBody),
 }
 
-/// Reads a non-streaming response body.
-pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, BodyProblem> {
+/// Reads a non-streaming response body; `exclude_reasoning` drops the message's reasoning.
+pub(crate) fn parse_response(
+    body: &[u8],
+    exclude_reasoning: bool,
+) -> Result<ChatResponse, BodyProblem> {
     let invalid = |err: &dyn std::fmt::Display| {
         BodyProblem::Invalid(format!("response body is not valid JSON: {err}"))
     };
@@ -43,7 +46,7 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, BodyProblem> {
     };
     Ok(ChatResponse {
         upstream_id: wire.id.map(Cow::into_owned),
-        choices: RawJson::from(choices),
+        choices: normalized(choices, &summary, exclude_reasoning),
         usage: wire.usage.unwrap_or_default(),
         finish_reason: summary
             .finish_reason
@@ -288,6 +291,86 @@ pub(crate) struct ChoicesSummary<'a> {
     pub(crate) finish_reason: Option<Cow<'a, str>>,
     /// Whether some `delta` carries output (content, tool calls, reasoning, a refusal, audio).
     pub(crate) has_output: bool,
+    /// Each string `finish_reason`: where its value is, as a slice of the text, and whether
+    /// its choice already has a `native_finish_reason`.
+    pub(crate) finishes: Vec<(Json<'a>, bool)>,
+    /// A choice lacks `index`, or a `message` lacks `role`: the choices are rebuilt.
+    pub(crate) incomplete: bool,
+    /// A `message` or `delta` carries reasoning.
+    pub(crate) has_reasoning: bool,
+}
+
+/// The members of a message or delta that hold reasoning.
+const REASONING_MEMBERS: &[&str] = &["reasoning", "reasoning_content", "reasoning_details"];
+
+/// `choices` in OpenRouter's shape: each string `finish_reason` normalized with the provider's
+/// value added as `native_finish_reason` (spliced in, so the rest stays the provider's bytes),
+/// and, only when needed, rebuilt: a choice without `index` or a message without `role` gets
+/// them, and `exclude_reasoning` removes the reasoning members.
+pub(crate) fn normalized(
+    choices: Json<'_>,
+    summary: &ChoicesSummary<'_>,
+    exclude_reasoning: bool,
+) -> RawJson {
+    if summary.incomplete || (exclude_reasoning && summary.has_reasoning) {
+        return rebuilt(choices, exclude_reasoning).unwrap_or_else(|| RawJson::from(choices));
+    }
+    if summary.finishes.is_empty() {
+        return RawJson::from(choices);
+    }
+    let text = choices.get();
+    let mut out = String::with_capacity(text.len() + 48 * summary.finishes.len());
+    let mut copied = 0;
+    for (span, has_native) in &summary.finishes {
+        let start = span.get().as_ptr() as usize - text.as_ptr() as usize;
+        let end = start + span.get().len();
+        let native: Cow<'_, str> = serde_json::from_str(span.get()).unwrap_or_default();
+        out.push_str(&text[copied..start]);
+        out.push('"');
+        out.push_str(FinishReason::normalize(&native).as_str());
+        out.push('"');
+        if !has_native {
+            out.push_str(",\"native_finish_reason\":");
+            out.push_str(span.get());
+        }
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    RawJson::parse(&out).unwrap_or_else(|_| RawJson::from(choices))
+}
+
+/// The slow path of [`normalized`], for the rare answer that needs more than a splice.
+fn rebuilt(choices: Json<'_>, exclude_reasoning: bool) -> Option<RawJson> {
+    use serde_json::Value;
+    let mut value: Value = serde_json::from_str(choices.get()).ok()?;
+    for (idx, choice) in value.as_array_mut()?.iter_mut().enumerate() {
+        let choice = choice.as_object_mut()?;
+        choice.entry("index").or_insert(Value::from(idx));
+        if let Some(Value::Object(message)) = choice.get_mut("message") {
+            message
+                .entry("role")
+                .or_insert(Value::String("assistant".to_owned()));
+        }
+        if exclude_reasoning {
+            for member in ["message", "delta"] {
+                if let Some(Value::Object(message)) = choice.get_mut(member) {
+                    for name in REASONING_MEMBERS {
+                        message.remove(*name);
+                    }
+                }
+            }
+        }
+        if let Some(Value::String(native)) = choice.get("finish_reason").cloned() {
+            choice.insert(
+                "finish_reason".to_owned(),
+                Value::String(FinishReason::normalize(&native).as_str().to_owned()),
+            );
+            choice
+                .entry("native_finish_reason")
+                .or_insert(Value::String(native));
+        }
+    }
+    RawJson::parse(&value.to_string()).ok()
 }
 
 /// Reads `choices` (an array) for its finish reason and output; returns its text with the
@@ -303,10 +386,24 @@ fn summarize<'a>(
                 malformed = true;
                 return scanner.value().map(drop);
             }
+            let mut has_index = false;
+            let mut has_native = false;
+            let mut finish = None;
             scanner.object(|name, scanner| {
                 match name.as_ref() {
+                    "index" => {
+                        has_index = true;
+                        scanner.value()?;
+                    }
+                    "native_finish_reason" => {
+                        has_native = true;
+                        scanner.value()?;
+                    }
                     "finish_reason" => {
-                        let reason = optional_string(scanner)?;
+                        let (span, reason) = scanner.spanned(optional_string)?;
+                        if reason.is_some() {
+                            finish = Some(span);
+                        }
                         if summary.finish_reason.is_none() {
                             summary.finish_reason = reason;
                         }
@@ -314,15 +411,34 @@ fn summarize<'a>(
                     "delta" if scanner.kind()? == Kind::Object => {
                         scanner.object(|name, scanner| {
                             let value = scanner.value()?;
-                            summary.has_output |= OUTPUT_MEMBERS.contains(&name.as_ref())
-                                && !matches!(value.get(), "null" | "\"\"" | "[]" | "{}");
+                            let present = !matches!(value.get(), "null" | "\"\"" | "[]" | "{}");
+                            summary.has_output |=
+                                present && OUTPUT_MEMBERS.contains(&name.as_ref());
+                            summary.has_reasoning |=
+                                present && REASONING_MEMBERS.contains(&name.as_ref());
                             Ok(())
                         })?;
+                    }
+                    "message" if scanner.kind()? == Kind::Object => {
+                        let mut has_role = false;
+                        scanner.object(|name, scanner| {
+                            let value = scanner.value()?;
+                            has_role |= name == "role";
+                            summary.has_reasoning |=
+                                REASONING_MEMBERS.contains(&name.as_ref()) && !value.is_null();
+                            Ok(())
+                        })?;
+                        summary.incomplete |= !has_role;
                     }
                     _ => drop(scanner.value()?),
                 }
                 Ok(())
-            })
+            })?;
+            summary.incomplete |= !has_index;
+            if let Some(span) = finish {
+                summary.finishes.push((span, has_native));
+            }
+            Ok(())
         })
     })?;
     Ok((choices, (!malformed).then_some(summary)))
@@ -354,14 +470,14 @@ mod tests {
     #[test]
     fn reads_usage_ids_and_finish_reason() {
         let body = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt","system_fingerprint":"fp_1","service_tier":"default","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\""},"finish_reason":"length"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":8,"cache_write_tokens":2,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":3}}}"#;
-        let response = parse_response(body).unwrap();
+        let response = parse_response(body, false).unwrap();
         assert_eq!(response.upstream_id.as_deref(), Some("chatcmpl-1"));
         assert_eq!(response.system_fingerprint.as_deref(), Some("fp_1"));
         assert_eq!(response.service_tier.as_deref(), Some("default"));
         assert_eq!(response.finish_reason, Some(FinishReason::Length));
         assert_eq!(
             response.choices.get(),
-            r#"[{"index":0,"message":{"role":"assistant","content":"Hi \"there\""},"finish_reason":"length"}]"#
+            r#"[{"index":0,"message":{"role":"assistant","content":"Hi \"there\""},"finish_reason":"length","native_finish_reason":"length"}]"#
         );
         assert_eq!(
             response.usage,
@@ -379,7 +495,7 @@ mod tests {
     #[test]
     fn missing_or_odd_usage_counts_read_as_zero() {
         let body = br#"{"choices":[{"finish_reason":"tool_calls","message":{}}],"usage":{"prompt_tokens":4,"completion_tokens":null,"total_tokens":4.0,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":-1}}}"#;
-        let response = parse_response(body).unwrap();
+        let response = parse_response(body, false).unwrap();
         assert_eq!(response.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(
             response.usage,
@@ -389,7 +505,7 @@ mod tests {
                 ..Usage::default()
             }
         );
-        let response = parse_response(br#"{"choices":[]}"#).unwrap();
+        let response = parse_response(br#"{"choices":[]}"#, false).unwrap();
         assert_eq!(response.usage, Usage::default());
         assert_eq!(response.finish_reason, None);
         assert_eq!(response.upstream_id, None);
@@ -398,14 +514,14 @@ mod tests {
     #[test]
     fn members_of_another_type_read_as_absent() {
         let body = br#"{"id":5,"choices":[{"finish_reason":7,"message":{}}],"usage":"lots","system_fingerprint":["x"],"service_tier":null,"error":null}"#;
-        let response = parse_response(body).unwrap();
+        let response = parse_response(body, false).unwrap();
         assert_eq!(response.upstream_id, None);
         assert_eq!(response.finish_reason, None);
         assert_eq!(response.usage, Usage::default());
         assert_eq!(response.system_fingerprint, None);
         assert_eq!(response.service_tier, None);
         let body = br#"{"choices":[],"usage":{"prompt_tokens":1e3,"completion_tokens":99999999999999999999999,"total_tokens":-0.5,"prompt_tokens_details":{"cached_tokens":"2"}}}"#;
-        let usage = parse_response(body).unwrap().usage;
+        let usage = parse_response(body, false).unwrap().usage;
         assert_eq!(usage.prompt_tokens, 1000);
         assert_eq!(usage.completion_tokens, u64::MAX);
         assert_eq!(usage.total_tokens, 0);
@@ -426,7 +542,7 @@ mod tests {
             b"{\"choices\":[{\"message\":{\"content\":\"cut",
         ] {
             assert!(
-                matches!(parse_response(body), Err(BodyProblem::Invalid(_))),
+                matches!(parse_response(body, false), Err(BodyProblem::Invalid(_))),
                 "{}",
                 String::from_utf8_lossy(body)
             );
@@ -436,7 +552,7 @@ mod tests {
     #[test]
     fn an_error_object_in_a_2xx_body_is_an_error() {
         let body = br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
-        let Err(BodyProblem::Error(error)) = parse_response(body) else {
+        let Err(BodyProblem::Error(error)) = parse_response(body, false) else {
             panic!("expected an error");
         };
         assert_eq!(error.message.as_deref(), Some("Rate limit reached"));
@@ -470,5 +586,33 @@ mod tests {
             r#"[{"delta":{},"finish_reason":null},{"delta":{},"finish_reason":"end_turn"}]"#,
         );
         assert_eq!(summary.finish_reason.as_deref(), Some("end_turn"));
+    }
+
+    #[test]
+    fn finish_reasons_are_normalized_in_place_and_the_native_one_kept() {
+        let body = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"caf\u00e9"},"finish_reason":"max_tokens"},{"index":1,"message":{"role":"assistant","content":"x"},"finish_reason":"stop","native_finish_reason":"end_turn"}]}"#;
+        let response = parse_response(body, false).unwrap();
+        assert_eq!(response.finish_reason, Some(FinishReason::Length));
+        assert_eq!(
+            response.choices.get(),
+            r#"[{"index":0,"message":{"role":"assistant","content":"caf\u00e9"},"finish_reason":"length","native_finish_reason":"max_tokens"},{"index":1,"message":{"role":"assistant","content":"x"},"finish_reason":"stop","native_finish_reason":"end_turn"}]"#
+        );
+    }
+
+    #[test]
+    fn missing_index_or_role_and_excluded_reasoning_rebuild_the_choices() {
+        let body = br#"{"choices":[{"message":{"content":"Hi","reasoning":"hmm"},"finish_reason":"end_turn"}]}"#;
+        let choices: serde_json::Value =
+            serde_json::from_str(parse_response(body, true).unwrap().choices.get()).unwrap();
+        assert_eq!(
+            choices,
+            serde_json::json!([{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop","native_finish_reason":"end_turn"}])
+        );
+        let complete = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi","reasoning":"hmm"},"finish_reason":null}]}"#;
+        let kept = parse_response(complete, false).unwrap();
+        assert_eq!(
+            kept.choices.get(),
+            r#"[{"index":0,"message":{"role":"assistant","content":"Hi","reasoning":"hmm"},"finish_reason":null}]"#
+        );
     }
 }

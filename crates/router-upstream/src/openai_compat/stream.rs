@@ -15,15 +15,15 @@ use futures_util::Stream;
 use router_core::json::RawJson;
 use router_core::response::{ChatChunk, FinishReason};
 
-use super::response::{ReadError, SeenPrefix, WireBody, error_member};
+use super::response::{ReadError, SeenPrefix, WireBody, error_member, normalized};
 use crate::client::{ChunkStream, Inner};
 pub(crate) use crate::event_stream::Event;
 use crate::event_stream::{self, EventReader};
 use crate::sse::SseEvent;
 use crate::transport::TransportError;
 
-/// Reads one `data:` payload.
-pub(crate) fn parse_event(data: &[u8], seen: &mut SeenPrefix) -> Event {
+/// Reads one `data:` payload; `exclude_reasoning` drops the deltas' reasoning.
+pub(crate) fn parse_event(data: &[u8], seen: &mut SeenPrefix, exclude_reasoning: bool) -> Event {
     if data.trim_ascii() == b"[DONE]" {
         return Event::Done;
     }
@@ -43,7 +43,7 @@ pub(crate) fn parse_event(data: &[u8], seen: &mut SeenPrefix) -> Event {
     }
     match wire.choices {
         Some((choices, summary)) => Event::Chunk(ChatChunk {
-            choices: RawJson::from(choices),
+            choices: normalized(choices, &summary, exclude_reasoning),
             has_output: summary.has_output,
             finish_reason: summary
                 .finish_reason
@@ -68,19 +68,24 @@ pub(crate) fn parse_event(data: &[u8], seen: &mut SeenPrefix) -> Event {
 pub(crate) fn decode(
     inner: Arc<Inner>,
     body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
+    exclude_reasoning: bool,
 ) -> ChunkStream {
-    event_stream::decode(inner, body, Reader::default())
+    let reader = Reader {
+        seen: SeenPrefix::default(),
+        exclude_reasoning,
+    };
+    event_stream::decode(inner, body, reader)
 }
 
 /// Reads OpenAI's `data:` events, remembering the start of the last chunk ([`SeenPrefix`]).
-#[derive(Default)]
 struct Reader {
     seen: SeenPrefix,
+    exclude_reasoning: bool,
 }
 
 impl EventReader for Reader {
     fn read(&mut self, event: &SseEvent) -> Event {
-        parse_event(event.data(), &mut self.seen)
+        parse_event(event.data(), &mut self.seen, self.exclude_reasoning)
     }
 }
 

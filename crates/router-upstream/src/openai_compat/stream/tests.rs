@@ -2,17 +2,18 @@
 
 use std::time::Duration;
 
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use proptest::prelude::*;
 use router_core::pricing::Usage;
 use router_core::secret::Secret;
 
 use super::*;
 use crate::client::{ProviderClient, ProviderKind, ProviderSettings};
+use crate::error::{ErrorKind, UpstreamError};
 
 /// Reads one event as the first of a stream.
 fn fresh(data: &[u8]) -> Event {
-    parse_event(data, &mut SeenPrefix::default())
+    parse_event(data, &mut SeenPrefix::default(), false)
 }
 
 fn chunk(data: &str) -> ChatChunk {
@@ -102,7 +103,7 @@ fn inner() -> Arc<Inner> {
 /// Decodes `pieces` as the network chunks of a body.
 fn decode_pieces(pieces: Vec<&'static [u8]>) -> ChunkStream {
     let body = stream::iter(pieces.into_iter().map(|it| Ok(Bytes::from_static(it))));
-    decode(inner(), body)
+    decode(inner(), body, false)
 }
 
 async fn collect(mut stream: ChunkStream) -> (Vec<ChatChunk>, Option<UpstreamError>) {
@@ -147,7 +148,7 @@ async fn network_chunking_does_not_matter() {
         .chunks(1)
         .map(|byte| Ok(Bytes::copy_from_slice(byte)))
         .collect();
-    let (chunks, err) = collect(decode(inner(), stream::iter(bytewise))).await;
+    let (chunks, err) = collect(decode(inner(), stream::iter(bytewise), false)).await;
     assert!(err.is_none());
     let shapes: Vec<_> = chunks
         .iter()
@@ -216,7 +217,7 @@ async fn invalid_json_ends_the_stream_with_an_error() {
 #[tokio::test(start_paused = true)]
 async fn a_silent_body_times_out() {
     let body = stream::iter([Ok(Bytes::from_static(CONTENT))]).chain(stream::pending());
-    let (chunks, err) = collect(decode(inner(), body)).await;
+    let (chunks, err) = collect(decode(inner(), body, false)).await;
     assert_eq!(chunks.len(), 1);
     assert_eq!(err.unwrap().kind, ErrorKind::Timeout);
 }
@@ -262,7 +263,7 @@ proptest! {
             }
             // Some chunks come twice in a row: all of a chunk is then a repeated start.
             for _ in 0..times {
-                let in_stream = format!("{:?}", parse_event(text.as_bytes(), &mut seen));
+                let in_stream = format!("{:?}", parse_event(text.as_bytes(), &mut seen, false));
                 let alone = format!("{:?}", fresh(text.as_bytes()));
                 prop_assert_eq!(in_stream, alone, "{}", text);
             }
@@ -275,21 +276,21 @@ fn a_repeated_start_is_remembered_and_a_different_one_read_whole() {
     let mut seen = SeenPrefix::default();
     let first = format!("{}{}", STARTS[2], RESTS[0]);
     assert!(matches!(
-        parse_event(first.as_bytes(), &mut seen),
+        parse_event(first.as_bytes(), &mut seen, false),
         Event::Chunk(_)
     ));
     assert_eq!(seen.len(), STARTS[2].len());
     // The same start with a bad rest is still an error, and forgets the start.
     let bad = format!("{}{}", STARTS[2], RESTS[9]);
     assert!(matches!(
-        parse_event(bad.as_bytes(), &mut seen),
+        parse_event(bad.as_bytes(), &mut seen, false),
         Event::Invalid(_)
     ));
     assert_eq!(seen.len(), 0);
     // A start that differs only in a value is read whole.
     let other = format!("{}{}", STARTS[1], RESTS[2]);
     assert!(matches!(
-        parse_event(other.as_bytes(), &mut seen),
+        parse_event(other.as_bytes(), &mut seen, false),
         Event::Chunk(_)
     ));
     assert_eq!(seen.len(), STARTS[1].len());
