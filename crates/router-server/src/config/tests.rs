@@ -845,3 +845,29 @@ fn auto_router_settings_are_checked_with_their_paths() {
         assert_eq!(paths(&problems(&text, &[])), [path], "{text}");
     }
 }
+
+#[test]
+fn providers_speak_the_native_kinds_and_unknown_kinds_are_refused() {
+    let config = load_str(PROVIDERS, &template_vars).unwrap();
+    let kind = |name: &str| config.provider(name).unwrap().settings.kind;
+    assert_eq!(kind("anthropic"), router_upstream::ProviderKind::Anthropic);
+    assert_eq!(
+        kind("google-ai-studio"),
+        router_upstream::ProviderKind::Gemini
+    );
+    assert_eq!(
+        kind("openai"),
+        router_upstream::ProviderKind::OpenAiCompatible
+    );
+    let native = MINIMAL.replace(
+        "[providers.openai]\n",
+        "[providers.openai]\nkind = \"gemini\"\n",
+    );
+    assert!(load_with(&native, &[]).is_ok());
+    let unknown = MINIMAL.replace(
+        "[providers.openai]\n",
+        "[providers.openai]\nkind = \"cohere\"\n",
+    );
+    let err = load_with(&unknown, &[]).unwrap_err().to_string();
+    assert!(err.contains("cohere"), "{err}");
+}
