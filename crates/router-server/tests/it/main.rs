@@ -16,6 +16,7 @@ mod fallbacks;
 mod fleet;
 mod generation;
 mod models;
+mod native;
 mod openai_sdk;
 mod receipts;
 mod route_api;

@@ -32,7 +32,7 @@ async fn the_openai_python_sdk_works_against_the_server() {
 }
 
 /// The Python of a virtualenv with `openai` installed, creating it when needed.
-fn openai_virtualenv() -> PathBuf {
+pub(crate) fn openai_virtualenv() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openai-venv");
     let python = venv.join("bin/python");
     if python.exists()
@@ -64,13 +64,13 @@ fn openai_virtualenv() -> PathBuf {
     python
 }
 
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     command
         .output()
         .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
 }
 
-fn describe(output: &Output) -> String {
+pub(crate) fn describe(output: &Output) -> String {
     format!(
         "status: {}\n--- stdout\n{}\n--- stderr\n{}",
         output.status,
