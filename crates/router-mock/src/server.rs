@@ -153,8 +153,8 @@ impl MockProvider {
         self.addr
     }
 
-    /// The OpenAI-style base URL, `http://127.0.0.1:PORT/v1` (Anthropic's Messages API is
-    /// under it too, at `/v1/messages`).
+    /// The OpenAI-style base URL, `http://127.0.0.1:PORT/v1`. Anthropic's Messages API is under
+    /// it too (`/v1/messages`), and so is Gemini's (`/v1/models/{model}:generateContent`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
@@ -259,6 +259,8 @@ fn routes(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{*rest}", post(gemini::models))
+        // Gemini's `v1` API has the same methods; it lets one base URL serve every format.
+        .route("/v1/models/{*rest}", post(gemini::models))
         .route("/v1/models", get(list_models))
         .route("/health", get(health))
         .fallback(not_found)

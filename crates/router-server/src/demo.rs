@@ -4,8 +4,9 @@
 //! One [`MockProvider`] is started per demo provider on `127.0.0.1:0`, each with its own
 //! latency and pace so streams look real. The catalog is `config/demo.toml` (embedded in the
 //! binary); its `${TURNOUT_DEMO_URL_<PROVIDER>}` placeholders are filled with the mocks' base
-//! URLs, and every other variable comes from the environment. The Anthropic models are served
-//! in Anthropic's Messages format and the Google ones in Gemini's, as in `providers.toml`.
+//! URLs, and every other variable comes from the environment. As in `config/providers.toml`, the
+//! Anthropic models are served in Anthropic's Messages format and the Google ones in Gemini's
+//! (a mock speaks all three formats under its one base URL).
 
 use std::io;
 use std::net::SocketAddr;
@@ -37,10 +38,6 @@ struct DemoProvider {
     /// Stream pace.
     tokens_per_second: f64,
 }
-
-/// The demo provider that speaks Gemini's format (`kind = "gemini"` in `demo.toml`); the
-/// Anthropic one speaks Anthropic's, under the same `/v1` base as the OpenAI-compatible ones.
-const GEMINI_PROVIDER: &str = "google-ai-studio";
 
 /// The providers of `demo.toml`, each a little different.
 const DEMO_PROVIDERS: [DemoProvider; 6] = [
@@ -131,11 +128,7 @@ impl DemoProviders {
                     .mocks
                     .iter()
                     .find(|(name, _)| url_var_suffix(name) == provider)
-                    .map(|(name, mock)| match *name {
-                        // The demo's Google models are served in Gemini's own format.
-                        GEMINI_PROVIDER => mock.gemini_base_url(),
-                        _ => mock.base_url(),
-                    })
+                    .map(|(_, mock)| mock.base_url())
                     .or_else(|| env(name)),
                 None => env(name),
             },
