@@ -205,3 +205,98 @@ impl<R: EventReader> Decoder<R> {
         Some(Err(UpstreamError::new(self.inner.name(), kind, detail)))
     }
 }
+
+/// Test support: a stream read event by event without the network, in pieces cut anywhere.
+#[cfg(test)]
+pub(crate) mod pieces {
+    use router_core::pricing::Usage;
+    use router_core::response::FinishReason;
+
+    use super::{Event, EventReader};
+    use crate::sse::SseParser;
+
+    /// What one event became, comparable across runs.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) enum Outcome {
+        /// A chunk: its `choices`, finish, usage and whether it is output.
+        Chunk(String, Option<FinishReason>, Option<Usage>, bool),
+        /// The end event.
+        Done,
+        /// A provider error: its code and message.
+        Error(Option<String>, Option<String>),
+        /// An unreadable event.
+        Invalid(String),
+    }
+
+    /// Feeds `wire` to `reader` in pieces cut at `cuts` (each taken modulo the length) and
+    /// returns what every event became, `Skip`s left out.
+    pub(crate) fn read_in_pieces(
+        mut reader: impl EventReader,
+        wire: &[u8],
+        cuts: &[usize],
+    ) -> Vec<Outcome> {
+        let mut points: Vec<usize> = cuts.iter().map(|cut| cut % (wire.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(wire.len());
+        let mut parser = SseParser::new();
+        let mut outcomes = Vec::new();
+        let mut fed = 0;
+        let mut take = |parser: &mut SseParser, outcomes: &mut Vec<Outcome>, last: bool| loop {
+            let next = match last {
+                false => parser.next_event(),
+                true => match parser.next_event() {
+                    Ok(None) => parser.finish(),
+                    other => other,
+                },
+            };
+            let Some(event) = next.unwrap() else { break };
+            match reader.read(&event) {
+                Event::Chunk(chunk) => outcomes.push(Outcome::Chunk(
+                    chunk.choices.get().to_owned(),
+                    chunk.finish_reason,
+                    chunk.usage,
+                    chunk.has_output,
+                )),
+                Event::Done => outcomes.push(Outcome::Done),
+                Event::Skip => {}
+                Event::Error(body) => outcomes.push(Outcome::Error(body.code, body.message)),
+                Event::Invalid(why) => outcomes.push(Outcome::Invalid(why)),
+            }
+        };
+        for point in points {
+            parser.push(&wire[fed..point.max(fed)]);
+            fed = point.max(fed);
+            take(&mut parser, &mut outcomes, false);
+        }
+        take(&mut parser, &mut outcomes, true);
+        outcomes
+    }
+
+    /// The text of every chunk's `delta.content`, and each tool call's name and arguments as
+    /// assembled from their pieces, by index.
+    pub(crate) fn assemble(outcomes: &[Outcome]) -> (String, Vec<(String, String)>, String) {
+        let mut content = String::new();
+        let mut reasoning = String::new();
+        let mut calls: Vec<(String, String)> = Vec::new();
+        for outcome in outcomes {
+            let Outcome::Chunk(choices, ..) = outcome else {
+                continue;
+            };
+            let choices: serde_json::Value = serde_json::from_str(choices).unwrap();
+            for choice in choices.as_array().unwrap() {
+                let delta = &choice["delta"];
+                content += delta["content"].as_str().unwrap_or_default();
+                reasoning += delta["reasoning"].as_str().unwrap_or_default();
+                for call in delta["tool_calls"].as_array().into_iter().flatten() {
+                    let index = usize::try_from(call["index"].as_u64().unwrap()).unwrap();
+                    if index == calls.len() {
+                        calls.push((String::new(), String::new()));
+                    }
+                    calls[index].0 += call["function"]["name"].as_str().unwrap_or_default();
+                    calls[index].1 += call["function"]["arguments"].as_str().unwrap_or_default();
+                }
+            }
+        }
+        (content, calls, reasoning)
+    }
+}
