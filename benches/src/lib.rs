@@ -240,6 +240,49 @@ fn raw(value: &serde_json::Value) -> RawJson {
     }
 }
 
+/// Anthropic's streaming answer of `n_chunks` words, as Anthropic sends it: `message_start`,
+/// a text block of one `text_delta` per word, `message_delta` with the stop reason and usage,
+/// `message_stop`.
+pub fn anthropic_stream(n_chunks: usize) -> Vec<u8> {
+    let mut out = String::new();
+    out.push_str("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5-20250929\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1200,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":1}}}\n\n");
+    out.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\n");
+    for idx in 0..n_chunks {
+        let word =
+            serde_json::to_string(&format!(" {}", WORDS[idx % WORDS.len()])).unwrap_or_default();
+        let _ = write!(
+            out,
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":{word}}}}}\n\n"
+        );
+    }
+    let _ = write!(
+        out,
+        "event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\nevent: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{n_chunks}}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+    );
+    out.into_bytes()
+}
+
+/// Gemini's streaming answer of `n_chunks` words (`streamGenerateContent?alt=sse`): one
+/// `GenerateContentResponse` per word with its usage so far, the last with `finishReason`.
+pub fn gemini_stream(n_chunks: usize) -> Vec<u8> {
+    let mut out = String::new();
+    for idx in 0..n_chunks {
+        let word =
+            serde_json::to_string(&format!(" {}", WORDS[idx % WORDS.len()])).unwrap_or_default();
+        let finish = match idx + 1 == n_chunks {
+            true => ",\"finishReason\":\"STOP\"",
+            false => "",
+        };
+        let _ = write!(
+            out,
+            "data: {{\"candidates\": [{{\"content\": {{\"parts\": [{{\"text\": {word}}}],\"role\": \"model\"}}{finish},\"index\": 0}}],\"usageMetadata\": {{\"promptTokenCount\": 1200,\"candidatesTokenCount\": {},\"totalTokenCount\": {}}},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"mEq1aPa_LpWg1dkP5Ni1gAM\"}}\r\n\r\n",
+            idx + 1,
+            1201 + idx
+        );
+    }
+    out.into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use router_core::request::ChatRequest;
@@ -292,5 +335,26 @@ mod tests {
         assert_eq!(events.last().unwrap(), &"data: [DONE]");
         serde_json::from_str::<serde_json::Value>(chunk_choices().get()).unwrap();
         assert!(chat_response(500).choices.get().len() > 500);
+    }
+
+    #[test]
+    fn every_format_replays_its_stream_whole() {
+        use router_upstream::ProviderKind;
+        use router_upstream::replay::read_stream;
+        for (kind, wire, expected) in [
+            (ProviderKind::OpenAiCompatible, provider_stream(20), 22),
+            (ProviderKind::Anthropic, anthropic_stream(20), 22),
+            (ProviderKind::Gemini, gemini_stream(20), 20),
+        ] {
+            let mut text = String::new();
+            let n_chunks = read_stream(kind, &wire, 7, |chunk| {
+                let choices: serde_json::Value = serde_json::from_str(chunk.choices.get()).unwrap();
+                if let Some(content) = choices[0]["delta"]["content"].as_str() {
+                    text.push_str(content);
+                }
+            });
+            assert_eq!(n_chunks, Ok(expected), "{kind:?}");
+            assert_eq!(text.split_whitespace().count(), 20, "{kind:?}: {text}");
+        }
     }
 }

@@ -32,6 +32,7 @@
 //!   once, and OpenAI-shaped `choices` built from a native answer.
 //! - `openai_compat`: the OpenAI chat completions wire format (request body writer, response
 //!   parser, stream decoder).
+//! - [`replay`]: a stream already in memory read with the live readers (benches, fuzzing).
 //! - `anthropic`: Anthropic's Messages API. `gemini`: Google's `generateContent` and
 //!   `streamGenerateContent`.
 
@@ -45,6 +46,7 @@ mod gemini;
 pub mod h1;
 mod openai_compat;
 mod pool;
+pub mod replay;
 pub mod sse;
 mod transport;
 

@@ -21,7 +21,8 @@ use router_core::response::ChatResponse;
 use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, UpstreamError};
 use crate::{event_stream, exchange};
-use response::{BodyProblem, StreamReader};
+use response::BodyProblem;
+pub(crate) use response::StreamReader;
 
 /// The `anthropic-version` header sent on every request.
 pub(crate) const API_VERSION: &str = "2023-06-01";

@@ -21,7 +21,8 @@ use router_core::response::ChatResponse;
 use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, UpstreamError};
 use crate::{event_stream, exchange};
-use response::{BodyProblem, StreamReader};
+use response::BodyProblem;
+pub(crate) use response::StreamReader;
 
 /// The prefix of tool-call ids Turnout makes up when Gemini gives none (they are not sent back).
 pub(crate) const SYNTHETIC_ID_PREFIX: &str = "call_gm_";

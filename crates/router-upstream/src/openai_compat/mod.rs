@@ -24,6 +24,7 @@ use crate::client::{ChunkStream, Inner};
 use crate::error::{self, ErrorKind, UpstreamError};
 use crate::exchange;
 use response::BodyProblem;
+pub(crate) use stream::reader;
 
 /// A non-streaming chat completion.
 pub(crate) async fn complete(

@@ -70,11 +70,15 @@ pub(crate) fn decode(
     body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
     exclude_reasoning: bool,
 ) -> ChunkStream {
-    let reader = Reader {
+    event_stream::decode(inner, body, reader(exclude_reasoning))
+}
+
+/// The reader of one stream's events.
+pub(crate) fn reader(exclude_reasoning: bool) -> impl EventReader {
+    Reader {
         seen: SeenPrefix::default(),
         exclude_reasoning,
-    };
-    event_stream::decode(inner, body, reader)
+    }
 }
 
 /// Reads OpenAI's `data:` events, remembering the start of the last chunk ([`SeenPrefix`]).
