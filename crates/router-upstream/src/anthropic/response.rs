@@ -198,8 +198,6 @@ pub(crate) struct StreamReader {
     tool_blocks: Vec<(u64, usize)>,
     /// Reasoning blocks seen so far (the `index` of `reasoning_details`).
     reasoning_blocks: usize,
-    /// The block in progress is a thinking block.
-    thinking_block: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -208,8 +206,8 @@ struct WireEvent<'a> {
     kind: Cow<'a, str>,
     #[serde(default)]
     index: Option<u64>,
-    #[serde(borrow, default)]
-    message: Option<StartMessage<'a>>,
+    #[serde(default)]
+    message: Option<StartMessage>,
     #[serde(borrow, default)]
     content_block: Option<WireBlock<'a>>,
     #[serde(borrow, default)]
@@ -219,10 +217,7 @@ struct WireEvent<'a> {
 }
 
 #[derive(Deserialize)]
-struct StartMessage<'a> {
-    #[serde(borrow, default)]
-    #[expect(dead_code, reason = "read for completeness; the generation id is ours")]
-    id: Option<Cow<'a, str>>,
+struct StartMessage {
     #[serde(default)]
     usage: Option<WireUsage>,
 }
@@ -251,7 +246,6 @@ impl StreamReader {
             usage: Usage::default(),
             tool_blocks: Vec::new(),
             reasoning_blocks: 0,
-            thinking_block: None,
         }
     }
 
@@ -318,7 +312,6 @@ impl StreamReader {
                     }
                     "thinking" => {
                         self.reasoning_blocks += 1;
-                        self.thinking_block = Some(index);
                         Event::Skip
                     }
                     "redacted_thinking" => {
@@ -406,12 +399,7 @@ impl StreamReader {
                     _ => Event::Skip,
                 }
             }
-            "content_block_stop" => {
-                if self.thinking_block == wire.index {
-                    self.thinking_block = None;
-                }
-                Event::Skip
-            }
+            "content_block_stop" => Event::Skip,
             "message_delta" => {
                 if let Some(usage) = wire.usage {
                     add_usage(&mut self.usage, usage);
