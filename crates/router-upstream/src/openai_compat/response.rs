@@ -307,16 +307,31 @@ const REASONING_MEMBERS: &[&str] = &["reasoning", "reasoning_content", "reasonin
 /// value added as `native_finish_reason` (spliced in, so the rest stays the provider's bytes),
 /// and, only when needed, rebuilt: a choice without `index` or a message without `role` gets
 /// them, and `exclude_reasoning` removes the reasoning members.
+#[inline]
 pub(crate) fn normalized(
     choices: Json<'_>,
     summary: &ChoicesSummary<'_>,
     exclude_reasoning: bool,
 ) -> RawJson {
-    if summary.incomplete || (exclude_reasoning && summary.has_reasoning) {
-        return rebuilt(choices, exclude_reasoning).unwrap_or_else(|| RawJson::from(choices));
-    }
-    if summary.finishes.is_empty() {
+    let rebuild = summary.incomplete || (exclude_reasoning && summary.has_reasoning);
+    if !rebuild && summary.finishes.is_empty() {
+        // Every chunk but the last: copied as the provider wrote it.
         return RawJson::from(choices);
+    }
+    normalized_slowly(choices, summary, rebuild, exclude_reasoning)
+}
+
+/// [`normalized`] for the chunk with the finish, and for choices to rebuild.
+#[cold]
+#[inline(never)]
+fn normalized_slowly(
+    choices: Json<'_>,
+    summary: &ChoicesSummary<'_>,
+    rebuild: bool,
+    exclude_reasoning: bool,
+) -> RawJson {
+    if rebuild {
+        return rebuilt(choices, exclude_reasoning).unwrap_or_else(|| RawJson::from(choices));
     }
     let text = choices.get();
     let mut out = String::with_capacity(text.len() + 48 * summary.finishes.len());
