@@ -2,7 +2,7 @@
 //! bodies, and `GET /v1/models`.
 //!
 //! The handler here reads the request and runs the model's [`crate::Behavior`] in order:
-//! latency, failure, hang, non-JSON, then the answer. `answer` renders answers (bodies from
+//! latency, failure, hang, non-JSON, a huge body, then the answer. `answer` renders answers (bodies from
 //! borrowed `Serialize` structs straight into one buffer; a stream's chunks rendered up front and
 //! then paced out, each its own body frame); `error` renders OpenAI's error bodies.
 
@@ -27,7 +27,9 @@ use crate::server::Shared;
 mod answer;
 mod error;
 
-use answer::{Answer, Usage, completion_response, non_json_response, stream_response};
+use answer::{
+    Answer, Usage, completion_response, huge_response, non_json_response, stream_response,
+};
 pub(crate) use error::OpenAiError;
 use error::failure_response;
 
@@ -117,6 +119,9 @@ pub(crate) async fn chat_completions(
     }
     if behavior.non_json {
         return non_json_response(stream, guard);
+    }
+    if let Some(bytes) = behavior.huge_body_bytes {
+        return huge_response(stream, bytes, guard);
     }
 
     let cached_tokens = shared.prompt_cache.read_and_write(model, &messages);

@@ -484,6 +484,8 @@ pub(crate) fn from_transport(
         ErrorKind::Timeout
     } else if err.is_connect() {
         ErrorKind::Connect
+    } else if err.is_too_large() {
+        ErrorKind::InvalidResponse
     } else {
         otherwise
     };

@@ -20,7 +20,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
@@ -58,6 +58,8 @@ pub(crate) enum TransportError {
     Body(PoolError),
     /// The whole exchange took longer than the provider's total timeout.
     TimedOut(Duration),
+    /// The body is longer than the limit, in bytes, it was read within.
+    TooLarge(usize),
 }
 
 /// The answer's status and headers, and its body still to read.
@@ -80,6 +82,21 @@ enum ResponseBody {
         deadline: Pin<Box<Sleep>>,
         total_timeout: Duration,
     },
+}
+
+/// Appends `chunk` to `body` unless that makes it longer than `limit` (then `None`). The buffer
+/// grows by doubling, but never past `limit`: a body near the limit costs at most `limit` bytes.
+fn append_within(body: &mut Vec<u8>, chunk: &[u8], limit: usize) -> Option<()> {
+    let needed = body.len().checked_add(chunk.len())?;
+    if needed > limit {
+        return None;
+    }
+    if needed > body.capacity() {
+        let capacity = needed.max(body.capacity().saturating_mul(2)).min(limit);
+        body.reserve_exact(capacity - body.len());
+    }
+    body.extend_from_slice(chunk);
+    Some(())
 }
 
 /// A response body as a stream of network chunks; it ends after an error.
@@ -281,21 +298,45 @@ impl Response {
         }
     }
 
-    /// The whole body. A body that arrives in one chunk is not copied.
-    pub(crate) async fn bytes(mut self) -> Result<Bytes, TransportError> {
+    /// The whole body, if it is at most `limit` bytes long; a longer one is an error as soon as
+    /// that is known (from its `content-length`, or once more than `limit` bytes arrived), and
+    /// never read further. A body that arrives in one chunk is not copied.
+    pub(crate) async fn bytes_within(mut self, limit: usize) -> Result<Bytes, TransportError> {
+        let too_large = TransportError::TooLarge(limit);
+        if self
+            .declared_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large);
+        }
         let Some(first) = self.chunk().await? else {
             return Ok(Bytes::new());
         };
+        if first.len() > limit {
+            return Err(too_large);
+        }
         let Some(second) = self.chunk().await? else {
             return Ok(first);
         };
-        let mut body = BytesMut::with_capacity(2 * (first.len() + second.len()));
-        body.extend_from_slice(&first);
-        body.extend_from_slice(&second);
-        while let Some(chunk) = self.chunk().await? {
-            body.extend_from_slice(&chunk);
+        let mut body = Vec::new();
+        for chunk in [first, second] {
+            append_within(&mut body, &chunk, limit).ok_or(TransportError::TooLarge(limit))?;
         }
-        Ok(body.freeze())
+        while let Some(chunk) = self.chunk().await? {
+            append_within(&mut body, &chunk, limit).ok_or(TransportError::TooLarge(limit))?;
+        }
+        Ok(Bytes::from(body))
+    }
+
+    /// The body's length as its head declares it, when it does.
+    fn declared_length(&self) -> Option<u64> {
+        match &self.body {
+            ResponseBody::Reqwest(response) => response.content_length(),
+            ResponseBody::Plain { head, .. } => match head.framing {
+                crate::h1::Framing::Length(length) => Some(length),
+                crate::h1::Framing::Chunked | crate::h1::Framing::Close => None,
+            },
+        }
     }
 
     /// The body as a stream of chunks.
@@ -345,6 +386,7 @@ impl TransportError {
             TransportError::TimedOut(_) => true,
             TransportError::Request(err) => err.is_timeout(),
             TransportError::Body(err) => err.is_timeout(),
+            TransportError::TooLarge(_) => false,
         }
     }
 
@@ -353,8 +395,15 @@ impl TransportError {
         match self {
             TransportError::Reqwest(err) => err.is_connect(),
             TransportError::Request(err) => err.is_connect(),
-            TransportError::Body(_) | TransportError::TimedOut(_) => false,
+            TransportError::Body(_) | TransportError::TimedOut(_) | TransportError::TooLarge(_) => {
+                false
+            }
         }
+    }
+
+    /// The answer was longer than its limit: the provider sent something we will not read.
+    pub(crate) fn is_too_large(&self) -> bool {
+        matches!(self, TransportError::TooLarge(_))
     }
 
     /// The error and its causes, `: `-separated, without URLs.
@@ -365,6 +414,9 @@ impl TransportError {
             TransportError::Body(err) => error_chain(&err),
             TransportError::TimedOut(limit) => {
                 format!("the request took longer than the total timeout of {limit:?}")
+            }
+            TransportError::TooLarge(limit) => {
+                format!("the response body is longer than max_response_bytes ({limit} bytes)")
             }
         }
     }
@@ -479,7 +531,10 @@ mod tests {
         .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "application/json");
-        assert_eq!(&response.bytes().await.unwrap()[..], b"{\"ok\":true}");
+        assert_eq!(
+            &response.bytes_within(1 << 20).await.unwrap()[..],
+            b"{\"ok\":true}"
+        );
         let request = server.await.unwrap().to_ascii_lowercase();
         assert!(
             request.starts_with("post /v1/chat/completions http/1.1\r\n"),
@@ -555,7 +610,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(&response.bytes().await.unwrap()[..], &body[..]);
+        assert_eq!(
+            &response.bytes_within(1 << 20).await.unwrap()[..],
+            &body[..]
+        );
     }
 
     #[tokio::test]
@@ -579,5 +637,66 @@ mod tests {
             .collect()
             .await;
         assert_eq!(chunks.concat(), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused() {
+        // Declared too long: refused from the head, before any body byte is read.
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000000\r\n\r\n{\"choices\":",
+        )
+        .await;
+        let client = transport(url.as_str(), false);
+        let response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+            .await
+            .unwrap();
+        let err = response.bytes_within(1024).await.unwrap_err();
+        assert!(err.is_too_large() && !err.is_timeout(), "{err:?}");
+        assert!(err.describe().contains("max_response_bytes (1024 bytes)"));
+
+        // Chunked: read up to the limit, and no further.
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n",
+        )
+        .await;
+        let client = transport(url.as_str(), false);
+        let response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+            .await
+            .unwrap();
+        let err = response.bytes_within(10).await.unwrap_err();
+        assert!(err.is_too_large(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_is_read() {
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n0\r\n\r\n",
+        )
+        .await;
+        let transport = transport(url.as_str(), false);
+        let response = post(
+            &transport,
+            b"{}",
+            "application/json",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &response.bytes_within(12).await.unwrap()[..],
+            b"abcdefghijkl"
+        );
+    }
+
+    #[test]
+    fn the_buffer_never_grows_past_the_limit() {
+        let mut body = Vec::new();
+        for _ in 0..7 {
+            append_within(&mut body, &[b'x'; 100], 700).unwrap();
+            assert!(body.capacity() <= 700, "{}", body.capacity());
+        }
+        assert_eq!(body.len(), 700);
+        assert_eq!(append_within(&mut body, b"y", 700), None);
+        assert_eq!(body.len(), 700);
     }
 }

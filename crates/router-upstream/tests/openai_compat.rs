@@ -656,3 +656,29 @@ async fn sequential_requests_reuse_one_pooled_connection() {
     assert_eq!(mock.calls().len(), 3);
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn an_answer_over_max_response_bytes_is_invalid_and_read_no_further() {
+    let huge = Behavior {
+        huge_body_bytes: Some(1 << 30),
+        ..Behavior::default()
+    };
+    let mock = mock(vec![("huge", huge)]).await;
+    let mut settings = settings(&mock.base_url());
+    settings.max_response_bytes = 1024 * 1024;
+    let client = ProviderClient::new(settings).unwrap();
+
+    let err = complete(&client, "huge").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.retryable());
+    assert!(err.detail.contains("max_response_bytes"), "{err:?}");
+    assert!(mock.wait_for_disconnect(0, GUARD).await);
+
+    let stream = open_stream(&client, "huge").await.unwrap();
+    let (chunks, err) = drain(stream).await;
+    assert!(chunks.is_empty());
+    let err = err.unwrap();
+    assert_eq!(err.kind, ErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.detail.contains("larger than 1048576 bytes"), "{err:?}");
+    assert!(mock.wait_for_disconnect(1, GUARD).await);
+}

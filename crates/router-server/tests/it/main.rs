@@ -15,6 +15,7 @@ mod fallback;
 mod fallbacks;
 mod fleet;
 mod generation;
+mod limits_upstream;
 mod models;
 mod openai_sdk;
 mod receipts;
