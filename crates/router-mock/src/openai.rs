@@ -22,6 +22,7 @@ use serde_json::value::RawValue;
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallOutcome, NewCall};
 use crate::reply::{completion_tokens, default_reply, tokens_of_chars};
+use crate::script::FailureKind;
 use crate::server::Shared;
 
 mod answer;
@@ -86,6 +87,11 @@ pub(crate) async fn chat_completions(
     };
     let stream = request.stream.unwrap_or(false);
     let behavior = shared.behavior(model);
+    let echoed_key = behavior
+        .fail
+        .as_ref()
+        .filter(|failure| failure.kind == FailureKind::EchoKey)
+        .map(|_| echoed_key(&parts.headers));
     let call = NewCall {
         uri: parts.uri,
         model,
@@ -112,7 +118,7 @@ pub(crate) async fn chat_completions(
     let prompt_tokens = tokens_of_chars(prompt_chars).max(1);
     if let Some(failure) = &behavior.fail {
         guard.finish(CallOutcome::Failed);
-        return failure_response(failure, model, prompt_tokens);
+        return failure_response(failure, model, prompt_tokens, echoed_key.as_deref());
     }
     if behavior.hang {
         std::future::pending::<()>().await;
@@ -313,6 +319,18 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+/// The request's key, upper-cased, for a [`FailureKind::EchoKey`] failure.
+fn echoed_key(headers: &axum::http::HeaderMap) -> String {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    authorization
+        .strip_prefix("Bearer ")
+        .unwrap_or(authorization)
+        .to_ascii_uppercase()
+}
+
 fn unix_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

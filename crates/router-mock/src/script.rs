@@ -79,6 +79,9 @@ pub enum FailureKind {
     Moderation,
     /// The provider is overloaded (`server_error`; usually 503 or 529).
     Overloaded,
+    /// `invalid_api_key` whose message quotes the request's key back upper-cased, as a careless
+    /// provider might: what a client of the router must never see.
+    EchoKey,
 }
 
 /// A script file for the `router-mock` binary: a default behaviour and one per model name.

@@ -18,6 +18,7 @@ mod generation;
 mod limits_upstream;
 mod models;
 mod openai_sdk;
+mod provider_keys;
 mod receipts;
 mod route_api;
 mod streaming;
