@@ -22,11 +22,15 @@
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
+//! - `fuzzing` (feature `fuzzing`): the private decoders, exposed to the fuzz targets only.
 //! - `openai_compat`: the OpenAI chat completions wire format (request body writer, response
 //!   parser, stream decoder). Anthropic and Gemini get sibling modules of the same shape.
 
 pub mod client;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;
 mod openai_compat;
 pub mod sse;

@@ -8,8 +8,8 @@
 //! non-2xx answer from its status, headers and body, and hand a 2xx to the parser or decoder.
 
 mod request;
-mod response;
-mod stream;
+pub(crate) mod response;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 use std::time::SystemTime;
