@@ -34,7 +34,8 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(response) = read else {
         return;
     };
-    let value = value.unwrap_or_else(|err| panic!("accepted what serde_json refuses ({err}): {text:?}"));
+    let value =
+        value.unwrap_or_else(|err| panic!("accepted what serde_json refuses ({err}): {text:?}"));
     if repeats_a_member(text) {
         return;
     }

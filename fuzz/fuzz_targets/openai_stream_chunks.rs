@@ -26,6 +26,11 @@ fuzz_target!(|stream: &[u8]| {
         };
         let resumed = in_turn.read(event.data());
         let fresh = ChunkReader::new().read(event.data());
-        assert_eq!(resumed, fresh, "{:?}", String::from_utf8_lossy(event.data()));
+        assert_eq!(
+            resumed,
+            fresh,
+            "{:?}",
+            String::from_utf8_lossy(event.data())
+        );
     }
 });
