@@ -1,15 +1,14 @@
 //! Anthropic's Messages API: `POST /v1/messages` (JSON and SSE) and its error bodies.
 //!
-//! The handler checks `x-api-key` (when the mock has a key), reads the request, runs the
-//! model's [`crate::Behavior`] (latency, failure, hang, non-JSON, then the answer) and answers
-//! with the [`crate::plan`] every format shares: thinking blocks with a signature when
-//! `thinking` is on, a `tool_use` block when tools are offered, JSON when `output_config` asks
-//! for a schema. A request with `cache_control` anywhere writes its prompt to the simulated
-//! cache on first sight (`cache_creation_input_tokens`) and reads it after
-//! (`cache_read_input_tokens`). Streams follow Anthropic's event sequence: `message_start`,
-//! `content_block_start`/`_delta`/`_stop` per block (tool arguments in two
-//! `input_json_delta`s), `ping`, `message_delta` with the stop reason and usage,
-//! `message_stop`.
+//! The handler checks `x-api-key` (when the mock has a key), reads the request, runs the model's
+//! [`crate::Behavior`] (latency, failure, hang, non-JSON, a huge body, then the answer) and answers
+//! with the [`crate::plan`] every format shares: thinking blocks with a signature when `thinking`
+//! is on, a `tool_use` block when tools are offered, JSON when `output_config` asks for a schema. A
+//! request with `cache_control` anywhere writes its prompt to the simulated cache on first sight
+//! (`cache_creation_input_tokens`) and reads it after (`cache_read_input_tokens`). Streams follow
+//! Anthropic's event sequence: `message_start`, `content_block_start`/`_delta`/`_stop` per block
+//! (tool arguments in two `input_json_delta`s), `ping`, `message_delta` with the stop reason and
+//! usage, `message_stop`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::openai::{Frame, Playback, json_response, sse_response};
+use crate::openai::{Frame, Playback, huge_response, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
@@ -107,7 +106,7 @@ pub(crate) async fn messages(State(shared): State<Arc<Shared>>, request: Request
     }
     if let Some(failure) = &behavior.fail {
         guard.finish(CallOutcome::Failed);
-        return failure_response(failure);
+        return failure_response(failure, parts.headers.get("x-api-key"));
     }
     if behavior.hang {
         std::future::pending::<()>().await;
@@ -122,6 +121,9 @@ pub(crate) async fn messages(State(shared): State<Arc<Shared>>, request: Request
             "<html>oops</html>",
         )
             .into_response();
+    }
+    if let Some(bytes) = behavior.huge_body_bytes {
+        return huge_response(stream, bytes, guard);
     }
     let texts = message_texts(&request);
     let cache_messages: Vec<CacheMessage<'_>> = texts
@@ -406,10 +408,25 @@ fn error(status: StatusCode, kind: &str, message: &str, retry_after: Option<u64>
     response
 }
 
-/// A scripted failure in Anthropic's words (`overloaded_error` is its 529).
-fn failure_response(failure: &Failure) -> Response {
+/// A scripted failure in Anthropic's words (`overloaded_error` is its 529); `key` is the
+/// request's `x-api-key`, which an [`FailureKind::EchoKey`] failure quotes back upper-cased.
+fn failure_response(failure: &Failure, key: Option<&HeaderValue>) -> Response {
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if failure.kind == FailureKind::EchoKey {
+        let key = key
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let message = format!("invalid x-api-key: {key}");
+        return error(
+            status,
+            "authentication_error",
+            &message,
+            failure.retry_after,
+        );
+    }
     let (kind, message) = match failure.kind {
+        FailureKind::EchoKey => ("authentication_error", "invalid x-api-key"),
         FailureKind::RateLimit => (
             "rate_limit_error",
             "Number of request tokens has exceeded your per-minute rate limit",

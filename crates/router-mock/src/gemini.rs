@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::openai::{Frame, Playback, json_response, sse_response};
+use crate::openai::{Frame, Playback, huge_response, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
@@ -94,7 +94,7 @@ pub(crate) async fn models(
     }
     if let Some(failure) = &behavior.fail {
         guard.finish(CallOutcome::Failed);
-        return failure_response(failure);
+        return failure_response(failure, parts.headers.get("x-goog-api-key"));
     }
     if behavior.hang {
         std::future::pending::<()>().await;
@@ -109,6 +109,9 @@ pub(crate) async fn models(
             "<html>oops</html>",
         )
             .into_response();
+    }
+    if let Some(bytes) = behavior.huge_body_bytes {
+        return huge_response(stream, bytes, guard);
     }
     let texts = content_texts(&request);
     let cache_messages: Vec<CacheMessage<'_>> = texts
@@ -366,10 +369,20 @@ fn error(status: StatusCode, message: &str, retry_after: Option<u64>) -> Respons
     response
 }
 
-/// A scripted failure in Google's words.
-fn failure_response(failure: &Failure) -> Response {
+/// A scripted failure in Google's words; `key` is the request's `x-goog-api-key`, which an
+/// [`FailureKind::EchoKey`] failure quotes back upper-cased.
+fn failure_response(failure: &Failure, key: Option<&HeaderValue>) -> Response {
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if failure.kind == FailureKind::EchoKey {
+        let key = key
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let message = format!("API key not valid: {key}. Please pass a valid API key.");
+        return error(status, &message, failure.retry_after);
+    }
     let message = match failure.kind {
+        FailureKind::EchoKey => "API key not valid. Please pass a valid API key.",
         FailureKind::RateLimit => "Resource has been exhausted (e.g. check quota).",
         FailureKind::ContextLength => {
             "The input token count (1048577) exceeds the maximum number of tokens allowed (1048576)."

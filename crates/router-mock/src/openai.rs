@@ -2,9 +2,10 @@
 //! bodies, and `GET /v1/models`.
 //!
 //! The handler here reads the request and runs the model's [`crate::Behavior`] in order:
-//! latency, failure, hang, non-JSON, then the answer. `answer` renders answers (bodies from
-//! borrowed `Serialize` structs straight into one buffer; a stream's chunks rendered up front and
-//! then paced out, each its own body frame); `error` renders OpenAI's error bodies.
+//! latency, failure, hang, non-JSON, a huge body, then the answer. `answer` renders answers
+//! (bodies from borrowed `Serialize` structs straight into one buffer; a stream's chunks
+//! rendered up front and then paced out, each its own body frame, and the huge body every
+//! format's mock sends); `error` renders OpenAI's error bodies.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -23,13 +24,14 @@ use crate::plan::{Ask, plan};
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallOutcome, NewCall};
 use crate::reply::tokens_of_chars;
+use crate::script::FailureKind;
 use crate::server::Shared;
 
 mod answer;
 mod error;
 
 use answer::{Answer, Usage, completion_response, non_json_response, stream_response};
-pub(crate) use answer::{Frame, Playback, sse_response};
+pub(crate) use answer::{Frame, Playback, huge_response, sse_response};
 pub(crate) use error::OpenAiError;
 use error::failure_response;
 
@@ -83,6 +85,11 @@ pub(crate) async fn chat_completions(
     };
     let stream = request.stream.unwrap_or(false);
     let behavior = shared.behavior(model);
+    let echoed_key = behavior
+        .fail
+        .as_ref()
+        .filter(|failure| failure.kind == FailureKind::EchoKey)
+        .map(|_| echoed_key(&parts.headers));
     let call = NewCall {
         uri: parts.uri,
         model,
@@ -109,13 +116,16 @@ pub(crate) async fn chat_completions(
     let prompt_tokens = tokens_of_chars(prompt_chars).max(1);
     if let Some(failure) = &behavior.fail {
         guard.finish(CallOutcome::Failed);
-        return failure_response(failure, model, prompt_tokens);
+        return failure_response(failure, model, prompt_tokens, echoed_key.as_deref());
     }
     if behavior.hang {
         std::future::pending::<()>().await;
     }
     if behavior.non_json {
         return non_json_response(stream, guard);
+    }
+    if let Some(bytes) = behavior.huge_body_bytes {
+        return huge_response(stream, bytes, guard);
     }
 
     let cached_tokens = shared.prompt_cache.read_and_write(model, &messages);
@@ -366,6 +376,18 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+/// The request's key, upper-cased, for a [`FailureKind::EchoKey`] failure.
+fn echoed_key(headers: &axum::http::HeaderMap) -> String {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    authorization
+        .strip_prefix("Bearer ")
+        .unwrap_or(authorization)
+        .to_ascii_uppercase()
+}
+
 /// Now, in Unix seconds.
 pub(crate) fn unix_seconds() -> u64 {
     SystemTime::now()

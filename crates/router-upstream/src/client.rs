@@ -81,10 +81,17 @@ pub struct ProviderSettings {
     pub total_timeout: Duration,
     /// Headers sent on every request (for example `HTTP-Referer`, an organization header).
     pub extra_headers: Vec<(String, String)>,
+    /// The largest answer read from the provider: a non-streaming body, or one event of a
+    /// stream. A longer one is an [`ErrorKind::InvalidResponse`], read no further than this.
+    /// Default [`ProviderSettings::DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: usize,
 }
 
 impl ProviderSettings {
-    /// Settings with the default timeouts and no extra headers.
+    /// The default of [`ProviderSettings::max_response_bytes`]: 32 MiB, room for base64 images.
+    pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+    /// Settings with the default timeouts and limits and no extra headers.
     pub fn new(
         name: impl Into<String>,
         kind: ProviderKind,
@@ -101,6 +108,7 @@ impl ProviderSettings {
             idle_timeout: Duration::from_secs(60),
             total_timeout: Duration::from_secs(600),
             extra_headers: Vec::new(),
+            max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -122,6 +130,7 @@ impl std::fmt::Debug for ProviderSettings {
             .field("idle_timeout", &self.idle_timeout)
             .field("total_timeout", &self.total_timeout)
             .field("extra_headers", &header_names)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -137,11 +146,10 @@ pub(crate) struct Inner {
     pub(crate) settings: ProviderSettings,
     /// The pooled client for the chat URL of the kind (parsed once).
     pub(crate) transport: Transport,
-    /// Gemini names the model and the method in the URL: one pooled client per model and
-    /// method, built on first use (the models are the catalog's, so the map stays small).
+    /// Gemini names the model and the method in the URL: one transport per model and method,
+    /// built on first use from `transport` and sharing its connection pool (the models are the
+    /// catalog's, so the map stays small).
     pub(crate) by_path: Mutex<HashMap<String, Arc<Transport>>>,
-    /// The default headers, kept to build the clients of `by_path`.
-    headers: HeaderMap,
 }
 
 impl ProviderClient {
@@ -155,7 +163,7 @@ impl ProviderClient {
         let headers = default_headers(&settings).map_err(config_error)?;
         let transport = Transport::new(
             chat_url,
-            headers.clone(),
+            headers,
             USER_AGENT,
             settings.connect_timeout,
             Transport::proxy_in_env(),
@@ -166,7 +174,6 @@ impl ProviderClient {
                 settings,
                 transport,
                 by_path: Mutex::new(HashMap::new()),
-                headers,
             }),
         })
     }
@@ -235,7 +242,8 @@ impl Inner {
         &self.settings.name
     }
 
-    /// The pooled client for `{base_url}/{path}`, built the first time `path` is asked for.
+    /// The transport for `{base_url}/{path}`, built the first time `path` is asked for; it
+    /// shares the provider's connection pool.
     pub(crate) fn transport_for(&self, path: &str) -> Result<Arc<Transport>, UpstreamError> {
         let mut by_path = self.by_path.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(transport) = by_path.get(path) {
@@ -251,15 +259,11 @@ impl Inner {
         let joined = format!("{}/{path}", self.settings.base_url.trim_end_matches('/'));
         let url = reqwest::Url::parse(&joined)
             .map_err(|err| config_error(format!("invalid URL `{joined}`: {err}")))?;
-        let transport = Transport::new(
-            url,
-            self.headers.clone(),
-            USER_AGENT,
-            self.settings.connect_timeout,
-            Transport::proxy_in_env(),
-        )
-        .map(Arc::new)
-        .map_err(config_error)?;
+        let transport = self
+            .transport
+            .with_url(url)
+            .map(Arc::new)
+            .map_err(config_error)?;
         by_path.insert(path.to_owned(), Arc::clone(&transport));
         Ok(transport)
     }

@@ -1,7 +1,7 @@
 //! The provider-neutral half of a streamed answer: SSE events in, [`ChatChunk`]s out.
 //!
 //! [`decode`] drives the [`SseParser`] over a response body, one network chunk at a time, with
-//! the idle timeout around every read, and hands each event to the wire format's
+//! the idle timeout around every read and one event bounded by `max_response_bytes`, and hands each event to the wire format's
 //! [`EventReader`], which says what the event is ([`Event`]). The idle timer is set once and
 //! moved on lazily: a read notes when it started, and only when the timer fires is it checked
 //! against that and re-armed, so a stream of many events costs one timer, not one per read.
@@ -50,6 +50,8 @@ pub(crate) fn decode<R: EventReader>(
     reader: R,
 ) -> ChunkStream {
     let idle_timeout = inner.settings.idle_timeout;
+    // One event cannot be larger than a whole answer may be.
+    let parser = SseParser::with_max_event_bytes(inner.settings.max_response_bytes);
     let read_started = Instant::now();
     let decoder = Decoder {
         idle_timeout,
@@ -57,7 +59,7 @@ pub(crate) fn decode<R: EventReader>(
         idle: Box::pin(tokio::time::sleep_until(read_started + idle_timeout)),
         inner,
         body: Box::pin(body),
-        parser: SseParser::new(),
+        parser,
         reader,
         saw_finish: false,
         body_ended: false,

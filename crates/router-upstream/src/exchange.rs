@@ -1,6 +1,7 @@
 //! The provider-neutral HTTP exchange every wire format shares: send a body with the first-byte
 //! timeout, classify a non-2xx answer from its status, headers and body, read a bounded error
-//! body, and describe a 2xx body that could not be read.
+//! body, read a 2xx body up to `max_response_bytes`, and describe a 2xx body that could not be
+//! read.
 
 use std::time::SystemTime;
 
@@ -85,12 +86,14 @@ pub(crate) async fn read_limited(inner: &Inner, mut response: Response) -> Vec<u
     body
 }
 
-/// Reads a whole 2xx body (bounded by the request's total timeout).
+/// Reads a whole 2xx body, bounded by the request's total timeout and by
+/// `max_response_bytes`: a longer body is an invalid response, read no further.
 pub(crate) async fn read_body(
     inner: &Inner,
     response: Response,
 ) -> Result<bytes::Bytes, UpstreamError> {
-    response.bytes().await.map_err(|err| {
+    let limit = inner.settings.max_response_bytes;
+    response.bytes_within(limit).await.map_err(|err| {
         error::from_transport(
             inner.name(),
             &inner.scrubber(),

@@ -18,7 +18,7 @@ use router_core::pricing::Usage;
 use router_core::request::ChatRequest;
 use router_core::response::{ChatResponse, FinishReason};
 use router_core::secret::Secret;
-use router_mock::{Behavior, Failure, MockConfig, MockProvider};
+use router_mock::{Behavior, Failure, FailureKind, MockConfig, MockProvider};
 use router_upstream::{ErrorKind, ProviderClient, ProviderKind, ProviderSettings, UpstreamError};
 use serde_json::{Value, json};
 
@@ -551,6 +551,74 @@ async fn keys_travel_in_headers_and_users_only_hashed() {
             ProviderKind::OpenAiCompatible => {
                 assert!(calls[0].body["user"].as_str().unwrap().starts_with("u-"));
             }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_kind_reads_an_answer_up_to_max_response_bytes_and_no_further() {
+    let huge = Behavior {
+        huge_body_bytes: Some(1 << 30),
+        ..Behavior::default()
+    };
+    let mock = mock(vec![("huge", huge)]).await;
+    for kind in KINDS {
+        mock.reset_calls();
+        let base_url = match kind {
+            ProviderKind::Gemini => mock.gemini_base_url(),
+            _ => mock.base_url(),
+        };
+        let mut settings = ProviderSettings::new("native", kind, base_url, Secret::new(KEY));
+        settings.max_response_bytes = 1024 * 1024;
+        let client = ProviderClient::new(settings).unwrap();
+
+        let err = complete(&client, "huge", &body("")).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidResponse, "{kind:?} {err:?}");
+        assert!(err.retryable());
+        assert!(
+            err.detail.contains("max_response_bytes"),
+            "{kind:?} {err:?}"
+        );
+        assert!(mock.wait_for_disconnect(0, GUARD).await, "{kind:?}");
+
+        let (answer, err) = stream(&client, "huge", &body("")).await.unwrap();
+        assert_eq!(answer, Answer::default(), "{kind:?}");
+        let err = err.unwrap();
+        assert_eq!(err.kind, ErrorKind::InvalidResponse, "{kind:?} {err:?}");
+        assert!(
+            err.detail.contains("larger than 1048576 bytes"),
+            "{kind:?} {err:?}"
+        );
+        assert!(mock.wait_for_disconnect(1, GUARD).await, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_echoed_back_in_another_case_is_scrubbed_in_every_kind() {
+    let echo = Behavior {
+        fail: Some(Failure {
+            status: 401,
+            retry_after: None,
+            kind: FailureKind::EchoKey,
+        }),
+        ..Behavior::default()
+    };
+    let mock = mock(vec![("echo", echo)]).await;
+    for kind in KINDS {
+        let client = client(&mock, kind);
+        for err in [
+            complete(&client, "echo", &body("")).await.unwrap_err(),
+            stream(&client, "echo", &body("")).await.err().unwrap(),
+        ] {
+            assert_eq!(err.kind, ErrorKind::Auth, "{kind:?} {err:?}");
+            let shown = format!("{err} {err:?} {}", err.client_message());
+            assert!(
+                !shown
+                    .to_ascii_lowercase()
+                    .contains(&KEY.to_ascii_lowercase()),
+                "{kind:?}: the key leaked: {shown}"
+            );
+            assert!(shown.contains("***"), "{kind:?}: {shown}");
         }
     }
 }

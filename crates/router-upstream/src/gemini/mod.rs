@@ -7,7 +7,7 @@
 //!
 //! The key goes in the `x-goog-api-key` header (set up by the client), never in the URL, so no
 //! URL that could be logged carries it. The model is part of the URL, so each model and method
-//! has its own pooled client ([`Inner::transport_for`]).
+//! has its own transport ([`Inner::transport_for`]), all sharing the provider's connection pool.
 
 mod request;
 mod response;

@@ -11,8 +11,8 @@
 //! parser or decoder.
 
 mod request;
-mod response;
-mod stream;
+pub(crate) mod response;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 
