@@ -72,6 +72,9 @@ pub enum StartError {
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
+    /// `server.tls` names files that are not a usable certificate chain and key.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }
 
 /// State shared by every request; cheap to clone.
@@ -93,6 +96,8 @@ struct Shared {
     profile: Profile,
     /// Where every request leaves its generation record.
     records: Records,
+    /// Whether the server is stopping, and whether streams must end now.
+    stopping: crate::serve::Stopping,
 }
 
 /// One configured provider, ready to call.
@@ -176,6 +181,7 @@ impl AppState {
                 catalog_headers,
                 profile,
                 records,
+                stopping: crate::serve::Stopping::default(),
             }),
         })
     }
@@ -229,6 +235,11 @@ impl AppState {
     /// The Auto Router's quality profile.
     pub(crate) fn profile(&self) -> &Profile {
         &self.shared.profile
+    }
+
+    /// Whether the server is stopping (see [`crate::serve::Stopping`]).
+    pub(crate) fn stopping(&self) -> &crate::serve::Stopping {
+        &self.shared.stopping
     }
 }
 

@@ -33,9 +33,9 @@ use crate::routing::RouteError;
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
-    /// The request is not HTTP/1.1 that the connection can read.
+    /// The request's head cannot be served as it stands (see [`crate::serve::ProtocolError`]).
     #[error(transparent)]
-    Protocol(#[from] crate::http1::ProtocolError),
+    Protocol(#[from] crate::serve::ProtocolError),
     /// No `Authorization: Bearer …` header.
     #[error("No auth credentials found")]
     MissingCredentials,
@@ -90,6 +90,9 @@ pub(crate) enum ApiError {
     /// A bug (a handler panicked), or a store that failed.
     #[error("internal server error")]
     Internal,
+    /// The server is stopping and the request's time to finish has run out.
+    #[error("the server is shutting down; retry the request")]
+    ShuttingDown,
 }
 
 /// The failure of a plan whose every attempt failed: the last attempt's error, reported with
@@ -180,6 +183,7 @@ impl ApiError {
                 StatusCode::from_u16(failure.last.status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -208,6 +212,7 @@ impl ApiError {
             },
             ApiError::AttemptsFailed(failure) => failure.last.error_type(),
             ApiError::Internal => "server",
+            ApiError::ShuttingDown => "server_shutting_down",
         }
     }
 

@@ -5,8 +5,8 @@
 //! - [`config`]: the TOML config file, `${VAR}` expansion, validation into [`config::Config`].
 //! - [`records`]: generation records, written off the request path to an embedded store.
 //! - `app`: the shared state (config, provider clients) and the axum router.
-//! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
-//! - `http1`: HTTP/1.1 connections: requests read, run and answered, keep-alive, timeouts.
+//! - `serve`: the listener, the connection cap, hyper's HTTP/1.1 and HTTP/2 connections (and
+//!   TLS), graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
 //! - `dispatch`: the service a connection runs: chat completions straight to their handler,
 //!   everything else through the axum router.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
@@ -32,7 +32,6 @@ mod dispatch;
 mod error;
 mod execute;
 mod extract;
-mod http1;
 mod ids;
 pub mod launch;
 mod percent;
@@ -42,4 +41,4 @@ mod serve;
 mod stream;
 
 pub use app::StartError;
-pub use serve::{RunningServer, spawn};
+pub use serve::{RunningServer, default_max_connections, spawn};

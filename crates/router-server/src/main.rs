@@ -1,5 +1,11 @@
 //! The `router-server` binary: reads the arguments, builds the runtime for `--workers`, sets up
-//! logging, picks the config (see [`router_server::launch`]) and serves until Ctrl-C.
+//! logging, picks the config (see [`router_server::launch`]) and serves until SIGTERM or SIGINT
+//! (Ctrl-C).
+//!
+//! On the first signal the server stops accepting and gives requests and streams in flight
+//! `server.shutdown_grace_ms` to finish; streams still running then end with the error chunk
+//! and `data: [DONE]`, the generation records are flushed, and the process exits 0. A second
+//! signal exits at once, with status 1.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,8 +27,8 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// How long requests in flight may run after Ctrl-C.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long the demo's requests in flight may run after a signal.
+const DEMO_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Turnout: an OpenRouter-compatible LLM router for your own providers and keys.
 #[derive(Debug, Parser)]
@@ -77,6 +83,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    raise_file_limit();
     let env = |name: &str| std::env::var(name).ok();
     let default_file_exists = Path::new(launch::DEFAULT_CONFIG_FILE).is_file();
     let source =
@@ -88,7 +95,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                 .context("cannot start the demo")?;
             say(&demo::instructions(&demo.server().url()));
             shutdown_signal().await;
-            return Ok(demo.shutdown(SHUTDOWN_GRACE).await?);
+            return Ok(demo.shutdown(DEMO_SHUTDOWN_GRACE).await?);
         }
         ConfigSource::File(path) => router_server::config::load_file(&path)
             .with_context(|| format!("cannot load {}", path.display()))?,
@@ -100,6 +107,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.server.listen = listen;
     }
     let addr = config.server.listen;
+    let grace = config.server.edge.shutdown_grace;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -109,15 +117,48 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .context("cannot start the server")?;
     tracing::info!(url = %server.url(), models = n_models, "Turnout is listening");
     shutdown_signal().await;
-    Ok(server.shutdown(SHUTDOWN_GRACE).await?)
+    tokio::spawn(async {
+        shutdown_signal().await;
+        tracing::warn!("second signal: exiting at once");
+        std::process::exit(1);
+    });
+    server.shutdown(grace).await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-/// Resolves on Ctrl-C (or never, if the signal cannot be watched).
+/// Resolves on SIGTERM or SIGINT (or never, if neither can be watched).
 async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
     tracing::info!("shutting down");
+}
+
+/// Raises the soft limit on open files to the hard one: each client connection takes a file
+/// descriptor, and `server.max_connections` defaults to what the limit allows.
+fn raise_file_limit() {
+    #[cfg(unix)]
+    if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::debug!(error = %err, "cannot raise the open-file limit");
+    }
 }
 
 #[expect(

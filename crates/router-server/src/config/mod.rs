@@ -71,6 +71,32 @@ pub struct ServerSettings {
     pub request_read_timeout: Duration,
     /// Where generation records are stored (a SQLite file); `None` when not configured.
     pub records_path: Option<PathBuf>,
+    /// Connection limits, the write timeout, the shutdown grace and TLS.
+    pub edge: EdgeSettings,
+}
+
+/// The `[server]` keys about client connections.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Most client connections open at once (`server.max_connections`); `None`: derived from
+    /// the process's file-descriptor limit at start-up.
+    pub max_connections: Option<usize>,
+    /// How long a client may leave response bytes untaken before it is dropped (and its
+    /// upstream call cancelled). Default 30 s.
+    pub write_timeout: Duration,
+    /// How long requests and streams in flight may run after SIGTERM or SIGINT. Default 30 s.
+    pub shutdown_grace: Duration,
+    /// TLS termination (`server.tls`); `None`: plain HTTP.
+    pub tls: Option<TlsSettings>,
+}
+
+/// `server.tls`: where the certificate chain and its private key are (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// One `[providers.<name>]` section.

@@ -69,6 +69,30 @@ pub(super) struct RawServer {
     /// SQLite file for generation records. Default: none.
     #[serde(default)]
     pub(super) records_path: Option<String>,
+    /// Most client connections open at once. Default: from the process's file limit.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) max_connections: Option<u64>,
+    /// Time a client may take to accept response bytes before it is dropped, in milliseconds.
+    /// Default 30000.
+    #[serde(default = "default_write_timeout_ms", deserialize_with = "number")]
+    pub(super) write_timeout_ms: u64,
+    /// Time requests in flight get to finish after SIGTERM or SIGINT, in milliseconds. Default
+    /// 30000.
+    #[serde(default = "default_shutdown_grace_ms", deserialize_with = "number")]
+    pub(super) shutdown_grace_ms: u64,
+    /// `{ cert, key }`: PEM files to terminate TLS with. Default: plain HTTP.
+    #[serde(default)]
+    pub(super) tls: Option<RawTls>,
+}
+
+/// `server.tls`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    /// PEM file with the certificate chain, leaf first.
+    pub(super) cert: String,
+    /// PEM file with the private key.
+    pub(super) key: String,
 }
 
 /// `[routing]`.
@@ -404,6 +428,14 @@ fn default_keepalive_interval_ms() -> u64 {
 }
 
 fn default_request_read_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_write_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_shutdown_grace_ms() -> u64 {
     30_000
 }
 

@@ -95,6 +95,7 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         "server.request_read_timeout_ms",
         problems,
     );
+    let edge = edge(&raw, problems);
     let records_path = raw
         .records_path
         .filter(|it| !it.trim().is_empty())
@@ -105,6 +106,51 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         keepalive_interval: keepalive_interval?,
         request_read_timeout: request_read_timeout?,
         records_path,
+        edge: edge?,
+    })
+}
+
+/// `server.max_connections`, `server.write_timeout_ms`, `server.shutdown_grace_ms` and
+/// `server.tls`.
+fn edge(raw: &RawServer, problems: &mut Problems) -> Option<super::EdgeSettings> {
+    let max_connections = match raw.max_connections.map(usize::try_from) {
+        None => Some(None),
+        Some(Ok(0)) => {
+            problems.push("server.max_connections", "must be at least 1");
+            None
+        }
+        Some(Ok(max)) => Some(Some(max)),
+        Some(Err(_)) => {
+            problems.push("server.max_connections", "is too large for this machine");
+            None
+        }
+    };
+    let write_timeout = positive_millis(raw.write_timeout_ms, "server.write_timeout_ms", problems);
+    let shutdown_grace = Duration::from_millis(raw.shutdown_grace_ms);
+    let tls = match &raw.tls {
+        None => Some(None),
+        Some(tls) => {
+            let cert = tls.cert.trim();
+            let key = tls.key.trim();
+            if cert.is_empty() {
+                problems.push("server.tls.cert", "must name a PEM certificate file");
+            }
+            if key.is_empty() {
+                problems.push("server.tls.key", "must name a PEM private key file");
+            }
+            (!cert.is_empty() && !key.is_empty()).then(|| {
+                Some(super::TlsSettings {
+                    cert: PathBuf::from(cert),
+                    key: PathBuf::from(key),
+                })
+            })
+        }
+    };
+    Some(super::EdgeSettings {
+        max_connections: max_connections?,
+        write_timeout: write_timeout?,
+        shutdown_grace,
+        tls: tls?,
     })
 }
 
