@@ -8,6 +8,7 @@
 )]
 
 mod auto_router;
+mod bad_requests;
 mod chat;
 mod demo;
 mod edge;
