@@ -2,7 +2,7 @@
 //! bodies, and `GET /v1/models`.
 //!
 //! The handler here reads the request and runs the model's [`crate::Behavior`] in order:
-//! latency, failure, hang, non-JSON, then the answer. `answer` renders answers (bodies from
+//! latency, failure, hang, non-JSON, a huge body, then the answer. `answer` renders answers (bodies from
 //! borrowed `Serialize` structs straight into one buffer; a stream's chunks rendered up front and
 //! then paced out, each its own body frame); `error` renders OpenAI's error bodies.
 
@@ -22,12 +22,15 @@ use serde_json::value::RawValue;
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallOutcome, NewCall};
 use crate::reply::{completion_tokens, default_reply, tokens_of_chars};
+use crate::script::FailureKind;
 use crate::server::Shared;
 
 mod answer;
 mod error;
 
-use answer::{Answer, Usage, completion_response, non_json_response, stream_response};
+use answer::{
+    Answer, Usage, completion_response, huge_response, non_json_response, stream_response,
+};
 pub(crate) use error::OpenAiError;
 use error::failure_response;
 
@@ -84,6 +87,11 @@ pub(crate) async fn chat_completions(
     };
     let stream = request.stream.unwrap_or(false);
     let behavior = shared.behavior(model);
+    let echoed_key = behavior
+        .fail
+        .as_ref()
+        .filter(|failure| failure.kind == FailureKind::EchoKey)
+        .map(|_| echoed_key(&parts.headers));
     let call = NewCall {
         uri: parts.uri,
         model,
@@ -110,13 +118,16 @@ pub(crate) async fn chat_completions(
     let prompt_tokens = tokens_of_chars(prompt_chars).max(1);
     if let Some(failure) = &behavior.fail {
         guard.finish(CallOutcome::Failed);
-        return failure_response(failure, model, prompt_tokens);
+        return failure_response(failure, model, prompt_tokens, echoed_key.as_deref());
     }
     if behavior.hang {
         std::future::pending::<()>().await;
     }
     if behavior.non_json {
         return non_json_response(stream, guard);
+    }
+    if let Some(bytes) = behavior.huge_body_bytes {
+        return huge_response(stream, bytes, guard);
     }
 
     let cached_tokens = shared.prompt_cache.read_and_write(model, &messages);
@@ -308,6 +319,18 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+/// The request's key, upper-cased, for a [`FailureKind::EchoKey`] failure.
+fn echoed_key(headers: &axum::http::HeaderMap) -> String {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    authorization
+        .strip_prefix("Bearer ")
+        .unwrap_or(authorization)
+        .to_ascii_uppercase()
+}
+
 fn unix_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -12,8 +12,8 @@ use serde::{Deserialize, Deserializer};
 /// What a mock model does with a request. `Behavior::default()` answers at once with a
 /// deterministic reply derived from the last user message.
 ///
-/// Checks run in this order: `first_token_latency`, then `fail`, `hang`, `non_json`, and finally
-/// the answer (`tool_call` or text, streamed or not).
+/// Checks run in this order: `first_token_latency`, then `fail`, `hang`, `non_json`,
+/// `huge_body_bytes`, and finally the answer (`tool_call` or text, streamed or not).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Behavior {
@@ -38,6 +38,10 @@ pub struct Behavior {
     pub non_json: bool,
     /// Accept the request and never answer, until the client goes away.
     pub hang: bool,
+    /// Answer 200 with a body of this many bytes (`1073741824` for 1 GiB), generated as it is
+    /// sent and never held in memory: a completion whose `content` string never ends, or for a
+    /// stream one `data:` line that never does. Chunked, so no `content-length` warns the client.
+    pub huge_body_bytes: Option<u64>,
     /// Answer with a call to this function instead of text (`finish_reason: "tool_calls"`).
     pub tool_call: Option<String>,
     /// Report this many completion tokens instead of the number of words of the reply.
@@ -75,6 +79,9 @@ pub enum FailureKind {
     Moderation,
     /// The provider is overloaded (`server_error`; usually 503 or 529).
     Overloaded,
+    /// `invalid_api_key` whose message quotes the request's key back upper-cased, as a careless
+    /// provider might: what a client of the router must never see.
+    EchoKey,
 }
 
 /// A script file for the `router-mock` binary: a default behaviour and one per model name.

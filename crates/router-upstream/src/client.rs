@@ -69,10 +69,17 @@ pub struct ProviderSettings {
     pub total_timeout: Duration,
     /// Headers sent on every request (for example `HTTP-Referer`, an organization header).
     pub extra_headers: Vec<(String, String)>,
+    /// The largest answer read from the provider: a non-streaming body, or one event of a
+    /// stream. A longer one is an [`ErrorKind::InvalidResponse`], read no further than this.
+    /// Default [`ProviderSettings::DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: usize,
 }
 
 impl ProviderSettings {
-    /// Settings with the default timeouts and no extra headers.
+    /// The default of [`ProviderSettings::max_response_bytes`]: 32 MiB, room for base64 images.
+    pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+    /// Settings with the default timeouts and limits and no extra headers.
     pub fn new(
         name: impl Into<String>,
         kind: ProviderKind,
@@ -89,6 +96,7 @@ impl ProviderSettings {
             idle_timeout: Duration::from_secs(60),
             total_timeout: Duration::from_secs(600),
             extra_headers: Vec::new(),
+            max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -110,6 +118,7 @@ impl std::fmt::Debug for ProviderSettings {
             .field("idle_timeout", &self.idle_timeout)
             .field("total_timeout", &self.total_timeout)
             .field("extra_headers", &header_names)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }

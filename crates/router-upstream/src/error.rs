@@ -484,6 +484,8 @@ pub(crate) fn from_transport(
         ErrorKind::Timeout
     } else if err.is_connect() {
         ErrorKind::Connect
+    } else if err.is_too_large() {
+        ErrorKind::InvalidResponse
     } else {
         otherwise
     };
@@ -493,6 +495,9 @@ pub(crate) fn from_transport(
 // === Scrubber ===
 
 /// Removes a secret from text taken from a provider or the transport, and truncates it.
+///
+/// The secret is found in any ASCII letter case: a provider that echoes the key upper-cased (in
+/// an error message, say) must not get it into our logs or a client's message either.
 #[derive(Clone, Copy)]
 pub(crate) struct Scrubber<'a> {
     secret: &'a str,
@@ -501,19 +506,18 @@ pub(crate) struct Scrubber<'a> {
 /// The most text of an error we keep.
 const MAX_DETAIL_BYTES: usize = 1024;
 
+/// What stands in for a removed secret.
+const MASK: &str = "***";
+
 impl<'a> Scrubber<'a> {
     /// A scrubber for `secret` (nothing is removed when it is empty).
     pub(crate) fn new(secret: &'a str) -> Self {
         Self { secret }
     }
 
-    /// `text` without the secret, truncated to about 1 KiB.
+    /// `text` without the secret (in any ASCII case), truncated to about 1 KiB.
     pub(crate) fn clean(&self, text: &str) -> String {
-        let mut clean = if self.secret.is_empty() || !text.contains(self.secret) {
-            text.to_owned()
-        } else {
-            text.replace(self.secret, "***")
-        };
+        let mut clean = self.without_secret(text);
         if clean.len() > MAX_DETAIL_BYTES {
             let mut end = MAX_DETAIL_BYTES;
             while !clean.is_char_boundary(end) {
@@ -522,6 +526,31 @@ impl<'a> Scrubber<'a> {
             clean.truncate(end);
             clean.push('…');
         }
+        clean
+    }
+
+    /// `text` with every occurrence of the secret, in any ASCII case, replaced by [`MASK`].
+    fn without_secret(&self, text: &str) -> String {
+        let secret = self.secret.as_bytes();
+        if secret.is_empty() || text.len() < secret.len() {
+            return text.to_owned();
+        }
+        // ASCII lowercasing keeps every byte where it is, so offsets in `lower` are offsets in
+        // `text`; and a match starts and ends on ASCII bytes or whole characters of the secret,
+        // so the cuts fall on character boundaries.
+        let lower_secret = secret.to_ascii_lowercase();
+        let lower_text = text.to_ascii_lowercase();
+        let mut clean = String::with_capacity(text.len());
+        let mut copied = 0;
+        for start in memchr::memmem::find_iter(lower_text.as_bytes(), &lower_secret) {
+            if start < copied {
+                continue;
+            }
+            clean.push_str(&text[copied..start]);
+            clean.push_str(MASK);
+            copied = start + secret.len();
+        }
+        clean.push_str(&text[copied..]);
         clean
     }
 }

@@ -14,24 +14,25 @@
 //!
 //! - [`client`]: [`ProviderSettings`] (base URL, key, timeouts per phase) and [`ProviderClient`],
 //!   one pooled HTTP client per provider, dispatching on [`ProviderKind`].
-//! - `transport`: the pooled HTTP client under it: reqwest for `https://` (TLS, proxies), our own
-//!   HTTP/1.1 for plain `http://`, behind one response type.
-//! - `pool`: keep-alive connections to one plain-http origin, taken per exchange and returned
-//!   once the response body has been read to its end.
-//! - [`h1`]: HTTP/1.1 on one connection, read and written by the requesting task: the request in
-//!   one write, the response head (httparse), the body by length, chunked or up to the close.
-//!   Its body framing ([`h1::BodyDecoder`]) is public for the server's request bodies.
+//! - `transport`: the pooled HTTP client under it: reqwest for `https://` (TLS, proxies), hyper's
+//!   pooled client directly for plain `http://`, behind one response type; bodies read in
+//!   network chunks, or whole up to `max_response_bytes`.
+//! - [`h1`]: HTTP/1.1 body framing ([`h1::BodyDecoder`]) and header readers, kept for the
+//!   server's request bodies.
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
+//! - `fuzzing` (feature `fuzzing`): the private decoders, exposed to the fuzz targets only.
 //! - `openai_compat`: the OpenAI chat completions wire format (request body writer, response
 //!   parser, stream decoder). Anthropic and Gemini get sibling modules of the same shape.
 
 pub mod client;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;
 mod openai_compat;
-mod pool;
 pub mod sse;
 mod transport;
 

@@ -164,6 +164,9 @@ impl SseParser {
             return Ok(None);
         };
         let end = self.scanned + offset;
+        if end > self.max_event_bytes {
+            return Err(self.too_large());
+        }
         self.scanned = 0;
         let line = self.buf.split_to(end).freeze();
         let terminator = self.buf[0];

@@ -3,48 +3,56 @@
 //!
 //! A provider behind `https://` (every hosted API) is reached through reqwest, which brings TLS
 //! and the proxy settings of the environment. A provider behind plain `http://` (a local
-//! inference server, a sidecar, the mocks) is reached over HTTP/1.1 by the requesting task
-//! itself, on connections pooled by [`crate::pool`] ([`crate::h1`] reads and writes the wire):
-//! reqwest's layers (redirect and retry policies, URL re-parsing of every request and response,
-//! a copy of the header map) and then hyper's connection task (a channel to it and back, and
-//! a header map per request) each cost about a sixth of the router's instructions per request,
-//! and buy nothing without TLS. The request head is rendered once, at start-up, but for
-//! `accept` and `content-length`. When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://`
-//! goes through reqwest too, so the proxy is honoured.
+//! inference server, a sidecar, the mocks) is reached through hyper's pooled HTTP/1.1 client
+//! (`hyper_util::client::legacy`, the one under reqwest) directly: reqwest's layers (redirect
+//! and retry policies, URL re-parsing of every request and response) buy nothing without TLS.
+//! When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes through reqwest too, so the
+//! proxy is honoured.
 //!
-//! Both clients keep connections alive (pooled, up to 1024 idle per provider, 90 s), set
-//! `TCP_NODELAY` and TCP keep-alive, bound the connect time, never follow redirects and never
-//! retry a request that reached the provider: the server's fallback policy decides what is
-//! tried again.
+//! Both clients keep connections alive (pooled, up to [`MAX_IDLE`] idle per provider for
+//! [`IDLE_TIMEOUT`]), set `TCP_NODELAY` and TCP keep-alive, bound the connect time, never follow
+//! redirects and never send a request twice once it was written: hyper tries a request again
+//! only when a pooled connection closed before any of it was sent, and the server's fallback
+//! policy decides what else is tried again. An idle connection the provider closed is noticed
+//! by its connection task and leaves the pool. A body dropped before its end closes its
+//! connection, so the provider sees the request cancelled. One timer bounds an exchange's total
+//! time.
 
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::{Instant, Sleep};
 
-use crate::pool::{self, Pool, PoolError};
-
-/// TCP keep-alive on reqwest's connections (the pool sets its own).
+/// TCP keep-alive probes start after this long without traffic.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+/// How long an idle connection is kept.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// The most idle connections kept per provider.
+pub(crate) const MAX_IDLE: usize = 1024;
 
 /// A provider's pooled HTTP client, pointed at its chat completions URL.
 pub(crate) enum Transport {
     /// reqwest: TLS and proxies.
     Reqwest { client: reqwest::Client, url: Url },
-    /// HTTP/1.1 of our own for a plain-http provider with no proxy in the way.
+    /// hyper's pooled HTTP/1.1 client, for a plain-http provider with no proxy in the way.
     Plain(Box<Plain>),
 }
 
-/// The connection pool and the request head but for `accept` and `content-length`.
+/// The pooled client, the URI and the headers of every request.
 pub(crate) struct Plain {
-    pool: std::sync::Arc<Pool>,
-    /// `POST <path> HTTP/1.1`, `host`, the default headers (the key among them) and
-    /// `user-agent`, each line ending with CRLF. Never printed.
-    head: Vec<u8>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    uri: http::Uri,
+    /// The default headers (the key among them, marked sensitive) and `user-agent`.
+    headers: HeaderMap,
 }
 
 /// Why an exchange failed below HTTP.
@@ -53,11 +61,13 @@ pub(crate) enum TransportError {
     /// From reqwest (connect, TLS, I/O, its total timeout).
     Reqwest(reqwest::Error),
     /// Before the response headers (connect, I/O, a malformed response).
-    Request(PoolError),
+    Request(hyper_util::client::legacy::Error),
     /// While reading the body.
-    Body(PoolError),
+    Body(hyper::Error),
     /// The whole exchange took longer than the provider's total timeout.
     TimedOut(Duration),
+    /// The body is longer than the limit, in bytes, it was read within.
+    TooLarge(usize),
 }
 
 /// The answer's status and headers, and its body still to read.
@@ -69,17 +79,29 @@ pub(crate) struct Response {
 enum ResponseBody {
     Reqwest(reqwest::Response),
     Plain {
-        /// The status line and headers as they arrived.
-        head: crate::h1::Head,
-        /// `head`'s headers, read when first asked for.
-        headers: std::sync::OnceLock<HeaderMap>,
+        headers: HeaderMap,
         /// The body, on its connection (given back to the pool at the body's end).
-        body: pool::Body,
+        body: Incoming,
         /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
         /// registered the first time a read has to wait, rather than one per read.
         deadline: Pin<Box<Sleep>>,
         total_timeout: Duration,
     },
+}
+
+/// Appends `chunk` to `body` unless that makes it longer than `limit` (then `None`). The buffer
+/// grows by doubling, but never past `limit`: a body near the limit costs at most `limit` bytes.
+fn append_within(body: &mut Vec<u8>, chunk: &[u8], limit: usize) -> Option<()> {
+    let needed = body.len().checked_add(chunk.len())?;
+    if needed > limit {
+        return None;
+    }
+    if needed > body.capacity() {
+        let capacity = needed.max(body.capacity().saturating_mul(2)).min(limit);
+        body.reserve_exact(capacity - body.len());
+    }
+    body.extend_from_slice(chunk);
+    Some(())
 }
 
 /// A response body as a stream of network chunks; it ends after an error.
@@ -106,8 +128,8 @@ impl Transport {
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .tcp_keepalive(TCP_KEEPALIVE)
-            .pool_idle_timeout(pool::IDLE_TIMEOUT)
-            .pool_max_idle_per_host(pool::MAX_IDLE)
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(MAX_IDLE)
             // A provider API never redirects a POST; following one would resend the body (and
             // the key) somewhere we were not configured to talk to.
             .redirect(reqwest::redirect::Policy::none())
@@ -158,28 +180,25 @@ impl Transport {
             Transport::Plain(plain) => {
                 let mut deadline =
                     Box::pin(tokio::time::sleep_until(Instant::now() + total_timeout));
-                let mut length = itoa::Buffer::new();
-                // The head's fixed part, then the two headers that vary, then the body: written
-                // together, without copying them into one buffer first.
-                let request = [
-                    &plain.head[..],
-                    b"accept: ",
-                    accept.as_bytes(),
-                    b"\r\ncontent-length: ",
-                    length.format(body.len()).as_bytes(),
-                    b"\r\n\r\n",
-                    &body[..],
-                ];
-                let (head, body) = tokio::select! {
+                let mut request = http::Request::new(Full::new(Bytes::from(body)));
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = plain.uri.clone();
+                let headers = request.headers_mut();
+                headers.reserve(plain.headers.len() + 1);
+                for (name, value) in &plain.headers {
+                    headers.append(name, value.clone());
+                }
+                headers.insert(header::ACCEPT, accept);
+                let response = tokio::select! {
                     biased;
-                    sent = plain.pool.send(request) => sent.map_err(TransportError::Request)?,
+                    sent = plain.client.request(request) => sent.map_err(TransportError::Request)?,
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(total_timeout)),
                 };
+                let (parts, body) = response.into_parts();
                 Ok(Response {
-                    status: head.status,
+                    status: parts.status,
                     body: ResponseBody::Plain {
-                        head,
-                        headers: std::sync::OnceLock::new(),
+                        headers: parts.headers,
                         body,
                         deadline,
                         total_timeout,
@@ -203,33 +222,24 @@ impl Plain {
             .as_str()
             .parse()
             .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("invalid base_url `{url}`: no host"))?;
-        let host = HeaderValue::try_from(authority.as_str())
-            .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
-        // `Url` has already checked the host; an IPv6 literal loses its brackets here.
-        let address = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = authority.port_u16().unwrap_or(80);
-        let path = uri.path_and_query().map_or("/", |path| path.as_str());
-        headers.insert(header::HOST, host);
-        headers.insert(header::USER_AGENT, HeaderValue::from_static(user_agent));
-        let mut head = Vec::with_capacity(256);
-        head.extend_from_slice(b"POST ");
-        head.extend_from_slice(path.as_bytes());
-        head.extend_from_slice(b" HTTP/1.1\r\n");
-        for (name, value) in &headers {
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
+        if uri.authority().is_none() {
+            return Err(format!("invalid base_url `{url}`: no host"));
         }
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(user_agent));
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(TCP_KEEPALIVE));
+        connector.set_connect_timeout(Some(connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(MAX_IDLE)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
         Ok(Self {
-            pool: Pool::new(address.to_owned(), port, connect_timeout),
-            head,
+            client,
+            uri,
+            headers,
         })
     }
 }
@@ -249,10 +259,7 @@ impl Response {
             ResponseBody::Reqwest(response) => {
                 response.headers().get(name).map(HeaderValue::as_bytes)
             }
-            ResponseBody::Plain { head, headers, .. } => match headers.get() {
-                Some(headers) => headers.get(name).map(HeaderValue::as_bytes),
-                None => head.header(name.as_str()),
-            },
+            ResponseBody::Plain { headers, .. } => headers.get(name).map(HeaderValue::as_bytes),
         }
     }
 
@@ -260,7 +267,7 @@ impl Response {
     pub(crate) fn headers(&self) -> &HeaderMap {
         match &self.body {
             ResponseBody::Reqwest(response) => response.headers(),
-            ResponseBody::Plain { head, headers, .. } => headers.get_or_init(|| head.headers()),
+            ResponseBody::Plain { headers, .. } => headers,
         }
     }
 
@@ -273,29 +280,62 @@ impl Response {
                 deadline,
                 total_timeout,
                 ..
-            } => tokio::select! {
-                biased;
-                chunk = body.chunk() => chunk.map_err(TransportError::Body),
-                () = deadline.as_mut() => Err(TransportError::TimedOut(*total_timeout)),
+            } => loop {
+                let frame = tokio::select! {
+                    biased;
+                    frame = body.frame() => frame,
+                    () = deadline.as_mut() => return Err(TransportError::TimedOut(*total_timeout)),
+                };
+                match frame {
+                    None => return Ok(None),
+                    Some(Err(err)) => return Err(TransportError::Body(err)),
+                    // Trailers carry nothing a chat answer needs.
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                    }
+                }
             },
         }
     }
 
-    /// The whole body. A body that arrives in one chunk is not copied.
-    pub(crate) async fn bytes(mut self) -> Result<Bytes, TransportError> {
+    /// The whole body, if it is at most `limit` bytes long; a longer one is an error as soon as
+    /// that is known (from its `content-length`, or once more than `limit` bytes arrived), and
+    /// never read further. A body that arrives in one chunk is not copied.
+    pub(crate) async fn bytes_within(mut self, limit: usize) -> Result<Bytes, TransportError> {
+        let too_large = TransportError::TooLarge(limit);
+        if self
+            .declared_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large);
+        }
         let Some(first) = self.chunk().await? else {
             return Ok(Bytes::new());
         };
+        if first.len() > limit {
+            return Err(too_large);
+        }
         let Some(second) = self.chunk().await? else {
             return Ok(first);
         };
-        let mut body = BytesMut::with_capacity(2 * (first.len() + second.len()));
-        body.extend_from_slice(&first);
-        body.extend_from_slice(&second);
-        while let Some(chunk) = self.chunk().await? {
-            body.extend_from_slice(&chunk);
+        let mut body = Vec::new();
+        for chunk in [first, second] {
+            append_within(&mut body, &chunk, limit).ok_or(TransportError::TooLarge(limit))?;
         }
-        Ok(body.freeze())
+        while let Some(chunk) = self.chunk().await? {
+            append_within(&mut body, &chunk, limit).ok_or(TransportError::TooLarge(limit))?;
+        }
+        Ok(Bytes::from(body))
+    }
+
+    /// The body's length as its head declares it, when it does.
+    fn declared_length(&self) -> Option<u64> {
+        match &self.body {
+            ResponseBody::Reqwest(response) => response.content_length(),
+            ResponseBody::Plain { body, .. } => hyper::body::Body::size_hint(body).exact(),
+        }
     }
 
     /// The body as a stream of chunks.
@@ -343,8 +383,9 @@ impl TransportError {
         match self {
             TransportError::Reqwest(err) => err.is_timeout(),
             TransportError::TimedOut(_) => true,
-            TransportError::Request(err) => err.is_timeout(),
-            TransportError::Body(err) => err.is_timeout(),
+            TransportError::Request(err) => caused_by_timeout(err),
+            TransportError::Body(err) => err.is_timeout() || caused_by_timeout(err),
+            TransportError::TooLarge(_) => false,
         }
     }
 
@@ -353,8 +394,15 @@ impl TransportError {
         match self {
             TransportError::Reqwest(err) => err.is_connect(),
             TransportError::Request(err) => err.is_connect(),
-            TransportError::Body(_) | TransportError::TimedOut(_) => false,
+            TransportError::Body(_) | TransportError::TimedOut(_) | TransportError::TooLarge(_) => {
+                false
+            }
         }
+    }
+
+    /// The answer was longer than its limit: the provider sent something we will not read.
+    pub(crate) fn is_too_large(&self) -> bool {
+        matches!(self, TransportError::TooLarge(_))
     }
 
     /// The error and its causes, `: `-separated, without URLs.
@@ -366,8 +414,26 @@ impl TransportError {
             TransportError::TimedOut(limit) => {
                 format!("the request took longer than the total timeout of {limit:?}")
             }
+            TransportError::TooLarge(limit) => {
+                format!("the response body is longer than max_response_bytes ({limit} bytes)")
+            }
         }
     }
+}
+
+/// Whether `err` or one of its causes is an I/O timeout (the connect timeout, say).
+fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// An error and its sources, `: `-separated (a client's own message is often just "error
@@ -479,7 +545,10 @@ mod tests {
         .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "application/json");
-        assert_eq!(&response.bytes().await.unwrap()[..], b"{\"ok\":true}");
+        assert_eq!(
+            &response.bytes_within(1 << 20).await.unwrap()[..],
+            b"{\"ok\":true}"
+        );
         let request = server.await.unwrap().to_ascii_lowercase();
         assert!(
             request.starts_with("post /v1/chat/completions http/1.1\r\n"),
@@ -555,7 +624,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(&response.bytes().await.unwrap()[..], &body[..]);
+        assert_eq!(
+            &response.bytes_within(1 << 20).await.unwrap()[..],
+            &body[..]
+        );
     }
 
     #[tokio::test]
@@ -579,5 +651,201 @@ mod tests {
             .collect()
             .await;
         assert_eq!(chunks.concat(), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused() {
+        // Declared too long: refused from the head, before any body byte is read.
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000000\r\n\r\n{\"choices\":",
+        )
+        .await;
+        let client = transport(url.as_str(), false);
+        let response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+            .await
+            .unwrap();
+        let err = response.bytes_within(1024).await.unwrap_err();
+        assert!(err.is_too_large() && !err.is_timeout(), "{err:?}");
+        assert!(err.describe().contains("max_response_bytes (1024 bytes)"));
+
+        // Chunked: read up to the limit, and no further.
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n",
+        )
+        .await;
+        let client = transport(url.as_str(), false);
+        let response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+            .await
+            .unwrap();
+        let err = response.bytes_within(10).await.unwrap_err();
+        assert!(err.is_too_large(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_is_read() {
+        let (url, _server) = one_shot_server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n0\r\n\r\n",
+        )
+        .await;
+        let transport = transport(url.as_str(), false);
+        let response = post(
+            &transport,
+            b"{}",
+            "application/json",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &response.bytes_within(12).await.unwrap()[..],
+            b"abcdefghijkl"
+        );
+    }
+
+    #[test]
+    fn the_buffer_never_grows_past_the_limit() {
+        let mut body = Vec::new();
+        for _ in 0..7 {
+            append_within(&mut body, &[b'x'; 100], 700).unwrap();
+            assert!(body.capacity() <= 700, "{}", body.capacity());
+        }
+        assert_eq!(body.len(), 700);
+        assert_eq!(append_within(&mut body, b"y", 700), None);
+        assert_eq!(body.len(), 700);
+    }
+
+    /// What a [`scripted_server`] does with the next request it reads.
+    #[derive(Clone, Copy)]
+    enum Reply {
+        /// Answers with a small keep-alive `200`.
+        Answer,
+        /// Answers, then closes the connection (as a provider's idle timeout would, later).
+        AnswerThenClose,
+        /// Closes the connection without answering.
+        Close,
+    }
+
+    /// Counts of what a [`scripted_server`] saw.
+    #[derive(Default)]
+    struct Seen {
+        connections: std::sync::atomic::AtomicUsize,
+        requests: std::sync::atomic::AtomicUsize,
+    }
+
+    /// A server that reads whole requests and replies to the n-th one (over all connections) as
+    /// `replies[n]` says; `closed` gets a message each time it closes a connection itself.
+    async fn scripted_server(
+        replies: Vec<Reply>,
+    ) -> (
+        Url,
+        std::sync::Arc<Seen>,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
+        use std::sync::atomic::Ordering::SeqCst;
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/v1/chat/completions",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let seen = std::sync::Arc::new(Seen::default());
+        let counts = std::sync::Arc::clone(&seen);
+        let (closed_tx, closed) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                counts.connections.fetch_add(1, SeqCst);
+                let counts = std::sync::Arc::clone(&counts);
+                let replies = replies.clone();
+                let closed_tx = closed_tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut read = [0_u8; 4096];
+                    loop {
+                        // One whole request: the head, then `content-length` bytes.
+                        let request_end = loop {
+                            if let Some(head_end) = buf.windows(4).position(|it| it == b"\r\n\r\n")
+                            {
+                                let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                                let length: usize = head
+                                    .lines()
+                                    .find_map(|line| line.strip_prefix("content-length: "))
+                                    .map_or(0, |it| it.trim().parse().unwrap());
+                                if buf.len() >= head_end + 4 + length {
+                                    break head_end + 4 + length;
+                                }
+                            }
+                            match conn.read(&mut read).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&read[..n]),
+                            }
+                        };
+                        buf.drain(..request_end);
+                        let n = counts.requests.fetch_add(1, SeqCst);
+                        let reply = replies.get(n).copied().unwrap_or(Reply::Answer);
+                        if let Reply::Answer | Reply::AnswerThenClose = reply {
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if conn.write_all(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                        if let Reply::AnswerThenClose | Reply::Close = reply {
+                            drop(conn);
+                            let _ = closed_tx.send(());
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, seen, closed)
+    }
+
+    async fn exchange(client: &Transport) -> Result<Bytes, TransportError> {
+        post(client, b"{}", "application/json", Duration::from_secs(20))
+            .await?
+            .bytes_within(1024)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_and_one_the_provider_closed_is_not() {
+        use std::sync::atomic::Ordering::SeqCst;
+
+        let (url, seen, mut closed) =
+            scripted_server(vec![Reply::Answer, Reply::AnswerThenClose]).await;
+        let client = transport(url.as_str(), false);
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(
+            seen.connections.load(SeqCst),
+            1,
+            "the connection was reused"
+        );
+        closed.recv().await.unwrap();
+        // The provider closed the pooled connection: the next request goes on a new one, once.
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(seen.connections.load(SeqCst), 2);
+        assert_eq!(seen.requests.load(SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_was_written_is_never_sent_again() {
+        use std::sync::atomic::Ordering::SeqCst;
+
+        // On a new connection and on a reused one: read whole, then no answer.
+        let (url, seen, _closed) = scripted_server(vec![Reply::Close]).await;
+        let client = transport(url.as_str(), false);
+        let err = exchange(&client).await.unwrap_err();
+        assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
+        assert_eq!(seen.requests.load(SeqCst), 1);
+
+        let (url, seen, _closed) = scripted_server(vec![Reply::Answer, Reply::Close]).await;
+        let client = transport(url.as_str(), false);
+        exchange(&client).await.unwrap();
+        let err = exchange(&client).await.unwrap_err();
+        assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
+        assert_eq!(seen.requests.load(SeqCst), 2);
+        assert_eq!(seen.connections.load(SeqCst), 1);
     }
 }

@@ -133,7 +133,10 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 fn assert_no_key(err: &UpstreamError) {
     let shown = format!("{err} {err:?} {}", err.client_message());
-    assert!(!shown.contains(KEY), "the key leaked: {shown}");
+    assert!(
+        !shown.to_lowercase().contains(KEY),
+        "the key leaked: {shown}"
+    );
 }
 
 #[tokio::test]
@@ -548,8 +551,9 @@ async fn no_key_means_no_authorization_header_and_extra_headers_are_sent() {
 }
 
 /// A one-shot HTTP server that answers every request with `status` and a body that quotes the
-/// request's `Authorization` header back, as a careless provider might.
-async fn echoing_server(status: u16) -> String {
+/// request's `Authorization` header back, as a careless provider might, in the letter case
+/// `case` gives it.
+async fn echoing_server(status: u16, case: fn(&str) -> String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -571,8 +575,8 @@ async fn echoing_server(status: u16) -> String {
                     .lines()
                     .find_map(|line| line.strip_prefix("authorization: "))
                     .unwrap_or("")
-                    .trim()
-                    .to_owned();
+                    .trim();
+                let authorization = case(authorization);
                 let body = serde_json::json!({"error": {
                     "message": format!("Key {authorization} is not valid here"),
                     "type": "invalid_request_error",
@@ -592,14 +596,21 @@ async fn echoing_server(status: u16) -> String {
 
 #[tokio::test]
 async fn a_provider_that_echoes_the_key_has_it_scrubbed() {
-    for status in [400, 401, 500] {
-        let base_url = echoing_server(status).await;
-        let client = client(&base_url);
-        let err = complete(&client, "gpt-mock").await.unwrap_err();
-        assert_eq!(err.status, Some(status));
-        assert!(err.detail.contains("***"), "{}", err.detail);
-        assert_no_key(&err);
-        assert!(!err.provider_code.unwrap_or_default().contains(KEY));
+    for case in [str::to_lowercase, str::to_uppercase] {
+        for status in [400, 401, 500] {
+            let base_url = echoing_server(status, case).await;
+            let client = client(&base_url);
+            let err = complete(&client, "gpt-mock").await.unwrap_err();
+            assert_eq!(err.status, Some(status));
+            assert!(err.detail.contains("***"), "{}", err.detail);
+            assert_no_key(&err);
+            assert!(
+                !err.provider_code
+                    .unwrap_or_default()
+                    .to_lowercase()
+                    .contains(KEY)
+            );
+        }
     }
 }
 
@@ -655,4 +666,30 @@ async fn sequential_requests_reuse_one_pooled_connection() {
     }
     assert_eq!(mock.calls().len(), 3);
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_answer_over_max_response_bytes_is_invalid_and_read_no_further() {
+    let huge = Behavior {
+        huge_body_bytes: Some(1 << 30),
+        ..Behavior::default()
+    };
+    let mock = mock(vec![("huge", huge)]).await;
+    let mut settings = settings(&mock.base_url());
+    settings.max_response_bytes = 1024 * 1024;
+    let client = ProviderClient::new(settings).unwrap();
+
+    let err = complete(&client, "huge").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.retryable());
+    assert!(err.detail.contains("max_response_bytes"), "{err:?}");
+    assert!(mock.wait_for_disconnect(0, GUARD).await);
+
+    let stream = open_stream(&client, "huge").await.unwrap();
+    let (chunks, err) = drain(stream).await;
+    assert!(chunks.is_empty());
+    let err = err.unwrap();
+    assert_eq!(err.kind, ErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.detail.contains("larger than 1048576 bytes"), "{err:?}");
+    assert!(mock.wait_for_disconnect(1, GUARD).await);
 }

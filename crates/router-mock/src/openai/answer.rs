@@ -418,6 +418,44 @@ pub(super) fn non_json_response(stream: bool, guard: CallGuard) -> Response {
         .into_response()
 }
 
+/// The piece a huge body repeats.
+const FILLER: &[u8] = &[b'a'; 64 * 1024];
+
+/// A 200 of `bytes` bytes: the start of a completion (or of a stream's `data:` line) whose
+/// content string goes on to the end, produced piece by piece as the connection takes them.
+pub(super) fn huge_response(stream: bool, bytes: u64, guard: CallGuard) -> Response {
+    let (content_type, start): (_, &'static [u8]) = match stream {
+        true => (
+            "text/event-stream",
+            b"data: {\"id\":\"chatcmpl-huge\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"",
+        ),
+        false => (
+            "application/json",
+            b"{\"id\":\"chatcmpl-huge\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"",
+        ),
+    };
+    let pieces = stream::unfold(
+        (bytes, Some(start), Some(guard)),
+        |(left, start, mut guard)| async move {
+            if left == 0 {
+                if let Some(guard) = guard.take() {
+                    guard.finish(CallOutcome::Completed);
+                }
+                return None;
+            }
+            let piece = start.unwrap_or(FILLER);
+            let len = usize::try_from(left).map_or(piece.len(), |left| left.min(piece.len()));
+            let piece = Bytes::from_static(&piece[..len]);
+            Some((Ok::<_, io::Error>(piece), (left - len as u64, None, guard)))
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        Body::from_stream(pieces),
+    )
+        .into_response()
+}
+
 fn sse_event(chunk: &Chunk<'_>) -> Bytes {
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(b"data: ");

@@ -82,8 +82,14 @@ impl<'a> OpenAiError<'a> {
         }
     }
 
-    /// A scripted failure, worded as OpenAI words it for its kind and status.
-    fn scripted(failure: &Failure, model: &str, prompt_tokens: u32) -> OpenAiError<'static> {
+    /// A scripted failure, worded as OpenAI words it for its kind and status; `echoed_key` is
+    /// what a [`FailureKind::EchoKey`] quotes.
+    fn scripted(
+        failure: &Failure,
+        model: &str,
+        prompt_tokens: u32,
+        echoed_key: Option<&str>,
+    ) -> OpenAiError<'static> {
         let status =
             StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let error = |message: Cow<'static, str>, kind, code| OpenAiError {
@@ -125,6 +131,14 @@ impl<'a> OpenAiError<'a> {
                 ),
                 "server_error",
                 None,
+            ),
+            FailureKind::EchoKey => error(
+                Cow::Owned(format!(
+                    "Incorrect API key provided: {}. You can find your API key at https://platform.openai.com/account/api-keys.",
+                    echoed_key.unwrap_or_default()
+                )),
+                "invalid_request_error",
+                Some("invalid_api_key"),
             ),
             FailureKind::Generic => match status.as_u16() {
                 401 => error(
@@ -192,6 +206,11 @@ impl IntoResponse for OpenAiError<'_> {
 }
 
 /// The response for a scripted failure.
-pub(super) fn failure_response(failure: &Failure, model: &str, prompt_tokens: u32) -> Response {
-    OpenAiError::scripted(failure, model, prompt_tokens).into_response()
+pub(super) fn failure_response(
+    failure: &Failure,
+    model: &str,
+    prompt_tokens: u32,
+    echoed_key: Option<&str>,
+) -> Response {
+    OpenAiError::scripted(failure, model, prompt_tokens, echoed_key).into_response()
 }

@@ -212,6 +212,10 @@ pub(super) struct RawProvider {
     /// Extra headers sent on every request to this provider. Default: none.
     #[serde(default)]
     pub(super) headers: BTreeMap<String, String>,
+    /// Largest answer read from this provider (a non-streaming body, or one stream event): a
+    /// number of bytes, or a size such as `"32MiB"`. Default 32 MiB.
+    #[serde(default)]
+    pub(super) max_response_bytes: Option<ByteSize>,
 }
 
 /// One `[[models]]` entry.

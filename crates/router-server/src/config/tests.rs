@@ -845,3 +845,26 @@ fn auto_router_settings_are_checked_with_their_paths() {
         assert_eq!(paths(&problems(&text, &[])), [path], "{text}");
     }
 }
+
+#[test]
+fn max_response_bytes_takes_a_size_and_defaults_to_32_mib() {
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    assert_eq!(
+        config.providers[0].settings.max_response_bytes,
+        32 * 1024 * 1024
+    );
+    let text = MINIMAL.replace(
+        "[providers.openai]",
+        "[providers.openai]\nmax_response_bytes = \"64KiB\"",
+    );
+    let config = load_str(&text, &no_vars).unwrap();
+    assert_eq!(config.providers[0].settings.max_response_bytes, 64 * 1024);
+    let text = MINIMAL.replace(
+        "[providers.openai]",
+        "[providers.openai]\nmax_response_bytes = 0",
+    );
+    assert_eq!(
+        paths(&problems(&text, &[])),
+        ["providers.openai.max_response_bytes"]
+    );
+}

@@ -440,6 +440,25 @@ fn provider(
         }
         None => settings.first_byte_timeout,
     };
+    if let Some(limit) = raw.max_response_bytes {
+        match usize::try_from(limit.0) {
+            Ok(0) => {
+                problems.push(
+                    join_key(path, "max_response_bytes"),
+                    "must be at least 1 byte",
+                );
+                valid = false;
+            }
+            Ok(bytes) => settings.max_response_bytes = bytes,
+            Err(_) => {
+                problems.push(
+                    join_key(path, "max_response_bytes"),
+                    "is too large for this machine",
+                );
+                valid = false;
+            }
+        }
+    }
     let headers_path = join_key(path, "headers");
     for (header, value) in raw.headers {
         let header_path = join_key(&headers_path, &header);

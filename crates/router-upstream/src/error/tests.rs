@@ -411,3 +411,57 @@ fn reads_retry_after_in_every_form() {
         assert_eq!(retry_after(&headers(pairs), now), *expected, "{pairs:?}");
     }
 }
+
+#[test]
+fn scrubber_removes_the_key_in_any_letter_case() {
+    let scrubber = Scrubber::new(KEY);
+    let upper = KEY.to_ascii_uppercase();
+    let mixed: String = KEY
+        .chars()
+        .enumerate()
+        .map(|(idx, c)| match idx % 2 {
+            0 => c.to_ascii_uppercase(),
+            _ => c,
+        })
+        .collect();
+    for text in [
+        format!("bad key {upper}"),
+        format!("{mixed}!"),
+        format!("{KEY}{upper}{mixed}"),
+        format!("é {upper} é {KEY}"),
+    ] {
+        let clean = scrubber.clean(&text);
+        assert!(
+            !clean.to_ascii_lowercase().contains(KEY),
+            "{text} -> {clean}"
+        );
+        assert!(clean.contains("***"), "{clean}");
+    }
+    assert_eq!(
+        scrubber.clean("é bad key SK-SECRET-KEY-123 é"),
+        "é bad key *** é"
+    );
+    assert_eq!(scrubber.clean("sk-secret-key-12"), "sk-secret-key-12");
+    assert_eq!(Scrubber::new("").clean("SK-anything"), "SK-anything");
+}
+
+#[test]
+fn a_provider_error_echoing_the_key_upper_cased_keeps_no_trace_of_it() {
+    let upper = KEY.to_ascii_uppercase();
+    let body = openai_error(
+        &format!("Incorrect API key provided: {upper}."),
+        "invalid_request_error",
+        &upper,
+    );
+    for status in [400, 401] {
+        let err = error_for(status, &body);
+        let shown = format!("{err} {err:?} {}", err.client_message()).to_ascii_lowercase();
+        assert!(!shown.contains(KEY), "{shown}");
+        assert_eq!(
+            err.provider_message.as_deref(),
+            Some("Incorrect API key provided: ***.")
+        );
+    }
+    let err = error_for(500, &format!("<html>{upper}</html>"));
+    assert_eq!(err.detail, "<html>***</html>");
+}

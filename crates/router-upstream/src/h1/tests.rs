@@ -1,4 +1,4 @@
-//! Tests of the HTTP/1.1 pieces: response heads, body framing and decoding, fed in any split.
+//! Tests of the HTTP/1.1 pieces: body framing and decoding, fed in any split, and writes.
 
 use proptest::prelude::*;
 
@@ -30,110 +30,6 @@ fn decode_in_pieces(
         }
     }
     Ok((body, false))
-}
-
-fn head(text: &str) -> Result<Option<Head>, WireError> {
-    parse_head(&mut BytesMut::from(text.as_bytes()))
-}
-
-#[test]
-fn reads_status_headers_and_framing() {
-    let head = head("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 12\r\nX-A: 1\r\nX-A: 2\r\n\r\n")
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.status, StatusCode::TOO_MANY_REQUESTS);
-    let headers = head.headers();
-    assert_eq!(headers["retry-after"], "7");
-    assert_eq!(headers.get_all("x-a").iter().count(), 2);
-    assert_eq!(head.framing, Framing::Length(12));
-    assert!(head.keep_alive);
-}
-
-#[test]
-fn one_header_is_read_without_the_map() {
-    let head = head(
-        "HTTP/1.1 200 OK\r\ncontent-typex: no\r\nContent-Type:  text/event-stream \r\n\
-         content-type: second\r\nEmpty:\r\n\r\n",
-    )
-    .unwrap()
-    .unwrap();
-    assert_eq!(head.header("content-type"), Some(&b"text/event-stream"[..]));
-    assert_eq!(head.header("CONTENT-TYPEX"), Some(&b"no"[..]));
-    assert_eq!(head.header("empty"), Some(&b""[..]));
-    assert_eq!(head.header("missing"), None);
-    // The status line is not a header, even with a colon in it.
-    let head = self::head("HTTP/1.1 200 OK: fine\r\n\r\n")
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.header("HTTP/1.1 200 OK"), None);
-}
-
-#[test]
-fn framing_follows_rfc_9112() {
-    let cases = [
-        (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-            Framing::Chunked,
-            true,
-        ),
-        // Chunked wins over a length sent with it.
-        (
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-            Framing::Chunked,
-            true,
-        ),
-        // A coding other than chunked last: the body ends with the connection.
-        (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
-            Framing::Close,
-            false,
-        ),
-        ("HTTP/1.1 200 OK\r\n\r\n", Framing::Close, false),
-        (
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, Close\r\n\r\n",
-            Framing::Length(2),
-            false,
-        ),
-        (
-            "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n",
-            Framing::Length(2),
-            false,
-        ),
-        ("HTTP/1.1 204 No Content\r\n\r\n", Framing::Length(0), true),
-        (
-            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n",
-            Framing::Length(1),
-            true,
-        ),
-    ];
-    for (text, framing, keep_alive) in cases {
-        let head = head(text).unwrap().unwrap();
-        assert_eq!(
-            (head.framing, head.keep_alive),
-            (framing, keep_alive),
-            "{text:?}"
-        );
-    }
-}
-
-#[test]
-fn an_incomplete_head_waits_and_a_bad_one_is_an_error() {
-    assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
-    for text in [
-        "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-        "HTTP/1.1 101 Switching Protocols\r\n\r\n",
-        "SSH-2.0-OpenSSH_9.6\r\n\r\n",
-    ] {
-        assert!(head(text).is_err(), "{text:?}");
-    }
-}
-
-#[test]
-fn the_head_is_taken_off_the_buffer_and_the_body_left() {
-    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..]);
-    parse_head(&mut buf).unwrap().unwrap();
-    assert_eq!(&buf[..], b"ok");
 }
 
 #[test]
@@ -230,7 +126,7 @@ async fn a_request_larger_than_the_socket_takes_at_once_is_written_whole() {
         socket.read_to_end(&mut bytes).await.unwrap();
         bytes
     });
-    let mut connection = Connection::new(TcpStream::connect(addr).await.unwrap());
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     let body: Vec<u8> = (0..8_000_000_u32).map(|i| (i % 251) as u8).collect();
     let parts: [&[u8]; 4] = [
         b"POST / HTTP/1.1\r\n",
@@ -238,8 +134,10 @@ async fn a_request_larger_than_the_socket_takes_at_once_is_written_whole() {
         b"content-length: 8000000\r\n\r\n",
         &body,
     ];
-    connection.write_request(parts).await.unwrap();
-    drop(connection);
+    write_all_vectored(&mut stream, &mut parts.map(IoSlice::new))
+        .await
+        .unwrap();
+    drop(stream);
     assert_eq!(received.await.unwrap(), parts.concat());
 }
 

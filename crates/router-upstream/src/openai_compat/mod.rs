@@ -8,8 +8,8 @@
 //! non-2xx answer from its status, headers and body, and hand a 2xx to the parser or decoder.
 
 mod request;
-mod response;
-mod stream;
+pub(crate) mod response;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -36,8 +36,9 @@ pub(crate) async fn complete(
     let body = request::write_body(endpoint, request, false);
     let response = send(inner, body, false).await?;
     let status = response.status().as_u16();
-    // Reading the body is bounded by the request's total timeout.
-    let bytes = response.bytes().await.map_err(|err| {
+    // Reading the body is bounded by the request's total timeout and by `max_response_bytes`.
+    let limit = inner.settings.max_response_bytes;
+    let bytes = response.bytes_within(limit).await.map_err(|err| {
         error::from_transport(
             inner.name(),
             &inner.scrubber(),

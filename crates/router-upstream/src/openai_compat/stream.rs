@@ -89,6 +89,8 @@ pub(crate) fn decode(
     body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
 ) -> ChunkStream {
     let idle_timeout = inner.settings.idle_timeout;
+    // One event cannot be larger than a whole answer may be.
+    let parser = SseParser::with_max_event_bytes(inner.settings.max_response_bytes);
     let read_started = Instant::now();
     let decoder = Decoder {
         idle_timeout,
@@ -96,7 +98,7 @@ pub(crate) fn decode(
         idle: Box::pin(tokio::time::sleep_until(read_started + idle_timeout)),
         inner,
         body: Box::pin(body),
-        parser: SseParser::new(),
+        parser,
         seen: SeenPrefix::default(),
         saw_finish: false,
         body_ended: false,

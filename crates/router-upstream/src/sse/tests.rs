@@ -163,3 +163,39 @@ fn rejects_events_over_the_limit() {
         Err(SseError::EventTooLarge { limit: 16 })
     );
 }
+
+#[test]
+fn a_long_line_is_refused_even_when_its_end_arrives_with_it() {
+    let mut parser = SseParser::with_max_event_bytes(16);
+    parser.push(b"data: 0123456789abcdefghij\n\n");
+    assert_eq!(
+        parser.next_event(),
+        Err(SseError::EventTooLarge { limit: 16 })
+    );
+    let mut parser = SseParser::with_max_event_bytes(16);
+    parser.push(b": a comment longer than the limit\n");
+    assert_eq!(
+        parser.next_event(),
+        Err(SseError::EventTooLarge { limit: 16 })
+    );
+}
+
+#[test]
+fn an_endless_line_is_buffered_no_further_than_the_limit() {
+    let limit = 64 * 1024;
+    let mut parser = SseParser::with_max_event_bytes(limit);
+    parser.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"");
+    let piece = [b'a'; 1000];
+    let mut pushed = 0;
+    let err = loop {
+        parser.push(&piece);
+        pushed += piece.len();
+        match parser.next_event() {
+            Ok(None) => assert!(pushed <= limit, "{pushed} bytes buffered"),
+            Ok(Some(event)) => panic!("an unfinished line gave {event:?}"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err, SseError::EventTooLarge { limit });
+    assert!(parser.buf.len() <= limit + piece.len());
+}
