@@ -159,6 +159,7 @@ fn endpoint(provider: &str, idx: usize) -> Endpoint {
             vision: idx.is_multiple_of(2),
             structured_output: true,
         },
+        traits: Default::default(),
     }
 }
 

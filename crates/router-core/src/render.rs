@@ -938,6 +938,7 @@ mod tests {
                 vision,
                 ..Capabilities::default()
             },
+            traits: Default::default(),
         }
     }
 

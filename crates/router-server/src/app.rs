@@ -25,6 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::health_board::HealthBoard;
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
 
@@ -93,6 +94,8 @@ struct Shared {
     profile: Profile,
     /// Where every request leaves its generation record.
     records: Records,
+    /// Every endpoint's live health.
+    health: HealthBoard,
 }
 
 /// One configured provider, ready to call.
@@ -167,6 +170,7 @@ impl AppState {
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
+        let health = HealthBoard::new(&config.catalog, config.routing.health);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -176,6 +180,7 @@ impl AppState {
                 catalog_headers,
                 profile,
                 records,
+                health,
             }),
         })
     }
@@ -229,6 +234,11 @@ impl AppState {
     /// The Auto Router's quality profile.
     pub(crate) fn profile(&self) -> &Profile {
         &self.shared.profile
+    }
+
+    /// Every endpoint's live health.
+    pub(crate) fn health(&self) -> &HealthBoard {
+        &self.shared.health
     }
 }
 

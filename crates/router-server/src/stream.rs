@@ -259,6 +259,8 @@ pub(crate) async fn run(
         .unwrap_or_else(|_elapsed| Ok(Err(first_token_timeout(&target))))?;
         match first {
             Ok((upstream, held)) => {
+                app.health()
+                    .answered(attempt.model, attempt.endpoint, started.elapsed(), None);
                 receipt.attempts.answered(*attempt, started);
                 receipt.answered(*attempt);
                 sink.update_headers(receipt);
@@ -270,6 +272,7 @@ pub(crate) async fn run(
                 return Ok(relay.run(upstream, held, sink, receipt).await?);
             }
             Err(err) => {
+                app.health().failed(attempt.model, attempt.endpoint, &err);
                 let class = receipt.attempts.failed(*attempt, err, started);
                 if !route.policy.should_fall_back(class) {
                     break;
