@@ -99,8 +99,8 @@ pub(crate) async fn complete(
                     Ok(response) => {
                         let elapsed = started.elapsed();
                         let tokens = response.usage.completion_tokens;
-                        let throughput = (tokens > 0)
-                            .then(|| tokens as f64 / elapsed.as_secs_f64().max(1e-3));
+                        let throughput =
+                            (tokens > 0).then(|| tokens as f64 / elapsed.as_secs_f64().max(1e-3));
                         app.health()
                             .answered(attempt.model, attempt.endpoint, elapsed, throughput);
                         receipt.attempts.answered(*attempt, started);

@@ -73,7 +73,9 @@ impl HealthBoard {
             latency: Some(latency.as_secs_f64()),
             throughput,
         };
-        self.with(model, endpoint, |it| it.record(now, outcome, &self.settings));
+        self.with(model, endpoint, |it| {
+            it.record(now, outcome, &self.settings)
+        });
     }
 
     /// Records a failed call: rate limits (with their `Retry-After`) and the provider's (or our
@@ -89,7 +91,9 @@ impl HealthBoard {
             (_, Fault::Upstream | Fault::Internal) => Outcome::Failed,
         };
         let now = self.now_ms();
-        self.with(model, endpoint, |it| it.record(now, outcome, &self.settings));
+        self.with(model, endpoint, |it| {
+            it.record(now, outcome, &self.settings)
+        });
     }
 
     /// The endpoint's statistics over the last 30 minutes.

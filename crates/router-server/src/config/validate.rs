@@ -13,8 +13,8 @@ use router_core::catalog::{
     self, Capabilities, Catalog, DataCollection, Endpoint, EndpointTraits, Model, Pricing,
 };
 use router_core::health::HealthSettings;
-use router_core::provider::Preferences;
 use router_core::patterns::ModelPatterns;
+use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
@@ -125,7 +125,10 @@ fn routing(raw: RawRouting, problems: &mut Problems) -> Option<RoutingSettings> 
     let auto = auto_router(raw.auto, problems);
     let health = &raw.health;
     for (key, value) in [
-        ("failures_to_cool_down", u64::from(health.failures_to_cool_down)),
+        (
+            "failures_to_cool_down",
+            u64::from(health.failures_to_cool_down),
+        ),
         ("cooldown_ms", health.cooldown_ms),
         ("outage_window_ms", health.outage_window_ms),
     ] {
@@ -683,7 +686,10 @@ fn endpoint_traits(
     let quantization = match raw.quantization.as_deref().map(str::trim) {
         None => None,
         Some("") => {
-            problems.push(join_key(path, "quantization"), "must not be empty when given");
+            problems.push(
+                join_key(path, "quantization"),
+                "must not be empty when given",
+            );
             valid = false;
             None
         }

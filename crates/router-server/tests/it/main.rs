@@ -17,6 +17,7 @@ mod fleet;
 mod generation;
 mod models;
 mod openai_sdk;
+mod providers;
 mod receipts;
 mod route_api;
 mod streaming;
