@@ -282,6 +282,21 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/models/{author}/{slug}/endpoints",
             get(api::models::endpoints),
         )
+        .route("/api/v1/model/{author}/{slug}", get(api::models::model))
+        .route("/v1/model/{author}/{slug}", get(api::models::model))
+        .route(
+            "/api/v1/models/{author}/{slug}",
+            get(api::models::model_openai),
+        )
+        .route("/v1/models/{author}/{slug}", get(api::models::model_openai))
+        // OpenAI's `models.retrieve` sends the id as one segment, its `/` percent-encoded.
+        .route(
+            "/api/v1/models/{id}",
+            get(api::models::model_openai_encoded),
+        )
+        .route("/v1/models/{id}", get(api::models::model_openai_encoded))
+        .route("/api/v1/providers", get(api::models::providers))
+        .route("/v1/providers", get(api::models::providers))
         .route("/api/v1/generation", get(api::generation::generation))
         .route("/v1/generation", get(api::generation::generation))
         .route("/api/v1/key", get(api::key::key))

@@ -20,6 +20,7 @@ mod openai_sdk;
 mod providers;
 mod receipts;
 mod route_api;
+mod sdk_pages;
 mod streaming;
 mod support;
 mod wire;
