@@ -901,6 +901,7 @@ pub(crate) fn synthetic_catalog(rows: &[Row], models: &[String]) -> anyhow::Resu
                         vision: true,
                         structured_output: true,
                     },
+                    traits: Default::default(),
                 }],
             }
         })

@@ -25,6 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::health_board::HealthBoard;
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
 
@@ -98,6 +99,8 @@ struct Shared {
     records: Records,
     /// Whether the server is stopping, and whether streams must end now.
     stopping: crate::serve::Stopping,
+    /// Every endpoint's live health.
+    health: HealthBoard,
 }
 
 /// One configured provider, ready to call.
@@ -172,6 +175,7 @@ impl AppState {
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
+        let health = HealthBoard::new(&config.catalog, config.routing.health);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -182,6 +186,7 @@ impl AppState {
                 profile,
                 records,
                 stopping: crate::serve::Stopping::default(),
+                health,
             }),
         })
     }
@@ -241,6 +246,11 @@ impl AppState {
     pub(crate) fn stopping(&self) -> &crate::serve::Stopping {
         &self.shared.stopping
     }
+
+    /// Every endpoint's live health.
+    pub(crate) fn health(&self) -> &HealthBoard {
+        &self.shared.health
+    }
 }
 
 /// How start-up errors name a profile.
@@ -283,6 +293,21 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/models/{author}/{slug}/endpoints",
             get(api::models::endpoints),
         )
+        .route("/api/v1/model/{author}/{slug}", get(api::models::model))
+        .route("/v1/model/{author}/{slug}", get(api::models::model))
+        .route(
+            "/api/v1/models/{author}/{slug}",
+            get(api::models::model_openai),
+        )
+        .route("/v1/models/{author}/{slug}", get(api::models::model_openai))
+        // OpenAI's `models.retrieve` sends the id as one segment, its `/` percent-encoded.
+        .route(
+            "/api/v1/models/{id}",
+            get(api::models::model_openai_encoded),
+        )
+        .route("/v1/models/{id}", get(api::models::model_openai_encoded))
+        .route("/api/v1/providers", get(api::models::providers))
+        .route("/v1/providers", get(api::models::providers))
         .route("/api/v1/generation", get(api::generation::generation))
         .route("/v1/generation", get(api::generation::generation))
         .route("/api/v1/key", get(api::key::key))

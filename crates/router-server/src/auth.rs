@@ -88,6 +88,7 @@ mod tests {
                 key: Secret::new(key),
                 fallback_policy: FallbackPolicy::default(),
                 auto_router: None,
+                provider: Default::default(),
             })
             .collect()
     }

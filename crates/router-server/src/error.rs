@@ -139,6 +139,10 @@ pub(crate) struct AttemptReport {
     pub(crate) error_type: Option<&'static str>,
     /// How long the attempt took (0 for a skip).
     pub(crate) elapsed_ms: u64,
+    /// For an endpoint the plan left out before any call (`error` is `excluded`): why, as in
+    /// `X-Turnout-Excluded` (`max_tokens`, `only`, …). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) excluded: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -161,6 +165,7 @@ impl ApiError {
         match self {
             ApiError::Protocol(err) => err.status(),
             ApiError::MissingCredentials | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::Plan(PlanError::NoEndpointsMatch(_)) => StatusCode::NOT_FOUND,
             ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
             | ApiError::BodyUnreadable
@@ -173,9 +178,11 @@ impl ApiError {
             | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Route(err) => match err {
+                RouteError::Plan(PlanError::NoEndpointsMatch(_)) => StatusCode::NOT_FOUND,
                 RouteError::Plan(_)
                 | RouteError::Settings(_)
                 | RouteError::Pattern(_)
+                | RouteError::Provider(_)
                 | RouteError::RouterNotPrimary(_) => StatusCode::BAD_REQUEST,
                 RouteError::NoModelsMatch | RouteError::NoCapableModel(_) => StatusCode::NOT_FOUND,
             },
@@ -191,6 +198,7 @@ impl ApiError {
     pub(crate) fn error_type(&self) -> &'static str {
         match self {
             ApiError::MissingCredentials | ApiError::InvalidKey => "authentication",
+            ApiError::Plan(PlanError::NoEndpointsMatch(_)) => "not_found",
             ApiError::Protocol(_)
             | ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
@@ -204,9 +212,11 @@ impl ApiError {
             | ApiError::GenerationNotFound(_)
             | ApiError::ModelNotFound(_) => "not_found",
             ApiError::Route(err) => match err {
+                RouteError::Plan(PlanError::NoEndpointsMatch(_)) => "not_found",
                 RouteError::Plan(_)
                 | RouteError::Settings(_)
                 | RouteError::Pattern(_)
+                | RouteError::Provider(_)
                 | RouteError::RouterNotPrimary(_) => "invalid_request",
                 RouteError::NoModelsMatch | RouteError::NoCapableModel(_) => "not_found",
             },
@@ -240,6 +250,13 @@ impl ApiError {
                 Some(field) => json!({ "error_type": error_type, "field": field }),
                 None => json!({ "error_type": error_type }),
             },
+            ApiError::Plan(PlanError::NoEndpointsMatch(_)) => json!({
+                "error_type": error_type,
+                "availability": { "code": "constraint_filtered", "retryable": false },
+            }),
+            ApiError::Route(RouteError::Provider(err)) => {
+                json!({ "error_type": error_type, "field": err.field })
+            }
             ApiError::NoEndpoints => json!({
                 "error_type": error_type,
                 "availability": { "code": "no_endpoints", "retryable": false },
@@ -546,6 +563,7 @@ mod tests {
             error: "rate_limited",
             error_type: Some("rate_limit_exceeded"),
             elapsed_ms: 3,
+            excluded: None,
         }];
         let retry_after = error.retry_after;
         let err = ApiError::from(Box::new(AttemptsFailed {
@@ -582,6 +600,7 @@ mod tests {
                 error: "context_length",
                 error_type: Some("context_length_exceeded"),
                 elapsed_ms: 0,
+                excluded: None,
             }],
             retry_after: None,
         }));

@@ -12,6 +12,7 @@
 //! - `auth`, `extract`: the client-key check and the size-limited body.
 //! - `api`: the handlers (`chat`, `route`, `models`, `generation`, `key`, `health`).
 //! - `routing`: building a request's plan and picking its fallback policy.
+//! - `health_board`: every endpoint's live health, fed after each attempt, read by the planner.
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
@@ -32,6 +33,7 @@ mod dispatch;
 mod error;
 mod execute;
 mod extract;
+mod health_board;
 mod ids;
 pub mod launch;
 mod percent;

@@ -17,6 +17,7 @@
 //! | `X-Turnout-Served-Model` | The model that answered (absent when none did). |
 //! | `X-Turnout-Served-Provider` | The provider that answered, by its slug (absent when none did). |
 //! | `X-Turnout-Fallback-Depth` | The answering model's position in the requested models, `0` for the primary (absent when none answered). |
+//! | `X-Turnout-Excluded` | Endpoints the plan left out before any call, `;`-separated: `model@provider=reason`, the reason a provider preference (`only`, `ignore`, `max_price`, `zdr`, `free`, …) or what the endpoint cannot take (`max_tokens`, `context_length`, `tools`, `require_parameters`, …). Absent when none was. |
 //! | `X-Turnout-Router` | `openrouter/auto` on an auto-routed request (whichever alias named it); absent otherwise. |
 //! | `X-Turnout-Auto-Task` | Auto-routed: the prompt's task type (`code`, `math`, `creative_writing`, …). |
 //! | `X-Turnout-Auto-Difficulty` | Auto-routed: the prompt's estimated difficulty, `0.00` to `1.00`. |
@@ -61,6 +62,8 @@ pub(crate) const X_SERVED_PROVIDER: HeaderName =
     HeaderName::from_static("x-turnout-served-provider");
 /// The answering model's position among the requested models.
 pub(crate) const X_FALLBACK_DEPTH: HeaderName = HeaderName::from_static("x-turnout-fallback-depth");
+/// The endpoints left out before any call.
+pub(crate) const X_EXCLUDED: HeaderName = HeaderName::from_static("x-turnout-excluded");
 /// The router that chose the models (`openrouter/auto`).
 pub(crate) const X_ROUTER: HeaderName = HeaderName::from_static("x-turnout-router");
 /// The Auto Router's task type.
@@ -152,7 +155,7 @@ impl Receipt {
             auto: route.auto,
             streamed,
             prompt_tokens_estimate: route.prompt_tokens_estimate,
-            attempts: AttemptLog::default(),
+            attempts: AttemptLog::with_excluded(route.plan.excluded.clone()),
             served: None,
             finished: false,
         }
@@ -259,6 +262,21 @@ impl Receipt {
                 .position(|it| *it == served.attempt.model)
                 .unwrap_or_default();
             headers.insert(X_FALLBACK_DEPTH, HeaderValue::from(depth));
+        }
+        if !self.attempts.excluded().is_empty() {
+            let mut excluded = String::with_capacity(48 * self.attempts.excluded().len());
+            for (idx, it) in self.attempts.excluded().iter().enumerate() {
+                if idx > 0 {
+                    excluded.push(';');
+                }
+                let model = catalog.model(it.model);
+                push_encoded(&mut excluded, &model.id);
+                excluded.push('@');
+                push_encoded(&mut excluded, &model.endpoint(it.endpoint).provider);
+                excluded.push('=');
+                excluded.push_str(it.reason.code());
+            }
+            insert_string(headers, X_EXCLUDED, excluded);
         }
         if let Some(auto) = &self.auto {
             insert_string(
@@ -477,6 +495,7 @@ mod tests {
             max_output: None,
             supported_parameters: Vec::new(),
             capabilities: Default::default(),
+            traits: Default::default(),
         };
         let catalog = Catalog::new(vec![Model {
             id: "a/b,c@d".to_owned(),

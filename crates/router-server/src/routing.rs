@@ -17,6 +17,11 @@
 //!   it) goes first. A client's `models` list is ignored: the router's picks are the fallbacks,
 //!   and the `models` cap does not apply to them.
 //!
+//! Every plan applies the request's `provider` preferences over the client key's
+//! (`provider = { … }` of its `[[keys]]` entry), the live health of the endpoints
+//! ([`crate::health_board`]) and, without `order` or `sort`, price-weighted load balancing drawn
+//! with a fresh random seed ([`router_core::plan::build_with`]).
+//!
 //! The fallback policy is the request's `fallback_policy`, else the client key's, else
 //! OpenRouter's "any error falls back" (which is the key's default). The executors
 //! ([`crate::execute`], [`crate::stream`]) only run what [`route`] returns; `POST /api/v1/route`
@@ -33,7 +38,8 @@ use router_core::auto::settings::{AutoPlugin, AutoSettings, SettingsError};
 use router_core::catalog::ModelIdx;
 use router_core::fallback::FallbackPolicy;
 use router_core::patterns::PatternError;
-use router_core::plan::{self, Plan, PlanError, PlanOptions, PlanRequest};
+use router_core::plan::{self, Plan, PlanError, PlanOptions, PlanRequest, Selection};
+use router_core::provider::{PreferenceError, Preferences};
 use router_core::request::ChatRequest;
 
 use crate::app::AppState;
@@ -167,6 +173,9 @@ pub(crate) enum RouteError {
     /// The Auto Router is named after the primary position of `models` (400).
     #[error("`{0}` (the Auto Router) can only be the primary model: name it in `model`")]
     RouterNotPrimary(String),
+    /// A `provider` member has the wrong type or value (400).
+    #[error(transparent)]
+    Provider(#[from] PreferenceError),
 }
 
 /// The route of `request`, made with `auth`'s key.
@@ -187,6 +196,18 @@ pub(crate) fn plan<'a>(
     let policy = request
         .fallback_policy
         .unwrap_or(app.key(auth.key_idx).fallback_policy);
+    let key_preferences = &app.key(auth.key_idx).provider;
+    let preferences = match request.provider {
+        Some(raw) => Cow::Owned(Preferences::parse(raw.get())?.over(key_preferences)),
+        None => Cow::Borrowed(key_preferences),
+    };
+    let selection = Selection {
+        preferences: &preferences,
+        parameters: &request.passthrough,
+        health: app.health(),
+        seed: fastrand::u64(..),
+        load_balance: true,
+    };
     let aliases = &app.config().routing.auto.aliases;
     let is_alias = |id: &str| aliases.iter().any(|it| it == id);
     let mut named = request
@@ -195,7 +216,7 @@ pub(crate) fn plan<'a>(
         .chain(request.models.iter())
         .map(|it| it.as_ref());
     if named.next().is_some_and(is_alias) {
-        return auto_plan(app, request, auth, policy);
+        return auto_plan(app, request, auth, policy, &selection);
     }
     if let Some(alias) = named.find(|it| is_alias(it)) {
         return Err(RouteError::RouterNotPrimary(alias.to_owned()));
@@ -205,7 +226,7 @@ pub(crate) fn plan<'a>(
         ..PlanOptions::default()
     };
     let plan_request = PlanRequest::from_chat(request, options);
-    let plan = plan::build(app.catalog(), &plan_request)?;
+    let plan = plan::build_with(app.catalog(), &plan_request, &selection)?;
     let kind = if request.models.is_empty() {
         ModelKind::Explicit
     } else {
@@ -229,6 +250,7 @@ fn auto_plan<'a>(
     request: &ChatRequest<'_>,
     auth: ClientAuth,
     policy: FallbackPolicy,
+    providers: &Selection<'_>,
 ) -> Result<Planned<'a>, RouteError> {
     let catalog = app.catalog();
     let profile = app.profile();
@@ -286,7 +308,7 @@ fn auto_plan<'a>(
             ..PlanOptions::default()
         },
     };
-    let plan = plan::build(catalog, &plan_request)?;
+    let plan = plan::build_with(catalog, &plan_request, providers)?;
     let summary = AutoSummary {
         task: analysis.task,
         difficulty: analysis.difficulty,

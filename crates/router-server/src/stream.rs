@@ -263,6 +263,8 @@ pub(crate) async fn run(
         };
         match first {
             Ok((upstream, held)) => {
+                app.health()
+                    .answered(attempt.model, attempt.endpoint, started.elapsed(), None);
                 receipt.attempts.answered(*attempt, started);
                 receipt.answered(*attempt);
                 sink.update_headers(receipt);
@@ -274,6 +276,7 @@ pub(crate) async fn run(
                 return Ok(relay.run(upstream, held, sink, receipt).await?);
             }
             Err(err) => {
+                app.health().failed(attempt.model, attempt.endpoint, &err);
                 let class = receipt.attempts.failed(*attempt, err, started);
                 if !route.policy.should_fall_back(class) {
                     break;

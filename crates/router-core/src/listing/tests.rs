@@ -21,6 +21,7 @@ fn model(id: &str, created: u64, prompt: f64, context_length: u32, parameters: &
             max_output: None,
             supported_parameters: parameters.iter().map(|it| (*it).to_owned()).collect(),
             capabilities: Capabilities::default(),
+            traits: Default::default(),
         }],
     }
 }

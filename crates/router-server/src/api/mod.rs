@@ -3,7 +3,8 @@
 //! - [`chat`]: `POST /api/v1/chat/completions` (and `/v1/chat/completions`).
 //! - [`route`]: `POST /api/v1/route` (and `/v1/route`): a request's plan, explained, without a
 //!   call.
-//! - [`models`]: `GET /api/v1/models` (and `/v1/models`).
+//! - [`models`]: `GET /api/v1/models` (and `/v1/models`), one model's row and endpoints, and
+//!   `GET /api/v1/providers`.
 //! - [`generation`]: `GET /api/v1/generation?id=…` (and `/v1/generation`): a generation record.
 //! - [`key`]: `GET /api/v1/key` (and `/v1/key`, the legacy `/api/v1/auth/key`): the key's usage.
 //! - [`health`]: `GET /health`.

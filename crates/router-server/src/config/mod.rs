@@ -35,6 +35,8 @@ use std::time::Duration;
 use router_core::auto::settings::AutoPlugin;
 use router_core::catalog::Catalog;
 use router_core::fallback::FallbackPolicy;
+use router_core::health::HealthSettings;
+use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
@@ -126,6 +128,9 @@ pub struct ClientKey {
     /// overrides them field by field, and they override `[routing.auto]`. Default: none.
     /// Never sets `enabled`.
     pub auto_router: Option<AutoPlugin>,
+    /// The key's provider preferences (`provider = { … }`): a request's `provider` object sits
+    /// over them ([`Preferences::over`]). Default: none.
+    pub provider: Preferences,
 }
 
 /// The `[routing]` section.
@@ -135,6 +140,8 @@ pub struct RoutingSettings {
     pub max_models: usize,
     /// The `[routing.auto]` section.
     pub auto: AutoRouterSettings,
+    /// The `[routing.health]` section: cool-downs and outage detection.
+    pub health: HealthSettings,
 }
 
 /// The `[routing.auto]` section: the Auto Router.

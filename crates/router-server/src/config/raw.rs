@@ -105,6 +105,25 @@ pub(super) struct RawRouting {
     /// `[routing.auto]`: the Auto Router.
     #[serde(default)]
     pub(super) auto: RawAutoRouter,
+    /// `[routing.health]`: endpoint cool-downs and outage detection.
+    #[serde(default)]
+    pub(super) health: RawHealth,
+}
+
+/// `[routing.health]`: when an endpoint is deprioritised or cooled down.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    /// Failed calls in a row that put an endpoint in cool-down. Default 5.
+    #[serde(default = "default_failures_to_cool_down", deserialize_with = "number")]
+    pub(super) failures_to_cool_down: u32,
+    /// How long a cool-down lasts, in milliseconds. Default 30000.
+    #[serde(default = "default_cooldown_ms", deserialize_with = "number")]
+    pub(super) cooldown_ms: u64,
+    /// How long a failure makes an endpoint unstable (tried after the stable ones), in
+    /// milliseconds. Default 30000.
+    #[serde(default = "default_outage_window_ms", deserialize_with = "number")]
+    pub(super) outage_window_ms: u64,
 }
 
 /// `[routing.auto]`: the Auto Router's names, profile, number of picks and global defaults.
@@ -175,6 +194,10 @@ pub(super) struct RawClientKey {
     /// Default: none.
     #[serde(default)]
     pub(super) auto_router: Option<RawAutoDefaults>,
+    /// The key's provider preferences (the request's `provider` object), under the request's.
+    /// Default: none.
+    #[serde(default)]
+    pub(super) provider: Option<toml::Table>,
 }
 
 /// One `[providers.<name>]` section. The name is a lowercase slug (`[a-z0-9_/-]`).
@@ -261,6 +284,24 @@ pub(super) struct RawEndpoint {
     /// Prices in USD per million tokens; required, `validate` reports it missing.
     #[serde(default)]
     pub(super) pricing: Option<RawPricing>,
+    /// Weight precision (`fp8`, `bf16`, …), matched by `provider.quantizations`. Default:
+    /// `unknown`.
+    #[serde(default)]
+    pub(super) quantization: Option<String>,
+    /// `allow` (the provider may keep or train on prompts) or `deny`. Default `allow`.
+    #[serde(default)]
+    pub(super) data_collection: Option<String>,
+    /// Zero data retention. Default false.
+    #[serde(default, deserialize_with = "number")]
+    pub(super) zdr: bool,
+    /// Typical time to first token in milliseconds, used by `sort: latency` until measured.
+    /// Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) latency_ms: Option<f64>,
+    /// Typical output tokens per second, used by `sort: throughput` until measured.
+    /// Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) throughput: Option<f64>,
 }
 
 /// `capabilities = { … }` of an endpoint.
@@ -445,6 +486,29 @@ fn default_shutdown_grace_ms() -> u64 {
 
 fn default_max_models() -> usize {
     3
+}
+
+fn default_failures_to_cool_down() -> u32 {
+    5
+}
+
+fn default_cooldown_ms() -> u64 {
+    30_000
+}
+
+fn default_outage_window_ms() -> u64 {
+    30_000
+}
+
+impl Default for RawHealth {
+    /// A missing `[routing.health]` section gets every default.
+    fn default() -> Self {
+        Self {
+            failures_to_cool_down: default_failures_to_cool_down(),
+            cooldown_ms: default_cooldown_ms(),
+            outage_window_ms: default_outage_window_ms(),
+        }
+    }
 }
 
 fn default_auto_alias() -> Vec<String> {

@@ -868,3 +868,55 @@ fn max_response_bytes_takes_a_size_and_defaults_to_32_mib() {
         ["providers.openai.max_response_bytes"]
     );
 }
+
+#[test]
+fn provider_selection_keys_are_read_and_checked() {
+    let text = MINIMAL
+        .replace(
+            "key = \"sk-client-secret-1\"",
+            "key = \"sk-client-secret-1\"\nprovider = { ignore = [\"DeepInfra\"], sort = \"price\" }",
+        )
+        .replace(
+            "context_length = 400000",
+            "context_length = 400000\n  quantization = \"FP8\"\n  data_collection = \"deny\"\n  zdr = true\n  latency_ms = 250\n  throughput = \"80\"",
+        )
+        + "\n[routing.health]\ncooldown_ms = 5000\n";
+    let config = load_with(&text, &[]).unwrap();
+    let key = &config.keys[0].provider;
+    assert_eq!(key.ignore.as_deref(), Some(&["deepinfra".to_owned()][..]));
+    assert!(key.sort.is_some());
+    let traits = &config.catalog.models()[0].endpoints[0].traits;
+    assert_eq!(traits.quantization.as_deref(), Some("fp8"));
+    assert_eq!(
+        traits.data_collection,
+        router_core::catalog::DataCollection::Deny
+    );
+    assert!(traits.zdr);
+    assert_eq!(traits.latency, Some(0.25));
+    assert_eq!(traits.throughput, Some(80.0));
+    assert_eq!(traits.provider_name, "openai");
+    assert_eq!(config.routing.health.cooldown_ms, 5000);
+    assert_eq!(config.routing.health.failures_to_cool_down, 5);
+
+    let bad = MINIMAL
+        .replace(
+            "key = \"sk-client-secret-1\"",
+            "key = \"sk-client-secret-1\"\nprovider = { order = \"openai\" }",
+        )
+        .replace(
+            "context_length = 400000",
+            "context_length = 400000\n  data_collection = \"never\"\n  throughput = -1",
+        )
+        + "\n[routing.health]\nfailures_to_cool_down = 0\n";
+    let found = problems(&bad, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "routing.health.failures_to_cool_down",
+            "keys[0].provider.order",
+            "models[0].endpoints[0].data_collection",
+            "models[0].endpoints[0].throughput",
+        ],
+        "{found:?}"
+    );
+}

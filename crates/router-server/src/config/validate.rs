@@ -9,8 +9,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use router_core::auto::settings::AutoPlugin;
-use router_core::catalog::{self, Capabilities, Catalog, Endpoint, Model, Pricing};
+use router_core::catalog::{
+    self, Capabilities, Catalog, DataCollection, Endpoint, EndpointTraits, Model, Pricing,
+};
+use router_core::health::HealthSettings;
 use router_core::patterns::ModelPatterns;
+use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
@@ -51,7 +55,11 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     // reported at the provider, not again at every endpoint that uses it.
     let provider_names: Vec<String> = raw.providers.keys().cloned().collect();
     let providers = providers(raw.providers, problems);
-    let catalog = catalog(raw.models, &provider_names, problems);
+    let display_names: HashMap<&str, &str> = providers
+        .iter()
+        .map(|it| (it.settings.name.as_str(), it.display_name.as_str()))
+        .collect();
+    let catalog = catalog(raw.models, &provider_names, &display_names, problems);
     if let (Some(routing), Some(catalog)) = (&routing, &catalog) {
         aliases_against_catalog(&routing.auto, catalog, problems);
     }
@@ -161,12 +169,31 @@ fn routing(raw: RawRouting, problems: &mut Problems) -> Option<RoutingSettings> 
         valid = false;
     }
     let auto = auto_router(raw.auto, problems);
+    let health = &raw.health;
+    for (key, value) in [
+        (
+            "failures_to_cool_down",
+            u64::from(health.failures_to_cool_down),
+        ),
+        ("cooldown_ms", health.cooldown_ms),
+        ("outage_window_ms", health.outage_window_ms),
+    ] {
+        if value == 0 {
+            problems.push(join_key("routing.health", key), "must be at least 1");
+            valid = false;
+        }
+    }
     if !valid {
         return None;
     }
     Some(RoutingSettings {
         max_models: raw.max_models,
         auto: auto?,
+        health: HealthSettings {
+            failures_to_cool_down: raw.health.failures_to_cool_down,
+            cooldown_ms: raw.health.cooldown_ms,
+            outage_window_ms: raw.health.outage_window_ms,
+        },
     })
 }
 
@@ -321,16 +348,40 @@ fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec
             }
             None => None,
         };
-        if valid {
+        let provider = match entry.provider {
+            Some(table) => key_preferences(table, &join_key(&path, "provider"), problems),
+            None => Some(Preferences::default()),
+        };
+        valid &= provider.is_some();
+        if valid && let Some(provider) = provider {
             keys.push(ClientKey {
                 name: entry.name,
                 key: Secret::new(entry.key),
                 fallback_policy: entry.fallback_policy.unwrap_or_default(),
                 auto_router,
+                provider,
             });
         }
     }
     keys
+}
+
+/// A key's `provider = { … }`, read as the request's `provider` object is; a problem is
+/// reported at the member's path under `path`.
+fn key_preferences(table: toml::Table, path: &str, problems: &mut Problems) -> Option<Preferences> {
+    let members = match serde_json::to_value(&table) {
+        Ok(serde_json::Value::Object(members)) => members,
+        _ => {
+            problems.push(path, "must be a table of provider preferences");
+            return None;
+        }
+    };
+    Preferences::from_members(&members)
+        .map_err(|err| {
+            let member = err.field.strip_prefix("provider.").unwrap_or(&err.field);
+            problems.push(join_key(path, member), err.message);
+        })
+        .ok()
 }
 
 fn providers(
@@ -479,6 +530,7 @@ fn provider(
 fn catalog(
     raw: Vec<Deferred<RawModel>>,
     providers: &[String],
+    display_names: &HashMap<&str, &str>,
     problems: &mut Problems,
 ) -> Option<Catalog> {
     if raw.is_empty() {
@@ -513,7 +565,7 @@ fn catalog(
         } else {
             first_seen.insert(entry.id.clone(), path.clone());
         }
-        match model(entry, &path, providers, problems) {
+        match model(entry, &path, providers, display_names, problems) {
             Some(model) => models.push(model),
             None => valid = false,
         }
@@ -530,6 +582,7 @@ fn model(
     raw: RawModel,
     path: &str,
     providers: &[String],
+    display_names: &HashMap<&str, &str>,
     problems: &mut Problems,
 ) -> Option<Model> {
     let endpoints_path = join_key(path, "endpoints");
@@ -561,7 +614,7 @@ fn model(
             valid = false;
             continue;
         }
-        match endpoint(entry, &endpoint_path, providers, problems) {
+        match endpoint(entry, &endpoint_path, providers, display_names, problems) {
             Some(endpoint) => endpoints.push(endpoint),
             None => valid = false,
         }
@@ -587,6 +640,7 @@ fn endpoint(
     raw: RawEndpoint,
     path: &str,
     providers: &[String],
+    display_names: &HashMap<&str, &str>,
     problems: &mut Problems,
 ) -> Option<Endpoint> {
     let mut valid = true;
@@ -642,6 +696,7 @@ fn endpoint(
             valid = false;
         }
     }
+    let traits = endpoint_traits(&raw, path, display_names, problems);
     let pricing = match raw.pricing {
         Some(raw_pricing) => pricing(raw_pricing, &join_key(path, "pricing"), problems),
         None => {
@@ -657,6 +712,7 @@ fn endpoint(
         return None;
     }
     Some(Endpoint {
+        traits: traits?,
         provider: raw.provider,
         upstream_model: raw.upstream_model,
         pricing: pricing?,
@@ -668,6 +724,61 @@ fn endpoint(
             vision: raw.capabilities.vision,
             structured_output: raw.capabilities.structured_output,
         },
+    })
+}
+
+/// What provider selection reads of an endpoint: its provider's display name, quantization,
+/// data policy and configured speed.
+fn endpoint_traits(
+    raw: &RawEndpoint,
+    path: &str,
+    display_names: &HashMap<&str, &str>,
+    problems: &mut Problems,
+) -> Option<EndpointTraits> {
+    let mut valid = true;
+    let data_collection = match raw.data_collection.as_deref() {
+        None | Some("allow") => DataCollection::Allow,
+        Some("deny") => DataCollection::Deny,
+        Some(other) => {
+            problems.push(
+                join_key(path, "data_collection"),
+                format!("`{other}` is not a data policy: use \"allow\" or \"deny\""),
+            );
+            valid = false;
+            DataCollection::Allow
+        }
+    };
+    let quantization = match raw.quantization.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            problems.push(
+                join_key(path, "quantization"),
+                "must not be empty when given",
+            );
+            valid = false;
+            None
+        }
+        Some(it) => Some(it.to_ascii_lowercase()),
+    };
+    let mut positive = |key: &str, value: Option<f64>| match value {
+        Some(value) if !value.is_finite() || value <= 0.0 => {
+            problems.push(join_key(path, key), format!("{value} must be a number > 0"));
+            valid = false;
+            None
+        }
+        other => other,
+    };
+    let latency = positive("latency_ms", raw.latency_ms).map(|ms| ms / 1000.0);
+    let throughput = positive("throughput", raw.throughput);
+    valid.then(|| EndpointTraits {
+        provider_name: display_names
+            .get(raw.provider.as_str())
+            .map_or_else(String::new, |it| (*it).to_owned()),
+        quantization,
+        data_collection,
+        zdr: raw.zdr,
+        latency,
+        throughput,
     })
 }
 

@@ -27,6 +27,8 @@ mod provider_keys;
 mod receipts;
 mod route_api;
 mod shutdown;
+mod providers;
+mod sdk_pages;
 mod streaming;
 mod support;
 mod wire;
