@@ -27,6 +27,7 @@ use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
+use crate::sticky::{Clock, Sticky};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,9 @@ pub enum StartError {
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
+    /// The session store (`[sessions]`) cannot be used.
+    #[error(transparent)]
+    Sessions(#[from] crate::sticky::StoreSetupError),
 }
 
 /// State shared by every request; cheap to clone.
@@ -93,6 +97,8 @@ struct Shared {
     profile: Profile,
     /// Where every request leaves its generation record.
     records: Records,
+    /// Sticky sessions: the pin store, the clock and the TTLs.
+    sticky: Sticky,
 }
 
 /// One configured provider, ready to call.
@@ -121,7 +127,8 @@ pub(crate) struct Target<'a> {
 impl AppState {
     /// Builds the provider clients, resolves every endpoint to its provider, and opens the
     /// generation records (`server.records_path`, or in memory).
-    pub(crate) fn new(config: Config) -> Result<Self, StartError> {
+    /// Sticky sessions expire on `clock` (the system clock unless a test moves its own).
+    pub(crate) fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let providers = config
             .providers
             .iter()
@@ -167,6 +174,7 @@ impl AppState {
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
+        let sticky = Sticky::new(&config, clock)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -176,6 +184,7 @@ impl AppState {
                 catalog_headers,
                 profile,
                 records,
+                sticky,
             }),
         })
     }
@@ -206,6 +215,16 @@ impl AppState {
         }
     }
 
+    /// What a pin to `model`'s `endpoint` names (indices from this state's catalog).
+    pub(crate) fn target_of(&self, model: ModelIdx, endpoint: EndpointIdx) -> Target<'_> {
+        let model_ref = self.catalog().model(model);
+        Target {
+            model: model_ref,
+            endpoint: model_ref.endpoint(endpoint),
+            provider: self.provider(model, endpoint),
+        }
+    }
+
     /// The provider serving `model`'s `endpoint` (indices from this state's catalog).
     pub(crate) fn provider(&self, model: ModelIdx, endpoint: EndpointIdx) -> &Provider {
         &self.shared.providers[self.shared.endpoint_providers[model.0][endpoint.0]]
@@ -229,6 +248,11 @@ impl AppState {
     /// The Auto Router's quality profile.
     pub(crate) fn profile(&self) -> &Profile {
         &self.shared.profile
+    }
+
+    /// Sticky sessions.
+    pub(crate) fn sticky(&self) -> &Sticky {
+        &self.shared.sticky
     }
 }
 
@@ -279,6 +303,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
         .route("/health", get(api::health::health))
+        .route("/api/v1/sessions/{id}", get(api::sessions::session))
+        .route("/v1/sessions/{id}", get(api::sessions::session))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

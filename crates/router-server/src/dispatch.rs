@@ -22,6 +22,7 @@ use crate::api;
 use crate::app::{self, AppState};
 use crate::auth::ClientAuth;
 use crate::extract::ChatBody;
+use crate::sticky::SessionHeader;
 
 /// What a connection calls for each request; cheap to clone (two `Arc`s).
 #[derive(Clone)]
@@ -73,12 +74,13 @@ async fn chat_completions(request: http::Request<Body>, state: AppState) -> Resp
         Ok(auth) => auth,
         Err(rejection) => return rejection.into_response(),
     };
+    let Ok(session_header) = SessionHeader::from_request_parts(&mut parts, &state).await;
     let request = http::Request::from_parts(parts, body);
     let body = match ChatBody::from_request(request, &state).await {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
-    api::chat::completions(State(state), auth, body).await
+    api::chat::completions(State(state), auth, session_header, body).await
 }
 
 fn is_chat_completions(request: &http::Request<Body>) -> bool {

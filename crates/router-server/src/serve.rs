@@ -4,6 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -14,6 +15,7 @@ use crate::app::{AppState, StartError};
 use crate::config::Config;
 use crate::dispatch::Dispatch;
 use crate::http1;
+use crate::sticky::{Clock, SystemClock};
 
 /// How long to back off after `accept` fails (out of file descriptors, ...).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -30,7 +32,17 @@ pub struct RunningServer {
 ///
 /// Fails when a provider's settings are unusable or the listener has no local address.
 pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServer, StartError> {
-    let state = AppState::new(config)?;
+    spawn_with_clock(config, listener, Arc::new(SystemClock)).await
+}
+
+/// [`spawn`], with sticky sessions timed by `clock` (tests pass a [`crate::sticky::ManualClock`]
+/// to let a pin's TTL pass at once).
+pub async fn spawn_with_clock(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, StartError> {
+    let state = AppState::with_clock(config, clock)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, Dispatch::new(state), stopped));

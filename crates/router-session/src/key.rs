@@ -92,7 +92,9 @@ impl<'a> ConversationKey<'a> {
                 id,
             });
         }
-        Ok(ConversationKey::Implicit(Fingerprint::of(&request.messages)))
+        Ok(ConversationKey::Implicit(Fingerprint::of(
+            &request.messages,
+        )))
     }
 
     /// Where the key came from.

@@ -34,17 +34,55 @@ impl Scope {
                 hasher.update(id.as_bytes());
             }
             ConversationKey::Implicit(fingerprint) => {
+                // The half that records keep (`fp-…`), so the sessions API finds the pin.
                 hasher.update(b"F");
-                hasher.update(&fingerprint.0);
+                hasher.update(&fingerprint.0[..16]);
             }
         }
         Scope(*hasher.finalize().as_bytes())
+    }
+
+    /// The scopes a conversation named `record_id` in records
+    /// ([`ConversationKey::record_id`]) may have: a session id's and a `prompt_cache_key`'s,
+    /// or for `fp-…` also the implicit fingerprint's. (A hashed long `prompt_cache_key` has
+    /// none.)
+    pub fn candidates(client: &str, model: &str, record_id: &str) -> Vec<Scope> {
+        let mut scopes = Vec::with_capacity(3);
+        for source in [KeySource::SessionId, KeySource::PromptCacheKey] {
+            let key = ConversationKey::Explicit {
+                source,
+                id: std::borrow::Cow::Borrowed(record_id),
+            };
+            scopes.push(Scope::new(client, model, &key));
+        }
+        if let Some(short) = record_id.strip_prefix("fp-")
+            && let Some(half) = unhex16(short)
+        {
+            let mut bytes = [0; 32];
+            bytes[..16].copy_from_slice(&half);
+            let key = ConversationKey::Implicit(crate::Fingerprint(bytes));
+            scopes.push(Scope::new(client, model, &key));
+        }
+        scopes
     }
 
     /// Lowercase hex (the Redis key's suffix).
     pub fn to_hex(&self) -> String {
         hex(&self.0)
     }
+}
+
+/// 32 hex digits as 16 bytes.
+fn unhex16(text: &str) -> Option<[u8; 16]> {
+    if text.len() != 32 {
+        return None;
+    }
+    let mut out = [0; 16];
+    for (idx, pair) in text.as_bytes().chunks(2).enumerate() {
+        let pair = std::str::from_utf8(pair).ok()?;
+        out[idx] = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -78,5 +116,16 @@ mod tests {
         ] {
             assert_ne!(base, other);
         }
+    }
+
+    #[test]
+    fn a_recorded_id_names_the_scopes_it_may_have() {
+        let fingerprint = crate::Fingerprint([3; 32]);
+        let implicit = ConversationKey::Implicit(fingerprint);
+        let scopes = Scope::candidates("a", "m/x", &implicit.record_id());
+        assert_eq!(scopes.len(), 3);
+        assert!(scopes.contains(&Scope::new("a", "m/x", &implicit)));
+        let pck = session(KeySource::PromptCacheKey, "k");
+        assert!(Scope::candidates("a", "m/x", "k").contains(&Scope::new("a", "m/x", &pck)));
     }
 }

@@ -22,6 +22,7 @@
 mod expand;
 mod problems;
 mod raw;
+mod sessions;
 mod validate;
 
 #[cfg(test)]
@@ -37,6 +38,8 @@ use router_core::catalog::Catalog;
 use router_core::fallback::FallbackPolicy;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
+
+pub use self::sessions::{SessionSettings, SessionStoreKind};
 
 /// The validated server configuration.
 ///
@@ -54,6 +57,8 @@ pub struct Config {
     pub keys: Vec<ClientKey>,
     /// The `[routing]` section.
     pub routing: RoutingSettings,
+    /// The `[sessions]` section: sticky routing.
+    pub sessions: SessionSettings,
 }
 
 /// The `[server]` section.

@@ -19,6 +19,7 @@ mod models;
 mod openai_sdk;
 mod receipts;
 mod route_api;
+mod sessions;
 mod streaming;
 mod support;
 mod wire;
