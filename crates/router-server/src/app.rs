@@ -28,6 +28,7 @@ use crate::error::ApiError;
 use crate::health_board::HealthBoard;
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
+use crate::sticky::{Clock, Sticky};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,9 @@ pub enum StartError {
     /// `server.tls` names files that are not a usable certificate chain and key.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    /// The session store (`[sessions]`) cannot be used.
+    #[error(transparent)]
+    Sessions(#[from] crate::sticky::StoreSetupError),
 }
 
 /// State shared by every request; cheap to clone.
@@ -101,6 +105,8 @@ struct Shared {
     stopping: crate::serve::Stopping,
     /// Every endpoint's live health.
     health: HealthBoard,
+    /// Sticky sessions: the pin store, the clock and the TTLs.
+    sticky: Sticky,
 }
 
 /// One configured provider, ready to call.
@@ -129,7 +135,8 @@ pub(crate) struct Target<'a> {
 impl AppState {
     /// Builds the provider clients, resolves every endpoint to its provider, and opens the
     /// generation records (`server.records_path`, or in memory).
-    pub(crate) fn new(config: Config) -> Result<Self, StartError> {
+    /// Sticky sessions expire on `clock` (the system clock unless a test moves its own).
+    pub(crate) fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let providers = config
             .providers
             .iter()
@@ -176,6 +183,7 @@ impl AppState {
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
         let records = Records::open(config.server.records_path.as_deref())?;
         let health = HealthBoard::new(&config.catalog, config.routing.health);
+        let sticky = Sticky::new(&config, clock)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -187,6 +195,7 @@ impl AppState {
                 records,
                 stopping: crate::serve::Stopping::default(),
                 health,
+                sticky,
             }),
         })
     }
@@ -214,6 +223,16 @@ impl AppState {
             model,
             endpoint: model.endpoint(attempt.endpoint),
             provider: self.provider(attempt.model, attempt.endpoint),
+        }
+    }
+
+    /// What a pin to `model`'s `endpoint` names (indices from this state's catalog).
+    pub(crate) fn target_of(&self, model: ModelIdx, endpoint: EndpointIdx) -> Target<'_> {
+        let model_ref = self.catalog().model(model);
+        Target {
+            model: model_ref,
+            endpoint: model_ref.endpoint(endpoint),
+            provider: self.provider(model, endpoint),
         }
     }
 
@@ -250,6 +269,11 @@ impl AppState {
     /// Every endpoint's live health.
     pub(crate) fn health(&self) -> &HealthBoard {
         &self.shared.health
+    }
+
+    /// Sticky sessions.
+    pub(crate) fn sticky(&self) -> &Sticky {
+        &self.shared.sticky
     }
 }
 
@@ -315,6 +339,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
         .route("/health", get(api::health::health))
+        .route("/api/v1/sessions/{id}", get(api::sessions::session))
+        .route("/v1/sessions/{id}", get(api::sessions::session))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

@@ -41,6 +41,7 @@ use crate::auth::ClientAuth;
 use crate::error::ApiError;
 use crate::extract::{self, ChatBody};
 use crate::serve::ProtocolError;
+use crate::sticky::SessionHeader;
 
 /// The most bytes of a router rejection's text kept as the error's message.
 const MAX_REJECTION_TEXT: usize = 1024;
@@ -151,6 +152,7 @@ async fn chat_completions(request: http::Request<Incoming>, state: AppState) -> 
         Ok(auth) => auth,
         Err(rejection) => return rejection.into_response(),
     };
+    let Ok(session_header) = SessionHeader::from_request_parts(&mut parts, &state).await;
     let server = &state.config().server;
     let read = extract::read_body(
         body,
@@ -162,7 +164,7 @@ async fn chat_completions(request: http::Request<Incoming>, state: AppState) -> 
         Ok(body) => ChatBody(body),
         Err(rejection) => return rejection.into_response(),
     };
-    api::chat::completions(State(state), auth, body).await
+    api::chat::completions(State(state), auth, session_header, body).await
 }
 
 /// `POST` to the chat completions path or its alias.

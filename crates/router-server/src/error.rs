@@ -84,6 +84,9 @@ pub(crate) enum ApiError {
     /// it either).
     #[error("generation `{0}` not found")]
     GenerationNotFound(String),
+    /// `GET /api/v1/sessions/{id}` for a conversation the key has no request in.
+    #[error("session `{0}` not found")]
+    SessionNotFound(String),
     /// A model looked up by id (not requested for a completion) is not in the catalog.
     #[error("model `{0}` not found")]
     ModelNotFound(String),
@@ -175,6 +178,7 @@ impl ApiError {
             ApiError::RouteNotFound
             | ApiError::NoEndpoints
             | ApiError::GenerationNotFound(_)
+            | ApiError::SessionNotFound(_)
             | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Route(err) => match err {
@@ -210,6 +214,7 @@ impl ApiError {
             ApiError::RouteNotFound
             | ApiError::NoEndpoints
             | ApiError::GenerationNotFound(_)
+            | ApiError::SessionNotFound(_)
             | ApiError::ModelNotFound(_) => "not_found",
             ApiError::Route(err) => match err {
                 RouteError::Plan(PlanError::NoEndpointsMatch(_)) => "not_found",

@@ -23,6 +23,7 @@
 //! | `X-Turnout-Auto-Difficulty` | Auto-routed: the prompt's estimated difficulty, `0.00` to `1.00`. |
 //! | `X-Turnout-Auto-Language` | Auto-routed: the prompt's language (ISO 639-1). |
 //! | `X-Turnout-Auto-Tradeoff` | Auto-routed: the `cost_quality_tradeoff` used, `0` to `10`. |
+//! | `X-Turnout-Session` | What sticky routing did: `used`, `renewed`, `created`, `pending`, or `ignored; <reason>` (see [`crate::sticky`]). |
 //!
 //! On an auto-routed request the requested models are the router's ranked picks, and the
 //! generation record's `router` is `openrouter/auto`.
@@ -49,6 +50,7 @@ use crate::ids::GenerationStamp;
 use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
+use crate::sticky::{Session, X_SESSION};
 
 /// The requested models, comma-separated.
 pub(crate) const X_REQUESTED_MODELS: HeaderName =
@@ -115,6 +117,8 @@ pub(crate) struct Receipt {
     /// The request ran to its end (an answer or an error was sent); otherwise the client went
     /// away and the record says `cancelled`.
     finished: bool,
+    /// What stickiness did (`X-Turnout-Session`, the record's `session_id`).
+    session: Option<Session>,
 }
 
 /// What the attempt that answered produced.
@@ -158,7 +162,33 @@ impl Receipt {
             attempts: AttemptLog::with_excluded(route.plan.excluded.clone()),
             served: None,
             finished: false,
+            session: None,
         }
+    }
+
+    /// The request's sticky session; `pin_applied` says whether its pin went first in the plan.
+    pub(crate) fn start_session(&mut self, mut session: Session, pin_applied: bool) {
+        session.planned(pin_applied);
+        self.session = Some(session);
+    }
+
+    /// The request ended: renew, create or leave its pin (see [`crate::sticky`]).
+    pub(crate) async fn settle_session(&mut self) {
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let served = self.served.as_ref().map(|served| {
+            let success = served.finish_reason != Some(FinishReason::Error);
+            (served.attempt, success)
+        });
+        let cached_tokens = self
+            .served
+            .as_ref()
+            .and_then(|served| served.usage)
+            .map_or(0, |usage| usage.cached_tokens);
+        session
+            .settle(self.app.sticky(), served, cached_tokens)
+            .await;
     }
 
     /// The requested models, in plan order.
@@ -168,6 +198,9 @@ impl Receipt {
 
     /// `attempt` answered (a complete response, or a stream's first output).
     pub(crate) fn answered(&mut self, attempt: Attempt) {
+        if let Some(session) = &mut self.session {
+            session.answered(&attempt);
+        }
         self.served = Some(Served {
             attempt,
             time_to_first_token: self.arrived.elapsed(),
@@ -278,6 +311,9 @@ impl Receipt {
             }
             insert_string(headers, X_EXCLUDED, excluded);
         }
+        if let Some(session) = &self.session {
+            headers.insert(X_SESSION, session.header_value());
+        }
         if let Some(auto) = &self.auto {
             insert_string(
                 headers,
@@ -372,6 +408,8 @@ impl Receipt {
             cancelled: !self.finished,
             router: self.auto.map(|_| AUTO_ROUTER_ID.to_owned()),
             upstream_id: None,
+            session_id: self.session.as_ref().map(|it| it.id.clone()),
+            cache_savings_usd: 0.0,
         };
         let Some(served) = &self.served else {
             return record;
@@ -401,6 +439,7 @@ impl Receipt {
         record.prompt_tokens = usage.prompt_tokens;
         record.completion_tokens = usage.completion_tokens;
         record.cached_tokens = usage.cached_tokens;
+        record.cache_savings_usd = cache_savings(&target.endpoint.pricing, &usage);
         record.reasoning_tokens = usage.reasoning_tokens;
         record.cost_usd = cost.total;
         record.time_to_first_token_ms = Some(millis(served.time_to_first_token));
@@ -419,6 +458,12 @@ impl Drop for Receipt {
         let record = self.record();
         self.app.records().record(record);
     }
+}
+
+/// What reading `usage.cached_tokens` from the cache saved against the prompt price.
+fn cache_savings(pricing: &router_core::catalog::Pricing, usage: &Usage) -> f64 {
+    let read_price = pricing.cache_read.unwrap_or(pricing.prompt);
+    (usage.cached_tokens as f64 * (pricing.prompt - read_price)).max(0.0)
 }
 
 /// The model ids of `models`.

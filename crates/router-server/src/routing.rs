@@ -41,9 +41,11 @@ use router_core::patterns::PatternError;
 use router_core::plan::{self, Plan, PlanError, PlanOptions, PlanRequest, Selection};
 use router_core::provider::{PreferenceError, Preferences};
 use router_core::request::ChatRequest;
+use router_session::PinnedRoute;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::sticky;
 
 /// The router id reported for auto-routed requests (the receipt's `X-Turnout-Router`, the
 /// generation record's `router`), whichever alias the client used.
@@ -61,6 +63,8 @@ pub(crate) struct Route {
     pub(crate) prompt_tokens_estimate: u32,
     /// What the Auto Router saw, for an auto-routed request.
     pub(crate) auto: Option<AutoSummary>,
+    /// Whether the conversation's pinned route was put first (see [`crate::sticky`]).
+    pub(crate) pin_applied: bool,
 }
 
 /// The Auto Router's analysis of a request, as the route receipt reports it.
@@ -178,13 +182,15 @@ pub(crate) enum RouteError {
     Provider(#[from] PreferenceError),
 }
 
-/// The route of `request`, made with `auth`'s key.
+/// The route of `request`, made with `auth`'s key, with the conversation's pinned route (if
+/// any and if the request allows it) first.
 pub(crate) fn route(
     app: &AppState,
     request: &ChatRequest<'_>,
     auth: ClientAuth,
+    pinned: Option<PinnedRoute>,
 ) -> Result<Route, RouteError> {
-    plan(app, request, auth).map(|planned| planned.route)
+    plan_with(app, request, auth, pinned).map(|planned| planned.route)
 }
 
 /// The route of `request` with what it was made from (see the module docs).
@@ -192,6 +198,17 @@ pub(crate) fn plan<'a>(
     app: &'a AppState,
     request: &ChatRequest<'_>,
     auth: ClientAuth,
+) -> Result<Planned<'a>, RouteError> {
+    plan_with(app, request, auth, None)
+}
+
+/// [`plan`], with a conversation's pinned route first when the plan has it (for the Auto
+/// Router: when its model is allowed and can take the request).
+fn plan_with<'a>(
+    app: &'a AppState,
+    request: &ChatRequest<'_>,
+    auth: ClientAuth,
+    pinned: Option<PinnedRoute>,
 ) -> Result<Planned<'a>, RouteError> {
     let policy = request
         .fallback_policy
@@ -216,7 +233,7 @@ pub(crate) fn plan<'a>(
         .chain(request.models.iter())
         .map(|it| it.as_ref());
     if named.next().is_some_and(is_alias) {
-        return auto_plan(app, request, auth, policy, &selection);
+        return auto_plan(app, request, auth, policy, &selection, pinned);
     }
     if let Some(alias) = named.find(|it| is_alias(it)) {
         return Err(RouteError::RouterNotPrimary(alias.to_owned()));
@@ -226,7 +243,8 @@ pub(crate) fn plan<'a>(
         ..PlanOptions::default()
     };
     let plan_request = PlanRequest::from_chat(request, options);
-    let plan = plan::build_with(app.catalog(), &plan_request, &selection)?;
+    let mut plan = plan::build_with(app.catalog(), &plan_request, &selection)?;
+    let pin_applied = pinned.is_some_and(|pin| sticky::put_first(&mut plan, pin));
     let kind = if request.models.is_empty() {
         ModelKind::Explicit
     } else {
@@ -238,6 +256,7 @@ pub(crate) fn plan<'a>(
             policy,
             prompt_tokens_estimate: plan_request.features.prompt_tokens_estimate,
             auto: None,
+            pin_applied,
         },
         kind,
         auto: None,
@@ -251,6 +270,7 @@ fn auto_plan<'a>(
     auth: ClientAuth,
     policy: FallbackPolicy,
     providers: &Selection<'_>,
+    sticky: Option<PinnedRoute>,
 ) -> Result<Planned<'a>, RouteError> {
     let catalog = app.catalog();
     let profile = app.profile();
@@ -285,9 +305,28 @@ fn auto_plan<'a>(
     } else {
         None
     };
-    let mut picks: Vec<ModelIdx> = Vec::with_capacity(config.top_k);
-    picks.extend(pinned);
-    picks.extend(selection.picks.iter().filter(|it| Some(**it) != pinned));
+    // A conversation's pinned model comes first while the patterns allow it and its pinned
+    // endpoint can take the request; `pin_model` then ranks second.
+    let sticky = sticky.filter(|pin| {
+        let model = catalog.model(pin.model);
+        let check = PlanRequest {
+            model: None,
+            models: &[],
+            features,
+            options: PlanOptions::default(),
+        };
+        filter.permits(&model.id)
+            && check
+                .endpoint_rejection(model.endpoint(pin.endpoint))
+                .is_none()
+    });
+    let mut picks: Vec<ModelIdx> = Vec::with_capacity(config.top_k + 1);
+    let ranked = sticky.map(|pin| pin.model).into_iter().chain(pinned);
+    for model in ranked.chain(selection.picks.iter().copied()) {
+        if !picks.contains(&model) {
+            picks.push(model);
+        }
+    }
     picks.truncate(config.top_k.max(1));
     let ids: Vec<&str> = picks
         .iter()
@@ -308,7 +347,8 @@ fn auto_plan<'a>(
             ..PlanOptions::default()
         },
     };
-    let plan = plan::build_with(catalog, &plan_request, providers)?;
+    let mut plan = plan::build_with(catalog, &plan_request, providers)?;
+    let pin_applied = sticky.is_some_and(|pin| sticky::put_first(&mut plan, pin));
     let summary = AutoSummary {
         task: analysis.task,
         difficulty: analysis.difficulty,
@@ -321,6 +361,7 @@ fn auto_plan<'a>(
             policy,
             prompt_tokens_estimate: features.prompt_tokens_estimate,
             auto: Some(summary),
+            pin_applied,
         },
         kind: ModelKind::Auto,
         auto: Some(AutoDecision {

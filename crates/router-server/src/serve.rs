@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, StartError};
 use crate::config::Config;
 use crate::dispatch::Dispatch;
+use crate::sticky::{Clock, SystemClock};
 use connection::Edge;
 
 /// How long to back off after `accept` fails (out of file descriptors, ...).
@@ -139,6 +140,16 @@ impl std::fmt::Debug for AppStateHandle {
 /// Fails when a provider's settings are unusable, `server.tls` names unusable files, or the
 /// listener has no local address.
 pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServer, StartError> {
+    spawn_with_clock(config, listener, Arc::new(SystemClock)).await
+}
+
+/// [`spawn`], with sticky sessions timed by `clock` (tests pass a [`crate::sticky::ManualClock`]
+/// to let a pin's TTL pass at once).
+pub async fn spawn_with_clock(
+    config: Config,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, StartError> {
     let tls = config
         .server
         .edge
@@ -151,7 +162,7 @@ pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServe
         .edge
         .max_connections
         .unwrap_or_else(default_max_connections);
-    let state = AppState::new(config)?;
+    let state = AppState::with_clock(config, clock)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let edge = Edge::new(Dispatch::new(state.clone()), tls);

@@ -26,12 +26,14 @@ use crate::extract::ChatBody;
 use crate::ids::GenerationStamp;
 use crate::receipt::{self, Receipt};
 use crate::routing;
+use crate::sticky::{Session, SessionHeader};
 use crate::stream::{self, Abort, Finished, Sink};
 
 /// The chat completions handler.
 pub(crate) async fn completions(
     State(app): State<AppState>,
     auth: ClientAuth,
+    SessionHeader(session_header): SessionHeader,
     ChatBody(body): ChatBody,
 ) -> Response {
     let arrived = Instant::now();
@@ -46,6 +48,7 @@ pub(crate) async fn completions(
             stamp,
             arrived,
             generation_id: generation_id.clone(),
+            session_header,
         }
         .run(body, sink),
     );
@@ -59,6 +62,8 @@ struct Exchange {
     stamp: GenerationStamp,
     arrived: Instant,
     generation_id: HeaderValue,
+    /// The `x-session-id` header, if any.
+    session_header: Option<HeaderValue>,
 }
 
 impl Exchange {
@@ -69,7 +74,12 @@ impl Exchange {
             Ok(request) => request,
             Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
         };
-        let route = match routing::route(app, &request, self.auth) {
+        let session =
+            match Session::start(app, &request, self.session_header.as_ref(), self.auth).await {
+                Ok(session) => session,
+                Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+            };
+        let route = match routing::route(app, &request, self.auth, session.pin()) {
             Ok(route) => route,
             Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
         };
@@ -81,11 +91,13 @@ impl Exchange {
             &route,
             request.stream,
         );
+        receipt.start_session(session, route.pin_applied);
         let mut response = if request.stream {
             let res =
                 stream::run(app, &request, &route, &self.stamp, &mut sink, &mut receipt).await;
             match res {
                 Ok(()) => {
+                    receipt.settle_session().await;
                     receipt.finish();
                     return Finished::Streamed;
                 }
@@ -99,6 +111,7 @@ impl Exchange {
                 Err(err) => err.into_response(),
             }
         };
+        receipt.settle_session().await;
         let headers = response.headers_mut();
         receipt.write_headers(headers);
         headers.insert(X_GENERATION_ID, self.generation_id.clone());

@@ -8,6 +8,8 @@
 //! - [`generation`]: `GET /api/v1/generation?id=…` (and `/v1/generation`): a generation record.
 //! - [`key`]: `GET /api/v1/key` (and `/v1/key`, the legacy `/api/v1/auth/key`): the key's usage.
 //! - [`health`]: `GET /health`.
+//! - [`sessions`]: `GET /api/v1/sessions/{id}` (and `/v1/sessions/{id}`): a conversation's
+//!   requests, pin and cache savings.
 
 use axum::body::Body;
 use axum::http::HeaderValue;
@@ -20,6 +22,7 @@ pub(crate) mod health;
 pub(crate) mod key;
 pub(crate) mod models;
 pub(crate) mod route;
+pub(crate) mod sessions;
 
 /// The response header carrying the generation id.
 pub(crate) const X_GENERATION_ID: HeaderName = HeaderName::from_static("x-generation-id");

@@ -22,6 +22,7 @@
 mod expand;
 mod problems;
 mod raw;
+mod sessions;
 mod validate;
 
 #[cfg(test)]
@@ -40,6 +41,8 @@ use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
+pub use self::sessions::{SessionSettings, SessionStoreKind};
+
 /// The validated server configuration.
 ///
 /// Built only by [`load_file`] or [`load_str`]; every reference in it resolves (each endpoint's
@@ -56,6 +59,8 @@ pub struct Config {
     pub keys: Vec<ClientKey>,
     /// The `[routing]` section.
     pub routing: RoutingSettings,
+    /// The `[sessions]` section: sticky routing.
+    pub sessions: SessionSettings,
 }
 
 /// The `[server]` section.

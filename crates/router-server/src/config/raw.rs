@@ -44,6 +44,9 @@ pub(super) struct RawConfig {
     /// `[[models]]`: the catalog; at least one model.
     #[serde(default)]
     pub(super) models: Vec<Deferred<RawModel>>,
+    /// `[sessions]`: sticky routing (see `super::sessions`).
+    #[serde(default)]
+    pub(super) sessions: Deferred<super::sessions::RawSessions>,
 }
 
 /// `[server]`.
@@ -553,7 +556,7 @@ fn default_kind() -> ProviderKind {
 }
 
 /// A number (or boolean) written natively or as a string, so that it can come from a `${VAR}`.
-fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(super) fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned + FromStr,

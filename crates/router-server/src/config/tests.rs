@@ -870,6 +870,31 @@ fn max_response_bytes_takes_a_size_and_defaults_to_32_mib() {
 }
 
 #[test]
+fn sessions_default_to_five_minutes_in_memory_and_take_per_model_ttls() {
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    assert!(config.sessions.enabled);
+    assert_eq!(config.sessions.ttl, Duration::from_secs(300));
+    assert!(matches!(config.sessions.store, SessionStoreKind::Memory));
+    let text = format!(
+        "{MINIMAL}\n[sessions]\nttl_ms = \"600000\"\nstore = \"redis\"\n\
+         redis_url = \"redis://127.0.0.1:6379/0\"\nttl_by_model = {{ \"openai/gpt-5.1\" = 3600000 }}\n"
+    );
+    let config = load_str(&text, &no_vars).unwrap();
+    assert_eq!(config.sessions.ttl, Duration::from_secs(600));
+    assert_eq!(
+        config.sessions.ttl_by_model["openai/gpt-5.1"],
+        Duration::from_secs(3600)
+    );
+    let SessionStoreKind::Redis { url, timeout, .. } = &config.sessions.store else {
+        panic!("{:?}", config.sessions.store);
+    };
+    assert_eq!(
+        (url.as_str(), *timeout),
+        ("redis://127.0.0.1:6379/0", Duration::from_millis(10))
+    );
+}
+
+#[test]
 fn provider_selection_keys_are_read_and_checked() {
     let text = MINIMAL
         .replace(
@@ -917,6 +942,29 @@ fn provider_selection_keys_are_read_and_checked() {
             "models[0].endpoints[0].data_collection",
             "models[0].endpoints[0].throughput",
         ],
+    );
+}
+
+#[test]
+fn session_problems_name_their_keys() {
+    let text = format!(
+        "{MINIMAL}\n[sessions]\nttl_ms = 0\nstore = \"redis\"\n\
+         ttl_by_model = {{ \"no/such\" = 1000 }}\n"
+    );
+    let found = problems(&text, &[]);
+    let found = paths(&found);
+    assert!(found.contains(&"sessions.redis_url"), "{found:?}");
+    let text = format!(
+        "{MINIMAL}\n[sessions]\nttl_ms = 0\nttl_by_model = {{ \"no/such\" = 1000 }}\nstrore = 1\n"
+    );
+    let found = problems(&text, &[]);
+    assert_eq!(paths(&found), ["sessions.strore"], "{found:?}");
+    let text =
+        format!("{MINIMAL}\n[sessions]\nttl_ms = 0\nttl_by_model = {{ \"no/such\" = 1000 }}\n");
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        ["sessions.ttl_ms", "sessions.ttl_by_model.\"no/such\""],
         "{found:?}"
     );
 }

@@ -63,12 +63,14 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     if let (Some(routing), Some(catalog)) = (&routing, &catalog) {
         aliases_against_catalog(&routing.auto, catalog, problems);
     }
+    let sessions = super::sessions::validate(raw.sessions, catalog.as_ref(), problems);
     Some(Config {
         server: server?,
         providers,
         catalog: catalog?,
         keys,
         routing: routing?,
+        sessions: sessions?,
     })
 }
 

@@ -129,6 +129,26 @@ impl MemoryStore {
         self.records.push_back(record);
     }
 
+    /// The newest `limit` records of `session_id` by `key_name`, oldest first (a scan: the
+    /// sessions API is not on the request path).
+    pub(super) fn session(
+        &self,
+        key_name: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Vec<GenerationRecord> {
+        let mut found: Vec<GenerationRecord> = self
+            .records
+            .iter()
+            .rev()
+            .filter(|it| it.key_name == key_name && it.session_id.as_deref() == Some(session_id))
+            .take(limit)
+            .cloned()
+            .collect();
+        found.reverse();
+        found
+    }
+
     /// The record `id` if `key_name` made it.
     pub(super) fn get(&self, id: &str, key_name: &str) -> Option<GenerationRecord> {
         let seq = *self.by_id.get(&self.id_hash(id))?;

@@ -275,7 +275,8 @@ async fn assert_error(fleet: &DemoFleet, body: &Value, status: u16, message: &st
 
 #[tokio::test]
 async fn documented_patterns_restrict_the_chosen_model() {
-    let fleet = DemoFleet::start().await;
+    // The same prompt again and again would read the mock's cache and pin its model.
+    let fleet = DemoFleet::start_with(crate::sessions::NO_STICKINESS).await;
     let cases: [(&[&str], &Admits); 5] = [
         (&["anthropic/*"], &|id| author(id) == "anthropic"),
         (&["openai/gpt-5*"], &|id| {
@@ -534,7 +535,8 @@ async fn different_prompts_pick_different_models_at_the_default_dial() {
 
 #[tokio::test]
 async fn dial_zero_picks_the_best_model_and_dial_ten_the_cheapest() {
-    let fleet = DemoFleet::start().await;
+    // The same prompt again and again would read the mock's cache and pin its model.
+    let fleet = DemoFleet::start_with(crate::sessions::NO_STICKINESS).await;
     for prompt in [PYTHON_BUG, LIMERICK, PROOF, TRANSLATION] {
         let mut previous_cost = f64::INFINITY;
         for dial in 0..=10 {
