@@ -25,6 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::front;
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
 
@@ -279,6 +280,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
         .route("/health", get(api::health::health))
+        .route("/api/v1/messages", post(front::messages))
+        .route("/v1/messages", post(front::messages))
+        .route("/api/v1/completions", post(front::completions))
+        .route("/v1/completions", post(front::completions))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

@@ -15,6 +15,8 @@
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
+//! - `front`: the Anthropic Messages, Responses and legacy completions formats, translated to
+//!   and from a chat exchange.
 //! - `ids`: generation ids.
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
@@ -32,6 +34,7 @@ mod dispatch;
 mod error;
 mod execute;
 mod extract;
+mod front;
 mod http1;
 mod ids;
 pub mod launch;

@@ -15,6 +15,7 @@ mod fallback;
 mod fallbacks;
 mod fleet;
 mod generation;
+mod messages;
 mod models;
 mod openai_sdk;
 mod receipts;
