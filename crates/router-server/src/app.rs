@@ -282,6 +282,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health", get(api::health::health))
         .route("/api/v1/messages", post(front::messages))
         .route("/v1/messages", post(front::messages))
+        .route("/api/v1/responses", post(front::responses))
+        .route("/v1/responses", post(front::responses))
         .route("/api/v1/completions", post(front::completions))
         .route("/v1/completions", post(front::completions))
         .fallback(|| async { ApiError::RouteNotFound })

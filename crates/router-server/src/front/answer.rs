@@ -153,6 +153,9 @@ pub(crate) struct Usage {
     /// Cache reads and writes.
     #[serde(default)]
     pub(crate) prompt_tokens_details: PromptDetails,
+    /// Reasoning tokens.
+    #[serde(default)]
+    pub(crate) completion_tokens_details: CompletionDetails,
 }
 
 /// `usage.prompt_tokens_details`.
@@ -164,6 +167,14 @@ pub(crate) struct PromptDetails {
     /// Prompt tokens written to it.
     #[serde(default)]
     pub(crate) cache_write_tokens: u64,
+}
+
+/// `usage.completion_tokens_details`.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+pub(crate) struct CompletionDetails {
+    /// Completion tokens spent reasoning.
+    #[serde(default)]
+    pub(crate) reasoning_tokens: u64,
 }
 
 /// An error body in OpenRouter's shape.

@@ -40,6 +40,7 @@ mod answer;
 mod anthropic_messages;
 mod completions;
 mod json;
+mod responses;
 mod sse;
 
 use answer::{Completion, ErrorObject};
@@ -75,6 +76,11 @@ pub(crate) trait Front: Sized + Send + 'static {
 /// `POST /api/v1/messages`: Anthropic's Messages API.
 pub(crate) async fn messages(State(app): State<AppState>, request: Request) -> Response {
     serve::<anthropic_messages::Messages>(app, request).await
+}
+
+/// `POST /api/v1/responses`: OpenAI's Responses API.
+pub(crate) async fn responses(State(app): State<AppState>, request: Request) -> Response {
+    serve::<responses::Responses>(app, request).await
 }
 
 /// `POST /api/v1/completions`: the legacy text completions.

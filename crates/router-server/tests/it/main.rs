@@ -9,6 +9,7 @@
 
 mod auto_router;
 mod chat;
+mod completions_legacy;
 mod demo;
 mod errors;
 mod fallback;
@@ -19,6 +20,7 @@ mod messages;
 mod models;
 mod openai_sdk;
 mod receipts;
+mod responses;
 mod route_api;
 mod streaming;
 mod support;
