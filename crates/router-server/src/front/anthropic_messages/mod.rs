@@ -24,20 +24,16 @@ pub(crate) use events::MessageEvents;
 
 /// The Messages API.
 #[derive(Debug)]
-pub(crate) struct Messages {
-    request: request::Translated,
-}
+pub(crate) struct Messages;
 
 impl Front for Messages {
     type Events = MessageEvents;
 
     fn translate(body: &[u8], front: &FrontSettings) -> Result<(Vec<u8>, Self), RequestError> {
-        let (canonical, request) = request::translate(body, front)?;
-        Ok((canonical, Messages { request }))
+        Ok((request::translate(body, front)?, Messages))
     }
 
     fn answer(&self, completion: &Completion<'_>) -> Vec<u8> {
-        debug_assert!(!self.request.stream);
         let choice = completion.choices.first();
         let message = choice.map(answer::Choice::message);
         let mut content = Vec::new();
@@ -187,10 +183,7 @@ mod tests {
 
     fn render(bytes: &[u8]) -> Value {
         let completion: Completion<'_> = serde_json::from_slice(bytes).unwrap();
-        let messages = Messages {
-            request: request::Translated { stream: false },
-        };
-        serde_json::from_slice(&messages.answer(&completion)).unwrap()
+        serde_json::from_slice(&Messages.answer(&completion)).unwrap()
     }
 
     #[test]

@@ -184,18 +184,8 @@ struct Fallback<'a> {
     model: Cow<'a, str>,
 }
 
-/// What the answer's rendering needs to know of the request.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Translated {
-    /// Whether the client asked for a stream.
-    pub(crate) stream: bool,
-}
-
 /// The canonical request for an Anthropic Messages `body`.
-pub(crate) fn translate(
-    body: &[u8],
-    front: &FrontSettings,
-) -> Result<(Vec<u8>, Translated), RequestError> {
+pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, RequestError> {
     let request: Request<'_> =
         serde_json::from_slice(body).map_err(|err| json::unreadable(&err))?;
     let mut out = Object::with_capacity(body.len() + 256);
@@ -238,8 +228,7 @@ pub(crate) fn translate(
     }
     out.value("messages", &messages);
     out.value("max_tokens", &request.max_tokens);
-    let stream = request.stream.unwrap_or(false);
-    out.value("stream", &stream);
+    out.value("stream", &request.stream.unwrap_or(false));
     if let Some(tools) = &request.tools {
         let tools = tools
             .iter()
@@ -279,7 +268,7 @@ pub(crate) fn translate(
     out.raw("plugins", request.plugins);
     out.raw("route", request.route);
     out.raw("session_id", request.session_id);
-    Ok((out.finish(), Translated { stream }))
+    Ok(out.finish())
 }
 
 /// The catalog id for `model`: its alias target, or itself.
@@ -596,7 +585,7 @@ mod tests {
         front
             .model_aliases
             .insert("claude-sonnet-4-5".to_owned(), "test/one".to_owned());
-        let (out, _) = translate(&body, &front).unwrap();
+        let out = translate(&body, &front).unwrap();
         serde_json::from_slice(&out).unwrap()
     }
 
@@ -668,7 +657,7 @@ mod tests {
     #[test]
     fn cache_control_and_text_pass_byte_for_byte() {
         let body = br#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"caf\u00e9","cache_control": {"type":"ephemeral", "ttl":"1h"}}]}]}"#;
-        let (out, _) = translate(body, &FrontSettings::default()).unwrap();
+        let out = translate(body, &FrontSettings::default()).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains(r#""text":"caf\u00e9""#), "{out}");
         assert!(

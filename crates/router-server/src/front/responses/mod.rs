@@ -31,8 +31,7 @@ impl Front for Responses {
     type Events = ResponseEvents;
 
     fn translate(body: &[u8], front: &FrontSettings) -> Result<(Vec<u8>, Self), RequestError> {
-        let (canonical, _stream) = request::translate(body, front)?;
-        Ok((canonical, Responses))
+        Ok((request::translate(body, front)?, Responses))
     }
 
     fn answer(&self, completion: &Completion<'_>) -> Vec<u8> {

@@ -183,11 +183,8 @@ struct Reasoning<'a> {
     _generate_summary: Option<IgnoredAny>,
 }
 
-/// The canonical request for a Responses API `body`; the bool says whether it streams.
-pub(crate) fn translate(
-    body: &[u8],
-    front: &FrontSettings,
-) -> Result<(Vec<u8>, bool), RequestError> {
+/// The canonical request for a Responses API `body`.
+pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, RequestError> {
     let request: Request<'_> =
         serde_json::from_slice(body).map_err(|err| json::unreadable(&err))?;
     if request.previous_response_id.is_some() {
@@ -239,8 +236,7 @@ pub(crate) fn translate(
         return Err(invalid("input", "must not be empty"));
     }
     out.value("messages", &messages);
-    let stream = request.stream.unwrap_or(false);
-    out.value("stream", &stream);
+    out.value("stream", &request.stream.unwrap_or(false));
     out.raw("max_tokens", request.max_output_tokens);
     if let Some(tools) = &request.tools {
         let tools = tools
@@ -271,7 +267,7 @@ pub(crate) fn translate(
     out.raw("plugins", request.plugins);
     out.raw("route", request.route);
     out.raw("session_id", request.session_id);
-    Ok((out.finish(), stream))
+    Ok(out.finish())
 }
 
 /// Appends the canonical message(s) of one input item.
@@ -519,7 +515,7 @@ mod tests {
 
     fn canonical(request: &Value) -> Result<Value, RequestError> {
         let body = serde_json::to_vec(request).unwrap();
-        let (out, _) = translate(&body, &FrontSettings::default())?;
+        let out = translate(&body, &FrontSettings::default())?;
         Ok(serde_json::from_slice(&out).unwrap())
     }
 
