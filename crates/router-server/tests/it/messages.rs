@@ -175,6 +175,25 @@ async fn a_message_is_answered_in_anthropic_shape_by_every_provider_kind() {
             json!([{"role": "user", "content": "Hello"}])
         );
         assert_eq!(call.body["max_tokens"], 256);
+        // The exchange left its generation record, found by the message's id.
+        let record: Value = gateway
+            .client
+            .get(format!(
+                "{}/api/v1/generation?id={generation_id}",
+                gateway.server.url()
+            ))
+            .bearer_auth(CLIENT_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(record["data"]["model"], *model, "{record}");
+        assert!(
+            record["data"]["total_cost"].as_f64().unwrap() > 0.0,
+            "{record}"
+        );
     }
 }
 
@@ -192,6 +211,11 @@ async fn anthropic_model_names_and_bearer_keys_work() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["model"], "test/caller", "{body}");
+    let auto = post(&gateway, &hello("openrouter/auto", false)).await;
+    assert_eq!(auto.status(), 200);
+    assert_eq!(auto.headers()["x-turnout-router"], "openrouter/auto");
+    let body: Value = auto.json().await.unwrap();
+    assert_eq!(body["type"], "message", "{body}");
     let legacy = gateway
         .client
         .post(format!("{}/v1/messages", gateway.server.url()))
