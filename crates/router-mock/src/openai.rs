@@ -153,6 +153,7 @@ pub(crate) async fn chat_completions(
         model,
         reply: &reply,
         tool_call: behavior.tool_call.as_deref(),
+        reasoning: behavior.reasoning.as_deref(),
         usage: Usage::new(prompt_tokens, completion_tokens, cached_tokens),
     };
     if stream {

@@ -26,6 +26,7 @@ use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
 use crate::health_board::HealthBoard;
+use crate::front;
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
 use crate::sticky::{Clock, Sticky};
@@ -341,6 +342,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health", get(api::health::health))
         .route("/api/v1/sessions/{id}", get(api::sessions::session))
         .route("/v1/sessions/{id}", get(api::sessions::session))
+        .route("/api/v1/messages", post(front::messages))
+        .route("/v1/messages", post(front::messages))
+        .route("/api/v1/responses", post(front::responses))
+        .route("/v1/responses", post(front::responses))
+        .route("/api/v1/completions", post(front::completions))
+        .route("/v1/completions", post(front::completions))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

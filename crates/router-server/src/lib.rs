@@ -17,6 +17,8 @@
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
 //! - [`sticky`]: sticky sessions: conversation pins, their store and the clock they expire on.
+//! - `front`: the Anthropic Messages, Responses and legacy completions formats, translated to
+//!   and from a chat exchange.
 //! - `ids`: generation ids.
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
@@ -34,6 +36,7 @@ mod dispatch;
 mod error;
 mod execute;
 mod extract;
+mod front;
 mod health_board;
 mod ids;
 pub mod launch;

@@ -27,6 +27,8 @@ pub(super) struct Answer<'a> {
     pub(super) reply: &'a str,
     /// The function to call instead of answering with text.
     pub(super) tool_call: Option<&'a str>,
+    /// Reasoning that comes before the answer.
+    pub(super) reasoning: Option<&'a str>,
     pub(super) usage: Usage,
 }
 
@@ -101,6 +103,35 @@ struct AssistantMessage<'a> {
     refusal: Option<()>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCall<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_details: Option<[ReasoningDetail<'a>; 1]>,
+}
+
+/// A signed `reasoning.text` piece of `reasoning_details`, as OpenRouter sends Anthropic's.
+#[derive(Serialize)]
+struct ReasoningDetail<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'static str>,
+    format: &'static str,
+    index: u32,
+}
+
+impl<'a> ReasoningDetail<'a> {
+    fn new(text: Option<&'a str>, signature: Option<&'static str>) -> Self {
+        Self {
+            kind: "reasoning.text",
+            text,
+            signature,
+            format: "anthropic-claude-v1",
+            index: 0,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -149,6 +180,10 @@ struct Delta<'a> {
     content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCall<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_details: Option<[ReasoningDetail<'a>; 1]>,
 }
 
 impl Answer<'_> {
@@ -205,6 +240,13 @@ pub(super) fn completion_response(answer: &Answer<'_>) -> Response {
                 },
                 refusal: None,
                 tool_calls,
+                reasoning: answer.reasoning,
+                reasoning_details: answer.reasoning.map(|text| {
+                    [ReasoningDetail::new(
+                        Some(text),
+                        Some(crate::REASONING_SIGNATURE),
+                    )]
+                }),
             },
             logprobs: None,
             finish_reason: answer.finish_reason(),
@@ -234,6 +276,33 @@ pub(super) fn stream_response(
     guard: CallGuard,
 ) -> Response {
     let mut frames = Vec::new();
+    if let Some(reasoning) = answer.reasoning {
+        let text = [ChunkChoice {
+            index: 0,
+            delta: Delta {
+                role: Some("assistant"),
+                reasoning: Some(reasoning),
+                reasoning_details: Some([ReasoningDetail::new(Some(reasoning), None)]),
+                ..Delta::default()
+            },
+            logprobs: None,
+            finish_reason: None,
+        }];
+        frames.push(Frame::Content(sse_event(&answer.chunk(&text, None))));
+        let signature = [ChunkChoice {
+            index: 0,
+            delta: Delta {
+                reasoning_details: Some([ReasoningDetail::new(
+                    None,
+                    Some(crate::REASONING_SIGNATURE),
+                )]),
+                ..Delta::default()
+            },
+            logprobs: None,
+            finish_reason: None,
+        }];
+        frames.push(Frame::Content(sse_event(&answer.chunk(&signature, None))));
+    }
     match answer.tool_call {
         Some(name) => {
             let tool_call_id = answer.tool_call_id();
@@ -241,7 +310,6 @@ pub(super) fn stream_response(
                 index: 0,
                 delta: Delta {
                     role: Some("assistant"),
-                    content: None,
                     tool_calls: Some([ToolCall {
                         index: Some(0),
                         id: Some(&tool_call_id),
@@ -251,6 +319,7 @@ pub(super) fn stream_response(
                             arguments: "",
                         },
                     }]),
+                    ..Delta::default()
                 },
                 logprobs: None,
                 finish_reason: None,
@@ -291,7 +360,7 @@ pub(super) fn stream_response(
                         // The first chunk also says who speaks, as OpenAI's do.
                         role: first.then_some("assistant"),
                         content: Some(&word_with_space),
-                        tool_calls: None,
+                        ..Delta::default()
                     },
                     logprobs: None,
                     finish_reason: None,

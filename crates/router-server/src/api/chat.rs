@@ -36,6 +36,19 @@ pub(crate) async fn completions(
     SessionHeader(session_header): SessionHeader,
     ChatBody(body): ChatBody,
 ) -> Response {
+    exchange(app, auth, session_header, body).await
+}
+
+/// One chat exchange for an authenticated client: `body` is a chat completions request, the
+/// answer is OpenRouter's (a JSON body, or an SSE stream for `stream: true`). The other request
+/// formats ([`crate::front`]) run the same exchange on the body they translated, and render its
+/// answer in their own shape.
+pub(crate) async fn exchange(
+    app: AppState,
+    auth: ClientAuth,
+    session_header: Option<HeaderValue>,
+    body: Bytes,
+) -> Response {
     let arrived = Instant::now();
     let stamp = GenerationStamp::new();
     let generation_id =

@@ -28,6 +28,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,16 @@ pub struct Config {
     pub routing: RoutingSettings,
     /// The `[sessions]` section: sticky routing.
     pub sessions: SessionSettings,
+    /// The `[front]` section.
+    pub front: FrontSettings,
+}
+
+/// The `[front]` section: the Anthropic Messages, Responses and legacy completions endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct FrontSettings {
+    /// Model names clients of those endpoints send (such as Anthropic's `claude-sonnet-4-5`),
+    /// each with the catalog id (or Auto Router id) it stands for.
+    pub model_aliases: HashMap<String, String>,
 }
 
 /// The `[server]` section.

@@ -47,6 +47,19 @@ pub(super) struct RawConfig {
     /// `[sessions]`: sticky routing (see `super::sessions`).
     #[serde(default)]
     pub(super) sessions: Deferred<super::sessions::RawSessions>,
+    /// `[front]`: the Anthropic Messages, Responses and legacy completions endpoints.
+    #[serde(default)]
+    pub(super) front: Deferred<RawFront>,
+}
+
+/// `[front]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFront {
+    /// `[front.model_aliases]`: model names clients send (`claude-sonnet-4-5`) and the catalog
+    /// ids they stand for. Default: none.
+    #[serde(default)]
+    pub(super) model_aliases: BTreeMap<String, String>,
 }
 
 /// `[server]`.

@@ -968,3 +968,37 @@ fn session_problems_name_their_keys() {
         "{found:?}"
     );
 }
+
+#[test]
+fn front_aliases_name_catalog_models() {
+    let text = format!(
+        "{MINIMAL}\n[front.model_aliases]\n\"claude-sonnet-4-5\" = \"openai/gpt-5.1\"\n\"auto\" = \"openrouter/auto\"\n"
+    );
+    let config = load_with(&text, &[]).unwrap();
+    assert_eq!(
+        config.front.model_aliases["claude-sonnet-4-5"],
+        "openai/gpt-5.1"
+    );
+    assert_eq!(config.front.model_aliases["auto"], "openrouter/auto");
+    assert!(
+        load_with(MINIMAL, &[])
+            .unwrap()
+            .front
+            .model_aliases
+            .is_empty()
+    );
+
+    let text = format!(
+        "{MINIMAL}\n[front.model_aliases]\n\"claude-opus-4-5\" = \"nope/missing\"\n\"openai/gpt-5.1\" = \"openai/gpt-5.1\"\n"
+    );
+    let problems = problems(&text, &[]);
+    assert_eq!(
+        paths(&problems),
+        [
+            "front.model_aliases.claude-opus-4-5",
+            "front.model_aliases.\"openai/gpt-5.1\""
+        ],
+        "{problems:?}"
+    );
+    assert!(problems[0].1.contains("nope/missing"), "{problems:?}");
+}

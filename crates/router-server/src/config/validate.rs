@@ -20,11 +20,12 @@ use router_upstream::ProviderSettings;
 
 use super::problems::{Problems, join_index, join_key};
 use super::raw::{
-    Deferred, RawAutoDefaults, RawAutoRouter, RawClientKey, RawConfig, RawEndpoint, RawModel,
-    RawPricing, RawProvider, RawRouting, RawServer,
+    Deferred, RawAutoDefaults, RawAutoRouter, RawClientKey, RawConfig, RawEndpoint, RawFront,
+    RawModel, RawPricing, RawProvider, RawRouting, RawServer,
 };
 use super::{
-    AutoRouterSettings, ClientKey, Config, ProviderConfig, RoutingSettings, ServerSettings,
+    AutoRouterSettings, ClientKey, Config, FrontSettings, ProviderConfig, RoutingSettings,
+    ServerSettings,
 };
 
 /// Tokens per unit of the prices in the file (USD per million tokens).
@@ -64,6 +65,12 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         aliases_against_catalog(&routing.auto, catalog, problems);
     }
     let sessions = super::sessions::validate(raw.sessions, catalog.as_ref(), problems);
+    let front = raw.front.parse("front", problems).and_then(|it| {
+        let (Some(routing), Some(catalog)) = (&routing, &catalog) else {
+            return None;
+        };
+        front(it, routing, catalog, problems)
+    });
     Some(Config {
         server: server?,
         providers,
@@ -71,6 +78,36 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         keys,
         routing: routing?,
         sessions: sessions?,
+        front: front?,
+    })
+}
+
+/// `[front]`: every alias names a catalog model or the Auto Router.
+fn front(
+    raw: RawFront,
+    routing: &RoutingSettings,
+    catalog: &Catalog,
+    problems: &mut Problems,
+) -> Option<FrontSettings> {
+    let mut valid = true;
+    for (name, target) in &raw.model_aliases {
+        let path = join_key("front.model_aliases", name);
+        if catalog.find(name).is_some() {
+            problems.push(
+                path,
+                format!("`{name}` is a model of the catalog; an alias must not be one"),
+            );
+            valid = false;
+        } else if catalog.find(target).is_none() && !routing.auto.aliases.contains(target) {
+            problems.push(
+                path,
+                format!("`{target}` is neither a model of the catalog nor an Auto Router id"),
+            );
+            valid = false;
+        }
+    }
+    valid.then(|| FrontSettings {
+        model_aliases: raw.model_aliases.into_iter().collect(),
     })
 }
 
