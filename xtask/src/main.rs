@@ -14,6 +14,8 @@
 //! - [`bench`](mod@bench): `cargo xtask bench`, the criterion benches and the loopback load test.
 //! - [`calibrate`]: `cargo xtask calibrate`, fitting an Auto Router quality profile from labelled
 //!   traffic.
+//! - [`distill`]: `cargo xtask distill`, the Auto Router's static token embeddings from a
+//!   sentence encoder.
 //! - [`eval_router`]: `cargo xtask eval-router`, the Auto Router's offline evaluation.
 //! - `tidy` (tests only): the dependency rule and module docs, checked by `cargo test`.
 
@@ -26,6 +28,7 @@
 mod bench;
 mod calibrate;
 mod cmd;
+mod distill;
 mod eval_router;
 mod fuzz;
 mod rows;
@@ -58,6 +61,8 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Evaluate the Auto Router offline against labelled traffic.
     EvalRouter(eval_router::EvalArgs),
+    /// Rebuild the Auto Router's static token embeddings from a sentence encoder (Python venv).
+    Distill(distill::DistillArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::EvalRouter(args) => eval_router::run(args),
+        Command::Distill(args) => distill::run(&args),
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod classifier;
 pub mod difficulty;
+pub mod embed;
 pub mod features;
 pub mod language;
 pub mod task;
