@@ -83,8 +83,30 @@ pub(crate) struct Example {
     pub(crate) input: TaskInput,
 }
 
+/// One labelled prompt as read from a file.
+pub(crate) struct Labelled {
+    pub(crate) source: String,
+    pub(crate) id: String,
+    pub(crate) task: usize,
+    pub(crate) prompt: String,
+}
+
 /// Reads labelled prompts and featurizes them as routing does.
 pub(crate) fn load(paths: &[PathBuf], bits: u8) -> anyhow::Result<Vec<Example>> {
+    Ok(read_labelled(paths)?
+        .into_iter()
+        .map(|it| Example {
+            key: router_core::analysis::features::fnv1a(it.id.as_bytes()),
+            task: it.task,
+            input: task_input(&Conversation::user(&it.prompt), bits),
+            source: it.source,
+        })
+        .collect())
+}
+
+/// Reads labelled prompts (`{"prompt", "task", "id"?, "source"?, "lang"?}` lines); a prompt
+/// without a source is named after its file (and language).
+pub(crate) fn read_labelled(paths: &[PathBuf]) -> anyhow::Result<Vec<Labelled>> {
     let root = cmd::repo_root();
     let mut out = Vec::new();
     for path in paths {
@@ -119,11 +141,11 @@ pub(crate) fn load(paths: &[PathBuf], bits: u8) -> anyhow::Result<Vec<Example>> 
                 (None, None) => name.clone(),
             };
             let id = line.id.clone().unwrap_or_else(|| format!("{name}:{idx}"));
-            out.push(Example {
+            out.push(Labelled {
                 source,
-                key: router_core::analysis::features::fnv1a(id.as_bytes()),
+                id,
                 task: task.index(),
-                input: task_input(&Conversation::user(&line.prompt), bits),
+                prompt: line.prompt,
             });
         }
     }
@@ -264,7 +286,11 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
             bar.inc(1);
         }
         bar.abandon();
-        println!("{}", report(&examples, &predicted));
+        let labels: Vec<(&str, usize)> = examples
+            .iter()
+            .map(|it| (it.source.as_str(), it.task))
+            .collect();
+        println!("{}", report(&labels, &predicted));
     }
     if !args.dry_run {
         let all: Vec<usize> = (0..examples.len()).collect();
@@ -284,17 +310,18 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Accuracy by source and the confusion table, as markdown.
-pub(crate) fn report(examples: &[Example], predicted: &[usize]) -> String {
+/// Accuracy by source and the confusion table, as markdown, from `(source, true task)` labels
+/// and the predicted task indices.
+pub(crate) fn report(labels: &[(&str, usize)], predicted: &[usize]) -> String {
     let mut by_source: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut confusion = [[0usize; 9]; 9];
-    for (example, &guess) in examples.iter().zip(predicted) {
-        let entry = by_source.entry(&example.source).or_default();
+    for (&(source, task), &guess) in labels.iter().zip(predicted) {
+        let entry = by_source.entry(source).or_default();
         entry.1 += 1;
-        if guess == example.task {
+        if guess == task {
             entry.0 += 1;
         }
-        confusion[example.task][guess] += 1;
+        confusion[task][guess] += 1;
     }
     let correct: usize = by_source.values().map(|it| it.0).sum();
     let mut out = String::from("| Source | Prompts | Accuracy |\n| --- | --- | --- |\n");
@@ -306,8 +333,8 @@ pub(crate) fn report(examples: &[Example], predicted: &[usize]) -> String {
     }
     out += &format!(
         "| all | {} | {:.1}% |\n\n",
-        examples.len(),
-        100.0 * correct as f64 / examples.len() as f64
+        labels.len(),
+        100.0 * correct as f64 / labels.len().max(1) as f64
     );
     out += "| True \\ predicted |";
     for task in TaskType::ALL {
