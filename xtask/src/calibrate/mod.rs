@@ -32,7 +32,8 @@
 //!    take over), dial 8 halfway (geometrically) between the default's cost and dial 9's. All on
 //!    the training rows, each routed without itself as a neighbour.
 //!
-//! Model names are kept as given: the profile is keyed by the data's model names.
+//! The profile is keyed by catalog ids: a data model name that is not `author/slug` must be
+//! mapped to one with `--map data_name=author/slug`, or calibration stops (see [`names`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -58,6 +59,7 @@ mod dial;
 mod folds;
 mod kmeans;
 mod logistic;
+mod names;
 mod quality;
 
 pub(crate) use catalog::synthetic_catalog;
@@ -84,11 +86,17 @@ pub(crate) struct CalibrateArgs {
     pub(crate) predictors: bool,
     #[command(flatten)]
     pub(crate) rows: RowSelection,
+    /// The catalog id of a data model whose name is not one (`data_name=author/slug`; repeat for
+    /// each). Calibration refuses names that are neither catalog ids nor mapped.
+    #[arg(long = "map", value_name = "DATA_NAME=AUTHOR/SLUG")]
+    pub(crate) map: Vec<String>,
 }
 
 /// Runs `cargo xtask calibrate`.
 pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let rows = read_rows(&args.data, &args.rows)?;
+    let data_models: Vec<String> = rows[0].quality.keys().cloned().collect();
+    let catalog_ids = names::catalog_names(&data_models, &args.map)?;
     let options = FitOptions {
         clusters: args.clusters,
         predictors: args.predictors,
@@ -96,13 +104,13 @@ pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     };
     let fitted = fit(&rows, &options)?;
     let mut data = fitted.data;
-    // Key the profile by the data's own model names.
+    // Key the profile by the models' catalog ids.
     rename_models(&mut data, |id| {
-        fitted
-            .names
-            .get(id)
+        let name = fitted.names.get(id).map_or(id, String::as_str);
+        catalog_ids
+            .get(name)
             .cloned()
-            .unwrap_or_else(|| id.to_owned())
+            .unwrap_or_else(|| name.to_owned())
     });
     data.name = args.data.file_stem().map_or_else(
         || "calibrated".to_owned(),
