@@ -81,11 +81,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let default_file_exists = Path::new(launch::DEFAULT_CONFIG_FILE).is_file();
     let source =
         launch::choose_source(args.config.as_deref(), args.demo, default_file_exists, &env);
-    let config = match source {
+    let config = match &source {
         ConfigSource::Demo => {
             let demo = Demo::start(args.listen)
                 .await
                 .context("cannot start the demo")?;
+            say(&launch::Banner::demo(&demo.server().url()).render());
             say(&demo::instructions(&demo.server().url()));
             shutdown_signal().await;
             return Ok(demo.shutdown(SHUTDOWN_GRACE).await?);
@@ -104,10 +105,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let n_models = config.catalog.len();
+    let url = format!("http://{}", listener.local_addr()?);
+    let banner = launch::Banner::new(&source, &config, &url);
     let server = router_server::spawn(config, listener)
         .await
         .context("cannot start the server")?;
     tracing::info!(url = %server.url(), models = n_models, "Turnout is listening");
+    say(&banner.render());
     shutdown_signal().await;
     Ok(server.shutdown(SHUTDOWN_GRACE).await?)
 }

@@ -8,6 +8,7 @@
 )]
 
 mod auto_router;
+mod banner;
 mod chat;
 mod demo;
 mod errors;
