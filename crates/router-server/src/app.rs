@@ -25,8 +25,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
+use crate::web::store::SettingsStore;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,9 @@ pub enum StartError {
     /// The generation record store could not be opened (`server.records_path`).
     #[error("cannot open the generation records")]
     Records(#[from] RecordsError),
+    /// The settings store could not be opened (`server.settings_path`).
+    #[error("cannot open the settings store")]
+    Settings(#[from] crate::web::store::StoreError),
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
@@ -93,6 +98,22 @@ struct Shared {
     profile: Profile,
     /// Where every request leaves its generation record.
     records: Records,
+    /// This config's metric handles.
+    metrics: Handles,
+    /// The settings saved on the pages.
+    settings: SettingsStore,
+}
+
+/// What outlives one config across reloads: the metrics registry, the generation records and
+/// the settings saved on the pages.
+#[derive(Clone)]
+pub(crate) struct Lasting {
+    /// The metrics registry.
+    pub(crate) telemetry: Arc<Telemetry>,
+    /// The generation records.
+    pub(crate) records: Records,
+    /// The saved settings.
+    pub(crate) settings: SettingsStore,
 }
 
 /// One configured provider, ready to call.
@@ -122,6 +143,11 @@ impl AppState {
     /// Builds the provider clients, resolves every endpoint to its provider, and opens the
     /// generation records (`server.records_path`, or in memory).
     pub(crate) fn new(config: Config) -> Result<Self, StartError> {
+        Self::build(config, None)
+    }
+
+    /// [`AppState::new`], keeping what `lasting` holds (a reload) instead of opening it anew.
+    pub(crate) fn build(config: Config, lasting: Option<Lasting>) -> Result<Self, StartError> {
         let providers = config
             .providers
             .iter()
@@ -166,7 +192,20 @@ impl AppState {
         ));
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
-        let records = Records::open(config.server.records_path.as_deref())?;
+        let lasting = match lasting {
+            Some(lasting) => lasting,
+            None => Lasting {
+                telemetry: Arc::new(Telemetry::new()),
+                records: Records::open(config.server.records_path.as_deref())?,
+                settings: SettingsStore::open(&config)?,
+            },
+        };
+        let Lasting {
+            telemetry,
+            records,
+            settings,
+        } = lasting;
+        let metrics = Handles::new(telemetry, &config.catalog);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -176,6 +215,8 @@ impl AppState {
                 catalog_headers,
                 profile,
                 records,
+                metrics,
+                settings,
             }),
         })
     }
@@ -230,6 +271,25 @@ impl AppState {
     pub(crate) fn profile(&self) -> &Profile {
         &self.shared.profile
     }
+
+    /// This config's metric handles.
+    pub(crate) fn metrics(&self) -> &Handles {
+        &self.shared.metrics
+    }
+
+    /// The settings saved on the pages.
+    pub(crate) fn settings(&self) -> &SettingsStore {
+        &self.shared.settings
+    }
+
+    /// What a reloaded config keeps.
+    pub(crate) fn lasting(&self) -> Lasting {
+        Lasting {
+            telemetry: self.shared.metrics.telemetry().clone(),
+            records: self.shared.records.clone(),
+            settings: self.shared.settings.clone(),
+        }
+    }
 }
 
 /// How start-up errors name a profile.
@@ -279,6 +339,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
         .route("/health", get(api::health::health))
+        .route("/metrics", get(crate::metrics::serve))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

@@ -22,27 +22,26 @@ use crate::api;
 use crate::app::{self, AppState};
 use crate::auth::ClientAuth;
 use crate::extract::ChatBody;
+use crate::reload::Live;
 
-/// What a connection calls for each request; cheap to clone (two `Arc`s).
+/// What a connection calls for each request; cheap to clone (an `Arc`). Each request runs on
+/// the state current when it arrives (see [`crate::reload`]).
 #[derive(Clone)]
 pub(crate) struct Dispatch {
-    router: Router,
-    state: AppState,
+    live: Live,
 }
 
 impl Dispatch {
-    /// The service for `state`.
-    pub(crate) fn new(state: AppState) -> Self {
-        Self {
-            router: app::router(state.clone()),
-            state,
-        }
+    /// The service for the state `live` holds.
+    pub(crate) fn new(live: Live) -> Self {
+        Self { live }
     }
 
     /// Answers one request.
     pub(crate) async fn call(self, request: http::Request<Body>) -> Response {
+        let current = self.live.load();
         if is_chat_completions(&request) {
-            let handled = chat_completions(request, self.state);
+            let handled = chat_completions(request, current.state.clone());
             return AssertUnwindSafe(handled)
                 .catch_unwind()
                 .await
@@ -50,7 +49,8 @@ impl Dispatch {
         }
         // Boxed, so that the router's (large) future does not make every chat request's future
         // larger.
-        match Box::pin(self.router.oneshot(request)).await {
+        let router: Router = current.router.clone();
+        match Box::pin(router.oneshot(request)).await {
             Ok(response) => response,
             Err(infallible) => match infallible {},
         }
@@ -59,7 +59,8 @@ impl Dispatch {
     /// How much of a request body a connection reads at most (`server.body_limit_bytes`), and
     /// how long it waits for a request (`server.request_read_timeout`).
     pub(crate) fn request_limits(&self) -> (usize, Duration) {
-        let server = &self.state.config().server;
+        let current = self.live.load();
+        let server = &current.state.config().server;
         (server.body_limit_bytes, server.request_read_timeout)
     }
 }

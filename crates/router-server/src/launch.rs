@@ -275,7 +275,10 @@ mod tests {
         let config = provider_keys_config(&env).unwrap();
         let banner = Banner::new(&ConfigSource::ProviderKeys, &config, "http://127.0.0.1:9");
         let text = banner.render();
-        assert!(text.contains("1 provider from the environment (deepseek)"), "{text}");
+        assert!(
+            text.contains("1 provider from the environment (deepseek)"),
+            "{text}"
+        );
         assert!(text.contains("Client key: sk-turnout-local"), "{text}");
         assert!(text.contains("Bearer sk-turnout-local"), "{text}");
         assert!(!text.contains("sk-deepseek"), "{text}");

@@ -18,6 +18,9 @@
 //! - `ids`: generation ids.
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
+//! - `metrics`: Prometheus metrics (`GET /metrics`).
+//! - `web`: the pages under `/ui` (sign-in, settings, activity, models).
+//! - `reload`: config hot reload (SIGHUP and file changes).
 //! - [`launch`]: where the config comes from at start-up (flags, `turnout.toml`, provider keys
 //!   in the environment, or the demo).
 
@@ -40,6 +43,13 @@ mod receipt;
 mod routing;
 mod serve;
 mod stream;
+
+mod metrics;
+mod reload;
+mod web;
+
+pub use reload::{ReloadError, Reloaded};
+pub use web::store::StoreError;
 
 pub use app::StartError;
 pub use serve::{RunningServer, spawn};

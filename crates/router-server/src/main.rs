@@ -107,9 +107,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let n_models = config.catalog.len();
     let url = format!("http://{}", listener.local_addr()?);
     let banner = launch::Banner::new(&source, &config, &url);
-    let server = router_server::spawn(config, listener)
+    let mut server = router_server::spawn(config, listener)
         .await
         .context("cannot start the server")?;
+    if let ConfigSource::File(path) = &source {
+        // SIGHUP or a change of the file reloads it.
+        server.watch_config(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    }
     tracing::info!(url = %server.url(), models = n_models, "Turnout is listening");
     say(&banner.render());
     shutdown_signal().await;

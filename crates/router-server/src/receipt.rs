@@ -45,6 +45,7 @@ use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
+use crate::metrics::{Observation, StatusClass};
 use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
@@ -112,6 +113,8 @@ pub(crate) struct Receipt {
     /// The request ran to its end (an answer or an error was sent); otherwise the client went
     /// away and the record says `cancelled`.
     finished: bool,
+    /// The HTTP status answered (a committed stream's `200` by default).
+    status: u16,
 }
 
 /// What the attempt that answered produced.
@@ -155,6 +158,7 @@ impl Receipt {
             attempts: AttemptLog::default(),
             served: None,
             finished: false,
+            status: 200,
         }
     }
 
@@ -215,6 +219,11 @@ impl Receipt {
         let cost = pricing::billed_cost(pricing, &usage, served.finish_reason.as_ref());
         served.cost = Some(cost);
         (usage, cost)
+    }
+
+    /// The response has HTTP status `status` (for the metrics' status class).
+    pub(crate) fn responded(&mut self, status: u16) {
+        self.status = status;
     }
 
     /// The request ran to its end: its record is not `cancelled`.
@@ -395,10 +404,51 @@ impl Receipt {
     }
 }
 
+impl Receipt {
+    /// Reports the finished request to the metrics.
+    fn observe(&self, record: &GenerationRecord) {
+        let attempts = self.attempts.records();
+        let interrupted = self
+            .served
+            .as_ref()
+            .and_then(|_| attempts.last())
+            .and_then(|it| it.failure);
+        let abort = match (self.streamed, self.finished, interrupted) {
+            (true, false, _) => Some("client_gone"),
+            (true, true, Some(failure)) => Some(failure.error_type),
+            _ => None,
+        };
+        let status = if self.finished {
+            StatusClass::of(self.status)
+        } else {
+            StatusClass::Cancelled
+        };
+        self.app.metrics().observe(&Observation {
+            model: self
+                .served
+                .as_ref()
+                .map(|it| it.attempt.model)
+                .or_else(|| self.requested.first().copied()),
+            status,
+            duration: self.arrived.elapsed().as_secs_f64(),
+            ttft: self
+                .served
+                .as_ref()
+                .map(|it| it.time_to_first_token.as_secs_f64()),
+            tokens: (record.prompt_tokens, record.completion_tokens),
+            cost: record.cost_usd,
+            attempts,
+            catalog: self.app.catalog(),
+            abort,
+        });
+    }
+}
+
 impl Drop for Receipt {
     /// Queues the generation record (never blocks).
     fn drop(&mut self) {
         let record = self.record();
+        self.observe(&record);
         self.app.records().record(record);
     }
 }

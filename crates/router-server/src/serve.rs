@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::app::{AppState, StartError};
 use crate::config::Config;
 use crate::dispatch::Dispatch;
 use crate::http1;
+use crate::reload::{Live, ReloadError, Reloaded};
 
 /// How long to back off after `accept` fails (out of file descriptors, ...).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -22,6 +24,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    live: Live,
+    /// The config watcher, if any.
+    watcher: Option<JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -33,9 +38,12 @@ pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServe
     let state = AppState::new(config)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(accept_loop(listener, Dispatch::new(state), stopped));
+    let live = Live::new(state);
+    let task = tokio::spawn(accept_loop(listener, Dispatch::new(live.clone()), stopped));
     Ok(RunningServer {
         addr,
+        live,
+        watcher: None,
         stop: Some(stop),
         task: Some(task),
     })
@@ -97,9 +105,25 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
+    /// Loads the config file at `path` and, if it is valid, serves it to new requests (see
+    /// [`crate::reload`]); otherwise logs every problem and keeps the current config.
+    pub fn reload_from(&self, path: &Path) -> Result<Reloaded, ReloadError> {
+        self.live.reload(path)
+    }
+
+    /// Reloads `path` on SIGHUP and whenever the file changes, until the server stops.
+    pub fn watch_config(&mut self, path: PathBuf) {
+        if let Some(old) = self.watcher.replace(self.live.watch(path)) {
+            old.abort();
+        }
+    }
+
     /// Stops accepting connections and waits up to `grace` for requests in flight (streams
     /// included) to finish; those still running then are cut off.
     pub async fn shutdown(mut self, grace: Duration) -> io::Result<()> {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -119,6 +143,9 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

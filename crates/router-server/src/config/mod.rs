@@ -54,6 +54,18 @@ pub struct Config {
     pub keys: Vec<ClientKey>,
     /// The `[routing]` section.
     pub routing: RoutingSettings,
+    /// The `[settings]` section: the pages.
+    pub settings: PageSettings,
+}
+
+/// The `[settings]` section: what the pages may do.
+#[derive(Debug, Clone)]
+pub struct PageSettings {
+    /// Whether the pages may save settings (`false`: read-only, everything stays in the file).
+    /// Default true.
+    pub editable: bool,
+    /// A key that signs in to the pages as admin, seeing every client key. Default: none.
+    pub admin_key: Option<Secret>,
 }
 
 /// The `[server]` section.
@@ -71,6 +83,9 @@ pub struct ServerSettings {
     pub request_read_timeout: Duration,
     /// Where generation records are stored (a SQLite file); `None` when not configured.
     pub records_path: Option<PathBuf>,
+    /// Where the settings saved on the pages are stored (a SQLite file); `None`: the records
+    /// file, else memory.
+    pub settings_path: Option<PathBuf>,
 }
 
 /// One `[providers.<name>]` section.

@@ -44,6 +44,25 @@ pub(super) struct RawConfig {
     /// `[[models]]`: the catalog; at least one model.
     #[serde(default)]
     pub(super) models: Vec<Deferred<RawModel>>,
+    /// `[settings]`: the pages' settings (who may sign in as admin, whether saving is allowed).
+    #[serde(default)]
+    pub(super) settings: Deferred<RawSettings>,
+}
+
+/// `[settings]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSettings {
+    /// Whether the pages may save settings. Default true.
+    #[serde(default = "default_true")]
+    pub(super) editable: bool,
+    /// A key that signs in to the pages as admin (sees every key). Default: none.
+    #[serde(default)]
+    pub(super) admin_key: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[server]`.
@@ -69,6 +88,9 @@ pub(super) struct RawServer {
     /// SQLite file for generation records. Default: none.
     #[serde(default)]
     pub(super) records_path: Option<String>,
+    /// SQLite file for the settings saved on the pages. Default: the records file, else memory.
+    #[serde(default)]
+    pub(super) settings_path: Option<String>,
 }
 
 /// `[routing]`.

@@ -20,7 +20,8 @@ use super::raw::{
     RawPricing, RawProvider, RawRouting, RawServer,
 };
 use super::{
-    AutoRouterSettings, ClientKey, Config, ProviderConfig, RoutingSettings, ServerSettings,
+    AutoRouterSettings, ClientKey, Config, PageSettings, ProviderConfig, RoutingSettings,
+    ServerSettings,
 };
 
 /// Tokens per unit of the prices in the file (USD per million tokens).
@@ -55,12 +56,17 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     if let (Some(routing), Some(catalog)) = (&routing, &catalog) {
         aliases_against_catalog(&routing.auto, catalog, problems);
     }
+    let settings = raw
+        .settings
+        .parse("settings", problems)
+        .and_then(|it| page_settings(it, problems));
     Some(Config {
         server: server?,
         providers,
         catalog: catalog?,
         keys,
         routing: routing?,
+        settings: settings?,
     })
 }
 
@@ -105,6 +111,28 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         keepalive_interval: keepalive_interval?,
         request_read_timeout: request_read_timeout?,
         records_path,
+        settings_path: raw
+            .settings_path
+            .filter(|it| !it.trim().is_empty())
+            .map(PathBuf::from),
+    })
+}
+
+/// `[settings]`: an admin key, when set, must not be empty.
+fn page_settings(raw: super::raw::RawSettings, problems: &mut Problems) -> Option<PageSettings> {
+    let admin_key = match raw.admin_key {
+        Some(key) if key.trim().is_empty() => {
+            problems.push(
+                "settings.admin_key",
+                "must not be empty (leave it out for none)",
+            );
+            return None;
+        }
+        other => other.map(Secret::new),
+    };
+    Some(PageSettings {
+        editable: raw.editable,
+        admin_key,
     })
 }
 

@@ -59,7 +59,9 @@ async fn with_a_provider_key_the_banner_prints_the_client_key_and_its_curl_works
     .unwrap();
 
     assert!(
-        banner.contains("Mode: template config/providers.toml with 1 provider from the environment (openai)"),
+        banner.contains(
+            "Mode: template config/providers.toml with 1 provider from the environment (openai)"
+        ),
         "{banner}"
     );
     assert!(banner.contains("Client key: sk-turnout-local"), "{banner}");
