@@ -16,6 +16,7 @@ mod fallback;
 mod fallbacks;
 mod fleet;
 mod generation;
+mod metrics;
 mod models;
 mod openai_sdk;
 mod receipts;
