@@ -20,6 +20,7 @@ mod metrics;
 mod models;
 mod openai_sdk;
 mod receipts;
+mod reload;
 mod route_api;
 mod streaming;
 mod support;
