@@ -10,6 +10,7 @@
 mod auto_router;
 mod banner;
 mod chat;
+mod compat;
 mod demo;
 mod errors;
 mod fallback;
@@ -24,4 +25,5 @@ mod reload;
 mod route_api;
 mod streaming;
 mod support;
+mod web;
 mod wire;
