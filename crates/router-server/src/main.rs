@@ -91,7 +91,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             shutdown_signal().await;
             return Ok(demo.shutdown(SHUTDOWN_GRACE).await?);
         }
-        ConfigSource::File(path) => router_server::config::load_file(&path)
+        ConfigSource::File(path) => router_server::config::load_file(path)
             .with_context(|| format!("cannot load {}", path.display()))?,
         ConfigSource::ProviderKeys => launch::provider_keys_config(&env)
             .context("cannot build a config from the provider keys in the environment")?,

@@ -710,7 +710,7 @@ pub(crate) async fn activity(
         .filter(|it| {
             query.model.is_empty()
                 || it.model.as_deref() == Some(query.model.as_str())
-                || it.requested_models.iter().any(|m| *m == query.model)
+                || it.requested_models.contains(&query.model)
         })
         .filter(|it| query.status.is_empty() || status_of(it) == query.status)
         .take(ACTIVITY_ROWS);
