@@ -41,22 +41,29 @@ async fn with_a_provider_key_the_banner_prints_the_client_key_and_its_curl_works
         .stderr(Stdio::inherit());
     let mut server = Server(command.spawn().unwrap());
     let stdout = server.0.stdout.take().unwrap();
-    // Read the banner up to its curl line's body on a thread: the read blocks.
-    let banner = tokio::task::spawn_blocking(move || {
+    // Read the banner up to its curl line's body on a thread (the read blocks), then keep
+    // draining the server's output so that its later lines never meet a closed pipe.
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         let mut text = String::new();
+        let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+            let Ok(line) = line else { break };
+            if sender.is_none() {
+                continue;
+            }
             let done = line.trim_start().starts_with("-d ");
             text.push_str(&line);
             text.push('\n');
-            if done {
-                break;
+            if done && let Some(sender) = sender.take() {
+                let _ = sender.send(std::mem::take(&mut text));
             }
         }
-        text
-    })
-    .await
-    .unwrap();
+        if let Some(sender) = sender {
+            let _ = sender.send(text);
+        }
+    });
+    let banner = receiver.await.unwrap();
 
     assert!(
         banner.contains(
