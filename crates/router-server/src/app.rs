@@ -74,6 +74,9 @@ pub enum StartError {
     /// The settings store could not be opened (`server.settings_path`).
     #[error("cannot open the settings store")]
     Settings(#[from] crate::web::store::StoreError),
+    /// The OTLP exporter could not be set up (`telemetry.otlp_endpoint`).
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::OtlpError),
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
@@ -195,7 +198,7 @@ impl AppState {
         let lasting = match lasting {
             Some(lasting) => lasting,
             None => Lasting {
-                telemetry: Arc::new(Telemetry::new()),
+                telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
                 records: Records::open(config.server.records_path.as_deref())?,
                 settings: SettingsStore::open(&config)?,
             },

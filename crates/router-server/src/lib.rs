@@ -19,6 +19,7 @@
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
 //! - `metrics`: Prometheus metrics (`GET /metrics`).
+//! - `otlp`: OpenTelemetry spans over OTLP/HTTP (`telemetry.otlp_endpoint`).
 //! - `web`: the pages under `/ui` (sign-in, settings, activity, models).
 //! - `reload`: config hot reload (SIGHUP and file changes).
 //! - [`launch`]: where the config comes from at start-up (flags, `turnout.toml`, provider keys
@@ -45,9 +46,11 @@ mod serve;
 mod stream;
 
 mod metrics;
+mod otlp;
 mod reload;
 mod web;
 
+pub use otlp::OtlpError;
 pub use reload::{ReloadError, Reloaded};
 pub use web::store::StoreError;
 

@@ -61,6 +61,8 @@ pub(crate) struct Telemetry {
     fallbacks: Family<Labels, Counter>,
     aborts: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
+    /// The OTLP trace exporter, when `telemetry.otlp_endpoint` is set.
+    otlp: Option<crate::otlp::Otlp>,
 }
 
 /// A request's status class, a `turnout_requests_total` label.
@@ -144,8 +146,10 @@ pub(crate) async fn serve(State(app): State<AppState>) -> Response {
 // === impl Telemetry ===
 
 impl Telemetry {
-    /// An empty registry with every family registered.
-    pub(crate) fn new() -> Self {
+    /// An empty registry with every family registered, and the OTLP exporter to
+    /// `otlp_endpoint` if one is given.
+    pub(crate) fn new(otlp_endpoint: Option<&str>) -> Result<Self, crate::otlp::OtlpError> {
+        let otlp = otlp_endpoint.map(crate::otlp::Otlp::new).transpose()?;
         let mut registry = Registry::default();
         let requests = Family::default();
         let duration: Histograms =
@@ -195,7 +199,7 @@ impl Telemetry {
             "Config reloads by result",
             reloads.clone(),
         );
-        Self {
+        Ok(Self {
             registry,
             requests,
             duration,
@@ -206,7 +210,13 @@ impl Telemetry {
             fallbacks,
             aborts,
             reloads,
-        }
+            otlp,
+        })
+    }
+
+    /// The OTLP exporter, if configured.
+    pub(crate) fn otlp(&self) -> Option<&crate::otlp::Otlp> {
+        self.otlp.as_ref()
     }
 
     /// The registry in Prometheus' text format.

@@ -441,6 +441,9 @@ impl Receipt {
             catalog: self.app.catalog(),
             abort,
         });
+        if let Some(otlp) = self.app.metrics().telemetry().otlp() {
+            otlp.export(record);
+        }
     }
 }
 

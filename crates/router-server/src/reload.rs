@@ -7,8 +7,8 @@
 //! its key path, and the last good config keeps serving. What a reload keeps (the metrics, the
 //! generation records, the saved settings and sessions) is carried over ([`crate::app::Lasting`]).
 //!
-//! Some settings take effect only at a restart: `server.listen`, `server.records_path` and
-//! `server.settings_path`. A reload that changes them applies the rest and logs each of them.
+//! Some settings take effect only at a restart: `server.listen`, `server.records_path`,
+//! `server.settings_path` and `telemetry.otlp_endpoint`. A reload that changes them applies the rest and logs each of them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -176,6 +176,9 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.server.settings_path != new.server.settings_path {
         keys.push("server.settings_path");
+    }
+    if old.telemetry.otlp_endpoint != new.telemetry.otlp_endpoint {
+        keys.push("telemetry.otlp_endpoint");
     }
     keys
 }

@@ -56,6 +56,15 @@ pub struct Config {
     pub routing: RoutingSettings,
     /// The `[settings]` section: the pages.
     pub settings: PageSettings,
+    /// The `[telemetry]` section: traces.
+    pub telemetry: TelemetrySettings,
+}
+
+/// The `[telemetry]` section.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetrySettings {
+    /// The OTLP/HTTP collector's base URL (spans go to `<it>/v1/traces`); `None`: no traces.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The `[settings]` section: what the pages may do.

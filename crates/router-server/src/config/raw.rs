@@ -47,6 +47,18 @@ pub(super) struct RawConfig {
     /// `[settings]`: the pages' settings (who may sign in as admin, whether saving is allowed).
     #[serde(default)]
     pub(super) settings: Deferred<RawSettings>,
+    /// `[telemetry]`: where traces go.
+    #[serde(default)]
+    pub(super) telemetry: Deferred<RawTelemetry>,
+}
+
+/// `[telemetry]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTelemetry {
+    /// The OTLP/HTTP collector's base URL. Default: none (no traces).
+    #[serde(default)]
+    pub(super) otlp_endpoint: Option<String>,
 }
 
 /// `[settings]`.

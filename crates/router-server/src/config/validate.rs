@@ -21,7 +21,7 @@ use super::raw::{
 };
 use super::{
     AutoRouterSettings, ClientKey, Config, PageSettings, ProviderConfig, RoutingSettings,
-    ServerSettings,
+    ServerSettings, TelemetrySettings,
 };
 
 /// Tokens per unit of the prices in the file (USD per million tokens).
@@ -60,7 +60,12 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         .settings
         .parse("settings", problems)
         .and_then(|it| page_settings(it, problems));
+    let telemetry = raw
+        .telemetry
+        .parse("telemetry", problems)
+        .and_then(|it| telemetry(it, problems));
     Some(Config {
+        telemetry: telemetry?,
         server: server?,
         providers,
         catalog: catalog?,
@@ -116,6 +121,21 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
             .filter(|it| !it.trim().is_empty())
             .map(PathBuf::from),
     })
+}
+
+/// `[telemetry]`: the endpoint, when set, is an `http://` or `https://` URL.
+fn telemetry(raw: super::raw::RawTelemetry, problems: &mut Problems) -> Option<TelemetrySettings> {
+    let otlp_endpoint = raw.otlp_endpoint.filter(|it| !it.trim().is_empty());
+    if let Some(endpoint) = &otlp_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        problems.push(
+            "telemetry.otlp_endpoint",
+            format!("`{endpoint}` is not an http:// or https:// URL (the collector's OTLP/HTTP base URL, such as `http://127.0.0.1:4318`)"),
+        );
+        return None;
+    }
+    Some(TelemetrySettings { otlp_endpoint })
 }
 
 /// `[settings]`: an admin key, when set, must not be empty.

@@ -20,6 +20,7 @@ mod generation;
 mod metrics;
 mod models;
 mod openai_sdk;
+mod otlp;
 mod receipts;
 mod reload;
 mod route_api;
