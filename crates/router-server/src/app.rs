@@ -25,11 +25,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
-use crate::health_board::HealthBoard;
 use crate::front;
+use crate::health_board::HealthBoard;
+use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
+use crate::serve::Stopping;
 use crate::sticky::{Clock, Sticky};
+use crate::web::store::SettingsStore;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,12 @@ pub enum StartError {
     /// The generation record store could not be opened (`server.records_path`).
     #[error("cannot open the generation records")]
     Records(#[from] RecordsError),
+    /// The settings store could not be opened (`server.settings_path`).
+    #[error("cannot open the settings store")]
+    Settings(#[from] crate::web::store::StoreError),
+    /// The OTLP exporter could not be set up (`telemetry.otlp_endpoint`).
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::OtlpError),
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
@@ -103,11 +112,34 @@ struct Shared {
     /// Where every request leaves its generation record.
     records: Records,
     /// Whether the server is stopping, and whether streams must end now.
-    stopping: crate::serve::Stopping,
+    stopping: Arc<Stopping>,
     /// Every endpoint's live health.
     health: HealthBoard,
     /// Sticky sessions: the pin store, the clock and the TTLs.
-    sticky: Sticky,
+    sticky: Arc<Sticky>,
+    /// This config's metric handles.
+    metrics: Handles,
+    /// The settings saved on the pages.
+    settings: SettingsStore,
+}
+
+/// What outlives one config across reloads: the metrics registry, the generation records, the
+/// settings saved on the pages, the sticky pins and whether the server is stopping.
+#[derive(Clone)]
+pub(crate) struct Lasting {
+    /// The metrics registry.
+    pub(crate) telemetry: Arc<Telemetry>,
+    /// The generation records.
+    pub(crate) records: Records,
+    /// The saved settings.
+    pub(crate) settings: SettingsStore,
+    /// The sticky sessions (their store, clock and TTLs); `None` makes them anew for the new
+    /// config (a reload that changes the catalog or `[sessions]`: pins name routes by index).
+    pub(crate) sticky: Option<Arc<Sticky>>,
+    /// The clock sticky sessions expire on.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Whether the server is stopping.
+    pub(crate) stopping: Arc<Stopping>,
 }
 
 /// One configured provider, ready to call.
@@ -138,6 +170,16 @@ impl AppState {
     /// generation records (`server.records_path`, or in memory).
     /// Sticky sessions expire on `clock` (the system clock unless a test moves its own).
     pub(crate) fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        Self::build(config, None, clock)
+    }
+
+    /// [`AppState::with_clock`], keeping what `lasting` holds (a reload) instead of opening it
+    /// anew (its clock replaces `clock`).
+    pub(crate) fn build(
+        config: Config,
+        lasting: Option<Lasting>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
         let providers = config
             .providers
             .iter()
@@ -182,9 +224,31 @@ impl AppState {
         ));
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
-        let records = Records::open(config.server.records_path.as_deref())?;
         let health = HealthBoard::new(&config.catalog, config.routing.health);
-        let sticky = Sticky::new(&config, clock)?;
+        let lasting = match lasting {
+            Some(lasting) => lasting,
+            None => Lasting {
+                telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
+                records: Records::open(config.server.records_path.as_deref())?,
+                settings: SettingsStore::open(&config)?,
+                sticky: None,
+                clock,
+                stopping: Arc::new(Stopping::default()),
+            },
+        };
+        let Lasting {
+            telemetry,
+            records,
+            settings,
+            sticky,
+            clock,
+            stopping,
+        } = lasting;
+        let sticky = match sticky {
+            Some(sticky) => sticky,
+            None => Arc::new(Sticky::new(&config, clock)?),
+        };
+        let metrics = Handles::new(telemetry, &config.catalog);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -194,9 +258,11 @@ impl AppState {
                 catalog_headers,
                 profile,
                 records,
-                stopping: crate::serve::Stopping::default(),
+                stopping,
                 health,
                 sticky,
+                metrics,
+                settings,
             }),
         })
     }
@@ -263,7 +329,7 @@ impl AppState {
     }
 
     /// Whether the server is stopping (see [`crate::serve::Stopping`]).
-    pub(crate) fn stopping(&self) -> &crate::serve::Stopping {
+    pub(crate) fn stopping(&self) -> &Stopping {
         &self.shared.stopping
     }
 
@@ -275,6 +341,28 @@ impl AppState {
     /// Sticky sessions.
     pub(crate) fn sticky(&self) -> &Sticky {
         &self.shared.sticky
+    }
+
+    /// This config's metric handles.
+    pub(crate) fn metrics(&self) -> &Handles {
+        &self.shared.metrics
+    }
+
+    /// The settings saved on the pages.
+    pub(crate) fn settings(&self) -> &SettingsStore {
+        &self.shared.settings
+    }
+
+    /// What a reloaded config keeps.
+    pub(crate) fn lasting(&self) -> Lasting {
+        Lasting {
+            telemetry: self.shared.metrics.telemetry().clone(),
+            records: self.shared.records.clone(),
+            settings: self.shared.settings.clone(),
+            sticky: Some(self.shared.sticky.clone()),
+            clock: self.shared.sticky.clock().clone(),
+            stopping: self.shared.stopping.clone(),
+        }
     }
 }
 
@@ -348,6 +436,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/responses", post(front::responses))
         .route("/api/v1/completions", post(front::completions))
         .route("/v1/completions", post(front::completions))
+        .route("/metrics", get(crate::metrics::serve))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

@@ -51,7 +51,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
 }
 
 /// The index of the key equal to `token`; compares against every key.
-fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
+pub(crate) fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
     let mut found = None;
     for (idx, key) in keys.iter().enumerate() {
         if constant_time_eq(key.key.expose().as_bytes(), token) && found.is_none() {
@@ -62,7 +62,7 @@ fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
 }
 
 /// Whether `a == b`, in time that depends on the lengths only.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for idx in 0..a.len().max(b.len()) {
         let x = a.get(idx).copied().unwrap_or(0);

@@ -20,8 +20,8 @@
 //! - while the server is stopping, HTTP/1.1 answers carry `connection: close`.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
 use axum::response::IntoResponse;
@@ -40,48 +40,47 @@ use crate::app::{self, AppState};
 use crate::auth::ClientAuth;
 use crate::error::ApiError;
 use crate::extract::{self, ChatBody};
+use crate::reload::{Current, Live};
 use crate::serve::ProtocolError;
 use crate::sticky::SessionHeader;
 
 /// The most bytes of a router rejection's text kept as the error's message.
 const MAX_REJECTION_TEXT: usize = 1024;
 
-/// What a connection calls for each request; cheap to clone (two `Arc`s).
+/// What a connection calls for each request; cheap to clone (an `Arc`). Each request runs on
+/// the state current when it arrives (see [`crate::reload`]).
 #[derive(Clone)]
 pub(crate) struct Dispatch {
-    router: Router,
-    state: AppState,
+    live: Live,
 }
 
 impl Dispatch {
-    /// The service for `state`.
-    pub(crate) fn new(state: AppState) -> Self {
-        Self {
-            router: app::router(state.clone()),
-            state,
-        }
+    /// The service for the state `live` holds.
+    pub(crate) fn new(live: Live) -> Self {
+        Self { live }
     }
 
-    /// The app state.
-    pub(crate) fn state(&self) -> &AppState {
-        &self.state
+    /// The state new requests use now.
+    pub(crate) fn current(&self) -> Arc<Current> {
+        self.live.load()
     }
 
     /// Answers one request as it came off a connection.
     pub(crate) async fn serve(self, request: http::Request<Incoming>) -> Response {
+        let current = self.live.load();
         let version = request.version();
         let body_pending = !request.body().is_end_stream();
         let mut response = match check_head(&request) {
             Err(err) => ApiError::Protocol(err).into_response(),
             Ok(()) if is_chat_completions(&request) => {
-                let handled = chat_completions(request, self.state.clone());
+                let handled = chat_completions(request, current.state.clone());
                 AssertUnwindSafe(handled)
                     .catch_unwind()
                     .await
                     .unwrap_or_else(app::panic_response)
             }
             Ok(()) => {
-                let routed = self.router.clone().oneshot(request.map(Body::new));
+                let routed = current.router.clone().oneshot(request.map(Body::new));
                 // Boxed, so that the router's (large) future does not make every chat request's
                 // future larger.
                 let response = match Box::pin(routed).await {
@@ -93,7 +92,7 @@ impl Dispatch {
         };
         let http1 = matches!(version, Version::HTTP_11 | Version::HTTP_10);
         let refused_unread = body_pending && response.status().is_client_error();
-        if http1 && (refused_unread || self.state.stopping().is_draining()) {
+        if http1 && (refused_unread || current.state.stopping().is_draining()) {
             response
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -22,6 +22,10 @@
 //! - `ids`: generation ids.
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
+//! - `metrics`: Prometheus metrics (`GET /metrics`).
+//! - `otlp`: OpenTelemetry spans over OTLP/HTTP (`telemetry.otlp_endpoint`).
+//! - `web`: the pages under `/ui` (sign-in, settings, activity, models).
+//! - `reload`: config hot reload (SIGHUP and file changes).
 //! - [`launch`]: where the config comes from at start-up (flags, `turnout.toml`, provider keys
 //!   in the environment, or the demo).
 
@@ -46,6 +50,15 @@ mod routing;
 mod serve;
 pub mod sticky;
 mod stream;
+
+mod metrics;
+mod otlp;
+mod reload;
+mod web;
+
+pub use otlp::OtlpError;
+pub use reload::{ReloadError, Reloaded};
+pub use web::store::StoreError;
 
 pub use app::StartError;
 pub use serve::{RunningServer, default_max_connections, spawn, spawn_with_clock};

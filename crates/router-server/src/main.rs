@@ -76,7 +76,7 @@ fn runtime(workers: Option<u16>) -> tokio::runtime::Builder {
     builder
 }
 
-/// Serves until Ctrl-C.
+/// Serves until SIGTERM or SIGINT (SIGHUP reloads a config file).
 async fn serve(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -88,16 +88,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let default_file_exists = Path::new(launch::DEFAULT_CONFIG_FILE).is_file();
     let source =
         launch::choose_source(args.config.as_deref(), args.demo, default_file_exists, &env);
-    let config = match source {
+    let config = match &source {
         ConfigSource::Demo => {
             let demo = Demo::start(args.listen)
                 .await
                 .context("cannot start the demo")?;
+            say(&launch::Banner::demo(&demo.server().url()).render());
             say(&demo::instructions(&demo.server().url()));
             shutdown_signal().await;
             return Ok(demo.shutdown(DEMO_SHUTDOWN_GRACE).await?);
         }
-        ConfigSource::File(path) => router_server::config::load_file(&path)
+        ConfigSource::File(path) => router_server::config::load_file(path)
             .with_context(|| format!("cannot load {}", path.display()))?,
         ConfigSource::ProviderKeys => launch::provider_keys_config(&env)
             .context("cannot build a config from the provider keys in the environment")?,
@@ -112,10 +113,17 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let n_models = config.catalog.len();
-    let server = router_server::spawn(config, listener)
+    let url = format!("http://{}", listener.local_addr()?);
+    let banner = launch::Banner::new(&source, &config, &url);
+    let mut server = router_server::spawn(config, listener)
         .await
         .context("cannot start the server")?;
+    if let ConfigSource::File(path) = &source {
+        // SIGHUP or a change of the file reloads it.
+        server.watch_config(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    }
     tracing::info!(url = %server.url(), models = n_models, "Turnout is listening");
+    say(&banner.render());
     shutdown_signal().await;
     tokio::spawn(async {
         shutdown_signal().await;
@@ -161,12 +169,12 @@ fn raise_file_limit() {
     }
 }
 
-#[expect(
-    clippy::print_stdout,
-    reason = "the demo's instructions are for the person at the terminal"
-)]
+/// Prints `text` for the person at the terminal; a closed stdout is not an error worth dying for.
 fn say(text: &str) {
-    println!("{text}");
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
 }
 
 #[cfg(test)]

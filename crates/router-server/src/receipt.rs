@@ -47,6 +47,7 @@ use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
+use crate::metrics::{Observation, StatusClass};
 use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
@@ -119,6 +120,8 @@ pub(crate) struct Receipt {
     finished: bool,
     /// What stickiness did (`X-Turnout-Session`, the record's `session_id`).
     session: Option<Session>,
+    /// The HTTP status answered (a committed stream's `200` by default).
+    status: u16,
 }
 
 /// What the attempt that answered produced.
@@ -163,6 +166,7 @@ impl Receipt {
             served: None,
             finished: false,
             session: None,
+            status: 200,
         }
     }
 
@@ -251,6 +255,11 @@ impl Receipt {
         let cost = pricing::billed_cost(pricing, &usage, served.finish_reason.as_ref());
         served.cost = Some(cost);
         (usage, cost)
+    }
+
+    /// The response has HTTP status `status` (for the metrics' status class).
+    pub(crate) fn responded(&mut self, status: u16) {
+        self.status = status;
     }
 
     /// The request ran to its end: its record is not `cancelled`.
@@ -452,10 +461,54 @@ impl Receipt {
     }
 }
 
+impl Receipt {
+    /// Reports the finished request to the metrics.
+    fn observe(&self, record: &GenerationRecord) {
+        let attempts = self.attempts.records();
+        let interrupted = self
+            .served
+            .as_ref()
+            .and_then(|_| attempts.last())
+            .and_then(|it| it.failure);
+        let abort = match (self.streamed, self.finished, interrupted) {
+            (true, false, _) => Some("client_gone"),
+            (true, true, Some(failure)) => Some(failure.error_type),
+            _ => None,
+        };
+        let status = if self.finished {
+            StatusClass::of(self.status)
+        } else {
+            StatusClass::Cancelled
+        };
+        self.app.metrics().observe(&Observation {
+            model: self
+                .served
+                .as_ref()
+                .map(|it| it.attempt.model)
+                .or_else(|| self.requested.first().copied()),
+            status,
+            duration: self.arrived.elapsed().as_secs_f64(),
+            ttft: self
+                .served
+                .as_ref()
+                .map(|it| it.time_to_first_token.as_secs_f64()),
+            tokens: (record.prompt_tokens, record.completion_tokens),
+            cost: record.cost_usd,
+            attempts,
+            catalog: self.app.catalog(),
+            abort,
+        });
+        if let Some(otlp) = self.app.metrics().telemetry().otlp() {
+            otlp.export(record);
+        }
+    }
+}
+
 impl Drop for Receipt {
     /// Queues the generation record (never blocks).
     fn drop(&mut self) {
         let record = self.record();
+        self.observe(&record);
         self.app.records().record(record);
     }
 }

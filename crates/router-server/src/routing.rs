@@ -9,7 +9,8 @@
 //! - **auto**: `model` (or, without `model`, the first of `models`) is one of
 //!   `routing.auto.alias` (default `openrouter/auto`). The Auto Router's settings are layered
 //!   field by field: the request's `auto-router` plugin (unless it says `enabled: false`), else
-//!   the client key's `auto_router` defaults, else `[routing.auto]`, else the built-in defaults.
+//!   the key's settings saved on the pages, else the client key's `auto_router` defaults, else
+//!   `[routing.auto]`, else the built-in defaults.
 //!   The prompt is analysed with the configured quality profile, the catalog's models are
 //!   filtered by the patterns and ranked by the dial, and the top `routing.auto.top_k` picks
 //!   become the plan: the primary, then its fallbacks, each on its endpoints in configured
@@ -124,6 +125,8 @@ pub(crate) struct AutoDecision<'a> {
 pub(crate) enum Layer {
     /// The request's `auto-router` plugin.
     Request,
+    /// The key's settings saved on the pages (Settings > Plugins > Auto Router).
+    Saved,
     /// The client key's `auto_router` defaults.
     Key,
     /// `[routing.auto]`.
@@ -281,9 +284,20 @@ fn auto_plan<'a>(
         Some(it) if it.enabled == Some(false) => (None, PluginUse::Disabled),
         Some(it) => (Some(it), PluginUse::Applied),
     };
-    let key_layer = app.key(auth.key_idx).auto_router.as_ref();
+    let configured = app.key(auth.key_idx).auto_router.as_ref();
+    // The key's settings saved on the pages go over the key's config defaults.
+    let saved = app.settings().saved(&app.key(auth.key_idx).name);
+    let layered = saved
+        .as_deref()
+        .map(|it| crate::web::store::layer(it, configured));
+    let key_layer = layered.as_ref().or(configured);
     let settings = AutoSettings::resolve(request_layer, key_layer, &config.defaults);
-    let sources = SettingSources::of([request_layer, key_layer, Some(&config.defaults)]);
+    let sources = SettingSources::of([
+        request_layer,
+        saved.as_deref(),
+        configured,
+        Some(&config.defaults),
+    ]);
     let filter = settings.filter()?;
 
     let features = request.features();
@@ -382,6 +396,7 @@ impl Layer {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Layer::Request => "request",
+            Layer::Saved => "saved",
             Layer::Key => "key",
             Layer::Global => "global",
             Layer::Default => "default",
@@ -390,12 +405,12 @@ impl Layer {
 }
 
 impl SettingSources {
-    /// The first layer that sets each field, of `[request, key, global]`.
-    fn of(layers: [Option<&AutoPlugin>; 3]) -> Self {
+    /// The first layer that sets each field, of `[request, saved, key, global]`.
+    pub(crate) fn of(layers: [Option<&AutoPlugin>; 4]) -> Self {
         let first = |set: &dyn Fn(&AutoPlugin) -> bool| {
             layers
                 .iter()
-                .zip([Layer::Request, Layer::Key, Layer::Global])
+                .zip([Layer::Request, Layer::Saved, Layer::Key, Layer::Global])
                 .find_map(|(plugin, layer)| plugin.filter(|it| set(it)).map(|_| layer))
                 .unwrap_or(Layer::Default)
         };

@@ -20,6 +20,7 @@ mod tls;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, StartError};
 use crate::config::Config;
 use crate::dispatch::Dispatch;
+use crate::reload::{Live, ReloadError, Reloaded};
 use crate::sticky::{Clock, SystemClock};
 use connection::Edge;
 
@@ -121,18 +123,12 @@ impl Stopping {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The state new requests use (swapped by a reload).
+    live: Live,
+    /// The config watcher, if any.
+    watcher: Option<JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
-    state: AppStateHandle,
-}
-
-/// The app state, for [`RunningServer`]'s `Debug`.
-struct AppStateHandle(AppState);
-
-impl std::fmt::Debug for AppStateHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AppState")
-    }
 }
 
 /// Starts serving `config` on `listener` (bind it to port 0 for tests) and returns at once.
@@ -165,13 +161,15 @@ pub async fn spawn_with_clock(
     let state = AppState::with_clock(config, clock)?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let edge = Edge::new(Dispatch::new(state.clone()), tls);
+    let live = Live::new(state);
+    let edge = Edge::new(Dispatch::new(live.clone()), tls);
     let task = tokio::spawn(accept_loop(listener, edge, max_connections, stopped));
     Ok(RunningServer {
         addr,
+        live,
+        watcher: None,
         stop: Some(stop),
         task: Some(task),
-        state: AppStateHandle(state),
     })
 }
 
@@ -252,12 +250,30 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
+    /// Loads the config file at `path` and, if it is valid, serves it to new requests (see
+    /// [`crate::reload`]); otherwise logs every problem and keeps the current config.
+    pub fn reload_from(&self, path: &Path) -> Result<Reloaded, ReloadError> {
+        self.live.reload(path)
+    }
+
+    /// Reloads `path` on SIGHUP and whenever the file changes, until the server stops.
+    pub fn watch_config(&mut self, path: PathBuf) {
+        if let Some(old) = self.watcher.replace(self.live.watch(path)) {
+            old.abort();
+        }
+    }
+
     /// Stops accepting connections and waits up to `grace` for requests in flight (streams
     /// included) to finish. Streams still running then end with the error chunk and
     /// `data: [DONE]`; whatever still runs after that is dropped. Last, the generation records
     /// are flushed to their store.
     pub async fn shutdown(mut self, grace: Duration) -> io::Result<()> {
-        let stopping = self.state.0.stopping();
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
+        // Every config's state shares one `Stopping` and one record store.
+        let current = self.live.load();
+        let stopping = current.state.stopping();
         stopping.drain();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -280,7 +296,7 @@ impl RunningServer {
                 }
             };
         }
-        let records = self.state.0.records().clone();
+        let records = current.state.records().clone();
         match tokio::task::spawn_blocking(move || records.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::error!(error = %err, "could not flush generation records"),
@@ -292,6 +308,9 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

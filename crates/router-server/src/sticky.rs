@@ -113,6 +113,11 @@ pub(crate) struct Sticky {
 pub struct StoreSetupError(String);
 
 impl Sticky {
+    /// The clock pins expire on.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Stickiness for `config`, on `clock`.
     pub(crate) fn new(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StoreSetupError> {
         let settings = &config.sessions;

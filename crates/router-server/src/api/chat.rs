@@ -68,6 +68,13 @@ pub(crate) async fn exchange(
     stream::respond(exchange, committed, generation_id).await
 }
 
+/// The response to a request refused before it was routed, counted under `model="other"`.
+fn rejected(app: &AppState, err: ApiError) -> Response {
+    let response = err.into_response();
+    app.metrics().rejected(response.status().as_u16());
+    response
+}
+
 /// What one exchange knows before the body is parsed.
 struct Exchange {
     app: AppState,
@@ -85,7 +92,7 @@ impl Exchange {
         let app = &self.app;
         let request = match ChatRequest::parse(&body) {
             Ok(request) => request,
-            Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+            Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
         let session =
             match Session::start(app, &request, self.session_header.as_ref(), self.auth).await {
@@ -94,7 +101,7 @@ impl Exchange {
             };
         let route = match routing::route(app, &request, self.auth, session.pin()) {
             Ok(route) => route,
-            Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+            Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
         let mut receipt = Receipt::new(
             app,
@@ -128,6 +135,7 @@ impl Exchange {
         let headers = response.headers_mut();
         receipt.write_headers(headers);
         headers.insert(X_GENERATION_ID, self.generation_id.clone());
+        receipt.responded(response.status().as_u16());
         receipt.finish();
         Finished::Respond(response)
     }

@@ -64,6 +64,10 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// The `[front]` section.
     pub front: FrontSettings,
+    /// The `[settings]` section: the pages.
+    pub settings: PageSettings,
+    /// The `[telemetry]` section: traces.
+    pub telemetry: TelemetrySettings,
 }
 
 /// The `[front]` section: the Anthropic Messages, Responses and legacy completions endpoints.
@@ -72,6 +76,23 @@ pub struct FrontSettings {
     /// Model names clients of those endpoints send (such as Anthropic's `claude-sonnet-4-5`),
     /// each with the catalog id (or Auto Router id) it stands for.
     pub model_aliases: HashMap<String, String>,
+}
+
+/// The `[telemetry]` section.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetrySettings {
+    /// The OTLP/HTTP collector's base URL (spans go to `<it>/v1/traces`); `None`: no traces.
+    pub otlp_endpoint: Option<String>,
+}
+
+/// The `[settings]` section: what the pages may do.
+#[derive(Debug, Clone)]
+pub struct PageSettings {
+    /// Whether the pages may save settings (`false`: read-only, everything stays in the file).
+    /// Default true.
+    pub editable: bool,
+    /// A key that signs in to the pages as admin, seeing every client key. Default: none.
+    pub admin_key: Option<Secret>,
 }
 
 /// The `[server]` section.
@@ -91,6 +112,9 @@ pub struct ServerSettings {
     pub records_path: Option<PathBuf>,
     /// Connection limits, the write timeout, the shutdown grace and TLS.
     pub edge: EdgeSettings,
+    /// Where the settings saved on the pages are stored (a SQLite file); `None`: the records
+    /// file, else memory.
+    pub settings_path: Option<PathBuf>,
 }
 
 /// The `[server]` keys about client connections.

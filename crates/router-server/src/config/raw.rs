@@ -50,6 +50,12 @@ pub(super) struct RawConfig {
     /// `[front]`: the Anthropic Messages, Responses and legacy completions endpoints.
     #[serde(default)]
     pub(super) front: Deferred<RawFront>,
+    /// `[settings]`: the pages' settings (who may sign in as admin, whether saving is allowed).
+    #[serde(default)]
+    pub(super) settings: Deferred<RawSettings>,
+    /// `[telemetry]`: where traces go.
+    #[serde(default)]
+    pub(super) telemetry: Deferred<RawTelemetry>,
 }
 
 /// `[front]`.
@@ -60,6 +66,31 @@ pub(super) struct RawFront {
     /// ids they stand for. Default: none.
     #[serde(default)]
     pub(super) model_aliases: BTreeMap<String, String>,
+}
+
+/// `[telemetry]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTelemetry {
+    /// The OTLP/HTTP collector's base URL. Default: none (no traces).
+    #[serde(default)]
+    pub(super) otlp_endpoint: Option<String>,
+}
+
+/// `[settings]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSettings {
+    /// Whether the pages may save settings. Default true.
+    #[serde(default = "default_true")]
+    pub(super) editable: bool,
+    /// A key that signs in to the pages as admin (sees every key). Default: none.
+    #[serde(default)]
+    pub(super) admin_key: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[server]`.
@@ -99,6 +130,9 @@ pub(super) struct RawServer {
     /// `{ cert, key }`: PEM files to terminate TLS with. Default: plain HTTP.
     #[serde(default)]
     pub(super) tls: Option<RawTls>,
+    /// SQLite file for the settings saved on the pages. Default: the records file, else memory.
+    #[serde(default)]
+    pub(super) settings_path: Option<String>,
 }
 
 /// `server.tls`.

@@ -451,7 +451,8 @@ fn unknown_keys_are_rejected_with_their_path() {
             "server.listen_addr",
         ),
         ("[routing]\nmax_model = 2\n", "routing.max_model"),
-        ("[telemetry]\nenabled = true\n", "telemetry"),
+        ("[tracing]\nenabled = true\n", "tracing"),
+        ("[telemetry]\nenabled = true\n", "telemetry.enabled"),
     ];
     for (prefix, path) in cases {
         let found = problems(&format!("{prefix}{MINIMAL}"), &[]);

@@ -24,8 +24,8 @@ use super::raw::{
     RawModel, RawPricing, RawProvider, RawRouting, RawServer,
 };
 use super::{
-    AutoRouterSettings, ClientKey, Config, FrontSettings, ProviderConfig, RoutingSettings,
-    ServerSettings,
+    AutoRouterSettings, ClientKey, Config, FrontSettings, PageSettings, ProviderConfig,
+    RoutingSettings, ServerSettings, TelemetrySettings,
 };
 
 /// Tokens per unit of the prices in the file (USD per million tokens).
@@ -71,7 +71,16 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         };
         front(it, routing, catalog, problems)
     });
+    let settings = raw
+        .settings
+        .parse("settings", problems)
+        .and_then(|it| page_settings(it, problems));
+    let telemetry = raw
+        .telemetry
+        .parse("telemetry", problems)
+        .and_then(|it| telemetry(it, problems));
     Some(Config {
+        telemetry: telemetry?,
         server: server?,
         providers,
         catalog: catalog?,
@@ -79,6 +88,7 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         routing: routing?,
         sessions: sessions?,
         front: front?,
+        settings: settings?,
     })
 }
 
@@ -154,6 +164,10 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         request_read_timeout: request_read_timeout?,
         records_path,
         edge: edge?,
+        settings_path: raw
+            .settings_path
+            .filter(|it| !it.trim().is_empty())
+            .map(PathBuf::from),
     })
 }
 
@@ -198,6 +212,39 @@ fn edge(raw: &RawServer, problems: &mut Problems) -> Option<super::EdgeSettings>
         write_timeout: write_timeout?,
         shutdown_grace,
         tls: tls?,
+    })
+}
+
+/// `[telemetry]`: the endpoint, when set, is an `http://` or `https://` URL.
+fn telemetry(raw: super::raw::RawTelemetry, problems: &mut Problems) -> Option<TelemetrySettings> {
+    let otlp_endpoint = raw.otlp_endpoint.filter(|it| !it.trim().is_empty());
+    if let Some(endpoint) = &otlp_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        problems.push(
+            "telemetry.otlp_endpoint",
+            format!("`{endpoint}` is not an http:// or https:// URL (the collector's OTLP/HTTP base URL, such as `http://127.0.0.1:4318`)"),
+        );
+        return None;
+    }
+    Some(TelemetrySettings { otlp_endpoint })
+}
+
+/// `[settings]`: an admin key, when set, must not be empty.
+fn page_settings(raw: super::raw::RawSettings, problems: &mut Problems) -> Option<PageSettings> {
+    let admin_key = match raw.admin_key {
+        Some(key) if key.trim().is_empty() => {
+            problems.push(
+                "settings.admin_key",
+                "must not be empty (leave it out for none)",
+            );
+            return None;
+        }
+        other => other.map(Secret::new),
+    };
+    Some(PageSettings {
+        editable: raw.editable,
+        admin_key,
     })
 }
 

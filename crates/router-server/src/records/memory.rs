@@ -159,6 +159,24 @@ impl MemoryStore {
             .cloned()
     }
 
+    /// The newest records (of `key_name`, or of every key) made at `since_ms` or later, newest
+    /// first, at most `limit`.
+    pub(super) fn recent(
+        &self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Vec<GenerationRecord> {
+        self.records
+            .iter()
+            .rev()
+            .filter(|it| key_name.is_none_or(|key| it.key_name == key))
+            .take_while(|it| it.created_at_ms >= since_ms)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
     /// What `key_name` spent in total and in the day, week and month of `now_ms`, counting
     /// records that were already dropped.
     pub(super) fn key_usage(&self, key_name: &str, now_ms: u64) -> KeyUsage {

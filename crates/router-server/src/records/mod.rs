@@ -275,6 +275,27 @@ impl Records {
         }
     }
 
+    /// The newest records of `key_name` (`None`: of every key) made at `since_ms` (Unix
+    /// milliseconds) or later, newest first, at most `limit`.
+    ///
+    /// May block on the file store's writer thread: call it from `spawn_blocking` in async code.
+    pub fn recent(
+        &self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        match &*self.inner {
+            Inner::Memory(store) => Ok(lock(store).recent(key_name, since_ms, limit)),
+            Inner::File(file) => file.ask(|reply| Command::Recent {
+                key_name: key_name.map(str::to_owned),
+                since_ms,
+                limit,
+                reply,
+            })?,
+        }
+    }
+
     /// Writes every queued record now and waits until they are committed (a no-op in memory).
     pub fn flush(&self) -> Result<(), RecordsError> {
         match &*self.inner {

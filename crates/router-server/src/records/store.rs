@@ -190,6 +190,26 @@ impl Store {
         Ok(records)
     }
 
+    /// The newest records (of `key_name`, or of every key) made at `since_ms` or later, newest
+    /// first, at most `limit`.
+    pub(super) fn recent(
+        &self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        let mut query = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM generations
+             WHERE (?1 IS NULL OR key_name = ?1) AND created_at_ms >= ?2
+             ORDER BY created_at_ms DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query
+            .query_map(params![key_name, to_sql(since_ms), limit], RawRow::read)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(RawRow::into_record).collect()
+    }
+
     /// What `key_name` spent in total and in the day, week and month of `now_ms`.
     pub(super) fn key_usage(&self, key_name: &str, now_ms: u64) -> Result<KeyUsage, RecordsError> {
         let starts = period_starts(now_ms);

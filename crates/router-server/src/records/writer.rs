@@ -84,6 +84,13 @@ pub(super) enum Command {
         limit: usize,
         reply: mpsc::SyncSender<Result<Vec<GenerationRecord>, RecordsError>>,
     },
+    /// The newest records.
+    Recent {
+        key_name: Option<String>,
+        since_ms: u64,
+        limit: usize,
+        reply: mpsc::SyncSender<Result<Vec<GenerationRecord>, RecordsError>>,
+    },
     /// Write the pending batch and report how that went.
     Flush {
         reply: mpsc::SyncSender<Result<(), RecordsError>>,
@@ -165,6 +172,15 @@ impl Writer {
                 } => {
                     self.write_logged();
                     let _ = reply.send(self.store.session(&key_name, &session_id, limit));
+                }
+                Command::Recent {
+                    key_name,
+                    since_ms,
+                    limit,
+                    reply,
+                } => {
+                    self.write_logged();
+                    let _ = reply.send(self.store.recent(key_name.as_deref(), since_ms, limit));
                 }
                 Command::Flush { reply } => {
                     let _ = reply.send(self.write());

@@ -49,7 +49,8 @@ pub(super) struct Edge {
 impl Edge {
     /// The settings for `dispatch`'s config, with `tls` when TLS is terminated here.
     pub(super) fn new(dispatch: Dispatch, tls: Option<TlsAcceptor>) -> Arc<Self> {
-        let server = &dispatch.state().config().server;
+        let current = dispatch.current();
+        let server = &current.state.config().server;
         let read_timeout = server.request_read_timeout;
         let write_timeout = server.edge.write_timeout;
         let mut builder = auto::Builder::new(TokioExecutor::new());
