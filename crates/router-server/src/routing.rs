@@ -226,7 +226,7 @@ fn plan_with<'a>(
         parameters: &request.passthrough,
         health: app.health(),
         seed: fastrand::u64(..),
-        load_balance: true,
+        load_balance: app.config().routing.load_balance,
     };
     let aliases = &app.config().routing.auto.aliases;
     let is_alias = |id: &str| aliases.iter().any(|it| it == id);

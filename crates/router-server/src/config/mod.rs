@@ -178,6 +178,9 @@ pub struct ClientKey {
 pub struct RoutingSettings {
     /// Most entries a request's `models` list may have; more is a 400. Default 3.
     pub max_models: usize,
+    /// Whether endpoints are load-balanced by price when a request sets neither `provider.sort`
+    /// nor `provider.order` (`false`: config order). Default true.
+    pub load_balance: bool,
     /// The `[routing.auto]` section.
     pub auto: AutoRouterSettings,
     /// The `[routing.health]` section: cool-downs and outage detection.

@@ -152,6 +152,11 @@ pub(super) struct RawRouting {
     /// Most entries in a request's `models` list. Default 3, as OpenRouter.
     #[serde(default = "default_max_models", deserialize_with = "number")]
     pub(super) max_models: usize,
+    /// Whether a model's endpoints are load-balanced by price when a request sets neither
+    /// `provider.sort` nor `provider.order`. Default true, as OpenRouter; `false` tries them in
+    /// config order.
+    #[serde(default = "default_true")]
+    pub(super) load_balance: bool,
     /// `[routing.auto]`: the Auto Router.
     #[serde(default)]
     pub(super) auto: RawAutoRouter,

@@ -274,6 +274,7 @@ fn routing(raw: RawRouting, problems: &mut Problems) -> Option<RoutingSettings> 
     }
     Some(RoutingSettings {
         max_models: raw.max_models,
+        load_balance: raw.load_balance,
         auto: auto?,
         health: HealthSettings {
             failures_to_cool_down: raw.health.failures_to_cool_down,

@@ -34,6 +34,11 @@ listen = "127.0.0.1:0"
 [routing.health]
 cooldown_ms = {cooldown_ms}
 
+# The same prompt is sent again and again, and the mocks report cache reads for it: sticky
+# sessions would pin the conversation and hide what selection chose.
+[sessions]
+enabled = false
+
 [[keys]]
 name = "test"
 key = "sk-client-test"

@@ -33,6 +33,10 @@ const CONFIG: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 
+# Without a pin, the plan tries alpha first (config order), so a pin to beta shows.
+[routing]
+load_balance = false
+
 [[keys]]
 name = "one"
 key = "sk-one"

@@ -25,13 +25,17 @@ pub(crate) const TWO_BETA_PRICES: (f64, f64) = (0.5, 1.5);
 pub(crate) const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u64 = 1000;
 
 /// Two providers (`alpha` on `${MOCK_ALPHA}`, `beta` on `${MOCK_BETA}`) and three models:
-/// `test/one` at alpha, and `test/two` at alpha then beta. `{server}` is replaced by extra
+/// `test/one` at alpha, and `test/two` at alpha then beta (in that order: no load balancing). `{server}` is replaced by extra
 /// `[server]` keys, `{first_byte_timeout_ms}` by the providers' first-byte timeout.
 const CONFIG_TEMPLATE: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 body_limit = 4096
 {server}
+
+# These tests read which endpoint answered: endpoints are tried in config order.
+[routing]
+load_balance = false
 
 [[keys]]
 name = "test"
