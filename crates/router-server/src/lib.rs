@@ -41,4 +41,4 @@ mod serve;
 mod stream;
 
 pub use app::StartError;
-pub use serve::{RunningServer, default_max_connections, spawn};
+pub use serve::{RunningServer, spawn};
