@@ -70,10 +70,12 @@ impl Dispatch {
         let current = self.live.load();
         let version = request.version();
         let body_pending = !request.body().is_end_stream();
+        // Whether the answer leaves (part of) the body unread.
+        let mut unread = body_pending;
         let mut response = match check_head(&request) {
             Err(err) => ApiError::Protocol(err).into_response(),
             Ok(()) if is_chat_completions(&request) => {
-                let handled = chat_completions(request, current.state.clone());
+                let handled = chat_completions(request, current.state.clone(), &mut unread);
                 AssertUnwindSafe(handled)
                     .catch_unwind()
                     .await
@@ -91,7 +93,7 @@ impl Dispatch {
             }
         };
         let http1 = matches!(version, Version::HTTP_11 | Version::HTTP_10);
-        let refused_unread = body_pending && response.status().is_client_error();
+        let refused_unread = unread && response.status().is_client_error();
         if http1 && (refused_unread || current.state.stopping().is_draining()) {
             response
                 .headers_mut()
@@ -145,7 +147,13 @@ fn check_head<B>(request: &http::Request<B>) -> Result<(), ProtocolError> {
 
 /// The chat completions handler with its extractors run in place, as axum's `Handler` would
 /// run them (the credentials first, then the body), without boxing the body or the future.
-async fn chat_completions(request: http::Request<Incoming>, state: AppState) -> Response {
+///
+/// Clears `unread` once the body has been read whole.
+async fn chat_completions(
+    request: http::Request<Incoming>,
+    state: AppState,
+    unread: &mut bool,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     let auth = match ClientAuth::from_request_parts(&mut parts, &state).await {
         Ok(auth) => auth,
@@ -163,6 +171,7 @@ async fn chat_completions(request: http::Request<Incoming>, state: AppState) -> 
         Ok(body) => ChatBody(body),
         Err(rejection) => return rejection.into_response(),
     };
+    *unread = false;
     api::chat::completions(State(state), auth, session_header, body).await
 }
 

@@ -61,4 +61,4 @@ pub use reload::{ReloadError, Reloaded};
 pub use web::store::StoreError;
 
 pub use app::StartError;
-pub use serve::{RunningServer, default_max_connections, spawn, spawn_with_clock};
+pub use serve::{RunningServer, spawn, spawn_with_clock};

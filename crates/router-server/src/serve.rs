@@ -174,8 +174,8 @@ pub async fn spawn_with_clock(
 }
 
 /// The default `server.max_connections`: half of the file descriptors the process may open
-/// (each client connection may hold a provider connection too), less a reserve; at least 16.
-pub fn default_max_connections() -> usize {
+/// less a reserve (each client connection may hold a provider connection too); at least 16.
+fn default_max_connections() -> usize {
     let soft = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
         Ok((soft, _hard)) => soft,
         Err(_) => 1024,

@@ -361,3 +361,43 @@ fn key_json_has_the_usage_and_the_deprecated_rate_limit() {
     assert!(data["rate_limit"]["interval"].is_string());
     assert!(data["rate_limit"]["note"].is_string());
 }
+
+/// What committing each record on its own would cost against the writer's batches: run with
+/// `cargo test -p router-server --lib -- --ignored measure_commit --nocapture` (build SQLite
+/// optimised for a fair number: `--config 'profile.dev.package.libsqlite3-sys.opt-level=3'`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_commit_per_record_against_batches() {
+    let n = 4000;
+    for batch in [1_usize, 128] {
+        let path = TempPath::new("measure");
+        let mut store = store::Store::open(path.as_ref()).unwrap();
+        let records: Vec<_> = (0..n)
+            .map(|i| record(&format!("gen-{i}"), "k", 1, 0.1))
+            .collect();
+        let started = std::time::Instant::now();
+        let cpu = cpu_time();
+        for chunk in records.chunks(batch) {
+            store.insert(chunk).unwrap();
+        }
+        let cpu = cpu_time() - cpu;
+        eprintln!(
+            "batch {batch}: {:.1} us wall, {:.1} us cpu per record",
+            started.elapsed().as_secs_f64() * 1e6 / n as f64,
+            cpu * 1e6 / n as f64
+        );
+    }
+}
+
+/// This thread's CPU time so far, in seconds (10 ms resolution).
+fn cpu_time() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
