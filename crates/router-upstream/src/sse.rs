@@ -129,6 +129,10 @@ impl SseParser {
     /// Call [`SseParser::next_event`] until it returns `None` first.
     pub fn finish(&mut self) -> Result<Option<SseEvent>, SseError> {
         if !self.buf.is_empty() {
+            // Only a byte-order mark still being waited for can have escaped `next_event`'s check.
+            if self.buf.len() > self.max_event_bytes {
+                return Err(self.too_large());
+            }
             let line = self.buf.split().freeze();
             self.scanned = 0;
             if let Some(event) = self.process_line(line)? {

@@ -199,3 +199,12 @@ fn an_endless_line_is_buffered_no_further_than_the_limit() {
     assert_eq!(err, SseError::EventTooLarge { limit });
     assert!(parser.buf.len() <= limit + piece.len());
 }
+
+#[test]
+fn an_unfinished_line_at_the_end_is_held_to_the_limit_too() {
+    // Two bytes that could start a byte-order mark wait for more, unchecked until the end.
+    let mut parser = SseParser::with_max_event_bytes(1);
+    parser.push(b"\xEF\xBB");
+    assert_eq!(parser.next_event(), Ok(None));
+    assert_eq!(parser.finish(), Err(SseError::EventTooLarge { limit: 1 }));
+}
