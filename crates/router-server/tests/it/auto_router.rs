@@ -574,7 +574,10 @@ async fn dial_zero_picks_the_best_model_and_dial_ten_the_cheapest() {
 #[tokio::test]
 async fn the_receipt_the_body_and_the_record_carry_the_chosen_model_and_its_price() {
     let fleet = DemoFleet::start().await;
-    let body = auto_body(PYTHON_BUG, None);
+    let mut body = auto_body(PYTHON_BUG, None);
+    // Sorted, so that the route shown and the route run pick the same provider (load balancing
+    // draws each request's first provider anew).
+    body["provider"] = json!({"sort": "price"});
     let (_, route) = fleet.route(&body).await;
     let picks: Vec<&str> = route["requested_models"]
         .as_array()
