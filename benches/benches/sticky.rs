@@ -69,6 +69,10 @@ fn lookup_in_process(c: &mut Criterion) {
 }
 
 /// One `GET` of a pin from a `redis-server` on loopback.
+#[expect(
+    clippy::print_stderr,
+    reason = "a bench run says why it skipped a group"
+)]
 fn redis_round_trip(c: &mut Criterion) {
     let Some(mut server) = RedisServer::start() else {
         eprintln!(

@@ -15,7 +15,7 @@
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
-//! - [`sticky`]: sticky sessions: conversation pins, their store and the clock they expire on.
+//! - `sticky`: sticky sessions: conversation pins, their store and the clock they expire on.
 //! - `ids`: generation ids.
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
@@ -40,8 +40,9 @@ mod percent;
 mod receipt;
 mod routing;
 mod serve;
-pub mod sticky;
+mod sticky;
 mod stream;
 
 pub use app::StartError;
 pub use serve::{RunningServer, spawn, spawn_with_clock};
+pub use sticky::{Clock, ManualClock, StoreSetupError, SystemClock};
