@@ -16,7 +16,7 @@
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
-//! - [`sticky`]: sticky sessions: conversation pins, their store and the clock they expire on.
+//! - `sticky`: sticky sessions: conversation pins, their store and the clock they expire on.
 //! - `front`: the Anthropic Messages, Responses and legacy completions formats, translated to
 //!   and from a chat exchange.
 //! - `ids`: generation ids.
@@ -48,7 +48,7 @@ mod percent;
 mod receipt;
 mod routing;
 mod serve;
-pub mod sticky;
+mod sticky;
 mod stream;
 
 mod metrics;
@@ -62,3 +62,4 @@ pub use web::store::StoreError;
 
 pub use app::StartError;
 pub use serve::{RunningServer, spawn, spawn_with_clock};
+pub use sticky::{Clock, ManualClock, StoreSetupError, SystemClock};

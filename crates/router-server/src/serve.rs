@@ -139,7 +139,7 @@ pub async fn spawn(config: Config, listener: TcpListener) -> Result<RunningServe
     spawn_with_clock(config, listener, Arc::new(SystemClock)).await
 }
 
-/// [`spawn`], with sticky sessions timed by `clock` (tests pass a [`crate::sticky::ManualClock`]
+/// [`spawn`], with sticky sessions timed by `clock` (tests pass a [`crate::ManualClock`]
 /// to let a pin's TTL pass at once).
 pub async fn spawn_with_clock(
     config: Config,

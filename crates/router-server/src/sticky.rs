@@ -38,7 +38,8 @@ use router_core::catalog::ModelIdx;
 use router_core::plan::{Attempt, Plan};
 use router_core::request::{ChatRequest, RequestError};
 use router_session::{
-    ConversationKey, Lookup, MemoryStore, PinStore, PinnedRoute, Scope, SessionKeyError,
+    ConversationKey, Lookup, MAX_SESSION_ID_CHARS, MemoryStore, PinStore, PinnedRoute, Scope,
+    SessionKeyError,
 };
 use serde::Deserialize;
 
@@ -245,9 +246,9 @@ impl Session {
     ) -> Result<Session, RequestError> {
         let header = header.and_then(|it| it.to_str().ok());
         let key = ConversationKey::resolve(request, header).map_err(|err| match err {
-            SessionKeyError::TooLong { field, .. } => RequestError::Invalid {
+            SessionKeyError::TooLong { field, chars } => RequestError::Invalid {
                 field: field.to_owned(),
-                message: err.to_string(),
+                message: format!("must be at most {MAX_SESSION_ID_CHARS} characters (got {chars})"),
             },
         })?;
         let scope_model = scope_model(app, request);

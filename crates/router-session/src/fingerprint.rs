@@ -112,6 +112,16 @@ fn encode_message(message: Option<&Message<'_>>, out: &mut impl Out) {
         return;
     };
     let json = content.get();
+    // The common case, a string without escapes, is its own text: no decoding, no copy.
+    if let Some(text) = json
+        .strip_prefix('"')
+        .and_then(|it| it.strip_suffix('"'))
+        .filter(|it| !it.contains('\\'))
+    {
+        out.put(&1u32.to_le_bytes());
+        put_part(b'T', text, out);
+        return;
+    }
     let parts: Vec<(u8, Cow<'_, str>)> = match parse_content(json) {
         Some(parts) => parts,
         None => vec![(b'R', Cow::Borrowed(json))],
@@ -119,10 +129,15 @@ fn encode_message(message: Option<&Message<'_>>, out: &mut impl Out) {
     let count = u32::try_from(parts.len()).unwrap_or(u32::MAX);
     out.put(&count.to_le_bytes());
     for (kind, bytes) in &parts {
-        out.put(&[*kind]);
-        out.put(&(bytes.len() as u64).to_le_bytes());
-        out.put(bytes.as_bytes());
+        put_part(*kind, bytes, out);
     }
+}
+
+/// One part: its kind byte, its length, its bytes.
+fn put_part(kind: u8, bytes: &str, out: &mut impl Out) {
+    out.put(&[kind]);
+    out.put(&(bytes.len() as u64).to_le_bytes());
+    out.put(bytes.as_bytes());
 }
 
 /// The text and image parts of a `content` value; `None` when it is neither a string nor an

@@ -15,7 +15,7 @@ use std::time::Duration;
 use router_mock::{Behavior, Failure, MockProvider};
 use router_server::RunningServer;
 use router_server::config;
-use router_server::sticky::{Clock, ManualClock};
+use router_server::{Clock, ManualClock};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
