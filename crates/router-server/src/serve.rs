@@ -251,7 +251,7 @@ impl RunningServer {
     }
 
     /// Loads the config file at `path` and, if it is valid, serves it to new requests (see
-    /// [`crate::reload`]); otherwise logs every problem and keeps the current config.
+    /// the `reload` module); otherwise logs every problem and keeps the current config.
     pub fn reload_from(&self, path: &Path) -> Result<Reloaded, ReloadError> {
         self.live.reload(path)
     }
