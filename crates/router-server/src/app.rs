@@ -224,6 +224,14 @@ impl AppState {
         ));
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
+        for missing in router_core::auto::coverage::uncovered(&profile, &config.catalog) {
+            tracing::warn!(
+                model = missing.model,
+                assumed_quality = missing.assumed_quality,
+                "the Auto Router's quality profile does not cover this catalog model; it assumes \
+                 the profile's unknown_model_quality for it"
+            );
+        }
         let health = HealthBoard::new(&config.catalog, config.routing.health);
         let lasting = match lasting {
             Some(lasting) => lasting,

@@ -29,12 +29,15 @@ const MAX_WORD_CHARS: usize = 100;
 #[derive(Debug)]
 pub struct Embedder {
     dim: usize,
-    scales: Vec<f32>,
-    values: &'static [u8],
+    /// Every token's vector, dequantized once (row-major): f32 rows add up with the vector
+    /// instructions every x86-64 has, where int8 rows would need SSE4.1 to widen.
+    vectors: Vec<f32>,
     vocab: HashMap<&'static str, u32, foldhash::fast::FixedState>,
     /// Continuation pieces (`##x`) are looked up without their prefix in this map.
     pieces: HashMap<&'static str, u32, foldhash::fast::FixedState>,
     unknown: Option<u32>,
+    /// Bytes of the longest token (without `##`).
+    longest: usize,
 }
 
 /// The table shipped with the crate, parsed on first use.
@@ -79,10 +82,14 @@ impl Embedder {
         if table.len() != values_at + rows * dim {
             return Err(TableError::Size);
         }
-        let scales = table[scales_at..values_at]
+        let scales: Vec<f32> = table[scales_at..values_at]
             .chunks_exact(4)
             .map(|it| f32::from_le_bytes([it[0], it[1], it[2], it[3]]))
             .collect();
+        let mut vectors = Vec::with_capacity(rows * dim);
+        for (row, scale) in table[values_at..].chunks_exact(dim.max(1)).zip(&scales) {
+            vectors.extend(row.iter().map(|&value| scale * f32::from(value as i8)));
+        }
         let tokens: Vec<&'static str> = vocab.lines().collect();
         if tokens.len() != rows {
             return Err(TableError::Vocabulary {
@@ -99,13 +106,19 @@ impl Embedder {
             };
         }
         let unknown = words.get("[UNK]").copied();
+        let longest = words
+            .keys()
+            .chain(pieces.keys())
+            .map(|it| it.len())
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             dim,
-            scales,
-            values: &table[values_at..],
+            vectors,
             vocab: words,
             pieces,
             unknown,
+            longest,
         })
     }
 
@@ -113,11 +126,11 @@ impl Embedder {
     fn empty() -> Self {
         Self {
             dim: 0,
-            scales: Vec::new(),
-            values: &[],
+            vectors: Vec::new(),
             vocab: HashMap::default(),
             pieces: HashMap::default(),
             unknown: None,
+            longest: 0,
         }
     }
 
@@ -128,7 +141,7 @@ impl Embedder {
 
     /// Number of tokens in the vocabulary.
     pub fn vocab_len(&self) -> usize {
-        self.scales.len()
+        self.vectors.len().checked_div(self.dim).unwrap_or(0)
     }
 
     /// The token ids of `text` (BERT's uncased basic tokenization, then WordPiece), at most
@@ -146,7 +159,9 @@ impl Embedder {
             if count >= limit {
                 break;
             }
-            if ch.is_whitespace() || ch.is_control() {
+            if ch.is_ascii_alphanumeric() {
+                word.push(ch.to_ascii_lowercase());
+            } else if ch.is_whitespace() || ch.is_control() {
                 flush(&mut word, &mut count);
             } else if is_punctuation(ch) || is_cjk(ch) {
                 flush(&mut word, &mut count);
@@ -179,7 +194,8 @@ impl Embedder {
             } else {
                 &self.pieces
             };
-            let mut end = word.len();
+            // No token is longer than the longest in the vocabulary.
+            let mut end = word.len().min(start + self.longest);
             let mut hit = None;
             while end > start {
                 if word.is_char_boundary(end)
@@ -218,16 +234,12 @@ impl Embedder {
 
     /// Adds `weight ×` token `id`'s vector into `out` (which has [`Embedder::dim`] entries).
     fn add_token(&self, id: u32, weight: f32, out: &mut [f32]) {
-        let id = id as usize;
-        let (Some(&scale), Some(row)) = (
-            self.scales.get(id),
-            self.values.get(id * self.dim..(id + 1) * self.dim),
-        ) else {
+        let start = id as usize * self.dim;
+        let Some(row) = self.vectors.get(start..start + self.dim) else {
             return;
         };
-        let factor = scale * weight;
-        for (acc, &value) in out.iter_mut().zip(row) {
-            *acc += factor * f32::from(value as i8);
+        for (acc, value) in out.iter_mut().zip(row) {
+            *acc += weight * value;
         }
     }
 
