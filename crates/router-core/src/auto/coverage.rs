@@ -49,6 +49,7 @@ mod tests {
                 max_output: None,
                 supported_parameters: Vec::new(),
                 capabilities: Capabilities::default(),
+                traits: Default::default(),
             }],
         }
     }
