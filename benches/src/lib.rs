@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing};
+use router_core::catalog::{
+    Capabilities, Catalog, DataCollection, Endpoint, EndpointTraits, Model, Pricing,
+};
 use router_core::json::RawJson;
 use router_core::pricing::Usage;
 use router_core::response::{ChatResponse, FinishReason};
@@ -128,6 +130,51 @@ pub fn catalog(n_models: usize) -> Catalog {
     }
 }
 
+/// A catalog of `n_models` models (ids as [`model_id`]), each served by `n_endpoints` providers
+/// `p0`, `p1`, … at growing prices, with quantizations, data policies and configured speeds
+/// that differ: the input of provider selection.
+pub fn selection_catalog(n_models: usize, n_endpoints: usize) -> Catalog {
+    let models = (0..n_models)
+        .map(|idx| Model {
+            id: model_id(idx),
+            name: format!("Model {idx}"),
+            created: 1_700_000_000 + idx as u64,
+            description: format!("Bench model number {idx}."),
+            endpoints: (0..n_endpoints)
+                .map(|at| {
+                    let mut endpoint = endpoint(&format!("p{at}"), idx);
+                    endpoint.pricing.prompt *= 1.0 + at as f64;
+                    endpoint.pricing.completion *= 1.0 + at as f64;
+                    endpoint.traits = EndpointTraits {
+                        provider_name: format!("Provider {at}"),
+                        quantization: Some(["fp8", "bf16"][at % 2].to_owned()),
+                        data_collection: if at % 2 == 0 {
+                            DataCollection::Allow
+                        } else {
+                            DataCollection::Deny
+                        },
+                        zdr: at == 1,
+                        latency: Some(0.2 + 0.1 * at as f64),
+                        throughput: Some(100.0 - 10.0 * at as f64),
+                    };
+                    endpoint
+                })
+                .collect(),
+        })
+        .collect();
+    match Catalog::new(models) {
+        Ok(catalog) => catalog,
+        Err(err) => panic!("bench catalog is invalid: {err}"),
+    }
+}
+
+/// A `provider` object that sets every member OpenRouter documents.
+pub const FULL_PROVIDER_OBJECT: &str = r#"{"order":["p2","Provider 1"],"allow_fallbacks":true,"only":["p0","p1","p2","p3"],"ignore":["p9"],"sort":{"by":"throughput","partition":"model"},"max_price":{"prompt":"100","completion":100,"request":1},"require_parameters":true,"data_collection":"allow","zdr":false,"quantizations":["fp8","bf16","unknown"],"preferred_min_throughput":{"p50":10,"p90":5},"preferred_max_latency":2,"enforce_distillable_text":false}"#;
+
+/// [`FULL_PROVIDER_OBJECT`] without `order` and `sort`: every member still set, and the
+/// endpoints load-balanced.
+pub const BALANCED_PROVIDER_OBJECT: &str = r#"{"allow_fallbacks":true,"only":["p0","p1","p2","p3"],"ignore":["p9"],"max_price":{"prompt":"100","completion":100,"request":1},"require_parameters":true,"data_collection":"allow","zdr":false,"quantizations":["fp8","bf16","unknown"],"preferred_min_throughput":{"p50":10,"p90":5},"preferred_max_latency":2,"enforce_distillable_text":false}"#;
+
 /// The id of model `idx` of [`catalog`].
 pub fn model_id(idx: usize) -> String {
     format!("author-{}/model-{idx}", idx % 16)
@@ -159,6 +206,7 @@ fn endpoint(provider: &str, idx: usize) -> Endpoint {
             vision: idx.is_multiple_of(2),
             structured_output: true,
         },
+        traits: Default::default(),
     }
 }
 

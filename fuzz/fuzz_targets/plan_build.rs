@@ -38,6 +38,7 @@ fn endpoint(u: &mut Unstructured<'_>, idx: usize) -> Result<Endpoint> {
             vision: u.arbitrary()?,
             structured_output: u.arbitrary()?,
         },
+        traits: Default::default(),
     })
 }
 
@@ -134,6 +135,13 @@ fuzz_target!(|data: &[u8]| {
         Err(PlanError::NoModel) => {
             assert!(input.model.is_none() && input.models.is_empty());
             return;
+        }
+        Err(PlanError::UnsupportedVariant { model, .. }) => {
+            assert!(input.catalog.find(&model).is_none());
+            return;
+        }
+        Err(PlanError::NoEndpointsMatch(message)) => {
+            panic!("no preferences, yet no endpoint matches: {message}");
         }
     };
     assert!(input.models.len() <= input.options.max_models);

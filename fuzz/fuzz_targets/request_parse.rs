@@ -26,6 +26,7 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
             vision: tools,
             structured_output: false,
         },
+        traits: Default::default(),
     };
     let model = |id: &str, endpoints| Model {
         id: id.to_owned(),

@@ -62,10 +62,41 @@ pub(crate) struct EvalArgs {
     /// Also fit per-model logistic regressions on the prompt features.
     #[arg(long)]
     pub(crate) predictors: bool,
+    /// Also report task-classification accuracy (by source, with a confusion table) on this file
+    /// of labelled prompts (`{"prompt", "task", "source"?}` lines), through the router's analysis.
+    #[arg(long)]
+    pub(crate) tasks: Option<PathBuf>,
     /// Inner folds for the held-out estimates calibration chooses the estimate weight on (below
     /// 2: in-sample estimates).
     #[arg(long, default_value_t = FitOptions::default().inner_folds)]
     pub(crate) inner_folds: usize,
+}
+
+/// Task-classification accuracy of the router's analysis (the shipped classifier, as the demo
+/// profile runs it) on labelled prompts, as markdown.
+fn task_report(path: &std::path::Path) -> anyhow::Result<String> {
+    let labelled = crate::train_tasks::read_labelled(&[path.to_path_buf()])?;
+    let profile = Profile::demo()?;
+    let features = router_core::request::RequestFeatures::default();
+    let predicted: Vec<usize> = labelled
+        .iter()
+        .map(|it| {
+            profile
+                .analyze(&Conversation::user(&it.prompt), &features)
+                .task
+                .index()
+        })
+        .collect();
+    let labels: Vec<(&str, usize)> = labelled
+        .iter()
+        .map(|it| (it.source.as_str(), it.task))
+        .collect();
+    Ok(format!(
+        "Task classification on {} ({} prompts):\n\n{}",
+        path.display(),
+        labelled.len(),
+        crate::train_tasks::report(&labels, &predicted)
+    ))
 }
 
 /// The dial values evaluated.
@@ -73,6 +104,9 @@ const KNOBS: std::ops::RangeInclusive<u8> = 0..=10;
 
 /// Runs `cargo xtask eval-router`.
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.tasks {
+        println!("{}", task_report(path)?);
+    }
     let rows = rows::read_rows(&args.data, &args.rows)?;
     let options = FitOptions {
         clusters: args.clusters,

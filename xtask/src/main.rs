@@ -14,7 +14,11 @@
 //! - [`bench`](mod@bench): `cargo xtask bench`, the criterion benches and the loopback load test.
 //! - [`calibrate`]: `cargo xtask calibrate`, fitting an Auto Router quality profile from labelled
 //!   traffic.
+//! - [`distill`]: `cargo xtask distill`, the Auto Router's static token embeddings from a
+//!   sentence encoder.
 //! - [`eval_router`]: `cargo xtask eval-router`, the Auto Router's offline evaluation.
+//! - [`train_tasks`]: `cargo xtask train-tasks`, the Auto Router's task classifier from labelled
+//!   prompts.
 //! - `tidy` (tests only): the dependency rule and module docs, checked by `cargo test`.
 
 #![expect(
@@ -26,6 +30,7 @@
 mod bench;
 mod calibrate;
 mod cmd;
+mod distill;
 mod eval_router;
 mod fuzz;
 mod rows;
@@ -33,6 +38,7 @@ mod serve;
 mod test;
 #[cfg(test)]
 mod tidy;
+mod train_tasks;
 
 use clap::{Parser, Subcommand};
 
@@ -58,6 +64,12 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Evaluate the Auto Router offline against labelled traffic.
     EvalRouter(eval_router::EvalArgs),
+    /// Rebuild the Auto Router's static token embeddings from a sentence encoder (Python venv).
+    Distill(distill::DistillArgs),
+    /// Fit the Auto Router's task classifier on labelled prompts; report cross-validation.
+    TrainTasks(train_tasks::TrainArgs),
+    /// Write the static embedding of every prompt of a file (offline analysis).
+    Embed(train_tasks::EmbedArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +81,9 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::EvalRouter(args) => eval_router::run(args),
+        Command::Distill(args) => distill::run(&args),
+        Command::TrainTasks(args) => train_tasks::run(&args),
+        Command::Embed(args) => train_tasks::embed(&args),
     }
 }
 

@@ -2,6 +2,8 @@
 //! current sources. With `--config FILE` it serves that file and with `--demo` the demo (mock
 //! providers on loopback behind the demo catalog); with neither, the server decides (see
 //! `router_server::launch`: `turnout.toml`, else provider keys in the environment, else the demo).
+//! The server prints a banner with the mode, the URL, the client key and a curl line once it
+//! listens; the first build before it takes a few minutes, which this says up front.
 
 use std::path::PathBuf;
 
@@ -31,6 +33,10 @@ pub(crate) struct ServeArgs {
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let mut command = cmd::cargo();
     command.args(server_args(args)?);
+    eprintln!(
+        "==> building and starting router-server (the first build takes a few minutes; \
+         the banner with the URL and the client key follows)"
+    );
     cmd::run("router-server", &mut command)
 }
 

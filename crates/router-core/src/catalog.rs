@@ -59,6 +59,40 @@ pub struct Endpoint {
     pub supported_parameters: Vec<String>,
     /// Capabilities at this endpoint.
     pub capabilities: Capabilities,
+    /// What provider selection reads beyond prices and limits: the provider's display name,
+    /// quantization, data policy and configured speed.
+    pub traits: EndpointTraits,
+}
+
+/// Whether a provider may keep or train on prompts (OpenRouter's `data_collection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataCollection {
+    /// The provider may store prompts or train on them.
+    #[default]
+    Allow,
+    /// The provider neither stores prompts nor trains on them.
+    Deny,
+}
+
+/// What provider selection (`provider` preferences, `sort`) reads about an endpoint beyond its
+/// prices and limits.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointTraits {
+    /// The provider's display name (`OpenAI`); `provider` preferences match it as well as the
+    /// slug. Empty when unknown.
+    pub provider_name: String,
+    /// Weight precision, lowercase (`fp8`, `bf16`); `None` is OpenRouter's `unknown`.
+    pub quantization: Option<String>,
+    /// The provider's data policy.
+    pub data_collection: DataCollection,
+    /// Zero data retention: the provider keeps nothing of the request.
+    pub zdr: bool,
+    /// Configured time to first token, in seconds, used by `sort: latency` until there are
+    /// measurements.
+    pub latency: Option<f64>,
+    /// Configured output tokens per second, used by `sort: throughput` until there are
+    /// measurements.
+    pub throughput: Option<f64>,
 }
 
 /// A model as clients name it, with the endpoints that serve it in their configured order.
@@ -206,6 +240,7 @@ pub(crate) mod tests {
                 max_output: None,
                 supported_parameters: Vec::new(),
                 capabilities: Capabilities::default(),
+                traits: EndpointTraits::default(),
             }],
         }
     }

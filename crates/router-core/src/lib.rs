@@ -12,6 +12,8 @@
 //! - [`response`]: the canonical (provider-neutral) response and stream chunk.
 //! - [`fallback`]: failure classes and the policy that says which of them fall back.
 //! - [`plan`]: the routing plan, an ordered list of attempts with the reason for each.
+//! - [`provider`]: the request's `provider` preferences (filters, order, sort), parsed.
+//! - [`health`]: per-endpoint health (cool-downs, probes, latency and throughput), time passed in.
 //! - [`pricing`]: token usage and what it costs at an endpoint's prices.
 //! - [`render`]: OpenRouter-shaped response, stream chunk and model-list bytes.
 //! - [`listing`]: which rows `GET /models` shows for its query (filters, sort, pages).
@@ -28,12 +30,14 @@ pub mod analysis;
 pub mod auto;
 pub mod catalog;
 pub mod fallback;
+pub mod health;
 pub mod json;
 pub mod listing;
 pub mod parameters;
 pub mod patterns;
 pub mod plan;
 pub mod pricing;
+pub mod provider;
 pub mod render;
 pub mod request;
 pub mod response;

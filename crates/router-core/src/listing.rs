@@ -3,14 +3,16 @@
 //! `limit`).
 //!
 //! Router rows (`openrouter/auto` and its aliases) follow the models whatever the sort: they have
-//! no price or date of their own. Sort orders that need measurements Turnout does not make
-//! (throughput, latency, popularity, benchmark scores) are accepted and keep the configured
-//! order, so a client written for OpenRouter gets a list rather than an error.
+//! no price or date of their own. `throughput-high-to-low` and `latency-low-to-high` use each
+//! model's fastest endpoint, measured (the caller's [`Speed`], from live endpoint health) or
+//! configured; models with neither follow. Sort orders that need data Turnout does not have
+//! (popularity, benchmark scores) are accepted and keep the configured order, so a client
+//! written for OpenRouter gets a list rather than an error.
 
 use std::cmp::{Ordering, Reverse};
 use std::ops::RangeInclusive;
 
-use crate::catalog::{Catalog, Model};
+use crate::catalog::{Catalog, Model, ModelIdx};
 
 /// The most rows one page may have.
 pub const MAX_LIMIT: usize = 1000;
@@ -61,6 +63,20 @@ pub enum Sort {
     ContextHighToLow,
     /// Most recent `created` first.
     Newest,
+    /// Most output tokens per second first.
+    ThroughputHighToLow,
+    /// Shortest time to first token first.
+    LatencyLowToHigh,
+}
+
+/// A model's speed for the speed sorts: its fastest endpoint's median throughput (tokens per
+/// second) and latency (seconds), `None` when unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Speed {
+    /// Output tokens per second.
+    pub throughput: Option<f64>,
+    /// Seconds to the first token.
+    pub latency: Option<f64>,
 }
 
 /// A query parameter that cannot be read.
@@ -130,6 +146,8 @@ impl ListingQuery {
             Some("pricing-high-to-low") => Sort::PriceHighToLow,
             Some("context-high-to-low") => Sort::ContextHighToLow,
             Some("newest") => Sort::Newest,
+            Some("throughput-high-to-low") => Sort::ThroughputHighToLow,
+            Some("latency-low-to-high") => Sort::LatencyLowToHigh,
             Some(other) if SORTS.contains(&other) => Sort::Configured,
             Some(other) => {
                 return Err(ListingError {
@@ -166,8 +184,19 @@ impl ListingQuery {
         })
     }
 
-    /// The rows of `catalog` (then `routers`) this query shows.
+    /// The rows of `catalog` (then `routers`) this query shows, speeds from the configuration.
     pub fn select<'a>(&self, catalog: &'a Catalog, routers: &'a [String]) -> Listing<'a> {
+        self.select_measured(catalog, routers, |_| Speed::default())
+    }
+
+    /// [`ListingQuery::select`], with `measured` speeds of each model (its fastest endpoint's
+    /// live medians) before the configured ones.
+    pub fn select_measured<'a>(
+        &self,
+        catalog: &'a Catalog,
+        routers: &'a [String],
+        measured: impl Fn(ModelIdx) -> Speed,
+    ) -> Listing<'a> {
         let wanted = &self.supported_parameters;
         let mut models: Vec<&Model> = if self.wants_text {
             catalog
@@ -178,12 +207,46 @@ impl ListingQuery {
         } else {
             Vec::new()
         };
+        let speed = |model: &Model| {
+            let measured = catalog.find(&model.id).map(&measured).unwrap_or_default();
+            let configured = Speed {
+                throughput: model
+                    .endpoints
+                    .iter()
+                    .filter_map(|it| it.traits.throughput)
+                    .max_by(f64::total_cmp),
+                latency: model
+                    .endpoints
+                    .iter()
+                    .filter_map(|it| it.traits.latency)
+                    .min_by(f64::total_cmp),
+            };
+            Speed {
+                throughput: measured.throughput.or(configured.throughput),
+                latency: measured.latency.or(configured.latency),
+            }
+        };
+        match self.sort {
+            Sort::ThroughputHighToLow => models.sort_by_cached_key(|it| {
+                let throughput = speed(it).throughput;
+                (
+                    throughput.is_none(),
+                    Reverse(OrderedKey(throughput.unwrap_or(0.0))),
+                )
+            }),
+            Sort::LatencyLowToHigh => models.sort_by_cached_key(|it| {
+                let latency = speed(it).latency;
+                (latency.is_none(), OrderedKey(latency.unwrap_or(0.0)))
+            }),
+            _ => {}
+        }
         match self.sort {
             Sort::Configured => {}
             Sort::PriceLowToHigh => models.sort_by(|a, b| by_price(a, b)),
             Sort::PriceHighToLow => models.sort_by(|a, b| by_price(b, a)),
             Sort::ContextHighToLow => models.sort_by_key(|it| Reverse(it.context_length())),
             Sort::Newest => models.sort_by_key(|it| Reverse(it.created)),
+            Sort::ThroughputHighToLow | Sort::LatencyLowToHigh => {}
         }
         let routers_shown =
             self.wants_text && supports(wanted, catalog.models().iter().flat_map(model_parameters));
@@ -206,6 +269,24 @@ impl ListingQuery {
             total,
             next: (end < total).then_some((end, limit)),
         }
+    }
+}
+
+/// An `f64` ordered by [`f64::total_cmp`], for sort keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrderedKey(f64);
+
+impl Eq for OrderedKey {}
+
+impl PartialOrd for OrderedKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 

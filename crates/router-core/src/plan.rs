@@ -13,17 +13,46 @@
 //! endpoint, in the configured order (provider fallback inside a model), before the next model.
 //!
 //! Before any call, a model that cannot take the request is skipped: its endpoints that lack a
-//! capability the request needs, or whose context length is below the estimated prompt tokens plus
-//! the requested output, are left out, and a model left with no endpoint becomes a
-//! [`Skipped`] step. The executor counts a skipped step as a failed attempt with the matching
+//! capability the request needs, whose context length is below the estimated prompt tokens plus
+//! the requested output, or whose output limit is below `max_tokens`, are left out, and a model
+//! left with no endpoint becomes a [`Skipped`] step. The executor counts a skipped step as a failed attempt with the matching
 //! error ([`SkipReason::failure_class`], [`SkipReason::status`], [`SkipReason::error_type`] and
 //! its `Display` message) without a network call.
+//!
+//! # Provider selection
+//!
+//! [`build_with`] also applies a request's `provider` preferences ([`Selection`]):
+//!
+//! 1. **Filters**: `:free`, `only`, `ignore`, `quantizations`, `data_collection`, `zdr` and
+//!    `max_price` remove endpoints ([`Preference`]); with `require_parameters`, so does every
+//!    endpoint that does not list a parameter of the request. Each removed endpoint is an
+//!    [`Excluded`] entry of the plan. When nothing is left of any model, the plan is
+//!    [`PlanError::NoEndpointsMatch`], whose message says which preference removed which
+//!    endpoints.
+//! 2. **Order** within each model: `order` (the named providers first, in that order, then the
+//!    others by price), else `sort` (`price` ascending, `throughput` descending, `latency`
+//!    ascending; measured values first, configured ones before there are measurements), else
+//!    **load balancing**: among the endpoints without a recent outage, one drawn at random with
+//!    weight 1/price² (a typical request's price, [`crate::provider::typical_price`]), then the
+//!    other stable ones by price, then the unstable ones by price. Endpoints that miss
+//!    `preferred_min_throughput` or `preferred_max_latency` follow the ones that meet them (with
+//!    `sort` and load balancing), and endpoints in cool-down ([`crate::health`]) always come last.
+//!    `sort: {partition: "none"}` sorts the endpoints of every model together.
+//! 3. `allow_fallbacks: false` keeps only the ordered providers, or the first endpoint.
+//!
+//! Model variants (`author/slug:variant`): `:nitro` sorts by throughput and `:floor` by price
+//! (unless the request sorts), `:free` keeps only endpoints that cost nothing; other variants are
+//! [`PlanError::UnsupportedVariant`]. The randomness of load balancing is [`Selection::seed`], so
+//! equal inputs give equal plans.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::catalog::{Catalog, Endpoint, EndpointIdx, ModelIdx};
+use crate::catalog::{Catalog, DataCollection, Endpoint, EndpointIdx, ModelIdx};
 use crate::fallback::FailureClass;
+use crate::health::{Observed, Status};
+use crate::json::Json;
+use crate::provider::{self, Partition, Preferences, SortBy};
 use crate::request::{ChatRequest, RequestFeatures};
 
 /// OpenRouter's limit on the `models` array (observed: more than 3 entries is a 400).
@@ -85,6 +114,16 @@ pub enum SkipReason {
     /// needed capability (in the order tools, vision, structured output) that the model's
     /// preferred endpoint lacks.
     MissingCapability(Capability),
+    /// `max_tokens` (or `max_completion_tokens`) is more than the endpoint can produce.
+    MaxOutput {
+        /// The requested output tokens.
+        requested: u32,
+        /// The endpoint's output limit.
+        limit: u32,
+    },
+    /// With `provider.require_parameters`, the endpoint does not list this parameter of the
+    /// request.
+    UnsupportedParameter(&'static str),
 }
 
 /// A model of the client's list that the plan skips without a call.
@@ -113,6 +152,80 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// The models the client asked for, deduplicated, in order (for the route receipt).
     pub requested: Vec<ModelIdx>,
+    /// Endpoints left out before any call (by a provider preference, or because they cannot
+    /// take the request while the model has others that can), in catalog order.
+    pub excluded: Vec<Excluded>,
+}
+
+/// An endpoint the plan leaves out, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Excluded {
+    /// The model.
+    pub model: ModelIdx,
+    /// The endpoint.
+    pub endpoint: EndpointIdx,
+    /// Why.
+    pub reason: ExcludeReason,
+}
+
+/// Why an endpoint is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExcludeReason {
+    /// A provider preference (or the `:free` variant) removes it.
+    Preference(Preference),
+    /// It cannot take the request.
+    Request(SkipReason),
+}
+
+/// The provider preference that removed an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preference {
+    /// `provider.only` does not name it.
+    Only,
+    /// `provider.ignore` names it.
+    Ignore,
+    /// Its quantization is not in `provider.quantizations`.
+    Quantizations,
+    /// `provider.data_collection: "deny"` and the provider may keep data.
+    DataCollection,
+    /// `provider.zdr: true` and it is not zero-data-retention.
+    Zdr,
+    /// A price above `provider.max_price`.
+    MaxPrice,
+    /// The `:free` variant, and it is not free.
+    Free,
+    /// `provider.allow_fallbacks: false`, and it is neither ordered nor first.
+    AllowFallbacks,
+}
+
+/// What an endpoint's health looks like to the planner, per endpoint of the catalog.
+///
+/// The server implements it over its live health records ([`crate::health::EndpointHealth`]);
+/// [`AllHealthy`] is a catalog with no history.
+pub trait HealthView {
+    /// The endpoint's status and measurements now.
+    fn observe(&self, model: ModelIdx, endpoint: EndpointIdx) -> Observed;
+}
+
+/// Every endpoint healthy, nothing measured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllHealthy;
+
+/// What [`build_with`] adds to a [`PlanRequest`]: the provider preferences, the request's
+/// parameters (for `require_parameters`), endpoint health and the load balancer's randomness.
+#[derive(Clone, Copy)]
+pub struct Selection<'a> {
+    /// The `provider` preferences, key defaults merged in.
+    pub preferences: &'a Preferences,
+    /// The request's forwarded fields, whose names `require_parameters` checks.
+    pub parameters: &'a [(Cow<'a, str>, Json<'a>)],
+    /// Endpoint health.
+    pub health: &'a dyn HealthView,
+    /// Seed of the load balancer's draw.
+    pub seed: u64,
+    /// `false`: without `order` or `sort`, endpoints keep their configured order instead of
+    /// being load-balanced ([`build`]).
+    pub load_balance: bool,
 }
 
 /// One step of a plan, as [`Plan::steps`] yields them.
@@ -164,6 +277,20 @@ pub enum PlanError {
         /// Entries in the client's `models` array, duplicates included.
         given: usize,
     },
+    /// A model id with a variant suffix Turnout does not serve (`:online`, `:thinking`, …).
+    #[error(
+        "model `{model}`: the variant `:{variant}` is not supported (supported: `:free`, `:nitro`, `:floor`)"
+    )]
+    UnsupportedVariant {
+        /// The id as written.
+        model: String,
+        /// The suffix after `:`.
+        variant: String,
+    },
+    /// The provider preferences leave no endpoint of any requested model (HTTP 404, unlike the
+    /// other variants); the message says which preference removed which endpoints.
+    #[error("{0}")]
+    NoEndpointsMatch(String),
 }
 
 // === impl Plan ===
@@ -204,8 +331,12 @@ impl SkipReason {
     /// The failure this skip counts as, for the fallback policy.
     pub fn failure_class(&self) -> FailureClass {
         match self {
-            SkipReason::ContextLength { .. } => FailureClass::ContextLength,
-            SkipReason::MissingCapability(_) => FailureClass::Unsupported,
+            SkipReason::ContextLength { .. } | SkipReason::MaxOutput { .. } => {
+                FailureClass::ContextLength
+            }
+            SkipReason::MissingCapability(_) | SkipReason::UnsupportedParameter(_) => {
+                FailureClass::Unsupported
+            }
         }
     }
 
@@ -214,8 +345,8 @@ impl SkipReason {
     /// endpoints found that support …").
     pub fn status(&self) -> u16 {
         match self {
-            SkipReason::ContextLength { .. } => 400,
-            SkipReason::MissingCapability(_) => 404,
+            SkipReason::ContextLength { .. } | SkipReason::MaxOutput { .. } => 400,
+            SkipReason::MissingCapability(_) | SkipReason::UnsupportedParameter(_) => 404,
         }
     }
 
@@ -223,7 +354,8 @@ impl SkipReason {
     pub fn error_type(&self) -> &'static str {
         match self {
             SkipReason::ContextLength { .. } => "context_length_exceeded",
-            SkipReason::MissingCapability(_) => "not_found",
+            SkipReason::MaxOutput { .. } => "max_tokens_exceeded",
+            SkipReason::MissingCapability(_) | SkipReason::UnsupportedParameter(_) => "not_found",
         }
     }
 }
@@ -240,6 +372,115 @@ impl fmt::Display for SkipReason {
             SkipReason::MissingCapability(capability) => {
                 write!(f, "No endpoints found that support {capability}.")
             }
+            SkipReason::MaxOutput { requested, limit } => write!(
+                f,
+                "This endpoint's maximum output is {limit} tokens, but the request asks for \
+                 {requested} (`max_tokens`)."
+            ),
+            SkipReason::UnsupportedParameter(parameter) => write!(
+                f,
+                "No endpoints found that can handle the requested parameters (`{parameter}`, \
+                 with `provider.require_parameters`)."
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Preference {
+    /// The preference as the client wrote it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Preference::Only => "`provider.only`",
+            Preference::Ignore => "`provider.ignore`",
+            Preference::Quantizations => "`provider.quantizations`",
+            Preference::DataCollection => "`provider.data_collection: \"deny\"`",
+            Preference::Zdr => "`provider.zdr: true`",
+            Preference::MaxPrice => "`provider.max_price`",
+            Preference::Free => "the `:free` variant",
+            Preference::AllowFallbacks => "`provider.allow_fallbacks: false`",
+        })
+    }
+}
+
+impl fmt::Display for ExcludeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExcludeReason::Preference(preference) => write!(f, "removed by {preference}"),
+            ExcludeReason::Request(reason) => reason.fmt(f),
+        }
+    }
+}
+
+impl ExcludeReason {
+    /// A short code for receipts and `error.metadata.attempts`: the preference's member
+    /// (`only`, `max_price`, `free`, …) or the request's problem (`context_length`,
+    /// `max_tokens`, `tools`, `vision`, `structured_outputs`, `require_parameters`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExcludeReason::Preference(preference) => match preference {
+                Preference::Only => "only",
+                Preference::Ignore => "ignore",
+                Preference::Quantizations => "quantizations",
+                Preference::DataCollection => "data_collection",
+                Preference::Zdr => "zdr",
+                Preference::MaxPrice => "max_price",
+                Preference::Free => "free",
+                Preference::AllowFallbacks => "allow_fallbacks",
+            },
+            ExcludeReason::Request(reason) => match reason {
+                SkipReason::ContextLength { .. } => "context_length",
+                SkipReason::MaxOutput { .. } => "max_tokens",
+                SkipReason::MissingCapability(Capability::Tools) => "tools",
+                SkipReason::MissingCapability(Capability::Vision) => "vision",
+                SkipReason::MissingCapability(Capability::StructuredOutput) => "structured_outputs",
+                SkipReason::UnsupportedParameter(_) => "require_parameters",
+            },
+        }
+    }
+}
+
+impl HealthView for AllHealthy {
+    fn observe(&self, _model: ModelIdx, _endpoint: EndpointIdx) -> Observed {
+        Observed::default()
+    }
+}
+
+impl fmt::Debug for Selection<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Selection")
+            .field("preferences", self.preferences)
+            .field("seed", &self.seed)
+            .field("load_balance", &self.load_balance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// No preferences at all.
+static NO_PREFERENCES: Preferences = Preferences {
+    order: None,
+    allow_fallbacks: None,
+    only: None,
+    ignore: None,
+    sort: None,
+    max_price: None,
+    require_parameters: None,
+    data_collection: None,
+    zdr: None,
+    quantizations: None,
+    preferred_min_throughput: None,
+    preferred_max_latency: None,
+    enforce_distillable_text: None,
+};
+
+impl Selection<'static> {
+    /// No preferences, every endpoint healthy, configured order ([`build`]'s selection).
+    pub fn configured() -> Self {
+        Self {
+            preferences: &NO_PREFERENCES,
+            parameters: &[],
+            health: &AllHealthy,
+            seed: 0,
+            load_balance: false,
         }
     }
 }
@@ -300,13 +541,20 @@ impl<'a> PlanRequest<'a> {
         .filter_map(|(needed, capability)| needed.then_some(capability))
     }
 
-    /// Why `endpoint` cannot take this request, or `None` if it can.
+    /// Why `endpoint` cannot take this request, or `None` if it can: a missing capability, an
+    /// output limit below `max_tokens`, or a context window too small.
     pub fn endpoint_rejection(&self, endpoint: &Endpoint) -> Option<SkipReason> {
         if let Some(missing) = self
             .needed_capabilities()
             .find(|capability| !has_capability(endpoint, *capability))
         {
             return Some(SkipReason::MissingCapability(missing));
+        }
+        if let (Some(requested), Some(limit)) =
+            (self.features.max_output_tokens, endpoint.max_output)
+            && requested > limit
+        {
+            return Some(SkipReason::MaxOutput { requested, limit });
         }
         let needed = self.needed_tokens();
         (needed > u64::from(endpoint.context_length)).then_some(SkipReason::ContextLength {
@@ -316,7 +564,77 @@ impl<'a> PlanRequest<'a> {
     }
 }
 
-/// Builds the plan for a request that names its models (`model`, `models` or both).
+/// OpenRouter's `supported_parameters` vocabulary: the request fields `require_parameters`
+/// checks against an endpoint's list.
+const PARAMETERS: &[&str] = &[
+    "frequency_penalty",
+    "include_reasoning",
+    "logit_bias",
+    "logprobs",
+    "max_completion_tokens",
+    "max_tokens",
+    "min_p",
+    "parallel_tool_calls",
+    "prediction",
+    "presence_penalty",
+    "reasoning",
+    "reasoning_effort",
+    "repetition_penalty",
+    "response_format",
+    "seed",
+    "stop",
+    "structured_outputs",
+    "temperature",
+    "tool_choice",
+    "tools",
+    "top_a",
+    "top_k",
+    "top_logprobs",
+    "top_p",
+    "verbosity",
+    "web_search_options",
+];
+
+/// A model variant this router serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Nitro,
+    Floor,
+    Free,
+}
+
+/// One endpoint being ordered.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    model: ModelIdx,
+    endpoint: EndpointIdx,
+    /// Position of its model among the requested ones.
+    position: usize,
+    /// Lower goes first: 4 in cool-down, 2 unstable (load balancing only), 1 misses a soft
+    /// performance preference.
+    tier: u8,
+    /// Time to first token (p50, seconds; infinite when unknown).
+    latency: f64,
+    /// Output tokens per second (p50; zero when unknown).
+    throughput: f64,
+    /// A typical request's price.
+    price: f64,
+    /// Position in `provider.order` of the first name that matches it.
+    ordered: Option<usize>,
+}
+
+/// How one group of candidates is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Ordered,
+    Sorted(SortBy),
+    Balanced,
+    Configured,
+}
+
+/// Builds the plan for a request that names its models (`model`, `models` or both), with no
+/// provider preferences and every endpoint in configured order: [`build_with`] and
+/// [`Selection::configured`].
 ///
 /// - Order: `model`, then `models` in order; a model named again is dropped (first occurrence
 ///   wins).
@@ -329,6 +647,18 @@ impl<'a> PlanRequest<'a> {
 ///
 /// Pure and deterministic: equal inputs give equal plans.
 pub fn build(catalog: &Catalog, request: &PlanRequest<'_>) -> Result<Plan, PlanError> {
+    build_with(catalog, request, &Selection::configured())
+}
+
+/// Builds the plan with provider selection: [`build`]'s rules, then the `provider` preferences,
+/// model variants, endpoint health and load balancing of [`Selection`] (see the module docs).
+///
+/// Pure and deterministic: equal inputs (the seed included) give equal plans.
+pub fn build_with(
+    catalog: &Catalog,
+    request: &PlanRequest<'_>,
+    selection: &Selection<'_>,
+) -> Result<Plan, PlanError> {
     if request.models.len() > request.options.max_models {
         return Err(PlanError::TooManyModels {
             max: request.options.max_models,
@@ -339,53 +669,456 @@ pub fn build(catalog: &Catalog, request: &PlanRequest<'_>) -> Result<Plan, PlanE
         .model
         .into_iter()
         .chain(request.models.iter().map(|it| it.as_ref()));
-    let mut requested: Vec<ModelIdx> = Vec::with_capacity(request.models.len() + 1);
+    let mut requested: Vec<(ModelIdx, Option<Variant>)> =
+        Vec::with_capacity(request.models.len() + 1);
     for model_id in named {
-        let model_idx = catalog
-            .find(model_id)
-            .ok_or_else(|| PlanError::UnknownModel(model_id.to_owned()))?;
-        if !requested.contains(&model_idx) {
-            requested.push(model_idx);
+        let (model_idx, variant) = resolve(catalog, model_id)?;
+        if !requested.iter().any(|(it, _)| *it == model_idx) {
+            requested.push((model_idx, variant));
         }
     }
     if requested.is_empty() {
         return Err(PlanError::NoModel);
     }
 
+    let prefs = selection.preferences;
+    let partition_none = prefs
+        .sort
+        .is_some_and(|sort| sort.partition == Partition::None)
+        && prefs.order.is_none();
+    let mut rng = SplitMix(selection.seed);
     let mut plan = Plan {
         attempts: Vec::with_capacity(requested.len() * 2),
         skipped: Vec::new(),
-        requested: Vec::new(),
+        requested: Vec::with_capacity(requested.len()),
+        excluded: Vec::new(),
     };
-    for (position, &model_idx) in requested.iter().enumerate() {
+    let mut pooled: Vec<Candidate> = Vec::new();
+    let mut group: Vec<Candidate> = Vec::new();
+    let mut rejected: Vec<Excluded> = Vec::new();
+    for (position, &(model_idx, variant)) in requested.iter().enumerate() {
         let model = catalog.model(model_idx);
-        let n_attempts_before = plan.attempts.len();
-        for (endpoint_idx, endpoint) in model.endpoints.iter().enumerate() {
-            if request.endpoint_rejection(endpoint).is_some() {
+        group.clear();
+        rejected.clear();
+        let mut allowed_any = false;
+        for (idx, endpoint) in model.endpoints.iter().enumerate() {
+            let endpoint_idx = EndpointIdx(idx);
+            if let Some(preference) = preference_rejection(prefs, variant, endpoint) {
+                plan.excluded.push(Excluded {
+                    model: model_idx,
+                    endpoint: endpoint_idx,
+                    reason: ExcludeReason::Preference(preference),
+                });
                 continue;
             }
-            let reason = match (plan.attempts.len() == n_attempts_before, position) {
-                (false, _) => AttemptReason::FallbackProvider,
-                (true, 0) => AttemptReason::Requested,
-                (true, position) => AttemptReason::FallbackModel { position },
-            };
-            plan.attempts.push(Attempt {
-                model: model_idx,
-                endpoint: EndpointIdx(endpoint_idx),
-                reason,
-            });
+            allowed_any = true;
+            let rejection = request
+                .endpoint_rejection(endpoint)
+                .or_else(|| parameter_rejection(prefs, selection.parameters, endpoint));
+            if let Some(reason) = rejection {
+                rejected.push(Excluded {
+                    model: model_idx,
+                    endpoint: endpoint_idx,
+                    reason: ExcludeReason::Request(reason),
+                });
+                continue;
+            }
+            group.push(candidate(
+                selection,
+                model_idx,
+                endpoint_idx,
+                endpoint,
+                position,
+            ));
         }
-        if plan.attempts.len() == n_attempts_before {
+        if !allowed_any {
+            continue;
+        }
+        if group.is_empty() {
+            // The model is one skip; its endpoints' own reasons are not listed apart.
+            let endpoints: Vec<&Endpoint> = rejected
+                .iter()
+                .map(|it| model.endpoint(it.endpoint))
+                .collect();
+            let reason = model_skip_reason(request, selection, &endpoints);
             plan.skipped.push(Skipped {
                 model: model_idx,
                 position,
-                reason: model_skip_reason(request, &model.endpoints),
-                before_attempt: n_attempts_before,
+                reason,
+                before_attempt: if partition_none {
+                    0
+                } else {
+                    plan.attempts.len()
+                },
             });
+            continue;
+        }
+        plan.excluded.extend_from_slice(&rejected);
+        if partition_none {
+            pooled.extend_from_slice(&group);
+            continue;
+        }
+        let mode = mode(prefs, variant, selection.load_balance);
+        order(&mut group, mode, &mut rng);
+        keep_allowed(&mut group, prefs, mode, &mut plan.excluded);
+        push_attempts(&mut plan.attempts, &group, &requested);
+    }
+    if partition_none {
+        let by = prefs.sort.map_or(SortBy::Price, |sort| sort.by);
+        order(&mut pooled, Mode::Sorted(by), &mut rng);
+        keep_allowed(&mut pooled, prefs, Mode::Sorted(by), &mut plan.excluded);
+        push_attempts(&mut plan.attempts, &pooled, &requested);
+        let n_attempts = plan.attempts.len();
+        for skipped in &mut plan.skipped {
+            skipped.before_attempt = n_attempts;
         }
     }
-    plan.requested = requested;
+    plan.requested = requested.iter().map(|(model, _)| *model).collect();
+    if plan.attempts.is_empty() && plan.skipped.is_empty() {
+        return Err(PlanError::NoEndpointsMatch(no_endpoints_message(
+            catalog, &plan,
+        )));
+    }
     Ok(plan)
+}
+
+/// The model an id names, and its variant: the id itself when the catalog has it, else the
+/// part before the last `:` with the suffix as a variant.
+fn resolve(catalog: &Catalog, model_id: &str) -> Result<(ModelIdx, Option<Variant>), PlanError> {
+    if let Some(idx) = catalog.find(model_id) {
+        return Ok((idx, None));
+    }
+    if let Some((base, suffix)) = model_id.rsplit_once(':')
+        && let Some(idx) = catalog.find(base)
+    {
+        let variant = match suffix {
+            "nitro" => Variant::Nitro,
+            "floor" => Variant::Floor,
+            "free" => Variant::Free,
+            _ => {
+                return Err(PlanError::UnsupportedVariant {
+                    model: model_id.to_owned(),
+                    variant: suffix.to_owned(),
+                });
+            }
+        };
+        return Ok((idx, Some(variant)));
+    }
+    Err(PlanError::UnknownModel(model_id.to_owned()))
+}
+
+/// The first preference (or the `:free` variant) that removes `endpoint`.
+fn preference_rejection(
+    prefs: &Preferences,
+    variant: Option<Variant>,
+    endpoint: &Endpoint,
+) -> Option<Preference> {
+    let pricing = &endpoint.pricing;
+    if variant == Some(Variant::Free)
+        && (pricing.prompt > 0.0 || pricing.completion > 0.0 || pricing.request > 0.0)
+    {
+        return Some(Preference::Free);
+    }
+    if let Some(only) = &prefs.only
+        && !only
+            .iter()
+            .any(|name| provider::names_endpoint(name, endpoint))
+    {
+        return Some(Preference::Only);
+    }
+    if let Some(ignore) = &prefs.ignore
+        && ignore
+            .iter()
+            .any(|name| provider::names_endpoint(name, endpoint))
+    {
+        return Some(Preference::Ignore);
+    }
+    if let Some(quantizations) = &prefs.quantizations {
+        let quantization = endpoint.traits.quantization.as_deref().unwrap_or("unknown");
+        if !quantizations
+            .iter()
+            .any(|it| it.eq_ignore_ascii_case(quantization))
+        {
+            return Some(Preference::Quantizations);
+        }
+    }
+    if prefs.data_collection == Some(DataCollection::Deny)
+        && endpoint.traits.data_collection != DataCollection::Deny
+    {
+        return Some(Preference::DataCollection);
+    }
+    if prefs.zdr == Some(true) && !endpoint.traits.zdr {
+        return Some(Preference::Zdr);
+    }
+    if let Some(max) = &prefs.max_price {
+        let above =
+            |price: f64, max: Option<f64>| max.is_some_and(|max| price > max * (1.0 + 1e-9));
+        if above(pricing.prompt, max.prompt)
+            || above(pricing.completion, max.completion)
+            || above(pricing.request, max.request)
+        {
+            return Some(Preference::MaxPrice);
+        }
+    }
+    None
+}
+
+/// With `require_parameters`, the first parameter of the request the endpoint does not list.
+fn parameter_rejection(
+    prefs: &Preferences,
+    parameters: &[(Cow<'_, str>, Json<'_>)],
+    endpoint: &Endpoint,
+) -> Option<SkipReason> {
+    if prefs.require_parameters != Some(true) {
+        return None;
+    }
+    parameters.iter().find_map(|(key, _)| {
+        let known = PARAMETERS.iter().find(|it| **it == key.as_ref())?;
+        (!endpoint.supported_parameters.iter().any(|it| it == known))
+            .then_some(SkipReason::UnsupportedParameter(known))
+    })
+}
+
+/// How a model's endpoints are ordered.
+fn mode(prefs: &Preferences, variant: Option<Variant>, load_balance: bool) -> Mode {
+    if prefs.order.is_some() {
+        return Mode::Ordered;
+    }
+    let variant_sort = match variant {
+        Some(Variant::Nitro) => Some(SortBy::Throughput),
+        Some(Variant::Floor) => Some(SortBy::Price),
+        _ => None,
+    };
+    match prefs.sort.map(|sort| sort.by).or(variant_sort) {
+        Some(by) => Mode::Sorted(by),
+        None if load_balance => Mode::Balanced,
+        None => Mode::Configured,
+    }
+}
+
+fn candidate(
+    selection: &Selection<'_>,
+    model: ModelIdx,
+    endpoint_idx: EndpointIdx,
+    endpoint: &Endpoint,
+    position: usize,
+) -> Candidate {
+    let prefs = selection.preferences;
+    let observed = selection.health.observe(model, endpoint_idx);
+    let configured = |value: Option<f64>| value.map(|it| [it; 4]);
+    let latency = observed.latency.or(configured(endpoint.traits.latency));
+    let throughput = observed
+        .throughput
+        .or(configured(endpoint.traits.throughput));
+    let preferred = prefs
+        .preferred_min_throughput
+        .is_none_or(|cutoffs| cutoffs.met_by(throughput, true))
+        && prefs
+            .preferred_max_latency
+            .is_none_or(|cutoffs| cutoffs.met_by(latency, false));
+    let mut tier = u8::from(!preferred);
+    match observed.status {
+        Status::CoolingDown => tier += 4,
+        Status::Unstable => tier += 2,
+        Status::Healthy | Status::Probe => {}
+    }
+    Candidate {
+        model,
+        endpoint: endpoint_idx,
+        position,
+        tier,
+        latency: latency.map_or(f64::INFINITY, |it| it[0]),
+        throughput: throughput.map_or(0.0, |it| it[0]),
+        price: provider::typical_price(endpoint),
+        ordered: prefs.order.as_ref().and_then(|order| {
+            order
+                .iter()
+                .position(|name| provider::names_endpoint(name, endpoint))
+        }),
+    }
+}
+
+/// Orders one group (see the module docs). Sorting is stable: ties keep the model order, then
+/// the configured order.
+fn order(group: &mut [Candidate], mode: Mode, rng: &mut SplitMix) {
+    match mode {
+        Mode::Configured => group.sort_by_key(|it| it.tier >= 4),
+        Mode::Ordered => group.sort_by(|a, b| {
+            (a.tier >= 4)
+                .cmp(&(b.tier >= 4))
+                .then(
+                    a.ordered
+                        .unwrap_or(usize::MAX)
+                        .cmp(&b.ordered.unwrap_or(usize::MAX)),
+                )
+                .then(a.price.total_cmp(&b.price))
+        }),
+        Mode::Sorted(by) => {
+            let key = |it: &Candidate| match by {
+                SortBy::Price => it.price,
+                SortBy::Throughput => -it.throughput,
+                SortBy::Latency => it.latency,
+            };
+            group.sort_by(|a, b| {
+                (a.tier & !2)
+                    .cmp(&(b.tier & !2))
+                    .then(key(a).total_cmp(&key(b)))
+            });
+        }
+        Mode::Balanced => {
+            group.sort_by(|a, b| a.tier.cmp(&b.tier).then(a.price.total_cmp(&b.price)));
+            let Some(first) = group.first() else {
+                return;
+            };
+            let leading = group.iter().take_while(|it| it.tier == first.tier).count();
+            let chosen = draw(&group[..leading], rng);
+            group[..=chosen].rotate_right(1);
+        }
+    }
+}
+
+/// The index of one candidate drawn with weight 1/price² (uniformly among the free ones, when
+/// there are any).
+fn draw(candidates: &[Candidate], rng: &mut SplitMix) -> usize {
+    let free = candidates.iter().filter(|it| it.price <= 0.0).count();
+    if free > 0 {
+        let nth = (rng.next_f64() * free as f64) as usize;
+        return candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| it.price <= 0.0)
+            .nth(nth.min(free - 1))
+            .map_or(0, |(idx, _)| idx);
+    }
+    let weight = |it: &Candidate| 1.0 / (it.price * it.price);
+    let total: f64 = candidates.iter().map(weight).sum();
+    let mut point = rng.next_f64() * total;
+    for (idx, candidate) in candidates.iter().enumerate() {
+        point -= weight(candidate);
+        if point < 0.0 {
+            return idx;
+        }
+    }
+    candidates.len().saturating_sub(1)
+}
+
+/// Applies `allow_fallbacks: false`: only the ordered providers (with `order`), else only the
+/// first; the rest are excluded.
+fn keep_allowed(
+    group: &mut Vec<Candidate>,
+    prefs: &Preferences,
+    mode: Mode,
+    excluded: &mut Vec<Excluded>,
+) {
+    if prefs.allow_fallbacks != Some(false) {
+        return;
+    }
+    let mut kept = 0;
+    group.retain(|it| {
+        let keep = if mode == Mode::Ordered {
+            it.ordered.is_some()
+        } else {
+            kept == 0
+        };
+        if keep {
+            kept += 1;
+        } else {
+            excluded.push(Excluded {
+                model: it.model,
+                endpoint: it.endpoint,
+                reason: ExcludeReason::Preference(Preference::AllowFallbacks),
+            });
+        }
+        keep
+    });
+}
+
+/// Appends the group's attempts with their reasons.
+fn push_attempts(
+    attempts: &mut Vec<Attempt>,
+    group: &[Candidate],
+    requested: &[(ModelIdx, Option<Variant>)],
+) {
+    for candidate in group {
+        let seen = attempts.iter().any(|it| it.model == candidate.model);
+        let reason = match (seen, candidate.position) {
+            (true, _) => AttemptReason::FallbackProvider,
+            (false, 0) => AttemptReason::Requested,
+            (false, position) => AttemptReason::FallbackModel { position },
+        };
+        debug_assert!(requested[candidate.position].0 == candidate.model);
+        attempts.push(Attempt {
+            model: candidate.model,
+            endpoint: candidate.endpoint,
+            reason,
+        });
+    }
+}
+
+/// The 404's message: which preference removed which endpoints.
+fn no_endpoints_message(catalog: &Catalog, plan: &Plan) -> String {
+    let mut message = String::from("No endpoints found that match your provider preferences for ");
+    for (idx, model) in plan.requested.iter().enumerate() {
+        if idx > 0 {
+            message.push_str(", ");
+        }
+        message.push_str(&catalog.model(*model).id);
+    }
+    message.push(':');
+    let mut reasons: Vec<ExcludeReason> = Vec::new();
+    for excluded in &plan.excluded {
+        if !reasons.contains(&excluded.reason) {
+            reasons.push(excluded.reason);
+        }
+    }
+    for (idx, reason) in reasons.iter().enumerate() {
+        message.push_str(if idx == 0 { " " } else { "; " });
+        match reason {
+            ExcludeReason::Preference(preference) => {
+                message.push_str(&preference.to_string());
+                message.push_str(" removed ");
+            }
+            ExcludeReason::Request(reason) => {
+                message.push_str(&reason.to_string());
+                message.push_str(" Removed: ");
+            }
+        }
+        let mut first = true;
+        for excluded in plan.excluded.iter().filter(|it| it.reason == *reason) {
+            if !first {
+                message.push_str(", ");
+            }
+            first = false;
+            let model = catalog.model(excluded.model);
+            message.push_str(&model.endpoint(excluded.endpoint).provider);
+            if plan.requested.len() > 1 {
+                message.push_str(" (");
+                message.push_str(&model.id);
+                message.push(')');
+            }
+        }
+    }
+    message.push('.');
+    message
+}
+
+/// A tiny deterministic generator (SplitMix64) for the load balancer's draws.
+#[derive(Debug, Clone, Copy)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// The plan for one explicit model: each of its endpoints in configured order, with no
@@ -410,27 +1143,41 @@ pub fn for_model(catalog: &Catalog, model_id: &str) -> Result<Plan, PlanError> {
         attempts,
         skipped: Vec::new(),
         requested: vec![model_idx],
+        excluded: Vec::new(),
     })
 }
 
-/// Why a model none of whose endpoints can take the request is skipped: a context-length
-/// problem if some endpoint has the capabilities, else the preferred endpoint's missing
-/// capability.
-fn model_skip_reason(request: &PlanRequest<'_>, endpoints: &[Endpoint]) -> SkipReason {
-    let capable_limit = endpoints
+/// Why a model none of whose endpoints can take the request is skipped: a missing capability
+/// when no endpoint has them all (the preferred endpoint's first missing one), else a context
+/// length problem when a capable endpoint is too small (with the largest such limit), else the
+/// first capable endpoint's own reason (`max_tokens`, a required parameter).
+fn model_skip_reason(
+    request: &PlanRequest<'_>,
+    selection: &Selection<'_>,
+    endpoints: &[&Endpoint],
+) -> SkipReason {
+    let capable = |endpoint: &&&Endpoint| {
+        request
+            .needed_capabilities()
+            .all(|capability| has_capability(endpoint, capability))
+    };
+    let needed = request.needed_tokens();
+    let context_limit = endpoints
         .iter()
-        .filter(|endpoint| {
-            request
-                .needed_capabilities()
-                .all(|capability| has_capability(endpoint, capability))
-        })
+        .filter(capable)
         .map(|endpoint| endpoint.context_length)
+        .filter(|limit| needed > u64::from(*limit))
         .max();
-    if let Some(limit) = capable_limit {
-        return SkipReason::ContextLength {
-            needed: request.needed_tokens(),
-            limit,
-        };
+    if let Some(limit) = context_limit {
+        return SkipReason::ContextLength { needed, limit };
+    }
+    if let Some(first) = endpoints.iter().find(capable) {
+        let own = request
+            .endpoint_rejection(first)
+            .or_else(|| parameter_rejection(selection.preferences, selection.parameters, first));
+        if let Some(reason) = own {
+            return reason;
+        }
     }
     // No endpoint is capable, so the first one lacks at least one needed capability.
     let preferred = endpoints.first();
@@ -450,6 +1197,9 @@ fn has_capability(endpoint: &Endpoint, capability: Capability) -> bool {
 }
 
 #[cfg(test)]
+mod selection_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::{Capabilities, Model, Pricing};
@@ -463,6 +1213,7 @@ mod tests {
             max_output: None,
             supported_parameters: Vec::new(),
             capabilities,
+            traits: Default::default(),
         }
     }
 

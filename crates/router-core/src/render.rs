@@ -18,7 +18,8 @@
 //! a model answered). OpenAI's and OpenRouter's SDKs ignore the key; clients written for
 //! OpenRouter's routing guide read it.
 
-use crate::catalog::{Catalog, Model, Pricing};
+use crate::catalog::{Catalog, EndpointIdx, Model, Pricing};
+use crate::health::Stats;
 use crate::json::RawJson;
 use crate::listing::{Listing, ListingQuery, Row};
 use crate::pricing::{Cost, Usage};
@@ -246,15 +247,17 @@ pub fn models_listing(
     out
 }
 
-/// The body of `GET /api/v1/models/{author}/{slug}/endpoints`: `model` and each of its
-/// endpoints in configured order, in OpenRouter's shape (prices as strings). `provider_name`
-/// gives a provider slug's display name. Health figures (uptime, latency, throughput) are
-/// `null`: none are measured yet.
+/// `GET /api/v1/models/{author}/{slug}/endpoints`: one model and its endpoints, in the shape the
+/// official SDKs validate (every required member present, nullable ones `null`).
+/// `provider_name` maps an endpoint's provider slug to its display name; `stats` gives an
+/// endpoint's live uptime, latency (reported in milliseconds) and throughput over the last 30
+/// minutes.
 pub fn model_endpoints<'a>(
     model: &'a Model,
     provider_name: impl Fn(&'a str) -> &'a str,
+    stats: impl Fn(EndpointIdx) -> Stats,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512 + 768 * model.endpoints.len());
+    let mut out = Vec::with_capacity(512 + 1024 * model.endpoints.len());
     out.extend_from_slice(b"{\"data\":{\"id\":");
     push_json_str(&mut out, &model.id);
     out.extend_from_slice(b",\"name\":");
@@ -282,7 +285,12 @@ pub fn model_endpoints<'a>(
         push_json_str(&mut out, provider_name(&endpoint.provider));
         out.extend_from_slice(b",\"tag\":");
         push_json_str(&mut out, &endpoint.provider);
-        out.extend_from_slice(b",\"quantization\":\"unknown\",\"context_length\":");
+        out.extend_from_slice(b",\"quantization\":");
+        push_json_str(
+            &mut out,
+            endpoint.traits.quantization.as_deref().unwrap_or("unknown"),
+        );
+        out.extend_from_slice(b",\"context_length\":");
         push_u64(&mut out, u64::from(endpoint.context_length));
         out.extend_from_slice(b",\"max_completion_tokens\":");
         match endpoint.max_output {
@@ -301,16 +309,75 @@ pub fn model_endpoints<'a>(
             push_json_str(&mut out, parameter);
         }
         out.extend_from_slice(b"],\"supports_implicit_caching\":");
-        out.extend_from_slice(match endpoint.pricing.cache_read.is_some() {
-            true => b"true".as_slice(),
-            false => b"false".as_slice(),
-        });
+        push_bool(&mut out, endpoint.pricing.cache_read.is_some());
+        let tools = endpoint.capabilities.tools;
+        out.extend_from_slice(b",\"supports_tool_choice\":{\"auto\":");
+        push_bool(&mut out, tools);
+        out.extend_from_slice(b",\"none\":");
+        push_bool(&mut out, tools);
+        out.extend_from_slice(b",\"required\":");
+        push_bool(&mut out, tools);
+        out.extend_from_slice(b",\"function\":");
+        push_bool(&mut out, tools);
         out.extend_from_slice(
-            b",\"status\":0,\"uptime_last_5m\":null,\"uptime_last_30m\":null,\"uptime_last_1d\":null,\"latency_last_30m\":null,\"throughput_last_30m\":null}",
+            b"},\"native_tools\":{},\"service_tier\":null,\"supports_diarization\":false,\"supports_voice_cloning\":false,\"status\":0,\"uptime_last_5m\":null,\"uptime_last_30m\":",
         );
+        let stats = stats(EndpointIdx(idx));
+        match stats.uptime {
+            Some(uptime) => push_decimal(&mut out, uptime),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"uptime_last_1d\":null,\"latency_last_30m\":");
+        push_percentiles(
+            &mut out,
+            stats.latency.map(|it| it.map(|seconds| seconds * 1000.0)),
+        );
+        out.extend_from_slice(b",\"throughput_last_30m\":");
+        push_percentiles(&mut out, stats.throughput);
+        out.push(b'}');
     }
     out.extend_from_slice(b"]}}");
     out
+}
+
+/// `GET /api/v1/model/{author}/{slug}`: `{"data": <the model's /models row>}`. With
+/// `openai_compatible`, the row's `id` and `created` are repeated at the top level with
+/// `object: "model"` and `owned_by` (the author), the shape of OpenAI's `models.retrieve`.
+pub fn model(model: &Model, openai_compatible: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{");
+    if openai_compatible {
+        out.extend_from_slice(b"\"id\":");
+        push_json_str(&mut out, &model.id);
+        out.extend_from_slice(b",\"object\":\"model\",\"created\":");
+        push_u64(&mut out, model.created);
+        out.extend_from_slice(b",\"owned_by\":");
+        push_json_str(&mut out, model.id.split('/').next().unwrap_or(""));
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"data\":");
+    push_model(&mut out, model);
+    out.push(b'}');
+    out
+}
+
+fn push_bool(out: &mut Vec<u8>, value: bool) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
+}
+
+/// `{"p50":…,"p75":…,"p90":…,"p99":…}`, or `null`.
+fn push_percentiles(out: &mut Vec<u8>, values: Option<[f64; 4]>) {
+    let Some(values) = values else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    for (idx, (key, value)) in ["p50", "p75", "p90", "p99"].iter().zip(values).enumerate() {
+        out.extend_from_slice(if idx == 0 { b"{\"" } else { b",\"" });
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        push_decimal(out, value);
+    }
+    out.push(b'}');
 }
 
 /// Appends `value` as a plain decimal number, never in exponent notation (`0.00000125`),
@@ -938,6 +1005,7 @@ mod tests {
                 vision,
                 ..Capabilities::default()
             },
+            traits: Default::default(),
         }
     }
 
@@ -962,10 +1030,22 @@ mod tests {
                 second,
             ],
         };
-        let body = json(&model_endpoints(&model, |slug| match slug {
-            "openai" => "OpenAI",
-            _ => "DeepInfra",
-        }));
+        let stats = |idx: EndpointIdx| match idx.0 {
+            0 => Stats {
+                uptime: Some(75.0),
+                latency: Some([0.25, 0.5, 1.0, 2.0]),
+                throughput: Some([40.0, 30.0, 20.0, 10.0]),
+            },
+            _ => Stats::default(),
+        };
+        let body = json(&model_endpoints(
+            &model,
+            |slug| match slug {
+                "openai" => "OpenAI",
+                _ => "DeepInfra",
+            },
+            stats,
+        ));
         let data = &body["data"];
         assert_eq!(data["id"], "openai/gpt-5.1");
         assert_eq!(data["description"], "A \"model\"");
@@ -984,6 +1064,11 @@ mod tests {
         );
         assert_eq!(first["supports_implicit_caching"], true);
         assert_eq!(first["max_completion_tokens"], 16_384);
+        assert_eq!(first["uptime_last_30m"], 75.0);
+        assert_eq!(first["latency_last_30m"]["p50"], 250.0);
+        assert_eq!(first["throughput_last_30m"]["p99"], 10.0);
+        assert!(first["supports_tool_choice"]["auto"].is_boolean());
+        assert!(first["native_tools"].is_object());
         let second = &endpoints[1];
         assert_eq!(second["provider_name"], "DeepInfra");
         assert_eq!(second["context_length"], 32_000);
@@ -999,9 +1084,21 @@ mod tests {
             "uptime_last_1d",
             "latency_last_30m",
             "throughput_last_30m",
+            "supports_tool_choice",
+            "native_tools",
+            "service_tier",
+            "supports_diarization",
         ] {
             assert!(second.get(key).is_some(), "{key} missing");
         }
+        assert!(second["latency_last_30m"].is_null());
+
+        let one = json(&super::model(&model, true));
+        assert_eq!(one["id"], "openai/gpt-5.1");
+        assert_eq!(one["object"], "model");
+        assert_eq!(one["owned_by"], "openai");
+        assert_eq!(one["data"]["id"], "openai/gpt-5.1");
+        assert!(json(&super::model(&model, false)).get("object").is_none());
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn endpoint(prompt: f64, completion: f64, context: u32, caps: Capabilities) -> E
         max_output: None,
         supported_parameters: Vec::new(),
         capabilities: caps,
+        traits: Default::default(),
     }
 }
 

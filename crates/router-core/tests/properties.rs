@@ -38,6 +38,7 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
                     vision,
                     structured_output,
                 },
+                traits: Default::default(),
             },
         )
 }
@@ -387,5 +388,398 @@ proptest! {
         };
         let grown = pricing::billed_cost(&pricing, &bigger, Some(&FinishReason::Stop)).total;
         prop_assert!(grown >= base, "{} < {}", grown, base);
+    }
+}
+
+// === provider selection ===
+
+mod selection {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+    use router_core::catalog::{
+        Capabilities, Catalog, DataCollection, Endpoint, EndpointIdx, EndpointTraits, Model,
+        ModelIdx, Pricing,
+    };
+    use router_core::health::{Observed, Status};
+    use router_core::plan::{
+        self, AttemptReason, ExcludeReason, HealthView, PlanError, PlanOptions, PlanRequest,
+        Preference, Selection,
+    };
+    use router_core::provider::{self, Preferences};
+    use router_core::request::RequestFeatures;
+
+    const PROVIDERS: [&str; 4] = ["alpha", "beta", "gamma", "delta/turbo"];
+
+    fn endpoint(provider: &str, price: f64) -> Endpoint {
+        Endpoint {
+            provider: provider.to_owned(),
+            upstream_model: "m".to_owned(),
+            pricing: Pricing {
+                prompt: price / 1e6,
+                completion: price / 1e6,
+                ..Pricing::default()
+            },
+            context_length: 1000,
+            max_output: None,
+            supported_parameters: Vec::new(),
+            capabilities: Capabilities::default(),
+            traits: EndpointTraits::default(),
+        }
+    }
+
+    /// Statuses by (model, endpoint), row by row.
+    struct Table(Vec<Vec<Status>>);
+
+    impl HealthView for Table {
+        fn observe(&self, model: ModelIdx, endpoint: EndpointIdx) -> Observed {
+            Observed {
+                status: self.0[model.0][endpoint.0],
+                ..Observed::default()
+            }
+        }
+    }
+
+    #[test]
+    fn load_balancing_picks_by_inverse_square_price_and_never_puts_the_failing_one_first() {
+        let catalog = Catalog::new(vec![Model {
+            id: "a/m".to_owned(),
+            name: "M".to_owned(),
+            created: 0,
+            description: String::new(),
+            endpoints: vec![
+                endpoint("one", 1.0),
+                endpoint("two", 2.0),
+                endpoint("three", 3.0),
+            ],
+        }])
+        .unwrap();
+        let health = Table(vec![vec![
+            Status::Healthy,
+            Status::Unstable,
+            Status::Healthy,
+        ]]);
+        let preferences = Preferences::default();
+        let request = PlanRequest {
+            model: Some("a/m"),
+            models: &[],
+            features: RequestFeatures::default(),
+            options: PlanOptions::default(),
+        };
+        const N: u64 = 10_000;
+        let mut first_one = 0u64;
+        for seed in 0..N {
+            let selection = Selection {
+                preferences: &preferences,
+                parameters: &[],
+                health: &health,
+                seed: seed.wrapping_mul(0x2545_F491_4F6C_DD1D),
+                load_balance: true,
+            };
+            let plan = plan::build_with(&catalog, &request, &selection).unwrap();
+            let order: Vec<usize> = plan.attempts.iter().map(|it| it.endpoint.0).collect();
+            // The failing endpoint is never before a healthy one: it is last.
+            assert_eq!(order.len(), 3);
+            assert_eq!(order[2], 1, "{order:?}");
+            if order[0] == 0 {
+                first_one += 1;
+            }
+        }
+        // Weights 1/1² and 1/3²: P($1 first) = 1 / (1 + 1/9) = 0.9. Five standard deviations of
+        // the count's binomial distribution.
+        let p = 0.9;
+        let expected = p * N as f64;
+        let tolerance = 5.0 * (N as f64 * p * (1.0 - p)).sqrt();
+        assert!(
+            (first_one as f64 - expected).abs() <= tolerance,
+            "{first_one} of {N} plans put $1 first; expected {expected} ± {tolerance}"
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    struct Case {
+        catalog: Catalog,
+        statuses: Vec<Vec<Status>>,
+        preferences: serde_json::Value,
+        models: Vec<String>,
+        seed: u64,
+    }
+
+    fn traits() -> impl Strategy<Value = EndpointTraits> {
+        (
+            prop::option::of(prop::sample::select(vec!["fp8", "bf16"])),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(quantization, deny, zdr)| EndpointTraits {
+                quantization: quantization.map(str::to_owned),
+                data_collection: if deny {
+                    DataCollection::Deny
+                } else {
+                    DataCollection::Allow
+                },
+                zdr,
+                ..EndpointTraits::default()
+            })
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        let one_endpoint = (
+            prop::sample::select(PROVIDERS.to_vec()),
+            0u32..5,
+            traits(),
+            prop::sample::select(vec![
+                Status::Healthy,
+                Status::Unstable,
+                Status::CoolingDown,
+                Status::Probe,
+            ]),
+        );
+        let model = prop::collection::vec(one_endpoint, 1..5);
+        let names = || {
+            prop::collection::vec(
+                prop::sample::select(vec!["alpha", "BETA", "gamma", "delta"]),
+                0..3,
+            )
+        };
+        let preferences = (
+            prop::option::of(names()),
+            prop::option::of(names()),
+            prop::option::of(names()),
+            prop::option::of(any::<bool>()),
+            prop::option::of(prop::sample::select(vec!["price", "throughput", "latency"])),
+            prop::option::of(any::<bool>()),
+            prop::option::of(0u32..5),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(order, only, ignore, allow_fallbacks, sort, none, max_price, deny)| {
+                    let mut prefs = serde_json::Map::new();
+                    if let Some(it) = order {
+                        prefs.insert("order".into(), it.into());
+                    }
+                    if let Some(it) = only {
+                        prefs.insert("only".into(), it.into());
+                    }
+                    if let Some(it) = ignore {
+                        prefs.insert("ignore".into(), it.into());
+                    }
+                    if let Some(it) = allow_fallbacks {
+                        prefs.insert("allow_fallbacks".into(), it.into());
+                    }
+                    if let Some(by) = sort {
+                        let partition = if none == Some(true) { "none" } else { "model" };
+                        prefs.insert(
+                            "sort".into(),
+                            serde_json::json!({"by": by, "partition": partition}),
+                        );
+                    }
+                    if let Some(it) = max_price {
+                        prefs.insert(
+                            "max_price".into(),
+                            serde_json::json!({"prompt": it.to_string()}),
+                        );
+                    }
+                    if deny {
+                        prefs.insert("data_collection".into(), "deny".into());
+                    }
+                    serde_json::Value::Object(prefs)
+                },
+            );
+        (
+            prop::collection::vec(model, 1..4),
+            preferences,
+            prop::collection::vec(0usize..4, 1..4),
+            any::<u64>(),
+        )
+            .prop_map(|(models, preferences, named, seed)| {
+                let statuses = models
+                    .iter()
+                    .map(|endpoints| endpoints.iter().map(|it| it.3).collect())
+                    .collect();
+                let n_models = models.len();
+                let models: Vec<Model> = models
+                    .into_iter()
+                    .enumerate()
+                    .map(|(idx, endpoints)| Model {
+                        id: format!("a/m{idx}"),
+                        name: format!("M{idx}"),
+                        created: 0,
+                        description: String::new(),
+                        endpoints: endpoints
+                            .into_iter()
+                            .enumerate()
+                            .map(|(at, (provider, price, traits, _))| Endpoint {
+                                upstream_model: format!("m{at}"),
+                                traits,
+                                ..endpoint(provider, f64::from(price))
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                Case {
+                    catalog: Catalog::new(models).unwrap(),
+                    statuses,
+                    preferences,
+                    models: named
+                        .into_iter()
+                        .map(|idx| format!("a/m{}", idx % n_models))
+                        .collect(),
+                    seed,
+                }
+            })
+    }
+
+    /// Whether the preferences let `endpoint` through, from the words.
+    fn reference_allows(prefs: &Preferences, endpoint: &Endpoint) -> bool {
+        let names = |list: &Option<Vec<String>>| {
+            list.as_ref().map(|list| {
+                list.iter()
+                    .any(|name| provider::names_endpoint(name, endpoint))
+            })
+        };
+        names(&prefs.only) != Some(false)
+            && names(&prefs.ignore) != Some(true)
+            && (prefs.data_collection != Some(DataCollection::Deny)
+                || endpoint.traits.data_collection == DataCollection::Deny)
+            && prefs
+                .max_price
+                .and_then(|it| it.prompt)
+                .is_none_or(|max| endpoint.pricing.prompt <= max * (1.0 + 1e-9))
+    }
+
+    fn check(case: &Case) -> Result<(), TestCaseError> {
+        let prefs = Preferences::parse(&case.preferences.to_string()).unwrap();
+        let health = Table(case.statuses.clone());
+        let fallbacks: Vec<Cow<'_, str>> = case.models[1..]
+            .iter()
+            .map(|it| Cow::from(it.as_str()))
+            .collect();
+        let request = PlanRequest {
+            model: Some(&case.models[0]),
+            models: &fallbacks,
+            features: RequestFeatures::default(),
+            options: PlanOptions::default(),
+        };
+        let selection = Selection {
+            preferences: &prefs,
+            parameters: &[],
+            health: &health,
+            seed: case.seed,
+            load_balance: true,
+        };
+        let result = plan::build_with(&case.catalog, &request, &selection);
+        prop_assert_eq!(
+            &result,
+            &plan::build_with(&case.catalog, &request, &selection)
+        );
+        let plan = match result {
+            Ok(plan) => plan,
+            Err(PlanError::NoEndpointsMatch(_)) => {
+                // Then no endpoint of any named model passes the preferences (or
+                // `allow_fallbacks: false` with an order that names none of them).
+                for id in &case.models {
+                    let model = case.catalog.model(case.catalog.find(id).unwrap());
+                    let passing = model
+                        .endpoints
+                        .iter()
+                        .filter(|it| reference_allows(&prefs, it));
+                    let ordered_only =
+                        prefs.allow_fallbacks == Some(false) && prefs.order.is_some();
+                    for endpoint in passing {
+                        prop_assert!(
+                            ordered_only
+                                && !prefs
+                                    .order
+                                    .as_ref()
+                                    .unwrap()
+                                    .iter()
+                                    .any(|name| provider::names_endpoint(name, endpoint)),
+                            "{} passes",
+                            endpoint.provider
+                        );
+                    }
+                }
+                return Ok(());
+            }
+            Err(err) => return Err(TestCaseError::fail(format!("unexpected {err}"))),
+        };
+        let mut seen = Vec::new();
+        for attempt in &plan.attempts {
+            let endpoint = case.catalog.model(attempt.model).endpoint(attempt.endpoint);
+            prop_assert!(
+                reference_allows(&prefs, endpoint),
+                "{} should be filtered",
+                endpoint.provider
+            );
+            prop_assert!(
+                !seen.contains(&(attempt.model, attempt.endpoint)),
+                "duplicate attempt"
+            );
+            seen.push((attempt.model, attempt.endpoint));
+            prop_assert!(
+                !plan
+                    .excluded
+                    .iter()
+                    .any(|it| it.model == attempt.model && it.endpoint == attempt.endpoint),
+                "an excluded endpoint is tried"
+            );
+        }
+        for excluded in &plan.excluded {
+            let endpoint = case
+                .catalog
+                .model(excluded.model)
+                .endpoint(excluded.endpoint);
+            if let ExcludeReason::Preference(
+                Preference::Only
+                | Preference::Ignore
+                | Preference::MaxPrice
+                | Preference::DataCollection,
+            ) = excluded.reason
+            {
+                prop_assert!(!reference_allows(&prefs, endpoint));
+            }
+        }
+        let partition_none =
+            case.preferences["sort"]["partition"] == "none" && prefs.order.is_none();
+        if !partition_none {
+            // Each model's attempts are one run, and in it nothing healthy follows a cool-down.
+            let mut last_model = None;
+            let mut cooling_seen = false;
+            let mut finished: Vec<ModelIdx> = Vec::new();
+            for attempt in &plan.attempts {
+                if last_model != Some(attempt.model) {
+                    prop_assert!(
+                        !finished.contains(&attempt.model),
+                        "a model's attempts are split"
+                    );
+                    finished.extend(last_model);
+                    last_model = Some(attempt.model);
+                    cooling_seen = false;
+                    prop_assert!(attempt.reason != AttemptReason::FallbackProvider);
+                }
+                let cooling =
+                    case.statuses[attempt.model.0][attempt.endpoint.0] == Status::CoolingDown;
+                prop_assert!(
+                    !cooling_seen || cooling,
+                    "a healthy endpoint after one in cool-down"
+                );
+                cooling_seen |= cooling;
+            }
+        }
+        if prefs.allow_fallbacks == Some(false) && prefs.order.is_none() && !partition_none {
+            for model in &plan.requested {
+                prop_assert!(plan.attempts.iter().filter(|it| it.model == *model).count() <= 1);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn selection_keeps_its_promises(case in case()) {
+            check(&case)?;
+        }
     }
 }

@@ -82,3 +82,6 @@ pub use recorder::{CallOutcome, RecordedCall};
 pub use reply::default_reply;
 pub use script::{Behavior, Failure, FailureKind, Script};
 pub use server::{MockConfig, MockProvider};
+
+/// The signature of every scripted reasoning piece ([`Behavior::reasoning`]).
+pub const REASONING_SIGNATURE: &str = "mock-signature-v1";

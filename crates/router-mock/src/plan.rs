@@ -76,9 +76,11 @@ pub(crate) fn plan(ask: &Ask<'_>, behavior: &Behavior) -> Plan {
         (None, None, Some(schema)) => sample(schema).to_string(),
         (None, None, None) => default_reply(ask.last_user_text),
     };
-    let thinking = ask.thinking.then(|| {
-        let quoted: String = ask.last_user_text.chars().take(40).collect();
-        format!("{THINKING_PREFIX}{}", quoted.trim())
+    let thinking = behavior.reasoning.clone().or_else(|| {
+        ask.thinking.then(|| {
+            let quoted: String = ask.last_user_text.chars().take(40).collect();
+            format!("{THINKING_PREFIX}{}", quoted.trim())
+        })
     });
     let reasoning_tokens = thinking.as_deref().map_or(0, completion_tokens);
     let answer_tokens = match (behavior.completion_tokens, &tool_call) {

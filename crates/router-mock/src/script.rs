@@ -29,9 +29,10 @@ pub struct Behavior {
     pub reply: Option<String>,
     /// Fail with this error before any output.
     pub fail: Option<Failure>,
-    /// Streaming only: send this many content chunks (words, or the two chunks of a tool call),
-    /// then drop the connection abruptly (no finish chunk, no `[DONE]`); with 0 the client gets
-    /// the 200 headers and then the cut. Ignored for non-streaming requests.
+    /// Streaming only: send this many content chunks (the two of `reasoning`, then words, or the
+    /// two chunks of a tool call), then drop the connection abruptly (no finish chunk, no
+    /// `[DONE]`); with 0 the client gets the 200 headers and then the cut. Ignored for
+    /// non-streaming requests.
     pub fail_after_chunks: Option<usize>,
     /// Answer 200 with a body that is not JSON: `<html>oops</html>` (with an `application/json`
     /// content type), or for streams the event `data: not-json`.
@@ -53,6 +54,10 @@ pub struct Behavior {
     /// stream (OpenAI: an `error` chunk; Anthropic: an `error` event, `overloaded_error`;
     /// Gemini: a `SAFETY` stop) and end it cleanly.
     pub error_after_chunks: Option<usize>,
+    /// Reason before answering: this text comes first, as `reasoning` and as a signed
+    /// `reasoning_details` piece (`reasoning.text` with the signature [`crate::REASONING_SIGNATURE`]);
+    /// streams send it in one chunk and the signature in the next.
+    pub reasoning: Option<String>,
 }
 
 /// A scripted error, sent before any output with an OpenAI-style body

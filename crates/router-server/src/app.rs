@@ -25,8 +25,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::config::{ClientKey, Config};
 use crate::error::ApiError;
+use crate::front;
+use crate::health_board::HealthBoard;
+use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
+use crate::serve::Stopping;
+use crate::sticky::{Clock, Sticky};
+use crate::web::store::SettingsStore;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +75,21 @@ pub enum StartError {
     /// The generation record store could not be opened (`server.records_path`).
     #[error("cannot open the generation records")]
     Records(#[from] RecordsError),
+    /// The settings store could not be opened (`server.settings_path`).
+    #[error("cannot open the settings store")]
+    Settings(#[from] crate::web::store::StoreError),
+    /// The OTLP exporter could not be set up (`telemetry.otlp_endpoint`).
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::OtlpError),
     /// The listener failed.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
+    /// `server.tls` names files that are not a usable certificate chain and key.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+    /// The session store (`[sessions]`) cannot be used.
+    #[error(transparent)]
+    Sessions(#[from] crate::sticky::StoreSetupError),
 }
 
 /// State shared by every request; cheap to clone.
@@ -93,6 +111,35 @@ struct Shared {
     profile: Profile,
     /// Where every request leaves its generation record.
     records: Records,
+    /// Whether the server is stopping, and whether streams must end now.
+    stopping: Arc<Stopping>,
+    /// Every endpoint's live health.
+    health: HealthBoard,
+    /// Sticky sessions: the pin store, the clock and the TTLs.
+    sticky: Arc<Sticky>,
+    /// This config's metric handles.
+    metrics: Handles,
+    /// The settings saved on the pages.
+    settings: SettingsStore,
+}
+
+/// What outlives one config across reloads: the metrics registry, the generation records, the
+/// settings saved on the pages, the sticky pins and whether the server is stopping.
+#[derive(Clone)]
+pub(crate) struct Lasting {
+    /// The metrics registry.
+    pub(crate) telemetry: Arc<Telemetry>,
+    /// The generation records.
+    pub(crate) records: Records,
+    /// The saved settings.
+    pub(crate) settings: SettingsStore,
+    /// The sticky sessions (their store, clock and TTLs); `None` makes them anew for the new
+    /// config (a reload that changes the catalog or `[sessions]`: pins name routes by index).
+    pub(crate) sticky: Option<Arc<Sticky>>,
+    /// The clock sticky sessions expire on.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Whether the server is stopping.
+    pub(crate) stopping: Arc<Stopping>,
 }
 
 /// One configured provider, ready to call.
@@ -121,7 +168,18 @@ pub(crate) struct Target<'a> {
 impl AppState {
     /// Builds the provider clients, resolves every endpoint to its provider, and opens the
     /// generation records (`server.records_path`, or in memory).
-    pub(crate) fn new(config: Config) -> Result<Self, StartError> {
+    /// Sticky sessions expire on `clock` (the system clock unless a test moves its own).
+    pub(crate) fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        Self::build(config, None, clock)
+    }
+
+    /// [`AppState::with_clock`], keeping what `lasting` holds (a reload) instead of opening it
+    /// anew (its clock replaces `clock`).
+    pub(crate) fn build(
+        config: Config,
+        lasting: Option<Lasting>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
         let providers = config
             .providers
             .iter()
@@ -166,7 +224,39 @@ impl AppState {
         ));
         let catalog_headers = CatalogHeaders::new(&config.catalog);
         let profile = load_profile(config.routing.auto.profile.as_deref())?;
-        let records = Records::open(config.server.records_path.as_deref())?;
+        for missing in router_core::auto::coverage::uncovered(&profile, &config.catalog) {
+            tracing::warn!(
+                model = missing.model,
+                assumed_quality = missing.assumed_quality,
+                "the Auto Router's quality profile does not cover this catalog model; it assumes \
+                 the profile's unknown_model_quality for it"
+            );
+        }
+        let health = HealthBoard::new(&config.catalog, config.routing.health);
+        let lasting = match lasting {
+            Some(lasting) => lasting,
+            None => Lasting {
+                telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
+                records: Records::open(config.server.records_path.as_deref())?,
+                settings: SettingsStore::open(&config)?,
+                sticky: None,
+                clock,
+                stopping: Arc::new(Stopping::default()),
+            },
+        };
+        let Lasting {
+            telemetry,
+            records,
+            settings,
+            sticky,
+            clock,
+            stopping,
+        } = lasting;
+        let sticky = match sticky {
+            Some(sticky) => sticky,
+            None => Arc::new(Sticky::new(&config, clock)?),
+        };
+        let metrics = Handles::new(telemetry, &config.catalog);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -176,6 +266,11 @@ impl AppState {
                 catalog_headers,
                 profile,
                 records,
+                stopping,
+                health,
+                sticky,
+                metrics,
+                settings,
             }),
         })
     }
@@ -206,6 +301,16 @@ impl AppState {
         }
     }
 
+    /// What a pin to `model`'s `endpoint` names (indices from this state's catalog).
+    pub(crate) fn target_of(&self, model: ModelIdx, endpoint: EndpointIdx) -> Target<'_> {
+        let model_ref = self.catalog().model(model);
+        Target {
+            model: model_ref,
+            endpoint: model_ref.endpoint(endpoint),
+            provider: self.provider(model, endpoint),
+        }
+    }
+
     /// The provider serving `model`'s `endpoint` (indices from this state's catalog).
     pub(crate) fn provider(&self, model: ModelIdx, endpoint: EndpointIdx) -> &Provider {
         &self.shared.providers[self.shared.endpoint_providers[model.0][endpoint.0]]
@@ -229,6 +334,43 @@ impl AppState {
     /// The Auto Router's quality profile.
     pub(crate) fn profile(&self) -> &Profile {
         &self.shared.profile
+    }
+
+    /// Whether the server is stopping (see [`crate::serve::Stopping`]).
+    pub(crate) fn stopping(&self) -> &Stopping {
+        &self.shared.stopping
+    }
+
+    /// Every endpoint's live health.
+    pub(crate) fn health(&self) -> &HealthBoard {
+        &self.shared.health
+    }
+
+    /// Sticky sessions.
+    pub(crate) fn sticky(&self) -> &Sticky {
+        &self.shared.sticky
+    }
+
+    /// This config's metric handles.
+    pub(crate) fn metrics(&self) -> &Handles {
+        &self.shared.metrics
+    }
+
+    /// The settings saved on the pages.
+    pub(crate) fn settings(&self) -> &SettingsStore {
+        &self.shared.settings
+    }
+
+    /// What a reloaded config keeps.
+    pub(crate) fn lasting(&self) -> Lasting {
+        Lasting {
+            telemetry: self.shared.metrics.telemetry().clone(),
+            records: self.shared.records.clone(),
+            settings: self.shared.settings.clone(),
+            sticky: Some(self.shared.sticky.clone()),
+            clock: self.shared.sticky.clock().clone(),
+            stopping: self.shared.stopping.clone(),
+        }
     }
 }
 
@@ -272,6 +414,21 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/models/{author}/{slug}/endpoints",
             get(api::models::endpoints),
         )
+        .route("/api/v1/model/{author}/{slug}", get(api::models::model))
+        .route("/v1/model/{author}/{slug}", get(api::models::model))
+        .route(
+            "/api/v1/models/{author}/{slug}",
+            get(api::models::model_openai),
+        )
+        .route("/v1/models/{author}/{slug}", get(api::models::model_openai))
+        // OpenAI's `models.retrieve` sends the id as one segment, its `/` percent-encoded.
+        .route(
+            "/api/v1/models/{id}",
+            get(api::models::model_openai_encoded),
+        )
+        .route("/v1/models/{id}", get(api::models::model_openai_encoded))
+        .route("/api/v1/providers", get(api::models::providers))
+        .route("/v1/providers", get(api::models::providers))
         .route("/api/v1/generation", get(api::generation::generation))
         .route("/v1/generation", get(api::generation::generation))
         .route("/api/v1/key", get(api::key::key))
@@ -279,6 +436,16 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
         .route("/health", get(api::health::health))
+        .route("/api/v1/sessions/{id}", get(api::sessions::session))
+        .route("/v1/sessions/{id}", get(api::sessions::session))
+        .route("/api/v1/messages", post(front::messages))
+        .route("/v1/messages", post(front::messages))
+        .route("/api/v1/responses", post(front::responses))
+        .route("/v1/responses", post(front::responses))
+        .route("/api/v1/completions", post(front::completions))
+        .route("/v1/completions", post(front::completions))
+        .route("/metrics", get(crate::metrics::serve))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

@@ -1,7 +1,8 @@
 //! Client authentication: `Authorization: Bearer <key>` against the configured client keys.
 //!
 //! [`ClientAuth`] is an extractor, so a handler that takes one only runs for a known key, and
-//! the key is checked before the body is read. Keys are compared in time independent of where
+//! the key is checked before the body is read. Two `Authorization` headers are a 400: which one
+//! counts would depend on who reads them. Keys are compared in time independent of where
 //! they differ, and every configured key is compared, so timing reveals neither a key's prefix
 //! nor which key matched. The key itself is never echoed or logged.
 
@@ -13,6 +14,7 @@ use axum::http::request::Parts;
 use crate::app::AppState;
 use crate::config::ClientKey;
 use crate::error::ApiError;
+use crate::serve::ProtocolError;
 
 /// The client key a request authenticated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,11 @@ impl FromRequestParts<AppState> for ClientAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+            return Err(ApiError::Protocol(ProtocolError::Malformed(
+                "`Authorization` is given twice",
+            )));
+        }
         let token = bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)?;
         find_key(&state.config().keys, token)
             .map(|key_idx| ClientAuth { key_idx })
@@ -44,7 +51,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
 }
 
 /// The index of the key equal to `token`; compares against every key.
-fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
+pub(crate) fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
     let mut found = None;
     for (idx, key) in keys.iter().enumerate() {
         if constant_time_eq(key.key.expose().as_bytes(), token) && found.is_none() {
@@ -55,7 +62,7 @@ fn find_key(keys: &[ClientKey], token: &[u8]) -> Option<usize> {
 }
 
 /// Whether `a == b`, in time that depends on the lengths only.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for idx in 0..a.len().max(b.len()) {
         let x = a.get(idx).copied().unwrap_or(0);
@@ -81,6 +88,7 @@ mod tests {
                 key: Secret::new(key),
                 fallback_policy: FallbackPolicy::default(),
                 auto_router: None,
+                provider: Default::default(),
             })
             .collect()
     }

@@ -33,9 +33,9 @@ use crate::routing::RouteError;
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
-    /// The request is not HTTP/1.1 that the connection can read.
+    /// The request's head cannot be served as it stands (see [`crate::serve::ProtocolError`]).
     #[error(transparent)]
-    Protocol(#[from] crate::http1::ProtocolError),
+    Protocol(#[from] crate::serve::ProtocolError),
     /// No `Authorization: Bearer …` header.
     #[error("No auth credentials found")]
     MissingCredentials,
@@ -84,12 +84,18 @@ pub(crate) enum ApiError {
     /// it either).
     #[error("generation `{0}` not found")]
     GenerationNotFound(String),
+    /// `GET /api/v1/sessions/{id}` for a conversation the key has no request in.
+    #[error("session `{0}` not found")]
+    SessionNotFound(String),
     /// A model looked up by id (not requested for a completion) is not in the catalog.
     #[error("model `{0}` not found")]
     ModelNotFound(String),
     /// A bug (a handler panicked), or a store that failed.
     #[error("internal server error")]
     Internal,
+    /// The server is stopping and the request's time to finish has run out.
+    #[error("the server is shutting down; retry the request")]
+    ShuttingDown,
 }
 
 /// The failure of a plan whose every attempt failed: the last attempt's error, reported with
@@ -136,6 +142,10 @@ pub(crate) struct AttemptReport {
     pub(crate) error_type: Option<&'static str>,
     /// How long the attempt took (0 for a skip).
     pub(crate) elapsed_ms: u64,
+    /// For an endpoint the plan left out before any call (`error` is `excluded`): why, as in
+    /// `X-Turnout-Excluded` (`max_tokens`, `only`, …). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) excluded: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -158,6 +168,7 @@ impl ApiError {
         match self {
             ApiError::Protocol(err) => err.status(),
             ApiError::MissingCredentials | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::Plan(PlanError::NoEndpointsMatch(_)) => StatusCode::NOT_FOUND,
             ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
             | ApiError::BodyUnreadable
@@ -167,12 +178,15 @@ impl ApiError {
             ApiError::RouteNotFound
             | ApiError::NoEndpoints
             | ApiError::GenerationNotFound(_)
+            | ApiError::SessionNotFound(_)
             | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Route(err) => match err {
+                RouteError::Plan(PlanError::NoEndpointsMatch(_)) => StatusCode::NOT_FOUND,
                 RouteError::Plan(_)
                 | RouteError::Settings(_)
                 | RouteError::Pattern(_)
+                | RouteError::Provider(_)
                 | RouteError::RouterNotPrimary(_) => StatusCode::BAD_REQUEST,
                 RouteError::NoModelsMatch | RouteError::NoCapableModel(_) => StatusCode::NOT_FOUND,
             },
@@ -180,6 +194,7 @@ impl ApiError {
                 StatusCode::from_u16(failure.last.status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -187,6 +202,7 @@ impl ApiError {
     pub(crate) fn error_type(&self) -> &'static str {
         match self {
             ApiError::MissingCredentials | ApiError::InvalidKey => "authentication",
+            ApiError::Plan(PlanError::NoEndpointsMatch(_)) => "not_found",
             ApiError::Protocol(_)
             | ApiError::InvalidRequest(_)
             | ApiError::Plan(_)
@@ -198,16 +214,20 @@ impl ApiError {
             ApiError::RouteNotFound
             | ApiError::NoEndpoints
             | ApiError::GenerationNotFound(_)
+            | ApiError::SessionNotFound(_)
             | ApiError::ModelNotFound(_) => "not_found",
             ApiError::Route(err) => match err {
+                RouteError::Plan(PlanError::NoEndpointsMatch(_)) => "not_found",
                 RouteError::Plan(_)
                 | RouteError::Settings(_)
                 | RouteError::Pattern(_)
+                | RouteError::Provider(_)
                 | RouteError::RouterNotPrimary(_) => "invalid_request",
                 RouteError::NoModelsMatch | RouteError::NoCapableModel(_) => "not_found",
             },
             ApiError::AttemptsFailed(failure) => failure.last.error_type(),
             ApiError::Internal => "server",
+            ApiError::ShuttingDown => "server_shutting_down",
         }
     }
 
@@ -235,6 +255,13 @@ impl ApiError {
                 Some(field) => json!({ "error_type": error_type, "field": field }),
                 None => json!({ "error_type": error_type }),
             },
+            ApiError::Plan(PlanError::NoEndpointsMatch(_)) => json!({
+                "error_type": error_type,
+                "availability": { "code": "constraint_filtered", "retryable": false },
+            }),
+            ApiError::Route(RouteError::Provider(err)) => {
+                json!({ "error_type": error_type, "field": err.field })
+            }
             ApiError::NoEndpoints => json!({
                 "error_type": error_type,
                 "availability": { "code": "no_endpoints", "retryable": false },
@@ -541,6 +568,7 @@ mod tests {
             error: "rate_limited",
             error_type: Some("rate_limit_exceeded"),
             elapsed_ms: 3,
+            excluded: None,
         }];
         let retry_after = error.retry_after;
         let err = ApiError::from(Box::new(AttemptsFailed {
@@ -577,6 +605,7 @@ mod tests {
                 error: "context_length",
                 error_type: Some("context_length_exceeded"),
                 elapsed_ms: 0,
+                excluded: None,
             }],
             retry_after: None,
         }));

@@ -11,13 +11,14 @@
 //! When every step fails, the **last** one's error is answered, with the whole history in
 //! `error.metadata.attempts` ([`AttemptLog::take_error`]). The non-streaming run is
 //! [`complete`]; the streaming one, which also has to decide when the response is committed, is
-//! in [`crate::stream`] and shares [`AttemptLog`].
+//! in [`crate::stream`] and shares [`AttemptLog`]. After each call, its outcome goes to the
+//! endpoint's health ([`crate::health_board`]): the time it took, and its tokens per second.
 
 use std::time::{Duration, Instant};
 
 use router_core::catalog::{EndpointIdx, ModelIdx};
 use router_core::fallback::FailureClass;
-use router_core::plan::{Attempt, Skipped, Step};
+use router_core::plan::{Attempt, Excluded, Skipped, Step};
 use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 use router_upstream::{ErrorKind, UpstreamError};
@@ -62,6 +63,8 @@ pub(crate) struct AttemptLog {
     last_failure: Option<LastFailure>,
     /// The last step that made a call.
     last_call: Option<Attempt>,
+    /// The endpoints the plan left out before any call (listed after the steps).
+    excluded: Vec<Excluded>,
 }
 
 /// A plan that produced a complete response.
@@ -94,6 +97,12 @@ pub(crate) async fn complete(
                     .await;
                 match result {
                     Ok(response) => {
+                        let elapsed = started.elapsed();
+                        let tokens = response.usage.completion_tokens;
+                        let throughput =
+                            (tokens > 0).then(|| tokens as f64 / elapsed.as_secs_f64().max(1e-3));
+                        app.health()
+                            .answered(attempt.model, attempt.endpoint, elapsed, throughput);
                         receipt.attempts.answered(*attempt, started);
                         receipt.answered(*attempt);
                         return Ok(Completed {
@@ -101,7 +110,10 @@ pub(crate) async fn complete(
                             response,
                         });
                     }
-                    Err(err) => receipt.attempts.failed(*attempt, err, started),
+                    Err(err) => {
+                        app.health().failed(attempt.model, attempt.endpoint, &err);
+                        receipt.attempts.failed(*attempt, err, started)
+                    }
                 }
             }
         };
@@ -133,6 +145,19 @@ pub(crate) fn failure_class(kind: ErrorKind) -> FailureClass {
 // === impl AttemptLog ===
 
 impl AttemptLog {
+    /// A log for a plan that left out `excluded`.
+    pub(crate) fn with_excluded(excluded: Vec<Excluded>) -> Self {
+        Self {
+            excluded,
+            ..Self::default()
+        }
+    }
+
+    /// The endpoints the plan left out.
+    pub(crate) fn excluded(&self) -> &[Excluded] {
+        &self.excluded
+    }
+
     /// Records that `attempt`, started at `started`, answered.
     pub(crate) fn answered(&mut self, attempt: Attempt, started: Instant) {
         self.last_call = Some(attempt);
@@ -264,8 +289,21 @@ impl AttemptLog {
                     error,
                     error_type,
                     elapsed_ms: millis(record.elapsed),
+                    excluded: None,
                 }
             })
+            .chain(self.excluded.iter().map(|excluded| {
+                let model = app.catalog().model(excluded.model);
+                AttemptReport {
+                    model: model.id.clone(),
+                    provider: Some(model.endpoint(excluded.endpoint).provider.clone()),
+                    status: None,
+                    error: "excluded",
+                    error_type: None,
+                    elapsed_ms: 0,
+                    excluded: Some(excluded.reason.code()),
+                }
+            }))
             .collect()
     }
 

@@ -114,6 +114,107 @@ fn is_set(env: &dyn Fn(&str) -> Option<String>, var: &str) -> bool {
     env(var).is_some_and(|it| !it.trim().is_empty())
 }
 
+/// What the start-up banner says: the mode, where to send requests, and with which key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    /// One line naming the mode (`demo`, the template with its providers, or a config file).
+    pub mode: String,
+    /// `http://addr`.
+    pub url: String,
+    /// The key clients send, when it may be printed (the demo's and the template's); `None` for
+    /// a config file, whose keys stay in the file.
+    pub client_key: Option<String>,
+    /// The name of the key a config file's clients use (its first `[[keys]]` entry).
+    pub key_name: String,
+    /// A model of the catalog for the example request.
+    pub model: String,
+}
+
+impl Banner {
+    /// The banner of `source` served as `config` at `url`.
+    pub fn new(source: &ConfigSource, config: &Config, url: &str) -> Self {
+        let first_key = config.keys.first();
+        let key_name = first_key.map_or_else(String::new, |it| it.name.clone());
+        let model = config
+            .catalog
+            .models()
+            .first()
+            .map_or_else(|| "openrouter/auto".to_owned(), |it| it.id.clone());
+        let (mode, client_key) = match source {
+            ConfigSource::Demo => (
+                "demo (mock providers on loopback, the demo catalog and prices)".to_owned(),
+                first_key.map(|it| it.key.expose().to_owned()),
+            ),
+            ConfigSource::ProviderKeys => {
+                let names: Vec<&str> = config
+                    .providers
+                    .iter()
+                    .map(|it| it.settings.name.as_str())
+                    .collect();
+                let mode = format!(
+                    "template config/providers.toml with {} provider{} from the environment ({})",
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", ")
+                );
+                // `${TURNOUT_API_KEY:-sk-turnout-local}`: the operator's own key or the
+                // documented local default; the person at the terminal needs it.
+                (mode, first_key.map(|it| it.key.expose().to_owned()))
+            }
+            ConfigSource::File(path) => (format!("config file {}", path.display()), None),
+        };
+        Self {
+            mode,
+            url: url.to_owned(),
+            client_key,
+            key_name,
+            model,
+        }
+    }
+
+    /// The demo's banner.
+    pub fn demo(url: &str) -> Self {
+        Self {
+            mode: "demo (mock providers on loopback, the demo catalog and prices)".to_owned(),
+            url: url.to_owned(),
+            client_key: Some(crate::demo::DEMO_KEY.to_owned()),
+            key_name: "demo".to_owned(),
+            model: "openai/gpt-5.1".to_owned(),
+        }
+    }
+
+    /// The text printed at start-up: mode, URL, client key and a curl line that works.
+    pub fn render(&self) -> String {
+        let url = &self.url;
+        let model = &self.model;
+        let (key_line, bearer) = match &self.client_key {
+            Some(key) => (format!("Client key: {key}"), key.clone()),
+            None => (
+                format!(
+                    "Client key: the `key` of [[keys]] \"{}\" in the config file (export it as TURNOUT_API_KEY for the line below)",
+                    self.key_name
+                ),
+                "$TURNOUT_API_KEY".to_owned(),
+            ),
+        };
+        format!(
+            r#"Turnout is listening on {url}
+Mode: {mode}
+{key_line}
+OpenAI-style base URL: {url}/api/v1
+Pages (sign in with the client key): {url}/ui
+
+Try it:
+  curl {url}/api/v1/chat/completions \
+    -H "Authorization: Bearer {bearer}" \
+    -H "Content-Type: application/json" \
+    -d '{{"model":"{model}","messages":[{{"role":"user","content":"Hello"}}]}}'
+"#,
+            mode = self.mode,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +267,25 @@ mod tests {
             assert!(model.endpoints.iter().all(|it| it.provider == "deepseek"));
         }
         assert_eq!(config.providers[0].settings.api_key.expose(), "sk-deepseek");
+    }
+
+    #[test]
+    fn the_template_banner_prints_its_key_and_providers() {
+        let env = env(&[("DEEPSEEK_API_KEY", "sk-deepseek")]);
+        let config = provider_keys_config(&env).unwrap();
+        let banner = Banner::new(&ConfigSource::ProviderKeys, &config, "http://127.0.0.1:9");
+        let text = banner.render();
+        assert!(
+            text.contains("1 provider from the environment (deepseek)"),
+            "{text}"
+        );
+        assert!(text.contains("Client key: sk-turnout-local"), "{text}");
+        assert!(text.contains("Bearer sk-turnout-local"), "{text}");
+        assert!(!text.contains("sk-deepseek"), "{text}");
+        let file = Banner::new(&ConfigSource::File("a.toml".into()), &config, "http://x");
+        let text = file.render();
+        assert!(text.contains("config file a.toml"), "{text}");
+        assert!(!text.contains("sk-turnout-local"), "{text}");
     }
 
     #[test]

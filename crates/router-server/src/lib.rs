@@ -5,19 +5,27 @@
 //! - [`config`]: the TOML config file, `${VAR}` expansion, validation into [`config::Config`].
 //! - [`records`]: generation records, written off the request path to an embedded store.
 //! - `app`: the shared state (config, provider clients) and the axum router.
-//! - `serve`: the listener, graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
-//! - `http1`: HTTP/1.1 connections: requests read, run and answered, keep-alive, timeouts.
+//! - `serve`: the listener, the connection cap, hyper's HTTP/1.1 and HTTP/2 connections (and
+//!   TLS), graceful shutdown and [`RunningServer`]; [`spawn`] starts a server.
 //! - `dispatch`: the service a connection runs: chat completions straight to their handler,
 //!   everything else through the axum router.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
 //! - `api`: the handlers (`chat`, `route`, `models`, `generation`, `key`, `health`).
 //! - `routing`: building a request's plan and picking its fallback policy.
+//! - `health_board`: every endpoint's live health, fed after each attempt, read by the planner.
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
+//! - `sticky`: sticky sessions: conversation pins, their store and the clock they expire on.
+//! - `front`: the Anthropic Messages, Responses and legacy completions formats, translated to
+//!   and from a chat exchange.
 //! - `ids`: generation ids.
 //! - `percent`: percent-encoding for header lists and query strings.
 //! - [`demo`]: the demo mode: mock providers and the demo catalog.
+//! - `metrics`: Prometheus metrics (`GET /metrics`).
+//! - `otlp`: OpenTelemetry spans over OTLP/HTTP (`telemetry.otlp_endpoint`).
+//! - `web`: the pages under `/ui` (sign-in, settings, activity, models).
+//! - `reload`: config hot reload (SIGHUP and file changes).
 //! - [`launch`]: where the config comes from at start-up (flags, `turnout.toml`, provider keys
 //!   in the environment, or the demo).
 
@@ -32,14 +40,26 @@ mod dispatch;
 mod error;
 mod execute;
 mod extract;
-mod http1;
+mod front;
+mod health_board;
 mod ids;
 pub mod launch;
 mod percent;
 mod receipt;
 mod routing;
 mod serve;
+mod sticky;
 mod stream;
 
+mod metrics;
+mod otlp;
+mod reload;
+mod web;
+
+pub use otlp::OtlpError;
+pub use reload::{ReloadError, Reloaded};
+pub use web::store::StoreError;
+
 pub use app::StartError;
-pub use serve::{RunningServer, spawn};
+pub use serve::{RunningServer, spawn, spawn_with_clock};
+pub use sticky::{Clock, ManualClock, StoreSetupError, SystemClock};

@@ -1,5 +1,11 @@
 //! The `router-server` binary: reads the arguments, builds the runtime for `--workers`, sets up
-//! logging, picks the config (see [`router_server::launch`]) and serves until Ctrl-C.
+//! logging, picks the config (see [`router_server::launch`]) and serves until SIGTERM or SIGINT
+//! (Ctrl-C).
+//!
+//! On the first signal the server stops accepting and gives requests and streams in flight
+//! `server.shutdown_grace_ms` to finish; streams still running then end with the error chunk
+//! and `data: [DONE]`, the generation records are flushed, and the process exits 0. A second
+//! signal exits at once, with status 1.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,8 +27,8 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// How long requests in flight may run after Ctrl-C.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long the demo's requests in flight may run after a signal.
+const DEMO_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Turnout: an OpenRouter-compatible LLM router for your own providers and keys.
 #[derive(Debug, Parser)]
@@ -70,27 +76,29 @@ fn runtime(workers: Option<u16>) -> tokio::runtime::Builder {
     builder
 }
 
-/// Serves until Ctrl-C.
+/// Serves until SIGTERM or SIGINT (SIGHUP reloads a config file).
 async fn serve(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    raise_file_limit();
     let env = |name: &str| std::env::var(name).ok();
     let default_file_exists = Path::new(launch::DEFAULT_CONFIG_FILE).is_file();
     let source =
         launch::choose_source(args.config.as_deref(), args.demo, default_file_exists, &env);
-    let config = match source {
+    let config = match &source {
         ConfigSource::Demo => {
             let demo = Demo::start(args.listen)
                 .await
                 .context("cannot start the demo")?;
+            say(&launch::Banner::demo(&demo.server().url()).render());
             say(&demo::instructions(&demo.server().url()));
             shutdown_signal().await;
-            return Ok(demo.shutdown(SHUTDOWN_GRACE).await?);
+            return Ok(demo.shutdown(DEMO_SHUTDOWN_GRACE).await?);
         }
-        ConfigSource::File(path) => router_server::config::load_file(&path)
+        ConfigSource::File(path) => router_server::config::load_file(path)
             .with_context(|| format!("cannot load {}", path.display()))?,
         ConfigSource::ProviderKeys => launch::provider_keys_config(&env)
             .context("cannot build a config from the provider keys in the environment")?,
@@ -100,32 +108,73 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.server.listen = listen;
     }
     let addr = config.server.listen;
+    let grace = config.server.edge.shutdown_grace;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let n_models = config.catalog.len();
-    let server = router_server::spawn(config, listener)
+    let url = format!("http://{}", listener.local_addr()?);
+    let banner = launch::Banner::new(&source, &config, &url);
+    let mut server = router_server::spawn(config, listener)
         .await
         .context("cannot start the server")?;
+    if let ConfigSource::File(path) = &source {
+        // SIGHUP or a change of the file reloads it.
+        server.watch_config(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    }
     tracing::info!(url = %server.url(), models = n_models, "Turnout is listening");
+    say(&banner.render());
     shutdown_signal().await;
-    Ok(server.shutdown(SHUTDOWN_GRACE).await?)
+    tokio::spawn(async {
+        shutdown_signal().await;
+        tracing::warn!("second signal: exiting at once");
+        std::process::exit(1);
+    });
+    server.shutdown(grace).await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-/// Resolves on Ctrl-C (or never, if the signal cannot be watched).
+/// Resolves on SIGTERM or SIGINT (or never, if neither can be watched).
 async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
     tracing::info!("shutting down");
 }
 
-#[expect(
-    clippy::print_stdout,
-    reason = "the demo's instructions are for the person at the terminal"
-)]
+/// Raises the soft limit on open files to the hard one: each client connection takes a file
+/// descriptor, and `server.max_connections` defaults to what the limit allows.
+fn raise_file_limit() {
+    #[cfg(unix)]
+    if let Err(err) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::debug!(error = %err, "cannot raise the open-file limit");
+    }
+}
+
+/// Prints `text` for the person at the terminal; a closed stdout is not an error worth dying for.
 fn say(text: &str) {
-    println!("{text}");
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
 }
 
 #[cfg(test)]

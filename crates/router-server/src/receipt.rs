@@ -17,11 +17,13 @@
 //! | `X-Turnout-Served-Model` | The model that answered (absent when none did). |
 //! | `X-Turnout-Served-Provider` | The provider that answered, by its slug (absent when none did). |
 //! | `X-Turnout-Fallback-Depth` | The answering model's position in the requested models, `0` for the primary (absent when none answered). |
+//! | `X-Turnout-Excluded` | Endpoints the plan left out before any call, `;`-separated: `model@provider=reason`, the reason a provider preference (`only`, `ignore`, `max_price`, `zdr`, `free`, …) or what the endpoint cannot take (`max_tokens`, `context_length`, `tools`, `require_parameters`, …). Absent when none was. |
 //! | `X-Turnout-Router` | `openrouter/auto` on an auto-routed request (whichever alias named it); absent otherwise. |
 //! | `X-Turnout-Auto-Task` | Auto-routed: the prompt's task type (`code`, `math`, `creative_writing`, …). |
 //! | `X-Turnout-Auto-Difficulty` | Auto-routed: the prompt's estimated difficulty, `0.00` to `1.00`. |
 //! | `X-Turnout-Auto-Language` | Auto-routed: the prompt's language (ISO 639-1). |
 //! | `X-Turnout-Auto-Tradeoff` | Auto-routed: the `cost_quality_tradeoff` used, `0` to `10`. |
+//! | `X-Turnout-Session` | What sticky routing did: `used`, `renewed`, `created`, `pending`, or `ignored; <reason>` (see [`crate::sticky`]). |
 //!
 //! On an auto-routed request the requested models are the router's ranked picks, and the
 //! generation record's `router` is `openrouter/auto`.
@@ -45,9 +47,11 @@ use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
+use crate::metrics::{Observation, StatusClass};
 use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
+use crate::sticky::{Session, X_SESSION};
 
 /// The requested models, comma-separated.
 pub(crate) const X_REQUESTED_MODELS: HeaderName =
@@ -61,6 +65,8 @@ pub(crate) const X_SERVED_PROVIDER: HeaderName =
     HeaderName::from_static("x-turnout-served-provider");
 /// The answering model's position among the requested models.
 pub(crate) const X_FALLBACK_DEPTH: HeaderName = HeaderName::from_static("x-turnout-fallback-depth");
+/// The endpoints left out before any call.
+pub(crate) const X_EXCLUDED: HeaderName = HeaderName::from_static("x-turnout-excluded");
 /// The router that chose the models (`openrouter/auto`).
 pub(crate) const X_ROUTER: HeaderName = HeaderName::from_static("x-turnout-router");
 /// The Auto Router's task type.
@@ -112,6 +118,10 @@ pub(crate) struct Receipt {
     /// The request ran to its end (an answer or an error was sent); otherwise the client went
     /// away and the record says `cancelled`.
     finished: bool,
+    /// What stickiness did (`X-Turnout-Session`, the record's `session_id`).
+    session: Option<Session>,
+    /// The HTTP status answered (a committed stream's `200` by default).
+    status: u16,
 }
 
 /// What the attempt that answered produced.
@@ -152,10 +162,37 @@ impl Receipt {
             auto: route.auto,
             streamed,
             prompt_tokens_estimate: route.prompt_tokens_estimate,
-            attempts: AttemptLog::default(),
+            attempts: AttemptLog::with_excluded(route.plan.excluded.clone()),
             served: None,
             finished: false,
+            session: None,
+            status: 200,
         }
+    }
+
+    /// The request's sticky session; `pin_applied` says whether its pin went first in the plan.
+    pub(crate) fn start_session(&mut self, mut session: Session, pin_applied: bool) {
+        session.planned(pin_applied);
+        self.session = Some(session);
+    }
+
+    /// The request ended: renew, create or leave its pin (see [`crate::sticky`]).
+    pub(crate) async fn settle_session(&mut self) {
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let served = self.served.as_ref().map(|served| {
+            let success = served.finish_reason != Some(FinishReason::Error);
+            (served.attempt, success)
+        });
+        let cached_tokens = self
+            .served
+            .as_ref()
+            .and_then(|served| served.usage)
+            .map_or(0, |usage| usage.cached_tokens);
+        session
+            .settle(self.app.sticky(), served, cached_tokens)
+            .await;
     }
 
     /// The requested models, in plan order.
@@ -165,6 +202,9 @@ impl Receipt {
 
     /// `attempt` answered (a complete response, or a stream's first output).
     pub(crate) fn answered(&mut self, attempt: Attempt) {
+        if let Some(session) = &mut self.session {
+            session.answered(&attempt);
+        }
         self.served = Some(Served {
             attempt,
             time_to_first_token: self.arrived.elapsed(),
@@ -217,6 +257,11 @@ impl Receipt {
         (usage, cost)
     }
 
+    /// The response has HTTP status `status` (for the metrics' status class).
+    pub(crate) fn responded(&mut self, status: u16) {
+        self.status = status;
+    }
+
     /// The request ran to its end: its record is not `cancelled`.
     pub(crate) fn finish(&mut self) {
         self.finished = true;
@@ -259,6 +304,24 @@ impl Receipt {
                 .position(|it| *it == served.attempt.model)
                 .unwrap_or_default();
             headers.insert(X_FALLBACK_DEPTH, HeaderValue::from(depth));
+        }
+        if !self.attempts.excluded().is_empty() {
+            let mut excluded = String::with_capacity(48 * self.attempts.excluded().len());
+            for (idx, it) in self.attempts.excluded().iter().enumerate() {
+                if idx > 0 {
+                    excluded.push(';');
+                }
+                let model = catalog.model(it.model);
+                push_encoded(&mut excluded, &model.id);
+                excluded.push('@');
+                push_encoded(&mut excluded, &model.endpoint(it.endpoint).provider);
+                excluded.push('=');
+                excluded.push_str(it.reason.code());
+            }
+            insert_string(headers, X_EXCLUDED, excluded);
+        }
+        if let Some(session) = &self.session {
+            headers.insert(X_SESSION, session.header_value());
         }
         if let Some(auto) = &self.auto {
             insert_string(
@@ -354,6 +417,8 @@ impl Receipt {
             cancelled: !self.finished,
             router: self.auto.map(|_| AUTO_ROUTER_ID.to_owned()),
             upstream_id: None,
+            session_id: self.session.as_ref().map(|it| it.id.clone()),
+            cache_savings_usd: 0.0,
         };
         let Some(served) = &self.served else {
             return record;
@@ -383,6 +448,7 @@ impl Receipt {
         record.prompt_tokens = usage.prompt_tokens;
         record.completion_tokens = usage.completion_tokens;
         record.cached_tokens = usage.cached_tokens;
+        record.cache_savings_usd = cache_savings(&target.endpoint.pricing, &usage);
         record.reasoning_tokens = usage.reasoning_tokens;
         record.cost_usd = cost.total;
         record.time_to_first_token_ms = Some(millis(served.time_to_first_token));
@@ -395,12 +461,62 @@ impl Receipt {
     }
 }
 
+impl Receipt {
+    /// Reports the finished request to the metrics.
+    fn observe(&self, record: &GenerationRecord) {
+        let attempts = self.attempts.records();
+        let interrupted = self
+            .served
+            .as_ref()
+            .and_then(|_| attempts.last())
+            .and_then(|it| it.failure);
+        let abort = match (self.streamed, self.finished, interrupted) {
+            (true, false, _) => Some("client_gone"),
+            (true, true, Some(failure)) => Some(failure.error_type),
+            _ => None,
+        };
+        let status = if self.finished {
+            StatusClass::of(self.status)
+        } else {
+            StatusClass::Cancelled
+        };
+        self.app.metrics().observe(&Observation {
+            model: self
+                .served
+                .as_ref()
+                .map(|it| it.attempt.model)
+                .or_else(|| self.requested.first().copied()),
+            status,
+            duration: self.arrived.elapsed().as_secs_f64(),
+            ttft: self
+                .served
+                .as_ref()
+                .map(|it| it.time_to_first_token.as_secs_f64()),
+            tokens: (record.prompt_tokens, record.completion_tokens),
+            cost: record.cost_usd,
+            attempts,
+            catalog: self.app.catalog(),
+            abort,
+        });
+        if let Some(otlp) = self.app.metrics().telemetry().otlp() {
+            otlp.export(record);
+        }
+    }
+}
+
 impl Drop for Receipt {
     /// Queues the generation record (never blocks).
     fn drop(&mut self) {
         let record = self.record();
+        self.observe(&record);
         self.app.records().record(record);
     }
+}
+
+/// What reading `usage.cached_tokens` from the cache saved against the prompt price.
+fn cache_savings(pricing: &router_core::catalog::Pricing, usage: &Usage) -> f64 {
+    let read_price = pricing.cache_read.unwrap_or(pricing.prompt);
+    (usage.cached_tokens as f64 * (pricing.prompt - read_price)).max(0.0)
 }
 
 /// The model ids of `models`.
@@ -477,6 +593,7 @@ mod tests {
             max_output: None,
             supported_parameters: Vec::new(),
             capabilities: Default::default(),
+            traits: Default::default(),
         };
         let catalog = Catalog::new(vec![Model {
             id: "a/b,c@d".to_owned(),

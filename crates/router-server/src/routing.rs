@@ -9,13 +9,19 @@
 //! - **auto**: `model` (or, without `model`, the first of `models`) is one of
 //!   `routing.auto.alias` (default `openrouter/auto`). The Auto Router's settings are layered
 //!   field by field: the request's `auto-router` plugin (unless it says `enabled: false`), else
-//!   the client key's `auto_router` defaults, else `[routing.auto]`, else the built-in defaults.
+//!   the key's settings saved on the pages, else the client key's `auto_router` defaults, else
+//!   `[routing.auto]`, else the built-in defaults.
 //!   The prompt is analysed with the configured quality profile, the catalog's models are
 //!   filtered by the patterns and ranked by the dial, and the top `routing.auto.top_k` picks
 //!   become the plan: the primary, then its fallbacks, each on its endpoints in configured
 //!   order. With `pin_model`, the model of the last assistant message (when the patterns permit
 //!   it) goes first. A client's `models` list is ignored: the router's picks are the fallbacks,
 //!   and the `models` cap does not apply to them.
+//!
+//! Every plan applies the request's `provider` preferences over the client key's
+//! (`provider = { … }` of its `[[keys]]` entry), the live health of the endpoints
+//! ([`crate::health_board`]) and, without `order` or `sort`, price-weighted load balancing drawn
+//! with a fresh random seed ([`router_core::plan::build_with`]).
 //!
 //! The fallback policy is the request's `fallback_policy`, else the client key's, else
 //! OpenRouter's "any error falls back" (which is the key's default). The executors
@@ -33,11 +39,14 @@ use router_core::auto::settings::{AutoPlugin, AutoSettings, SettingsError};
 use router_core::catalog::ModelIdx;
 use router_core::fallback::FallbackPolicy;
 use router_core::patterns::PatternError;
-use router_core::plan::{self, Plan, PlanError, PlanOptions, PlanRequest};
+use router_core::plan::{self, Plan, PlanError, PlanOptions, PlanRequest, Selection};
+use router_core::provider::{PreferenceError, Preferences};
 use router_core::request::ChatRequest;
+use router_session::PinnedRoute;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::sticky;
 
 /// The router id reported for auto-routed requests (the receipt's `X-Turnout-Router`, the
 /// generation record's `router`), whichever alias the client used.
@@ -55,6 +64,8 @@ pub(crate) struct Route {
     pub(crate) prompt_tokens_estimate: u32,
     /// What the Auto Router saw, for an auto-routed request.
     pub(crate) auto: Option<AutoSummary>,
+    /// Whether the conversation's pinned route was put first (see [`crate::sticky`]).
+    pub(crate) pin_applied: bool,
 }
 
 /// The Auto Router's analysis of a request, as the route receipt reports it.
@@ -114,6 +125,8 @@ pub(crate) struct AutoDecision<'a> {
 pub(crate) enum Layer {
     /// The request's `auto-router` plugin.
     Request,
+    /// The key's settings saved on the pages (Settings > Plugins > Auto Router).
+    Saved,
     /// The client key's `auto_router` defaults.
     Key,
     /// `[routing.auto]`.
@@ -167,15 +180,20 @@ pub(crate) enum RouteError {
     /// The Auto Router is named after the primary position of `models` (400).
     #[error("`{0}` (the Auto Router) can only be the primary model: name it in `model`")]
     RouterNotPrimary(String),
+    /// A `provider` member has the wrong type or value (400).
+    #[error(transparent)]
+    Provider(#[from] PreferenceError),
 }
 
-/// The route of `request`, made with `auth`'s key.
+/// The route of `request`, made with `auth`'s key, with the conversation's pinned route (if
+/// any and if the request allows it) first.
 pub(crate) fn route(
     app: &AppState,
     request: &ChatRequest<'_>,
     auth: ClientAuth,
+    pinned: Option<PinnedRoute>,
 ) -> Result<Route, RouteError> {
-    plan(app, request, auth).map(|planned| planned.route)
+    plan_with(app, request, auth, pinned).map(|planned| planned.route)
 }
 
 /// The route of `request` with what it was made from (see the module docs).
@@ -184,9 +202,32 @@ pub(crate) fn plan<'a>(
     request: &ChatRequest<'_>,
     auth: ClientAuth,
 ) -> Result<Planned<'a>, RouteError> {
+    plan_with(app, request, auth, None)
+}
+
+/// [`plan`], with a conversation's pinned route first when the plan has it (for the Auto
+/// Router: when its model is allowed and can take the request).
+fn plan_with<'a>(
+    app: &'a AppState,
+    request: &ChatRequest<'_>,
+    auth: ClientAuth,
+    pinned: Option<PinnedRoute>,
+) -> Result<Planned<'a>, RouteError> {
     let policy = request
         .fallback_policy
         .unwrap_or(app.key(auth.key_idx).fallback_policy);
+    let key_preferences = &app.key(auth.key_idx).provider;
+    let preferences = match request.provider {
+        Some(raw) => Cow::Owned(Preferences::parse(raw.get())?.over(key_preferences)),
+        None => Cow::Borrowed(key_preferences),
+    };
+    let selection = Selection {
+        preferences: &preferences,
+        parameters: &request.passthrough,
+        health: app.health(),
+        seed: fastrand::u64(..),
+        load_balance: app.config().routing.load_balance,
+    };
     let aliases = &app.config().routing.auto.aliases;
     let is_alias = |id: &str| aliases.iter().any(|it| it == id);
     let mut named = request
@@ -195,7 +236,7 @@ pub(crate) fn plan<'a>(
         .chain(request.models.iter())
         .map(|it| it.as_ref());
     if named.next().is_some_and(is_alias) {
-        return auto_plan(app, request, auth, policy);
+        return auto_plan(app, request, auth, policy, &selection, pinned);
     }
     if let Some(alias) = named.find(|it| is_alias(it)) {
         return Err(RouteError::RouterNotPrimary(alias.to_owned()));
@@ -205,7 +246,8 @@ pub(crate) fn plan<'a>(
         ..PlanOptions::default()
     };
     let plan_request = PlanRequest::from_chat(request, options);
-    let plan = plan::build(app.catalog(), &plan_request)?;
+    let mut plan = plan::build_with(app.catalog(), &plan_request, &selection)?;
+    let pin_applied = pinned.is_some_and(|pin| sticky::put_first(&mut plan, pin));
     let kind = if request.models.is_empty() {
         ModelKind::Explicit
     } else {
@@ -217,6 +259,7 @@ pub(crate) fn plan<'a>(
             policy,
             prompt_tokens_estimate: plan_request.features.prompt_tokens_estimate,
             auto: None,
+            pin_applied,
         },
         kind,
         auto: None,
@@ -229,6 +272,8 @@ fn auto_plan<'a>(
     request: &ChatRequest<'_>,
     auth: ClientAuth,
     policy: FallbackPolicy,
+    providers: &Selection<'_>,
+    sticky: Option<PinnedRoute>,
 ) -> Result<Planned<'a>, RouteError> {
     let catalog = app.catalog();
     let profile = app.profile();
@@ -239,9 +284,20 @@ fn auto_plan<'a>(
         Some(it) if it.enabled == Some(false) => (None, PluginUse::Disabled),
         Some(it) => (Some(it), PluginUse::Applied),
     };
-    let key_layer = app.key(auth.key_idx).auto_router.as_ref();
+    let configured = app.key(auth.key_idx).auto_router.as_ref();
+    // The key's settings saved on the pages go over the key's config defaults.
+    let saved = app.settings().saved(&app.key(auth.key_idx).name);
+    let layered = saved
+        .as_deref()
+        .map(|it| crate::web::store::layer(it, configured));
+    let key_layer = layered.as_ref().or(configured);
     let settings = AutoSettings::resolve(request_layer, key_layer, &config.defaults);
-    let sources = SettingSources::of([request_layer, key_layer, Some(&config.defaults)]);
+    let sources = SettingSources::of([
+        request_layer,
+        saved.as_deref(),
+        configured,
+        Some(&config.defaults),
+    ]);
     let filter = settings.filter()?;
 
     let features = request.features();
@@ -263,9 +319,28 @@ fn auto_plan<'a>(
     } else {
         None
     };
-    let mut picks: Vec<ModelIdx> = Vec::with_capacity(config.top_k);
-    picks.extend(pinned);
-    picks.extend(selection.picks.iter().filter(|it| Some(**it) != pinned));
+    // A conversation's pinned model comes first while the patterns allow it and its pinned
+    // endpoint can take the request; `pin_model` then ranks second.
+    let sticky = sticky.filter(|pin| {
+        let model = catalog.model(pin.model);
+        let check = PlanRequest {
+            model: None,
+            models: &[],
+            features,
+            options: PlanOptions::default(),
+        };
+        filter.permits(&model.id)
+            && check
+                .endpoint_rejection(model.endpoint(pin.endpoint))
+                .is_none()
+    });
+    let mut picks: Vec<ModelIdx> = Vec::with_capacity(config.top_k + 1);
+    let ranked = sticky.map(|pin| pin.model).into_iter().chain(pinned);
+    for model in ranked.chain(selection.picks.iter().copied()) {
+        if !picks.contains(&model) {
+            picks.push(model);
+        }
+    }
     picks.truncate(config.top_k.max(1));
     let ids: Vec<&str> = picks
         .iter()
@@ -286,7 +361,8 @@ fn auto_plan<'a>(
             ..PlanOptions::default()
         },
     };
-    let plan = plan::build(catalog, &plan_request)?;
+    let mut plan = plan::build_with(catalog, &plan_request, providers)?;
+    let pin_applied = sticky.is_some_and(|pin| sticky::put_first(&mut plan, pin));
     let summary = AutoSummary {
         task: analysis.task,
         difficulty: analysis.difficulty,
@@ -299,6 +375,7 @@ fn auto_plan<'a>(
             policy,
             prompt_tokens_estimate: features.prompt_tokens_estimate,
             auto: Some(summary),
+            pin_applied,
         },
         kind: ModelKind::Auto,
         auto: Some(AutoDecision {
@@ -319,6 +396,7 @@ impl Layer {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Layer::Request => "request",
+            Layer::Saved => "saved",
             Layer::Key => "key",
             Layer::Global => "global",
             Layer::Default => "default",
@@ -327,12 +405,12 @@ impl Layer {
 }
 
 impl SettingSources {
-    /// The first layer that sets each field, of `[request, key, global]`.
-    fn of(layers: [Option<&AutoPlugin>; 3]) -> Self {
+    /// The first layer that sets each field, of `[request, saved, key, global]`.
+    pub(crate) fn of(layers: [Option<&AutoPlugin>; 4]) -> Self {
         let first = |set: &dyn Fn(&AutoPlugin) -> bool| {
             layers
                 .iter()
-                .zip([Layer::Request, Layer::Key, Layer::Global])
+                .zip([Layer::Request, Layer::Saved, Layer::Key, Layer::Global])
                 .find_map(|(plugin, layer)| plugin.filter(|it| set(it)).map(|_| layer))
                 .unwrap_or(Layer::Default)
         };

@@ -36,7 +36,7 @@
 //! response: an error, or a non-streaming answer) or commits through its [`Sink`]; a committed
 //! response's body ([`EventBody`]) keeps polling the same future while it hands out events. So
 //! no task is spawned and nothing is parsed twice, and when the client disconnects, the
-//! connection ([`crate::http1`]) drops the body, which drops the exchange and with it the upstream [`ChunkStream`]: the upstream
+//! connection (hyper, in [`crate::serve`]) drops the body, which drops the exchange and with it the upstream [`ChunkStream`]: the upstream
 //! call is cancelled at once.
 
 use std::collections::VecDeque;
@@ -231,6 +231,7 @@ pub(crate) async fn run(
     sink: &mut Sink,
     receipt: &mut Receipt,
 ) -> Result<(), Abort> {
+    let mut cutoff = std::pin::pin!(app.stopping().cutoff());
     let period = app.config().server.keepalive_interval;
     let mut keepalive = tokio::time::interval_at((Instant::now() + period).into(), period);
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -251,14 +252,19 @@ pub(crate) async fn run(
         let generation = generation(stamp, &target);
         let prefix = ChunkPrefix::new(&generation);
         let deadline = started + target.provider.first_token_timeout;
-        let first = tokio::time::timeout_at(
+        let opened = tokio::time::timeout_at(
             deadline.into(),
             open(&target, request, &prefix, &mut keepalive, sink),
-        )
-        .await
-        .unwrap_or_else(|_elapsed| Ok(Err(first_token_timeout(&target))))?;
+        );
+        let first = tokio::select! {
+            biased;
+            first = opened => first.unwrap_or_else(|_elapsed| Ok(Err(first_token_timeout(&target))))?,
+            () = &mut cutoff => return cut_off(app, stamp, receipt, sink).await,
+        };
         match first {
             Ok((upstream, held)) => {
+                app.health()
+                    .answered(attempt.model, attempt.endpoint, started.elapsed(), None);
                 receipt.attempts.answered(*attempt, started);
                 receipt.answered(*attempt);
                 sink.update_headers(receipt);
@@ -270,6 +276,7 @@ pub(crate) async fn run(
                 return Ok(relay.run(upstream, held, sink, receipt).await?);
             }
             Err(err) => {
+                app.health().failed(attempt.model, attempt.endpoint, &err);
                 let class = receipt.attempts.failed(*attempt, err, started);
                 if !route.policy.should_fall_back(class) {
                     break;
@@ -278,6 +285,26 @@ pub(crate) async fn run(
         }
     }
     let err = receipt.attempts.take_error(app);
+    match receipt.attempts.last_call() {
+        Some(attempt) if sink.is_committed() => {
+            let target = app.target(&attempt);
+            let mut event = err.to_sse_chunk(&generation(stamp, &target), None);
+            event.extend_from_slice(render::DONE);
+            Ok(sink.send(event.into()).await?)
+        }
+        _ => Err(Abort::Rejected(err)),
+    }
+}
+
+/// The server stopped and its grace period is over before this stream had output: the error
+/// chunk and `[DONE]` if the `200` went out already (keep-alive comments), else a 503.
+async fn cut_off(
+    app: &AppState,
+    stamp: &GenerationStamp,
+    receipt: &mut Receipt,
+    sink: &mut Sink,
+) -> Result<(), Abort> {
+    let err = ApiError::ShuttingDown;
     match receipt.attempts.last_call() {
         Some(attempt) if sink.is_committed() => {
             let target = app.target(&attempt);
@@ -412,8 +439,27 @@ impl Relay<'_> {
             return sink.send(self.finish(held.events, receipt).into()).await;
         }
         sink.send(held.events.into()).await?;
+        let mut cutoff = std::pin::pin!(self.app.stopping().cutoff());
         loop {
-            match upstream.next().await {
+            let next = tokio::select! {
+                biased;
+                next = upstream.next() => next,
+                () = &mut cutoff => {
+                    // The server stopped and the grace period is over: end with the error chunk.
+                    drop(upstream);
+                    receipt.saw_finish(FinishReason::Error);
+                    receipt.bill();
+                    let requested = receipt::model_ids(self.app, receipt.requested());
+                    let routing = ModelRouting {
+                        requested: &requested,
+                        actual: self.generation.model,
+                    };
+                    let mut event = ApiError::ShuttingDown.to_sse_chunk(&self.generation, Some(routing));
+                    event.extend_from_slice(render::DONE);
+                    return sink.send(event.into()).await;
+                }
+            };
+            match next {
                 Some(Ok(chunk)) => {
                     if let Some(usage) = chunk.usage {
                         receipt.saw_usage(usage);

@@ -17,8 +17,6 @@
 //! - `transport`: the pooled HTTP client under it: reqwest for `https://` (TLS, proxies), hyper's
 //!   pooled client directly for plain `http://`, behind one response type; bodies read in
 //!   network chunks, or whole up to `max_response_bytes`.
-//! - [`h1`]: HTTP/1.1 body framing ([`h1::BodyDecoder`]) and header readers, kept for the
-//!   server's request bodies.
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
@@ -46,7 +44,6 @@ mod exchange;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gemini;
-pub mod h1;
 mod openai_compat;
 pub mod replay;
 pub mod sse;

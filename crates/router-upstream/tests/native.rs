@@ -65,6 +65,7 @@ fn endpoint(model: &str) -> Endpoint {
         max_output: Some(8192),
         supported_parameters: Vec::new(),
         capabilities: router_core::catalog::Capabilities::default(),
+        traits: Default::default(),
     }
 }
 

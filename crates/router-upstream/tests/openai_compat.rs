@@ -71,6 +71,7 @@ fn endpoint(model: &str) -> router_core::catalog::Endpoint {
         max_output: None,
         supported_parameters: Vec::new(),
         capabilities: router_core::catalog::Capabilities::default(),
+        traits: Default::default(),
     }
 }
 

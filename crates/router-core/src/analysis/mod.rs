@@ -3,15 +3,19 @@
 //!
 //! [`analyze`] is pure and deterministic and reads only bounded windows of the conversation (the
 //! head and tail of the last user turn, the start of the system prompt, the tails of earlier
-//! turns), so it takes microseconds whatever the conversation's length. The rules live in
-//! [`task`], [`difficulty`] and [`language`]; the learned part, whose weights come from a quality
-//! profile, in [`classifier`]; the hashed n-gram features in [`features`].
+//! turns), so it takes microseconds whatever the conversation's length. The task type comes from
+//! the trained classifier in [`task_model`] (weights shipped with the crate) over the static
+//! embedding of [`embed`], the hashed n-grams of [`features`] and the keyword rules of [`task`];
+//! difficulty and language are rules ([`difficulty`], [`language`]). The profile's own learned
+//! part ([`classifier`]: clusters and nearest labelled examples) feeds quality estimates.
 
 pub mod classifier;
 pub mod difficulty;
+pub mod embed;
 pub mod features;
 pub mod language;
 pub mod task;
+pub mod task_model;
 
 use std::borrow::Cow;
 
@@ -141,6 +145,8 @@ pub struct Analysis {
     /// The prompt's hashed n-gram features as the profile weighs them (IDF, unit length): the
     /// input of the profile's per-model predictors.
     pub features: SparseVector,
+    /// The prompt's static embedding ([`embed`]), at unit length.
+    pub embedding: Vec<f32>,
 }
 
 /// Bytes of the last user turn read from its start and from its end.
@@ -175,10 +181,13 @@ pub fn analyze(
     }
     let plain: Vec<Window<'_>> = windows.iter().map(|it| it.0).collect();
     let mut features = features::hash_features(&plain, classifier.bits());
-    classifier.weigh(&mut features);
     let rule_prior = rules.probabilities();
-    let classification = classifier.classify(&features, &rule_prior);
-    let task_scores = classification.task_scores;
+    let input = model_input(&plain, &features, classifier.bits(), rule_prior);
+    let model_scores = task_model::builtin().map(|model| model.probabilities(&input));
+    classifier.weigh(&mut features);
+    let classification =
+        classifier.classify(&features, model_scores.as_ref().unwrap_or(&rule_prior));
+    let task_scores = model_scores.unwrap_or(classification.task_scores);
     let task = TaskType::ALL
         .into_iter()
         .max_by(|a, b| {
@@ -201,6 +210,51 @@ pub fn analyze(
         clusters: classification.clusters,
         neighbours: classification.neighbours,
         features,
+        embedding: input.embedding,
+    }
+}
+
+/// The task classifier's input from the windows, their raw n-grams at `raw_bits` and the rules'
+/// prior.
+fn model_input(
+    windows: &[Window<'_>],
+    raw: &SparseVector,
+    raw_bits: u8,
+    rules: TaskScores,
+) -> task_model::TaskInput {
+    let embedding = embed::embedder().embed(windows);
+    let ngrams = match task_model::builtin() {
+        Some(model) if model.bits() <= raw_bits => task_model::fold(raw, model.bits()),
+        Some(model) => task_model::fold(
+            &features::hash_features(windows, model.bits()),
+            model.bits(),
+        ),
+        None => SparseVector::default(),
+    };
+    task_model::TaskInput {
+        embedding,
+        ngrams,
+        rules,
+    }
+}
+
+/// What the task classifier reads of a conversation, with its n-grams folded to `bits` slots:
+/// training uses it to featurize labelled prompts exactly as routing does.
+pub fn task_input(conversation: &Conversation<'_>, bits: u8) -> task_model::TaskInput {
+    let windows = windows(conversation);
+    let mut rules = RuleScores::default();
+    let mut lowered = Vec::new();
+    for (window, is_last) in &windows {
+        lowered.clear();
+        lowered.extend(window.text.bytes().map(|b| b.to_ascii_lowercase()));
+        task::scan(&lowered, window.weight, *is_last, &mut rules);
+    }
+    let plain: Vec<Window<'_>> = windows.iter().map(|it| it.0).collect();
+    let raw = features::hash_features(&plain, bits);
+    task_model::TaskInput {
+        embedding: embed::embedder().embed(&plain),
+        ngrams: task_model::fold(&raw, bits),
+        rules: rules.probabilities(),
     }
 }
 

@@ -11,8 +11,10 @@
 //!
 //! [`route`] does all three. The layout: [`settings`] (plugin fields and layering), [`dial`]
 //! (lambda of the dial), [`profile`] (the quality profile, data not code), [`select`] (candidates,
-//! scores, picks) and [`explain`] (the explanation returned by `POST /api/v1/route`).
+//! scores, picks), [`explain`] (the explanation returned by `POST /api/v1/route`) and [`coverage`]
+//! (the catalog models a profile does not know, for the start-up warning).
 
+pub mod coverage;
 pub mod dial;
 pub mod explain;
 pub mod profile;

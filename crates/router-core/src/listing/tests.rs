@@ -21,6 +21,7 @@ fn model(id: &str, created: u64, prompt: f64, context_length: u32, parameters: &
             max_output: None,
             supported_parameters: parameters.iter().map(|it| (*it).to_owned()).collect(),
             capabilities: Capabilities::default(),
+            traits: Default::default(),
         }],
     }
 }
@@ -160,4 +161,38 @@ fn bad_pages_name_the_parameter() {
         };
         assert_eq!(err.message, expected);
     }
+}
+
+#[test]
+fn speed_sorts_use_measurements_before_configured_values() {
+    let mut fast = model("a/fast", 0, 1e-6, 8_000, &[]);
+    fast.endpoints[0].traits.throughput = Some(90.0);
+    fast.endpoints[0].traits.latency = Some(0.9);
+    let mut slow = model("b/slow", 0, 1e-6, 8_000, &[]);
+    slow.endpoints[0].traits.throughput = Some(10.0);
+    slow.endpoints[0].traits.latency = Some(0.1);
+    let unknown = model("c/unknown", 0, 1e-6, 8_000, &[]);
+    let catalog = Catalog::new(vec![unknown, slow, fast]).unwrap();
+    let query = |sort| ListingQuery::parse(None, None, Some(sort), None, None).unwrap();
+    let by_throughput = query("throughput-high-to-low");
+    assert_eq!(
+        ids(&by_throughput.select(&catalog, &[])),
+        ["a/fast", "b/slow", "c/unknown"]
+    );
+    assert_eq!(
+        ids(&query("latency-low-to-high").select(&catalog, &[])),
+        ["b/slow", "a/fast", "c/unknown"]
+    );
+    // A measurement wins over the configuration.
+    let measured = |model: ModelIdx| match model.0 {
+        1 => Speed {
+            throughput: Some(500.0),
+            latency: None,
+        },
+        _ => Speed::default(),
+    };
+    assert_eq!(
+        ids(&by_throughput.select_measured(&catalog, &[], measured)),
+        ["b/slow", "a/fast", "c/unknown"]
+    );
 }

@@ -113,6 +113,33 @@ struct AssistantMessage<'a> {
     reasoning: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCall<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_details: Option<[ReasoningDetail<'a>; 1]>,
+}
+
+/// A signed `reasoning.text` piece of `reasoning_details`, as OpenRouter sends Anthropic's.
+#[derive(Serialize)]
+struct ReasoningDetail<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature: Option<&'static str>,
+    format: &'static str,
+    index: u32,
+}
+
+impl<'a> ReasoningDetail<'a> {
+    fn new(text: Option<&'a str>, signature: Option<&'static str>) -> Self {
+        Self {
+            kind: "reasoning.text",
+            text,
+            signature,
+            format: "anthropic-claude-v1",
+            index: 0,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -163,6 +190,8 @@ struct Delta<'a> {
     reasoning: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCall<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_details: Option<[ReasoningDetail<'a>; 1]>,
 }
 
 impl Answer<'_> {
@@ -219,8 +248,14 @@ pub(super) fn completion_response(answer: &Answer<'_>) -> Response {
                     None => Some(answer.reply),
                 },
                 refusal: None,
-                reasoning: answer.reasoning,
                 tool_calls,
+                reasoning: answer.reasoning,
+                reasoning_details: answer.reasoning.map(|text| {
+                    [ReasoningDetail::new(
+                        Some(text),
+                        Some(crate::REASONING_SIGNATURE),
+                    )]
+                }),
             },
             logprobs: None,
             finish_reason: answer.finish_reason(),
@@ -251,17 +286,31 @@ pub(super) fn stream_response(
 ) -> Response {
     let mut frames = Vec::new();
     if let Some(reasoning) = answer.reasoning {
-        let choice = [ChunkChoice {
+        let text = [ChunkChoice {
             index: 0,
             delta: Delta {
                 role: Some("assistant"),
                 reasoning: Some(reasoning),
+                reasoning_details: Some([ReasoningDetail::new(Some(reasoning), None)]),
                 ..Delta::default()
             },
             logprobs: None,
             finish_reason: None,
         }];
-        frames.push(Frame::Content(sse_event(&answer.chunk(&choice, None))));
+        frames.push(Frame::Content(sse_event(&answer.chunk(&text, None))));
+        let signature = [ChunkChoice {
+            index: 0,
+            delta: Delta {
+                reasoning_details: Some([ReasoningDetail::new(
+                    None,
+                    Some(crate::REASONING_SIGNATURE),
+                )]),
+                ..Delta::default()
+            },
+            logprobs: None,
+            finish_reason: None,
+        }];
+        frames.push(Frame::Content(sse_event(&answer.chunk(&signature, None))));
     }
     match answer.tool_call {
         Some((name, arguments)) => {
@@ -270,8 +319,6 @@ pub(super) fn stream_response(
                 index: 0,
                 delta: Delta {
                     role: Some("assistant"),
-                    content: None,
-                    reasoning: None,
                     tool_calls: Some([ToolCall {
                         index: Some(0),
                         id: Some(&tool_call_id),
@@ -281,6 +328,7 @@ pub(super) fn stream_response(
                             arguments: "",
                         },
                     }]),
+                    ..Delta::default()
                 },
                 logprobs: None,
                 finish_reason: None,
@@ -321,8 +369,7 @@ pub(super) fn stream_response(
                         // The first chunk also says who speaks, as OpenAI's do.
                         role: first.then_some("assistant"),
                         content: Some(&word_with_space),
-                        reasoning: None,
-                        tool_calls: None,
+                        ..Delta::default()
                     },
                     logprobs: None,
                     finish_reason: None,

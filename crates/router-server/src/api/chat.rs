@@ -26,13 +26,28 @@ use crate::extract::ChatBody;
 use crate::ids::GenerationStamp;
 use crate::receipt::{self, Receipt};
 use crate::routing;
+use crate::sticky::{Session, SessionHeader};
 use crate::stream::{self, Abort, Finished, Sink};
 
 /// The chat completions handler.
 pub(crate) async fn completions(
     State(app): State<AppState>,
     auth: ClientAuth,
+    SessionHeader(session_header): SessionHeader,
     ChatBody(body): ChatBody,
+) -> Response {
+    exchange(app, auth, session_header, body).await
+}
+
+/// One chat exchange for an authenticated client: `body` is a chat completions request, the
+/// answer is OpenRouter's (a JSON body, or an SSE stream for `stream: true`). The other request
+/// formats ([`crate::front`]) run the same exchange on the body they translated, and render its
+/// answer in their own shape.
+pub(crate) async fn exchange(
+    app: AppState,
+    auth: ClientAuth,
+    session_header: Option<HeaderValue>,
+    body: Bytes,
 ) -> Response {
     let arrived = Instant::now();
     let stamp = GenerationStamp::new();
@@ -46,10 +61,18 @@ pub(crate) async fn completions(
             stamp,
             arrived,
             generation_id: generation_id.clone(),
+            session_header,
         }
         .run(body, sink),
     );
     stream::respond(exchange, committed, generation_id).await
+}
+
+/// The response to a request refused before it was routed, counted under `model="other"`.
+fn rejected(app: &AppState, err: ApiError) -> Response {
+    let response = err.into_response();
+    app.metrics().rejected(response.status().as_u16());
+    response
 }
 
 /// What one exchange knows before the body is parsed.
@@ -59,6 +82,8 @@ struct Exchange {
     stamp: GenerationStamp,
     arrived: Instant,
     generation_id: HeaderValue,
+    /// The `x-session-id` header, if any.
+    session_header: Option<HeaderValue>,
 }
 
 impl Exchange {
@@ -67,11 +92,16 @@ impl Exchange {
         let app = &self.app;
         let request = match ChatRequest::parse(&body) {
             Ok(request) => request,
-            Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+            Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
-        let route = match routing::route(app, &request, self.auth) {
+        let session =
+            match Session::start(app, &request, self.session_header.as_ref(), self.auth).await {
+                Ok(session) => session,
+                Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+            };
+        let route = match routing::route(app, &request, self.auth, session.pin()) {
             Ok(route) => route,
-            Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
+            Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
         let mut receipt = Receipt::new(
             app,
@@ -81,11 +111,13 @@ impl Exchange {
             &route,
             request.stream,
         );
+        receipt.start_session(session, route.pin_applied);
         let mut response = if request.stream {
             let res =
                 stream::run(app, &request, &route, &self.stamp, &mut sink, &mut receipt).await;
             match res {
                 Ok(()) => {
+                    receipt.settle_session().await;
                     receipt.finish();
                     return Finished::Streamed;
                 }
@@ -99,9 +131,11 @@ impl Exchange {
                 Err(err) => err.into_response(),
             }
         };
+        receipt.settle_session().await;
         let headers = response.headers_mut();
         receipt.write_headers(headers);
         headers.insert(X_GENERATION_ID, self.generation_id.clone());
+        receipt.responded(response.status().as_u16());
         receipt.finish();
         Finished::Respond(response)
     }

@@ -3,10 +3,13 @@
 //! - [`chat`]: `POST /api/v1/chat/completions` (and `/v1/chat/completions`).
 //! - [`route`]: `POST /api/v1/route` (and `/v1/route`): a request's plan, explained, without a
 //!   call.
-//! - [`models`]: `GET /api/v1/models` (and `/v1/models`).
+//! - [`models`]: `GET /api/v1/models` (and `/v1/models`), one model's row and endpoints, and
+//!   `GET /api/v1/providers`.
 //! - [`generation`]: `GET /api/v1/generation?id=…` (and `/v1/generation`): a generation record.
 //! - [`key`]: `GET /api/v1/key` (and `/v1/key`, the legacy `/api/v1/auth/key`): the key's usage.
 //! - [`health`]: `GET /health`.
+//! - [`sessions`]: `GET /api/v1/sessions/{id}` (and `/v1/sessions/{id}`): a conversation's
+//!   requests, pin and cache savings.
 
 use axum::body::Body;
 use axum::http::HeaderValue;
@@ -19,6 +22,7 @@ pub(crate) mod health;
 pub(crate) mod key;
 pub(crate) mod models;
 pub(crate) mod route;
+pub(crate) mod sessions;
 
 /// The response header carrying the generation id.
 pub(crate) const X_GENERATION_ID: HeaderName = HeaderName::from_static("x-generation-id");

@@ -22,11 +22,13 @@
 mod expand;
 mod problems;
 mod raw;
+mod sessions;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,8 +37,12 @@ use std::time::Duration;
 use router_core::auto::settings::AutoPlugin;
 use router_core::catalog::Catalog;
 use router_core::fallback::FallbackPolicy;
+use router_core::health::HealthSettings;
+use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
+
+pub use self::sessions::{SessionSettings, SessionStoreKind};
 
 /// The validated server configuration.
 ///
@@ -54,6 +60,39 @@ pub struct Config {
     pub keys: Vec<ClientKey>,
     /// The `[routing]` section.
     pub routing: RoutingSettings,
+    /// The `[sessions]` section: sticky routing.
+    pub sessions: SessionSettings,
+    /// The `[front]` section.
+    pub front: FrontSettings,
+    /// The `[settings]` section: the pages.
+    pub settings: PageSettings,
+    /// The `[telemetry]` section: traces.
+    pub telemetry: TelemetrySettings,
+}
+
+/// The `[front]` section: the Anthropic Messages, Responses and legacy completions endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct FrontSettings {
+    /// Model names clients of those endpoints send (such as Anthropic's `claude-sonnet-4-5`),
+    /// each with the catalog id (or Auto Router id) it stands for.
+    pub model_aliases: HashMap<String, String>,
+}
+
+/// The `[telemetry]` section.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetrySettings {
+    /// The OTLP/HTTP collector's base URL (spans go to `<it>/v1/traces`); `None`: no traces.
+    pub otlp_endpoint: Option<String>,
+}
+
+/// The `[settings]` section: what the pages may do.
+#[derive(Debug, Clone)]
+pub struct PageSettings {
+    /// Whether the pages may save settings (`false`: read-only, everything stays in the file).
+    /// Default true.
+    pub editable: bool,
+    /// A key that signs in to the pages as admin, seeing every client key. Default: none.
+    pub admin_key: Option<Secret>,
 }
 
 /// The `[server]` section.
@@ -71,6 +110,35 @@ pub struct ServerSettings {
     pub request_read_timeout: Duration,
     /// Where generation records are stored (a SQLite file); `None` when not configured.
     pub records_path: Option<PathBuf>,
+    /// Connection limits, the write timeout, the shutdown grace and TLS.
+    pub edge: EdgeSettings,
+    /// Where the settings saved on the pages are stored (a SQLite file); `None`: the records
+    /// file, else memory.
+    pub settings_path: Option<PathBuf>,
+}
+
+/// The `[server]` keys about client connections.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Most client connections open at once (`server.max_connections`); `None`: derived from
+    /// the process's file-descriptor limit at start-up.
+    pub max_connections: Option<usize>,
+    /// How long a client may leave response bytes untaken before it is dropped (and its
+    /// upstream call cancelled). Default 30 s.
+    pub write_timeout: Duration,
+    /// How long requests and streams in flight may run after SIGTERM or SIGINT. Default 30 s.
+    pub shutdown_grace: Duration,
+    /// TLS termination (`server.tls`); `None`: plain HTTP.
+    pub tls: Option<TlsSettings>,
+}
+
+/// `server.tls`: where the certificate chain and its private key are (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// One `[providers.<name>]` section.
@@ -100,6 +168,9 @@ pub struct ClientKey {
     /// overrides them field by field, and they override `[routing.auto]`. Default: none.
     /// Never sets `enabled`.
     pub auto_router: Option<AutoPlugin>,
+    /// The key's provider preferences (`provider = { … }`): a request's `provider` object sits
+    /// over them ([`Preferences::over`]). Default: none.
+    pub provider: Preferences,
 }
 
 /// The `[routing]` section.
@@ -107,8 +178,13 @@ pub struct ClientKey {
 pub struct RoutingSettings {
     /// Most entries a request's `models` list may have; more is a 400. Default 3.
     pub max_models: usize,
+    /// Whether endpoints are load-balanced by price when a request sets neither `provider.sort`
+    /// nor `provider.order` (`false`: config order). Default true.
+    pub load_balance: bool,
     /// The `[routing.auto]` section.
     pub auto: AutoRouterSettings,
+    /// The `[routing.health]` section: cool-downs and outage detection.
+    pub health: HealthSettings,
 }
 
 /// The `[routing.auto]` section: the Auto Router.

@@ -44,6 +44,53 @@ pub(super) struct RawConfig {
     /// `[[models]]`: the catalog; at least one model.
     #[serde(default)]
     pub(super) models: Vec<Deferred<RawModel>>,
+    /// `[sessions]`: sticky routing (see `super::sessions`).
+    #[serde(default)]
+    pub(super) sessions: Deferred<super::sessions::RawSessions>,
+    /// `[front]`: the Anthropic Messages, Responses and legacy completions endpoints.
+    #[serde(default)]
+    pub(super) front: Deferred<RawFront>,
+    /// `[settings]`: the pages' settings (who may sign in as admin, whether saving is allowed).
+    #[serde(default)]
+    pub(super) settings: Deferred<RawSettings>,
+    /// `[telemetry]`: where traces go.
+    #[serde(default)]
+    pub(super) telemetry: Deferred<RawTelemetry>,
+}
+
+/// `[front]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFront {
+    /// `[front.model_aliases]`: model names clients send (`claude-sonnet-4-5`) and the catalog
+    /// ids they stand for. Default: none.
+    #[serde(default)]
+    pub(super) model_aliases: BTreeMap<String, String>,
+}
+
+/// `[telemetry]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTelemetry {
+    /// The OTLP/HTTP collector's base URL. Default: none (no traces).
+    #[serde(default)]
+    pub(super) otlp_endpoint: Option<String>,
+}
+
+/// `[settings]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSettings {
+    /// Whether the pages may save settings. Default true.
+    #[serde(default = "default_true")]
+    pub(super) editable: bool,
+    /// A key that signs in to the pages as admin (sees every key). Default: none.
+    #[serde(default)]
+    pub(super) admin_key: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[server]`.
@@ -69,6 +116,33 @@ pub(super) struct RawServer {
     /// SQLite file for generation records. Default: none.
     #[serde(default)]
     pub(super) records_path: Option<String>,
+    /// Most client connections open at once. Default: from the process's file limit.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) max_connections: Option<u64>,
+    /// Time a client may take to accept response bytes before it is dropped, in milliseconds.
+    /// Default 30000.
+    #[serde(default = "default_write_timeout_ms", deserialize_with = "number")]
+    pub(super) write_timeout_ms: u64,
+    /// Time requests in flight get to finish after SIGTERM or SIGINT, in milliseconds. Default
+    /// 30000.
+    #[serde(default = "default_shutdown_grace_ms", deserialize_with = "number")]
+    pub(super) shutdown_grace_ms: u64,
+    /// `{ cert, key }`: PEM files to terminate TLS with. Default: plain HTTP.
+    #[serde(default)]
+    pub(super) tls: Option<RawTls>,
+    /// SQLite file for the settings saved on the pages. Default: the records file, else memory.
+    #[serde(default)]
+    pub(super) settings_path: Option<String>,
+}
+
+/// `server.tls`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    /// PEM file with the certificate chain, leaf first.
+    pub(super) cert: String,
+    /// PEM file with the private key.
+    pub(super) key: String,
 }
 
 /// `[routing]`.
@@ -78,9 +152,33 @@ pub(super) struct RawRouting {
     /// Most entries in a request's `models` list. Default 3, as OpenRouter.
     #[serde(default = "default_max_models", deserialize_with = "number")]
     pub(super) max_models: usize,
+    /// Whether a model's endpoints are load-balanced by price when a request sets neither
+    /// `provider.sort` nor `provider.order`. Default true, as OpenRouter; `false` tries them in
+    /// config order.
+    #[serde(default = "default_true")]
+    pub(super) load_balance: bool,
     /// `[routing.auto]`: the Auto Router.
     #[serde(default)]
     pub(super) auto: RawAutoRouter,
+    /// `[routing.health]`: endpoint cool-downs and outage detection.
+    #[serde(default)]
+    pub(super) health: RawHealth,
+}
+
+/// `[routing.health]`: when an endpoint is deprioritised or cooled down.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    /// Failed calls in a row that put an endpoint in cool-down. Default 5.
+    #[serde(default = "default_failures_to_cool_down", deserialize_with = "number")]
+    pub(super) failures_to_cool_down: u32,
+    /// How long a cool-down lasts, in milliseconds. Default 30000.
+    #[serde(default = "default_cooldown_ms", deserialize_with = "number")]
+    pub(super) cooldown_ms: u64,
+    /// How long a failure makes an endpoint unstable (tried after the stable ones), in
+    /// milliseconds. Default 30000.
+    #[serde(default = "default_outage_window_ms", deserialize_with = "number")]
+    pub(super) outage_window_ms: u64,
 }
 
 /// `[routing.auto]`: the Auto Router's names, profile, number of picks and global defaults.
@@ -151,6 +249,10 @@ pub(super) struct RawClientKey {
     /// Default: none.
     #[serde(default)]
     pub(super) auto_router: Option<RawAutoDefaults>,
+    /// The key's provider preferences (the request's `provider` object), under the request's.
+    /// Default: none.
+    #[serde(default)]
+    pub(super) provider: Option<toml::Table>,
 }
 
 /// One `[providers.<name>]` section. The name is a lowercase slug (`[a-z0-9_/-]`).
@@ -237,6 +339,24 @@ pub(super) struct RawEndpoint {
     /// Prices in USD per million tokens; required, `validate` reports it missing.
     #[serde(default)]
     pub(super) pricing: Option<RawPricing>,
+    /// Weight precision (`fp8`, `bf16`, …), matched by `provider.quantizations`. Default:
+    /// `unknown`.
+    #[serde(default)]
+    pub(super) quantization: Option<String>,
+    /// `allow` (the provider may keep or train on prompts) or `deny`. Default `allow`.
+    #[serde(default)]
+    pub(super) data_collection: Option<String>,
+    /// Zero data retention. Default false.
+    #[serde(default, deserialize_with = "number")]
+    pub(super) zdr: bool,
+    /// Typical time to first token in milliseconds, used by `sort: latency` until measured.
+    /// Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) latency_ms: Option<f64>,
+    /// Typical output tokens per second, used by `sort: throughput` until measured.
+    /// Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) throughput: Option<f64>,
 }
 
 /// `capabilities = { … }` of an endpoint.
@@ -411,8 +531,39 @@ fn default_request_read_timeout_ms() -> u64 {
     30_000
 }
 
+fn default_write_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_shutdown_grace_ms() -> u64 {
+    30_000
+}
+
 fn default_max_models() -> usize {
     3
+}
+
+fn default_failures_to_cool_down() -> u32 {
+    5
+}
+
+fn default_cooldown_ms() -> u64 {
+    30_000
+}
+
+fn default_outage_window_ms() -> u64 {
+    30_000
+}
+
+impl Default for RawHealth {
+    /// A missing `[routing.health]` section gets every default.
+    fn default() -> Self {
+        Self {
+            failures_to_cool_down: default_failures_to_cool_down(),
+            cooldown_ms: default_cooldown_ms(),
+            outage_window_ms: default_outage_window_ms(),
+        }
+    }
 }
 
 fn default_auto_alias() -> Vec<String> {
@@ -457,7 +608,7 @@ fn default_kind() -> ProviderKind {
 }
 
 /// A number (or boolean) written natively or as a string, so that it can come from a `${VAR}`.
-fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(super) fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned + FromStr,

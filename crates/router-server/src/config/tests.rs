@@ -451,7 +451,8 @@ fn unknown_keys_are_rejected_with_their_path() {
             "server.listen_addr",
         ),
         ("[routing]\nmax_model = 2\n", "routing.max_model"),
-        ("[telemetry]\nenabled = true\n", "telemetry"),
+        ("[tracing]\nenabled = true\n", "tracing"),
+        ("[telemetry]\nenabled = true\n", "telemetry.enabled"),
     ];
     for (prefix, path) in cases {
         let found = problems(&format!("{prefix}{MINIMAL}"), &[]);
@@ -893,4 +894,138 @@ fn max_response_bytes_takes_a_size_and_defaults_to_32_mib() {
         paths(&problems(&text, &[])),
         ["providers.openai.max_response_bytes"]
     );
+}
+
+#[test]
+fn sessions_default_to_five_minutes_in_memory_and_take_per_model_ttls() {
+    let config = load_str(MINIMAL, &no_vars).unwrap();
+    assert!(config.sessions.enabled);
+    assert_eq!(config.sessions.ttl, Duration::from_secs(300));
+    assert!(matches!(config.sessions.store, SessionStoreKind::Memory));
+    let text = format!(
+        "{MINIMAL}\n[sessions]\nttl_ms = \"600000\"\nstore = \"redis\"\n\
+         redis_url = \"redis://127.0.0.1:6379/0\"\nttl_by_model = {{ \"openai/gpt-5.1\" = 3600000 }}\n"
+    );
+    let config = load_str(&text, &no_vars).unwrap();
+    assert_eq!(config.sessions.ttl, Duration::from_secs(600));
+    assert_eq!(
+        config.sessions.ttl_by_model["openai/gpt-5.1"],
+        Duration::from_secs(3600)
+    );
+    let SessionStoreKind::Redis { url, timeout, .. } = &config.sessions.store else {
+        panic!("{:?}", config.sessions.store);
+    };
+    assert_eq!(
+        (url.as_str(), *timeout),
+        ("redis://127.0.0.1:6379/0", Duration::from_millis(10))
+    );
+}
+
+#[test]
+fn provider_selection_keys_are_read_and_checked() {
+    let text = MINIMAL
+        .replace(
+            "key = \"sk-client-secret-1\"",
+            "key = \"sk-client-secret-1\"\nprovider = { ignore = [\"DeepInfra\"], sort = \"price\" }",
+        )
+        .replace(
+            "context_length = 400000",
+            "context_length = 400000\n  quantization = \"FP8\"\n  data_collection = \"deny\"\n  zdr = true\n  latency_ms = 250\n  throughput = \"80\"",
+        )
+        + "\n[routing.health]\ncooldown_ms = 5000\n";
+    let config = load_with(&text, &[]).unwrap();
+    let key = &config.keys[0].provider;
+    assert_eq!(key.ignore.as_deref(), Some(&["deepinfra".to_owned()][..]));
+    assert!(key.sort.is_some());
+    let traits = &config.catalog.models()[0].endpoints[0].traits;
+    assert_eq!(traits.quantization.as_deref(), Some("fp8"));
+    assert_eq!(
+        traits.data_collection,
+        router_core::catalog::DataCollection::Deny
+    );
+    assert!(traits.zdr);
+    assert_eq!(traits.latency, Some(0.25));
+    assert_eq!(traits.throughput, Some(80.0));
+    assert_eq!(traits.provider_name, "openai");
+    assert_eq!(config.routing.health.cooldown_ms, 5000);
+    assert_eq!(config.routing.health.failures_to_cool_down, 5);
+
+    let bad = MINIMAL
+        .replace(
+            "key = \"sk-client-secret-1\"",
+            "key = \"sk-client-secret-1\"\nprovider = { order = \"openai\" }",
+        )
+        .replace(
+            "context_length = 400000",
+            "context_length = 400000\n  data_collection = \"never\"\n  throughput = -1",
+        )
+        + "\n[routing.health]\nfailures_to_cool_down = 0\n";
+    let found = problems(&bad, &[]);
+    assert_eq!(
+        paths(&found),
+        [
+            "routing.health.failures_to_cool_down",
+            "keys[0].provider.order",
+            "models[0].endpoints[0].data_collection",
+            "models[0].endpoints[0].throughput",
+        ],
+    );
+}
+
+#[test]
+fn session_problems_name_their_keys() {
+    let text = format!(
+        "{MINIMAL}\n[sessions]\nttl_ms = 0\nstore = \"redis\"\n\
+         ttl_by_model = {{ \"no/such\" = 1000 }}\n"
+    );
+    let found = problems(&text, &[]);
+    let found = paths(&found);
+    assert!(found.contains(&"sessions.redis_url"), "{found:?}");
+    let text = format!(
+        "{MINIMAL}\n[sessions]\nttl_ms = 0\nttl_by_model = {{ \"no/such\" = 1000 }}\nstrore = 1\n"
+    );
+    let found = problems(&text, &[]);
+    assert_eq!(paths(&found), ["sessions.strore"], "{found:?}");
+    let text =
+        format!("{MINIMAL}\n[sessions]\nttl_ms = 0\nttl_by_model = {{ \"no/such\" = 1000 }}\n");
+    let found = problems(&text, &[]);
+    assert_eq!(
+        paths(&found),
+        ["sessions.ttl_ms", "sessions.ttl_by_model.\"no/such\""],
+        "{found:?}"
+    );
+}
+
+#[test]
+fn front_aliases_name_catalog_models() {
+    let text = format!(
+        "{MINIMAL}\n[front.model_aliases]\n\"claude-sonnet-4-5\" = \"openai/gpt-5.1\"\n\"auto\" = \"openrouter/auto\"\n"
+    );
+    let config = load_with(&text, &[]).unwrap();
+    assert_eq!(
+        config.front.model_aliases["claude-sonnet-4-5"],
+        "openai/gpt-5.1"
+    );
+    assert_eq!(config.front.model_aliases["auto"], "openrouter/auto");
+    assert!(
+        load_with(MINIMAL, &[])
+            .unwrap()
+            .front
+            .model_aliases
+            .is_empty()
+    );
+
+    let text = format!(
+        "{MINIMAL}\n[front.model_aliases]\n\"claude-opus-4-5\" = \"nope/missing\"\n\"openai/gpt-5.1\" = \"openai/gpt-5.1\"\n"
+    );
+    let problems = problems(&text, &[]);
+    assert_eq!(
+        paths(&problems),
+        [
+            "front.model_aliases.claude-opus-4-5",
+            "front.model_aliases.\"openai/gpt-5.1\""
+        ],
+        "{problems:?}"
+    );
+    assert!(problems[0].1.contains("nope/missing"), "{problems:?}");
 }

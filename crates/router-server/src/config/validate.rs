@@ -9,18 +9,23 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use router_core::auto::settings::AutoPlugin;
-use router_core::catalog::{self, Capabilities, Catalog, Endpoint, Model, Pricing};
+use router_core::catalog::{
+    self, Capabilities, Catalog, DataCollection, Endpoint, EndpointTraits, Model, Pricing,
+};
+use router_core::health::HealthSettings;
 use router_core::patterns::ModelPatterns;
+use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
 use super::problems::{Problems, join_index, join_key};
 use super::raw::{
-    Deferred, RawAutoDefaults, RawAutoRouter, RawClientKey, RawConfig, RawEndpoint, RawModel,
-    RawPricing, RawProvider, RawRouting, RawServer,
+    Deferred, RawAutoDefaults, RawAutoRouter, RawClientKey, RawConfig, RawEndpoint, RawFront,
+    RawModel, RawPricing, RawProvider, RawRouting, RawServer,
 };
 use super::{
-    AutoRouterSettings, ClientKey, Config, ProviderConfig, RoutingSettings, ServerSettings,
+    AutoRouterSettings, ClientKey, Config, FrontSettings, PageSettings, ProviderConfig,
+    RoutingSettings, ServerSettings, TelemetrySettings,
 };
 
 /// Tokens per unit of the prices in the file (USD per million tokens).
@@ -51,16 +56,68 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     // reported at the provider, not again at every endpoint that uses it.
     let provider_names: Vec<String> = raw.providers.keys().cloned().collect();
     let providers = providers(raw.providers, problems);
-    let catalog = catalog(raw.models, &provider_names, problems);
+    let display_names: HashMap<&str, &str> = providers
+        .iter()
+        .map(|it| (it.settings.name.as_str(), it.display_name.as_str()))
+        .collect();
+    let catalog = catalog(raw.models, &provider_names, &display_names, problems);
     if let (Some(routing), Some(catalog)) = (&routing, &catalog) {
         aliases_against_catalog(&routing.auto, catalog, problems);
     }
+    let sessions = super::sessions::validate(raw.sessions, catalog.as_ref(), problems);
+    let front = raw.front.parse("front", problems).and_then(|it| {
+        let (Some(routing), Some(catalog)) = (&routing, &catalog) else {
+            return None;
+        };
+        front(it, routing, catalog, problems)
+    });
+    let settings = raw
+        .settings
+        .parse("settings", problems)
+        .and_then(|it| page_settings(it, problems));
+    let telemetry = raw
+        .telemetry
+        .parse("telemetry", problems)
+        .and_then(|it| telemetry(it, problems));
     Some(Config {
+        telemetry: telemetry?,
         server: server?,
         providers,
         catalog: catalog?,
         keys,
         routing: routing?,
+        sessions: sessions?,
+        front: front?,
+        settings: settings?,
+    })
+}
+
+/// `[front]`: every alias names a catalog model or the Auto Router.
+fn front(
+    raw: RawFront,
+    routing: &RoutingSettings,
+    catalog: &Catalog,
+    problems: &mut Problems,
+) -> Option<FrontSettings> {
+    let mut valid = true;
+    for (name, target) in &raw.model_aliases {
+        let path = join_key("front.model_aliases", name);
+        if catalog.find(name).is_some() {
+            problems.push(
+                path,
+                format!("`{name}` is a model of the catalog; an alias must not be one"),
+            );
+            valid = false;
+        } else if catalog.find(target).is_none() && !routing.auto.aliases.contains(target) {
+            problems.push(
+                path,
+                format!("`{target}` is neither a model of the catalog nor an Auto Router id"),
+            );
+            valid = false;
+        }
+    }
+    valid.then(|| FrontSettings {
+        model_aliases: raw.model_aliases.into_iter().collect(),
     })
 }
 
@@ -95,6 +152,7 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         "server.request_read_timeout_ms",
         problems,
     );
+    let edge = edge(&raw, problems);
     let records_path = raw
         .records_path
         .filter(|it| !it.trim().is_empty())
@@ -105,6 +163,88 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         keepalive_interval: keepalive_interval?,
         request_read_timeout: request_read_timeout?,
         records_path,
+        edge: edge?,
+        settings_path: raw
+            .settings_path
+            .filter(|it| !it.trim().is_empty())
+            .map(PathBuf::from),
+    })
+}
+
+/// `server.max_connections`, `server.write_timeout_ms`, `server.shutdown_grace_ms` and
+/// `server.tls`.
+fn edge(raw: &RawServer, problems: &mut Problems) -> Option<super::EdgeSettings> {
+    let max_connections = match raw.max_connections.map(usize::try_from) {
+        None => Some(None),
+        Some(Ok(0)) => {
+            problems.push("server.max_connections", "must be at least 1");
+            None
+        }
+        Some(Ok(max)) => Some(Some(max)),
+        Some(Err(_)) => {
+            problems.push("server.max_connections", "is too large for this machine");
+            None
+        }
+    };
+    let write_timeout = positive_millis(raw.write_timeout_ms, "server.write_timeout_ms", problems);
+    let shutdown_grace = Duration::from_millis(raw.shutdown_grace_ms);
+    let tls = match &raw.tls {
+        None => Some(None),
+        Some(tls) => {
+            let cert = tls.cert.trim();
+            let key = tls.key.trim();
+            if cert.is_empty() {
+                problems.push("server.tls.cert", "must name a PEM certificate file");
+            }
+            if key.is_empty() {
+                problems.push("server.tls.key", "must name a PEM private key file");
+            }
+            (!cert.is_empty() && !key.is_empty()).then(|| {
+                Some(super::TlsSettings {
+                    cert: PathBuf::from(cert),
+                    key: PathBuf::from(key),
+                })
+            })
+        }
+    };
+    Some(super::EdgeSettings {
+        max_connections: max_connections?,
+        write_timeout: write_timeout?,
+        shutdown_grace,
+        tls: tls?,
+    })
+}
+
+/// `[telemetry]`: the endpoint, when set, is an `http://` or `https://` URL.
+fn telemetry(raw: super::raw::RawTelemetry, problems: &mut Problems) -> Option<TelemetrySettings> {
+    let otlp_endpoint = raw.otlp_endpoint.filter(|it| !it.trim().is_empty());
+    if let Some(endpoint) = &otlp_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        problems.push(
+            "telemetry.otlp_endpoint",
+            format!("`{endpoint}` is not an http:// or https:// URL (the collector's OTLP/HTTP base URL, such as `http://127.0.0.1:4318`)"),
+        );
+        return None;
+    }
+    Some(TelemetrySettings { otlp_endpoint })
+}
+
+/// `[settings]`: an admin key, when set, must not be empty.
+fn page_settings(raw: super::raw::RawSettings, problems: &mut Problems) -> Option<PageSettings> {
+    let admin_key = match raw.admin_key {
+        Some(key) if key.trim().is_empty() => {
+            problems.push(
+                "settings.admin_key",
+                "must not be empty (leave it out for none)",
+            );
+            return None;
+        }
+        other => other.map(Secret::new),
+    };
+    Some(PageSettings {
+        editable: raw.editable,
+        admin_key,
     })
 }
 
@@ -115,12 +255,32 @@ fn routing(raw: RawRouting, problems: &mut Problems) -> Option<RoutingSettings> 
         valid = false;
     }
     let auto = auto_router(raw.auto, problems);
+    let health = &raw.health;
+    for (key, value) in [
+        (
+            "failures_to_cool_down",
+            u64::from(health.failures_to_cool_down),
+        ),
+        ("cooldown_ms", health.cooldown_ms),
+        ("outage_window_ms", health.outage_window_ms),
+    ] {
+        if value == 0 {
+            problems.push(join_key("routing.health", key), "must be at least 1");
+            valid = false;
+        }
+    }
     if !valid {
         return None;
     }
     Some(RoutingSettings {
         max_models: raw.max_models,
+        load_balance: raw.load_balance,
         auto: auto?,
+        health: HealthSettings {
+            failures_to_cool_down: raw.health.failures_to_cool_down,
+            cooldown_ms: raw.health.cooldown_ms,
+            outage_window_ms: raw.health.outage_window_ms,
+        },
     })
 }
 
@@ -275,16 +435,40 @@ fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec
             }
             None => None,
         };
-        if valid {
+        let provider = match entry.provider {
+            Some(table) => key_preferences(table, &join_key(&path, "provider"), problems),
+            None => Some(Preferences::default()),
+        };
+        valid &= provider.is_some();
+        if valid && let Some(provider) = provider {
             keys.push(ClientKey {
                 name: entry.name,
                 key: Secret::new(entry.key),
                 fallback_policy: entry.fallback_policy.unwrap_or_default(),
                 auto_router,
+                provider,
             });
         }
     }
     keys
+}
+
+/// A key's `provider = { … }`, read as the request's `provider` object is; a problem is
+/// reported at the member's path under `path`.
+fn key_preferences(table: toml::Table, path: &str, problems: &mut Problems) -> Option<Preferences> {
+    let members = match serde_json::to_value(&table) {
+        Ok(serde_json::Value::Object(members)) => members,
+        _ => {
+            problems.push(path, "must be a table of provider preferences");
+            return None;
+        }
+    };
+    Preferences::from_members(&members)
+        .map_err(|err| {
+            let member = err.field.strip_prefix("provider.").unwrap_or(&err.field);
+            problems.push(join_key(path, member), err.message);
+        })
+        .ok()
 }
 
 fn providers(
@@ -433,6 +617,7 @@ fn provider(
 fn catalog(
     raw: Vec<Deferred<RawModel>>,
     providers: &[String],
+    display_names: &HashMap<&str, &str>,
     problems: &mut Problems,
 ) -> Option<Catalog> {
     if raw.is_empty() {
@@ -467,7 +652,7 @@ fn catalog(
         } else {
             first_seen.insert(entry.id.clone(), path.clone());
         }
-        match model(entry, &path, providers, problems) {
+        match model(entry, &path, providers, display_names, problems) {
             Some(model) => models.push(model),
             None => valid = false,
         }
@@ -484,6 +669,7 @@ fn model(
     raw: RawModel,
     path: &str,
     providers: &[String],
+    display_names: &HashMap<&str, &str>,
     problems: &mut Problems,
 ) -> Option<Model> {
     let endpoints_path = join_key(path, "endpoints");
@@ -515,7 +701,7 @@ fn model(
             valid = false;
             continue;
         }
-        match endpoint(entry, &endpoint_path, providers, problems) {
+        match endpoint(entry, &endpoint_path, providers, display_names, problems) {
             Some(endpoint) => endpoints.push(endpoint),
             None => valid = false,
         }
@@ -541,6 +727,7 @@ fn endpoint(
     raw: RawEndpoint,
     path: &str,
     providers: &[String],
+    display_names: &HashMap<&str, &str>,
     problems: &mut Problems,
 ) -> Option<Endpoint> {
     let mut valid = true;
@@ -596,6 +783,7 @@ fn endpoint(
             valid = false;
         }
     }
+    let traits = endpoint_traits(&raw, path, display_names, problems);
     let pricing = match raw.pricing {
         Some(raw_pricing) => pricing(raw_pricing, &join_key(path, "pricing"), problems),
         None => {
@@ -611,6 +799,7 @@ fn endpoint(
         return None;
     }
     Some(Endpoint {
+        traits: traits?,
         provider: raw.provider,
         upstream_model: raw.upstream_model,
         pricing: pricing?,
@@ -622,6 +811,61 @@ fn endpoint(
             vision: raw.capabilities.vision,
             structured_output: raw.capabilities.structured_output,
         },
+    })
+}
+
+/// What provider selection reads of an endpoint: its provider's display name, quantization,
+/// data policy and configured speed.
+fn endpoint_traits(
+    raw: &RawEndpoint,
+    path: &str,
+    display_names: &HashMap<&str, &str>,
+    problems: &mut Problems,
+) -> Option<EndpointTraits> {
+    let mut valid = true;
+    let data_collection = match raw.data_collection.as_deref() {
+        None | Some("allow") => DataCollection::Allow,
+        Some("deny") => DataCollection::Deny,
+        Some(other) => {
+            problems.push(
+                join_key(path, "data_collection"),
+                format!("`{other}` is not a data policy: use \"allow\" or \"deny\""),
+            );
+            valid = false;
+            DataCollection::Allow
+        }
+    };
+    let quantization = match raw.quantization.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            problems.push(
+                join_key(path, "quantization"),
+                "must not be empty when given",
+            );
+            valid = false;
+            None
+        }
+        Some(it) => Some(it.to_ascii_lowercase()),
+    };
+    let mut positive = |key: &str, value: Option<f64>| match value {
+        Some(value) if !value.is_finite() || value <= 0.0 => {
+            problems.push(join_key(path, key), format!("{value} must be a number > 0"));
+            valid = false;
+            None
+        }
+        other => other,
+    };
+    let latency = positive("latency_ms", raw.latency_ms).map(|ms| ms / 1000.0);
+    let throughput = positive("throughput", raw.throughput);
+    valid.then(|| EndpointTraits {
+        provider_name: display_names
+            .get(raw.provider.as_str())
+            .map_or_else(String::new, |it| (*it).to_owned()),
+        quantization,
+        data_collection,
+        zdr: raw.zdr,
+        latency,
+        throughput,
     })
 }
 

@@ -129,6 +129,26 @@ impl MemoryStore {
         self.records.push_back(record);
     }
 
+    /// The newest `limit` records of `session_id` by `key_name`, oldest first (a scan: the
+    /// sessions API is not on the request path).
+    pub(super) fn session(
+        &self,
+        key_name: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Vec<GenerationRecord> {
+        let mut found: Vec<GenerationRecord> = self
+            .records
+            .iter()
+            .rev()
+            .filter(|it| it.key_name == key_name && it.session_id.as_deref() == Some(session_id))
+            .take(limit)
+            .cloned()
+            .collect();
+        found.reverse();
+        found
+    }
+
     /// The record `id` if `key_name` made it.
     pub(super) fn get(&self, id: &str, key_name: &str) -> Option<GenerationRecord> {
         let seq = *self.by_id.get(&self.id_hash(id))?;
@@ -137,6 +157,24 @@ impl MemoryStore {
             .get(index)
             .filter(|record| record.id == id && record.key_name == key_name)
             .cloned()
+    }
+
+    /// The newest records (of `key_name`, or of every key) made at `since_ms` or later, newest
+    /// first, at most `limit`.
+    pub(super) fn recent(
+        &self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Vec<GenerationRecord> {
+        self.records
+            .iter()
+            .rev()
+            .filter(|it| key_name.is_none_or(|key| it.key_name == key))
+            .take_while(|it| it.created_at_ms >= since_ms)
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// What `key_name` spent in total and in the day, week and month of `now_ms`, counting

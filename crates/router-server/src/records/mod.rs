@@ -79,6 +79,12 @@ pub struct GenerationRecord {
     pub router: Option<String>,
     /// The provider's own id for the generation.
     pub upstream_id: Option<String>,
+    /// The conversation: the client's `session_id` (body or `x-session-id`), its
+    /// `prompt_cache_key`, or `fp-` and the hash of the implicit fingerprint (never the prompt).
+    pub session_id: Option<String>,
+    /// What the cache reads saved, in USD: the cached tokens at the prompt price minus at the
+    /// cache-read price.
+    pub cache_savings_usd: f64,
 }
 
 /// One attempt of a request's plan.
@@ -243,6 +249,48 @@ impl Records {
             Inner::File(file) => file.ask(|reply| Command::KeyUsage {
                 key_name: key_name.to_owned(),
                 now_ms,
+                reply,
+            })?,
+        }
+    }
+
+    /// The newest `limit` records of conversation `session_id` made by `key_name`, oldest
+    /// first. Sees records not yet written to the file.
+    ///
+    /// May block on the file store's writer thread: call it from `spawn_blocking` in async code.
+    pub fn session(
+        &self,
+        key_name: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        match &*self.inner {
+            Inner::Memory(store) => Ok(lock(store).session(key_name, session_id, limit)),
+            Inner::File(file) => file.ask(|reply| Command::Session {
+                key_name: key_name.to_owned(),
+                session_id: session_id.to_owned(),
+                limit,
+                reply,
+            })?,
+        }
+    }
+
+    /// The newest records of `key_name` (`None`: of every key) made at `since_ms` (Unix
+    /// milliseconds) or later, newest first, at most `limit`.
+    ///
+    /// May block on the file store's writer thread: call it from `spawn_blocking` in async code.
+    pub fn recent(
+        &self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        match &*self.inner {
+            Inner::Memory(store) => Ok(lock(store).recent(key_name, since_ms, limit)),
+            Inner::File(file) => file.ask(|reply| Command::Recent {
+                key_name: key_name.map(str::to_owned),
+                since_ms,
+                limit,
                 reply,
             })?,
         }

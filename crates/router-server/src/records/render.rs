@@ -13,6 +13,11 @@ use super::{AttemptRecord, GenerationRecord, KeyUsage};
 /// The note OpenRouter puts in the deprecated `rate_limit` object of `/api/v1/key`.
 const RATE_LIMIT_NOTE: &str = "This field is deprecated and safe to ignore.";
 
+/// `ms` (Unix milliseconds) as an ISO-8601 UTC timestamp, as the records' bodies write times.
+pub fn timestamp(ms: u64) -> String {
+    iso8601(ms)
+}
+
 /// `{"data": {…}}` for `GET /api/v1/generation`.
 ///
 /// `model` is the model that answered, or the first requested one when every attempt failed
@@ -35,7 +40,7 @@ pub fn generation_json(record: &GenerationRecord) -> String {
         ("id", json!(record.id)),
         ("upstream_id", json!(record.upstream_id)),
         ("request_id", Value::Null),
-        ("session_id", Value::Null),
+        ("session_id", json!(record.session_id)),
         ("created_at", json!(iso8601(record.created_at_ms))),
         ("model", json!(model)),
         ("router", json!(record.router)),

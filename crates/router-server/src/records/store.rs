@@ -12,8 +12,15 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::calendar::period_starts;
 use super::{GenerationRecord, KeyUsage, RecordsError};
 
-/// Bumped when the schema changes incompatibly.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped when the schema changes; older files are migrated ([`MIGRATIONS`]).
+const SCHEMA_VERSION: i64 = 2;
+
+/// What brings a file of version `n` (index `n - 1`) to the next version.
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: sticky sessions.
+    "ALTER TABLE generations ADD COLUMN session_id TEXT;
+     ALTER TABLE generations ADD COLUMN cache_savings_usd REAL NOT NULL DEFAULT 0;",
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS generations (
@@ -35,14 +42,22 @@ CREATE TABLE IF NOT EXISTS generations (
     streamed               INTEGER NOT NULL,
     cancelled              INTEGER NOT NULL,
     router                 TEXT,
-    upstream_id            TEXT
+    upstream_id            TEXT,
+    session_id             TEXT,
+    cache_savings_usd      REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS generations_by_key_time ON generations (key_name, created_at_ms);
 ";
 
+/// Indexes over columns added by a migration (created once the columns exist).
+const LATE_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS generations_by_session ON generations (key_name, session_id, created_at_ms);
+";
+
 const COLUMNS: &str = "id, key_name, created_at_ms, requested_models, model, provider, attempts, \
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_ms, \
-    time_to_first_token_ms, finish_reason, streamed, cancelled, router, upstream_id";
+    time_to_first_token_ms, finish_reason, streamed, cancelled, router, upstream_id, session_id, \
+    cache_savings_usd";
 
 /// An open records database.
 #[derive(Debug)]
@@ -70,7 +85,24 @@ impl Store {
                 found: version,
             });
         }
-        conn.execute_batch(SCHEMA)
+        // A new file gets the current schema; an older one each migration since its version.
+        let fresh: bool = conn
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'generations')",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        if !fresh {
+            for migration in MIGRATIONS
+                .iter()
+                .skip(usize::try_from(version.max(1) - 1).unwrap_or(0))
+            {
+                conn.execute_batch(migration).map_err(open_err)?;
+            }
+        }
+        conn.execute_batch(LATE_INDEXES)
             .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
             .map_err(open_err)?;
         Ok(Self { conn })
@@ -83,7 +115,7 @@ impl Store {
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO generations ({COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19)"
+                 ?18, ?19, ?20, ?21)"
             ))?;
             for record in records {
                 let requested = to_json(&record.id, &record.requested_models)?;
@@ -108,6 +140,8 @@ impl Store {
                     record.cancelled,
                     record.router,
                     record.upstream_id,
+                    record.session_id,
+                    record.cache_savings_usd,
                 ])?;
             }
         }
@@ -131,6 +165,49 @@ impl Store {
             return Ok(None);
         };
         row.into_record().map(Some)
+    }
+
+    /// The newest `limit` records of `session_id` by `key_name`, oldest first.
+    pub(super) fn session(
+        &self,
+        key_name: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        let mut query = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM generations WHERE key_name = ?1 AND session_id = ?2 \
+             ORDER BY created_at_ms DESC, rowid DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query
+            .query_map(params![key_name, session_id, limit], RawRow::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut records = rows
+            .into_iter()
+            .map(RawRow::into_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        records.reverse();
+        Ok(records)
+    }
+
+    /// The newest records (of `key_name`, or of every key) made at `since_ms` or later, newest
+    /// first, at most `limit`.
+    pub(super) fn recent(
+        &self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        let mut query = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM generations
+             WHERE (?1 IS NULL OR key_name = ?1) AND created_at_ms >= ?2
+             ORDER BY created_at_ms DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query
+            .query_map(params![key_name, to_sql(since_ms), limit], RawRow::read)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(RawRow::into_record).collect()
     }
 
     /// What `key_name` spent in total and in the day, week and month of `now_ms`.
@@ -202,6 +279,8 @@ impl RawRow {
                 cancelled: row.get(16)?,
                 router: row.get(17)?,
                 upstream_id: row.get(18)?,
+                session_id: row.get(19)?,
+                cache_savings_usd: row.get(20)?,
             },
             requested_models: row.get(3)?,
             attempts: row.get(6)?,
@@ -256,6 +335,35 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_and_keeps_its_rows() {
+        let path = super::super::tests::TempPath::new("v1");
+        {
+            let conn = Connection::open(path.as_ref() as &Path).unwrap();
+            let v1 = SCHEMA.replace(
+                "upstream_id            TEXT,\n    session_id             TEXT,\n    cache_savings_usd      REAL NOT NULL DEFAULT 0",
+                "upstream_id            TEXT",
+            );
+            assert_ne!(v1, SCHEMA);
+            conn.execute_batch(&v1).unwrap();
+            conn.execute(
+                "INSERT INTO generations VALUES ('gen-old', 'k', 1, '[]', NULL, NULL, '[]', \
+                 0, 0, 0, 0, 0.5, 0, NULL, NULL, 0, 0, NULL, NULL)",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let mut store = Store::open(path.as_ref()).unwrap();
+        let old = store.get("gen-old", "k").unwrap().unwrap();
+        assert_eq!((old.session_id, old.cost_usd), (None, 0.5));
+        let mut record = super::super::tests::record("gen-new", "k", 2, 0.1);
+        record.session_id = Some("s".to_owned());
+        store.insert(&[record.clone()]).unwrap();
+        assert_eq!(store.session("k", "s", 10).unwrap(), [record]);
+        assert!(store.session("other", "s", 10).unwrap().is_empty());
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub(super) fn record(
         cancelled: false,
         router: None,
         upstream_id: Some("chatcmpl-upstream".to_owned()),
+        session_id: Some("conversation-1".to_owned()),
+        cache_savings_usd: 0.000_09,
     }
 }
 

@@ -77,6 +77,20 @@ pub(super) enum Command {
         now_ms: u64,
         reply: mpsc::SyncSender<Result<KeyUsage, RecordsError>>,
     },
+    /// List a conversation's records for a key.
+    Session {
+        key_name: String,
+        session_id: String,
+        limit: usize,
+        reply: mpsc::SyncSender<Result<Vec<GenerationRecord>, RecordsError>>,
+    },
+    /// The newest records.
+    Recent {
+        key_name: Option<String>,
+        since_ms: u64,
+        limit: usize,
+        reply: mpsc::SyncSender<Result<Vec<GenerationRecord>, RecordsError>>,
+    },
     /// Write the pending batch and report how that went.
     Flush {
         reply: mpsc::SyncSender<Result<(), RecordsError>>,
@@ -149,6 +163,24 @@ impl Writer {
                 } => {
                     self.write_logged();
                     let _ = reply.send(self.store.key_usage(&key_name, now_ms));
+                }
+                Command::Session {
+                    key_name,
+                    session_id,
+                    limit,
+                    reply,
+                } => {
+                    self.write_logged();
+                    let _ = reply.send(self.store.session(&key_name, &session_id, limit));
+                }
+                Command::Recent {
+                    key_name,
+                    since_ms,
+                    limit,
+                    reply,
+                } => {
+                    self.write_logged();
+                    let _ = reply.send(self.store.recent(key_name.as_deref(), since_ms, limit));
                 }
                 Command::Flush { reply } => {
                     let _ = reply.send(self.write());

@@ -275,7 +275,8 @@ async fn assert_error(fleet: &DemoFleet, body: &Value, status: u16, message: &st
 
 #[tokio::test]
 async fn documented_patterns_restrict_the_chosen_model() {
-    let fleet = DemoFleet::start().await;
+    // The same prompt again and again would read the mock's cache and pin its model.
+    let fleet = DemoFleet::start_with(crate::sessions::NO_STICKINESS).await;
     let cases: [(&[&str], &Admits); 5] = [
         (&["anthropic/*"], &|id| author(id) == "anthropic"),
         (&["openai/gpt-5*"], &|id| {
@@ -534,7 +535,8 @@ async fn different_prompts_pick_different_models_at_the_default_dial() {
 
 #[tokio::test]
 async fn dial_zero_picks_the_best_model_and_dial_ten_the_cheapest() {
-    let fleet = DemoFleet::start().await;
+    // The same prompt again and again would read the mock's cache and pin its model.
+    let fleet = DemoFleet::start_with(crate::sessions::NO_STICKINESS).await;
     for prompt in [PYTHON_BUG, LIMERICK, PROOF, TRANSLATION] {
         let mut previous_cost = f64::INFINITY;
         for dial in 0..=10 {
@@ -572,7 +574,10 @@ async fn dial_zero_picks_the_best_model_and_dial_ten_the_cheapest() {
 #[tokio::test]
 async fn the_receipt_the_body_and_the_record_carry_the_chosen_model_and_its_price() {
     let fleet = DemoFleet::start().await;
-    let body = auto_body(PYTHON_BUG, None);
+    let mut body = auto_body(PYTHON_BUG, None);
+    // Sorted, so that the route shown and the route run pick the same provider (load balancing
+    // draws each request's first provider anew).
+    body["provider"] = json!({"sort": "price"});
     let (_, route) = fleet.route(&body).await;
     let picks: Vec<&str> = route["requested_models"]
         .as_array()

@@ -120,6 +120,7 @@ async fn an_endpoint_that_lists_no_parameters_gets_every_field() {
     let gateway = Gateway::start().await;
     let mut body = chat_body("test/two", false);
     body["top_k"] = serde_json::json!(40);
+    body["provider"] = serde_json::json!({"order": ["alpha"]});
     let response = gateway.chat(&body).await;
     assert_eq!(response.status(), 200);
     let forwarded = &gateway.alpha.calls()[0].body;

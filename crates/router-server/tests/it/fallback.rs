@@ -20,7 +20,9 @@ fn unavailable() -> Behavior {
 async fn the_second_endpoint_answers_when_the_first_fails() {
     let gateway = Gateway::start().await;
     gateway.alpha.set_behavior("two-alpha", unavailable());
-    let response = gateway.chat(&chat_body("test/two", false)).await;
+    let response = gateway
+        .chat(&in_configured_order(chat_body("test/two", false)))
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["model"], "test/two");
@@ -39,7 +41,9 @@ async fn the_second_endpoint_answers_when_the_first_fails() {
 async fn a_stream_falls_back_before_its_first_token() {
     let gateway = Gateway::start().await;
     gateway.alpha.set_behavior("two-alpha", unavailable());
-    let response = gateway.chat(&chat_body("test/two", true)).await;
+    let response = gateway
+        .chat(&in_configured_order(chat_body("test/two", true)))
+        .await;
     assert_eq!(response.status(), 200);
     let events = read_events(response).await;
     let chunks = data(&events);
@@ -68,7 +72,12 @@ async fn when_every_endpoint_fails_the_last_error_is_returned_with_the_attempts(
             ..Behavior::default()
         },
     );
-    let (status, error) = error_response(gateway.chat(&chat_body("test/two", false)).await).await;
+    let (status, error) = error_response(
+        gateway
+            .chat(&in_configured_order(chat_body("test/two", false)))
+            .await,
+    )
+    .await;
     assert_eq!(status, 429, "{error}");
     let metadata = &error["error"]["metadata"];
     assert_eq!(metadata["provider_name"], "Beta Cloud");
@@ -77,4 +86,11 @@ async fn when_every_endpoint_fails_the_last_error_is_returned_with_the_attempts(
     assert_eq!(providers, ["alpha", "beta"]);
     assert_eq!(attempts[0]["status"], 503);
     assert_eq!(attempts[1]["status"], 429);
+}
+
+/// `body` with `provider.order` naming alpha then beta, as `test/two` lists them (without it,
+/// load balancing would try the cheaper beta first most of the time).
+fn in_configured_order(mut body: Value) -> Value {
+    body["provider"] = serde_json::json!({"order": ["alpha", "beta"]});
+    body
 }

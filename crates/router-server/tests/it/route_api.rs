@@ -35,9 +35,11 @@ fn image_message() -> Value {
 #[tokio::test]
 async fn an_explicit_model_lists_its_providers_in_order() {
     let fleet = DemoFleet::start().await;
+    // `order` as configured (without it, load balancing draws the first provider by price).
     let body = json!({
         "model": "deepseek/deepseek-v3.2",
         "messages": [{"role": "user", "content": "Hello"}],
+        "provider": {"order": ["deepseek", "deepinfra"]},
     });
     for path in ["/api/v1/route", "/v1/route"] {
         let response = fleet.post_as(DEMO_KEY, path, &body).await;

@@ -133,6 +133,7 @@ mod tests {
             max_output: None,
             supported_parameters: supported.iter().map(|it| (*it).to_owned()).collect(),
             capabilities: router_core::catalog::Capabilities::default(),
+            traits: Default::default(),
         }
     }
 

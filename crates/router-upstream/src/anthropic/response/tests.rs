@@ -29,6 +29,7 @@ fn endpoint(max_output: Option<u32>) -> Endpoint {
         max_output,
         supported_parameters: Vec::new(),
         capabilities: Capabilities::default(),
+        traits: Default::default(),
     }
 }
 

@@ -143,6 +143,7 @@ fn a_request_becomes_the_documented_generate_content_body() {
         max_output: Some(65_536),
         supported_parameters: Vec::new(),
         capabilities: Capabilities::default(),
+        traits: Default::default(),
     };
     let sent: Value =
         serde_json::from_slice(&write_body(&endpoint, &request).unwrap().body).unwrap();

@@ -1,0 +1,113 @@
+//! The live health of every endpoint: one [`EndpointHealth`] state machine per endpoint of the
+//! catalog, each behind its own mutex, fed after every attempt and read by the planner.
+//!
+//! The state machines are pure (`router_core::health`); this module owns the clock: milliseconds
+//! since the board was made. Recording an outcome locks one endpoint's mutex for a few
+//! arithmetic operations and allocates nothing.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use router_core::catalog::{Catalog, EndpointIdx, ModelIdx};
+use router_core::health::{EndpointHealth, HealthSettings, Observed, Outcome, Stats};
+use router_core::plan::HealthView;
+use router_upstream::{ErrorKind, Fault, UpstreamError};
+
+/// Every endpoint's health.
+pub(crate) struct HealthBoard {
+    started: Instant,
+    settings: HealthSettings,
+    /// By model, by endpoint.
+    endpoints: Vec<Box<[Mutex<EndpointHealth>]>>,
+}
+
+impl HealthBoard {
+    /// A board for every endpoint of `catalog`, all healthy.
+    pub(crate) fn new(catalog: &Catalog, settings: HealthSettings) -> Self {
+        Self {
+            started: Instant::now(),
+            settings,
+            endpoints: catalog
+                .models()
+                .iter()
+                .map(|model| {
+                    model
+                        .endpoints
+                        .iter()
+                        .map(|_| Mutex::new(EndpointHealth::default()))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Milliseconds since the board was made.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `f` on one endpoint's state (indices from the board's catalog). A poisoned mutex
+    /// still holds plain numbers, so it is used as it is.
+    fn with<T>(
+        &self,
+        model: ModelIdx,
+        endpoint: EndpointIdx,
+        f: impl FnOnce(&mut EndpointHealth) -> T,
+    ) -> Option<T> {
+        let cell = self.endpoints.get(model.0)?.get(endpoint.0)?;
+        let mut health = cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Some(f(&mut health))
+    }
+
+    /// Records that a call answered after `latency` (to its first output when streaming),
+    /// producing `completion_tokens` over `elapsed` when known.
+    pub(crate) fn answered(
+        &self,
+        model: ModelIdx,
+        endpoint: EndpointIdx,
+        latency: Duration,
+        throughput: Option<f64>,
+    ) {
+        let now = self.now_ms();
+        let outcome = Outcome::Answered {
+            latency: Some(latency.as_secs_f64()),
+            throughput,
+        };
+        self.with(model, endpoint, |it| {
+            it.record(now, outcome, &self.settings)
+        });
+    }
+
+    /// Records a failed call: rate limits (with their `Retry-After`) and the provider's (or our
+    /// configuration's) failures; failures the client caused say nothing about the endpoint.
+    pub(crate) fn failed(&self, model: ModelIdx, endpoint: EndpointIdx, err: &UpstreamError) {
+        let outcome = match (err.kind, err.fault()) {
+            (ErrorKind::RateLimited, _) => Outcome::RateLimited {
+                retry_after_ms: err
+                    .retry_after
+                    .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+            },
+            (_, Fault::Client) => return,
+            (_, Fault::Upstream | Fault::Internal) => Outcome::Failed,
+        };
+        let now = self.now_ms();
+        self.with(model, endpoint, |it| {
+            it.record(now, outcome, &self.settings)
+        });
+    }
+
+    /// The endpoint's statistics over the last 30 minutes.
+    pub(crate) fn stats(&self, model: ModelIdx, endpoint: EndpointIdx) -> Stats {
+        let now = self.now_ms();
+        self.with(model, endpoint, |it| it.stats(now))
+            .unwrap_or_default()
+    }
+}
+
+impl HealthView for HealthBoard {
+    fn observe(&self, model: ModelIdx, endpoint: EndpointIdx) -> Observed {
+        let now = self.now_ms();
+        self.with(model, endpoint, |it| it.observe(now, &self.settings))
+            .unwrap_or_default()
+    }
+}
