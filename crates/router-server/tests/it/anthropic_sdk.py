@@ -81,7 +81,7 @@ with client.messages.stream(
     streamed_call = stream.get_final_message()
 assert streamed_call.stop_reason == "tool_use", streamed_call
 assert streamed_call.content[-1].type == "tool_use", streamed_call.content
-assert streamed_call.content[-1].input == {}, streamed_call.content
+assert streamed_call.content[-1].input == {"city": "mock"}, streamed_call.content
 answer = client.messages.create(
     model="claude-sonnet-4-5",
     max_tokens=256,

@@ -18,6 +18,8 @@ enum Row {
     Ignored,
     /// Forwarded, and only endpoints with the capability are tried (`test/one` has none: 404).
     NeedsCapability,
+    /// Forwarded in another form (`user`: as a stable hash, never as sent).
+    Translated,
 }
 
 /// The table's rows: each field with a valid value.
@@ -57,7 +59,7 @@ fn fields() -> Vec<(&'static str, Value, Row)> {
             json!({"type": "json_object"}),
             Row::Forwarded,
         ),
-        ("user", json!("someone"), Row::Forwarded),
+        ("user", json!("someone"), Row::Translated),
         ("provider", json!({"order": ["alpha"]}), Row::Router),
         ("session_id", json!("s-1"), Row::Router),
         ("route", json!("fallback"), Row::Ignored),
@@ -102,6 +104,12 @@ async fn every_listed_field_does_what_the_table_says() {
                 assert_eq!(sent.get(field), expected, "{field}");
             }
             Row::NeedsCapability => {}
+            Row::Translated => {
+                let sent = sent
+                    .get(field)
+                    .unwrap_or_else(|| panic!("{field} was not sent"));
+                assert_ne!(sent, &value, "{field} was forwarded as sent");
+            }
             Row::Router | Row::Ignored => {
                 if !matches!(field, "stream" | "stream_options" | "max_tokens") {
                     assert_eq!(sent.get(field), None, "{field} was forwarded");

@@ -284,9 +284,10 @@ async fn a_stream_is_anthropics_event_sequence_with_thinking_and_signature() {
     assert_eq!(text, "Two words");
     assert_eq!(events[10].1["delta"]["stop_reason"], "end_turn");
     assert!(events[10].1["usage"]["output_tokens"].as_u64().unwrap() > 0);
-    // The thinking budget reached the provider as OpenRouter's `reasoning`.
+    // The thinking budget became OpenRouter's `reasoning`, which an OpenAI-compatible provider
+    // receives as `reasoning_effort` (a budget up to 2048 tokens is `low`).
     let call = gateway.alpha.calls().pop().unwrap();
-    assert_eq!(call.body["reasoning"], json!({"max_tokens": 1024}));
+    assert_eq!(call.body["reasoning_effort"], "low");
     assert_eq!(call.body["stream"], true);
 }
 
@@ -313,7 +314,8 @@ async fn a_tool_call_then_its_result_round_trips() {
     let tool_use = &answer["content"][0];
     assert_eq!(tool_use["type"], "tool_use");
     assert_eq!(tool_use["name"], "get_weather");
-    assert_eq!(tool_use["input"], json!({}));
+    // The mock fills the tool's schema: `city` is a string.
+    assert_eq!(tool_use["input"], json!({"city": "mock"}));
     let call = gateway.alpha.calls().pop().unwrap();
     assert_eq!(
         call.body["tools"],
@@ -342,7 +344,10 @@ async fn a_tool_call_then_its_result_round_trips() {
     let messages = call.body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 3, "{messages:?}");
     assert_eq!(messages[1]["tool_calls"][0]["id"], tool_use["id"]);
-    assert_eq!(messages[1]["tool_calls"][0]["function"]["arguments"], "{}");
+    assert_eq!(
+        messages[1]["tool_calls"][0]["function"]["arguments"],
+        r#"{"city":"mock"}"#
+    );
     assert_eq!(
         messages[2],
         json!({"role": "tool", "content": "Sunny", "tool_call_id": tool_use["id"]})
@@ -395,8 +400,12 @@ async fn a_claude_code_request_is_served_with_its_cache_control_unchanged() {
         call.body["tools"][0]["function"]["parameters"],
         sent["tools"][0]["input_schema"]
     );
-    assert_eq!(call.body["reasoning"], json!({"max_tokens": 31999}));
-    assert_eq!(call.body["user"], sent["metadata"]["user_id"]);
+    // A budget over 16384 tokens is `high` for an OpenAI-compatible provider.
+    assert_eq!(call.body["reasoning_effort"], "high");
+    // `metadata.user_id` became `user`, which reaches providers only as a stable hash.
+    let user = call.body["user"].as_str().unwrap();
+    assert!(user.starts_with("u-"), "{user}");
+    assert_ne!(call.body["user"], sent["metadata"]["user_id"]);
     assert_eq!(call.body["temperature"], 1);
     assert_eq!(call.body["max_tokens"], 32000);
 }

@@ -70,7 +70,7 @@ def responses():
     calls = [item for item in response.output if item.type == "function_call"]
     assert len(calls) == 1, response.output
     call = calls[0]
-    assert call.name == "get_weather" and call.arguments == "{}", call
+    assert call.name == "get_weather" and call.arguments == '{"city":"mock"}', call
     with client.responses.stream(
         model="test/caller", input="Weather in Paris?", tools=tools
     ) as stream:
@@ -78,7 +78,7 @@ def responses():
             event.delta for event in stream if event.type == "response.function_call_arguments.delta"
         ]
         final = stream.get_final_response()
-    assert "".join(argument_deltas) == "{}", argument_deltas
+    assert "".join(argument_deltas) == '{"city":"mock"}', argument_deltas
     streamed_calls = [item for item in final.output if item.type == "function_call"]
     assert streamed_calls[0].name == "get_weather", final.output
     response = client.responses.create(
