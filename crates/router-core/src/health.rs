@@ -221,17 +221,16 @@ impl EndpointHealth {
         }
     }
 
-    /// What a plan made at `now_ms` sees. Hands out the probe of a half-open endpoint (at most
-    /// one request at a time, a claim lasting at most `cooldown_ms`), hence `&mut`.
-    pub fn observe(&mut self, now_ms: u64, settings: &HealthSettings) -> Observed {
-        let status = if self.cooldown_until_ms.is_some_and(|until| now_ms < until) {
+    /// Where the endpoint stands at `now_ms`, without claiming its probe (for reports such as
+    /// metrics; a plan uses [`EndpointHealth::observe`]).
+    pub fn status(&self, now_ms: u64, settings: &HealthSettings) -> Status {
+        if self.cooldown_until_ms.is_some_and(|until| now_ms < until) {
             Status::CoolingDown
         } else if self.probe_pending {
             let free = self
                 .probe_claimed_ms
                 .is_none_or(|at| now_ms.saturating_sub(at) >= settings.cooldown_ms);
             if free {
-                self.probe_claimed_ms = Some(now_ms);
                 Status::Probe
             } else {
                 Status::CoolingDown
@@ -245,7 +244,16 @@ impl EndpointHealth {
             Status::Unstable
         } else {
             Status::Healthy
-        };
+        }
+    }
+
+    /// What a plan made at `now_ms` sees. Hands out the probe of a half-open endpoint (at most
+    /// one request at a time, a claim lasting at most `cooldown_ms`), hence `&mut`.
+    pub fn observe(&mut self, now_ms: u64, settings: &HealthSettings) -> Observed {
+        let status = self.status(now_ms, settings);
+        if status == Status::Probe {
+            self.probe_claimed_ms = Some(now_ms);
+        }
         Observed {
             status,
             latency: self.latency,

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use router_core::catalog::{Catalog, EndpointIdx, ModelIdx};
-use router_core::health::{EndpointHealth, HealthSettings, Observed, Outcome, Stats};
+use router_core::health::{EndpointHealth, HealthSettings, Observed, Outcome, Stats, Status};
 use router_core::plan::HealthView;
 use router_upstream::{ErrorKind, Fault, UpstreamError};
 
@@ -94,6 +94,13 @@ impl HealthBoard {
         self.with(model, endpoint, |it| {
             it.record(now, outcome, &self.settings)
         });
+    }
+
+    /// Where the endpoint stands now, without claiming its probe.
+    pub(crate) fn status(&self, model: ModelIdx, endpoint: EndpointIdx) -> Status {
+        let now = self.now_ms();
+        self.with(model, endpoint, |it| it.status(now, &self.settings))
+            .unwrap_or(Status::Healthy)
     }
 
     /// The endpoint's statistics over the last 30 minutes.

@@ -29,9 +29,11 @@ use std::sync::atomic::AtomicU64;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use router_core::catalog::{Catalog, ModelIdx};
+use router_core::catalog::{Catalog, EndpointIdx, ModelIdx};
+use router_core::health::Status;
 
 use axum::extract::State;
 use axum::http::header;
@@ -61,6 +63,8 @@ pub(crate) struct Telemetry {
     fallbacks: Family<Labels, Counter>,
     aborts: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
+    sticky: Family<Labels, Counter>,
+    endpoint_health: Family<Labels, Gauge>,
     /// The OTLP trace exporter, when `telemetry.otlp_endpoint` is set.
     otlp: Option<crate::otlp::Otlp>,
 }
@@ -127,12 +131,35 @@ pub(crate) struct Observation<'a> {
     pub(crate) catalog: &'a Catalog,
     /// Why a stream ended without finishing, if it did.
     pub(crate) abort: Option<&'static str>,
+    /// What stickiness did, when the request had a conversation key.
+    pub(crate) sticky: Option<&'static str>,
 }
 
 /// `GET /metrics`: the registry in Prometheus' text format (no key needed: every label is
 /// config or a fixed set).
 pub(crate) async fn serve(State(app): State<AppState>) -> Response {
-    let text = app.metrics().telemetry().render();
+    let telemetry = app.metrics().telemetry();
+    for (model_idx, model) in app.catalog().models().iter().enumerate() {
+        for (endpoint_idx, endpoint) in model.endpoints.iter().enumerate() {
+            let status = app
+                .health()
+                .status(ModelIdx(model_idx), EndpointIdx(endpoint_idx));
+            let value = match status {
+                Status::Healthy => 0,
+                Status::Unstable => 1,
+                Status::Probe => 2,
+                Status::CoolingDown => 3,
+            };
+            telemetry
+                .endpoint_health
+                .get_or_create(&vec![
+                    ("model", model.id.clone()),
+                    ("provider", endpoint.provider.clone()),
+                ])
+                .set(value);
+        }
+    }
+    let text = telemetry.render();
     (
         [(
             header::CONTENT_TYPE,
@@ -162,6 +189,8 @@ impl Telemetry {
         let fallbacks = Family::default();
         let aborts = Family::default();
         let reloads = Family::default();
+        let sticky = Family::default();
+        let endpoint_health = Family::default();
         registry.register(
             "turnout_requests",
             "Requests by model and status class",
@@ -199,6 +228,16 @@ impl Telemetry {
             "Config reloads by result",
             reloads.clone(),
         );
+        registry.register(
+            "turnout_sticky_sessions",
+            "Requests with a conversation key, by what stickiness did",
+            sticky.clone(),
+        );
+        registry.register(
+            "turnout_endpoint_health",
+            "Each endpoint's state when scraped: 0 healthy, 1 unstable, 2 waiting for its probe, 3 cooling down",
+            endpoint_health.clone(),
+        );
         Ok(Self {
             registry,
             requests,
@@ -210,6 +249,8 @@ impl Telemetry {
             fallbacks,
             aborts,
             reloads,
+            sticky,
+            endpoint_health,
             otlp,
         })
     }
@@ -362,6 +403,12 @@ impl Handles {
                     ])
                     .inc();
             }
+        }
+        if let Some(outcome) = seen.sticky {
+            self.telemetry
+                .sticky
+                .get_or_create(&vec![("outcome", outcome.to_owned())])
+                .inc();
         }
         if let Some(reason) = seen.abort {
             self.telemetry

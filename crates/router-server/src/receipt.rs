@@ -497,6 +497,7 @@ impl Receipt {
             attempts,
             catalog: self.app.catalog(),
             abort,
+            sticky: self.session.as_ref().map(Session::metric_label),
         });
         if let Some(otlp) = self.app.metrics().telemetry().otlp() {
             otlp.export(record);

@@ -343,6 +343,18 @@ impl Session {
         }
     }
 
+    /// The outcome as `turnout_sticky_sessions_total`'s `outcome` label: `used`, `created`,
+    /// `renewed` or `ignored` (`pending` while undecided).
+    pub(crate) fn metric_label(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Pending => "pending",
+            Outcome::Used => "used",
+            Outcome::Created => "created",
+            Outcome::Renewed => "renewed",
+            Outcome::Ignored(_) => "ignored",
+        }
+    }
+
     /// `X-Turnout-Session`: `used`, `created`, `renewed`, `pending`, or `ignored; <reason>`.
     pub(crate) fn header_value(&self) -> HeaderValue {
         HeaderValue::from_static(match self.outcome {

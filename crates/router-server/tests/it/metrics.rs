@@ -164,3 +164,67 @@ async fn unknown_model_names_do_not_grow_the_label_sets() {
         .unwrap();
     assert!(!text.contains("no/such-model"));
 }
+
+#[tokio::test]
+async fn sticky_outcomes_and_endpoint_health_are_reported() {
+    let gateway = Gateway::start().await;
+    let healthy = scrape(&gateway).await;
+    // Every configured endpoint has a state, healthy before any traffic.
+    for (model, provider) in [
+        ("test/one", "alpha"),
+        ("test/two", "alpha"),
+        ("test/two", "beta"),
+    ] {
+        let labels = [("model", model), ("provider", provider)];
+        assert!(
+            healthy
+                .samples
+                .iter()
+                .any(|it| it.metric == "turnout_endpoint_health"
+                    && labels.iter().all(|(k, v)| it.labels.get(k) == Some(*v))),
+            "{model}@{provider} has no health sample"
+        );
+        assert_eq!(value(&healthy, "turnout_endpoint_health", &labels), 0.0);
+    }
+
+    // A conversation's first request creates its pin, the next one renews it.
+    let mut body = chat_body("test/two", false);
+    body["session_id"] = json!("metrics-conversation");
+    for _ in 0..2 {
+        let response = gateway.chat(&body).await;
+        assert_eq!(response.status(), 200);
+        let _ = response.bytes().await.unwrap();
+    }
+    // A failing endpoint is reported unstable.
+    gateway.alpha.set_behavior(
+        "one-upstream",
+        Behavior {
+            fail: Some(Failure::status(500)),
+            ..Behavior::default()
+        },
+    );
+    let response = gateway.chat(&chat_body("test/one", false)).await;
+    assert!(response.status().is_server_error());
+    let after = scrape(&gateway).await;
+    let sticky = |outcome: &str| {
+        value(
+            &after,
+            "turnout_sticky_sessions_total",
+            &[("outcome", outcome)],
+        ) - value(
+            &healthy,
+            "turnout_sticky_sessions_total",
+            &[("outcome", outcome)],
+        )
+    };
+    assert_eq!(sticky("created"), 1.0);
+    assert_eq!(sticky("renewed"), 1.0);
+    assert_eq!(
+        value(
+            &after,
+            "turnout_endpoint_health",
+            &[("model", "test/one"), ("provider", "alpha")]
+        ),
+        1.0
+    );
+}
