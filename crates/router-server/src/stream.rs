@@ -44,7 +44,7 @@ use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -53,7 +53,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use router_core::json::RawJson;
-use router_core::plan::Step;
+use router_core::plan::{Attempt, Step};
 use router_core::pricing::Usage;
 use router_core::render::{self, ChunkPrefix, Generation, ModelRouting};
 use router_core::request::ChatRequest;
@@ -263,8 +263,6 @@ pub(crate) async fn run(
         };
         match first {
             Ok((upstream, held)) => {
-                app.health()
-                    .answered(attempt.model, attempt.endpoint, started.elapsed(), None);
                 receipt.attempts.answered(*attempt, started);
                 receipt.answered(*attempt);
                 sink.update_headers(receipt);
@@ -272,6 +270,9 @@ pub(crate) async fn run(
                     app,
                     generation,
                     prefix,
+                    attempt: *attempt,
+                    time_to_first_token: started.elapsed(),
+                    first_output: Instant::now(),
                 };
                 return Ok(relay.run(upstream, held, sink, receipt).await?);
             }
@@ -414,29 +415,78 @@ struct Relay<'a> {
     app: &'a AppState,
     generation: Generation<'a>,
     prefix: ChunkPrefix,
+    /// The attempt whose stream this is, for its endpoint's health.
+    attempt: Attempt,
+    /// From sending the request to the first output.
+    time_to_first_token: Duration,
+    /// When the first output came: the start of the throughput measurement.
+    first_output: Instant,
+}
+
+/// How a relayed stream ended (the client read it to its end).
+enum Relayed {
+    /// The provider finished it: the usage chunk and `[DONE]` went out.
+    Finished,
+    /// The provider failed after the first output (its health has been told): the error chunk
+    /// and `[DONE]` went out.
+    Failed,
+    /// The server's grace period ended it: the error chunk and `[DONE]` went out.
+    CutOff,
 }
 
 impl Relay<'_> {
     /// Sends `held`, then every further chunk, then the usage chunk or the error chunk, and
-    /// `[DONE]`.
+    /// `[DONE]`. The endpoint's health learns how the stream went when it ends: its time to
+    /// first token and, when it finished with usage, its output tokens per second; a failure
+    /// after the first output counts as the endpoint's failure.
     async fn run(
         self,
-        mut upstream: ChunkStream,
+        upstream: ChunkStream,
         held: Held,
         sink: &mut Sink,
         receipt: &mut Receipt,
     ) -> Result<(), Disconnected> {
+        let mut completion_tokens = None;
+        let relayed = self
+            .relay(upstream, held, sink, receipt, &mut completion_tokens)
+            .await;
+        let health = self.app.health();
+        let (model, endpoint) = (self.attempt.model, self.attempt.endpoint);
+        match &relayed {
+            Ok(Relayed::Failed) => {}
+            Ok(Relayed::Finished) | Ok(Relayed::CutOff) | Err(Disconnected) => {
+                let seconds = self.first_output.elapsed().as_secs_f64().max(1e-3);
+                let throughput = completion_tokens
+                    .filter(|tokens| *tokens > 0 && matches!(relayed, Ok(Relayed::Finished)))
+                    .map(|tokens| tokens as f64 / seconds);
+                health.answered(model, endpoint, self.time_to_first_token, throughput);
+            }
+        }
+        relayed.map(|_| ())
+    }
+
+    /// [`Relay::run`]'s relaying; `completion_tokens` is the last usage's count.
+    async fn relay(
+        &self,
+        mut upstream: ChunkStream,
+        held: Held,
+        sink: &mut Sink,
+        receipt: &mut Receipt,
+        completion_tokens: &mut Option<u64>,
+    ) -> Result<Relayed, Disconnected> {
         if held.has_output {
             receipt.saw_output();
         }
         if let Some(usage) = held.usage {
+            *completion_tokens = Some(usage.completion_tokens);
             receipt.saw_usage(usage);
         }
         if let Some(reason) = held.finish_reason {
             receipt.saw_finish(reason);
         }
         if held.ended {
-            return sink.send(self.finish(held.events, receipt).into()).await;
+            sink.send(self.finish(held.events, receipt).into()).await?;
+            return Ok(Relayed::Finished);
         }
         sink.send(held.events.into()).await?;
         let mut cutoff = std::pin::pin!(self.app.stopping().cutoff());
@@ -456,12 +506,14 @@ impl Relay<'_> {
                     };
                     let mut event = ApiError::ShuttingDown.to_sse_chunk(&self.generation, Some(routing));
                     event.extend_from_slice(render::DONE);
-                    return sink.send(event.into()).await;
+                    sink.send(event.into()).await?;
+                    return Ok(Relayed::CutOff);
                 }
             };
             match next {
                 Some(Ok(chunk)) => {
                     if let Some(usage) = chunk.usage {
+                        *completion_tokens = Some(usage.completion_tokens);
                         receipt.saw_usage(usage);
                     }
                     if let Some(reason) = chunk.finish_reason {
@@ -481,6 +533,10 @@ impl Relay<'_> {
                     receipt.attempts.interrupted(&err);
                     receipt.saw_finish(FinishReason::Error);
                     receipt.bill();
+                    // The endpoint failed after its first output.
+                    self.app
+                        .health()
+                        .failed(self.attempt.model, self.attempt.endpoint, &err);
                     let err = ApiError::from(Box::new(AttemptsFailed {
                         last: LastFailure::Upstream(err),
                         provider_name: Some(self.generation.provider.to_owned()),
@@ -494,9 +550,13 @@ impl Relay<'_> {
                     };
                     let mut event = err.to_sse_chunk(&self.generation, Some(routing));
                     event.extend_from_slice(render::DONE);
-                    return sink.send(event.into()).await;
+                    sink.send(event.into()).await?;
+                    return Ok(Relayed::Failed);
                 }
-                None => return sink.send(self.finish(Vec::new(), receipt).into()).await,
+                None => {
+                    sink.send(self.finish(Vec::new(), receipt).into()).await?;
+                    return Ok(Relayed::Finished);
+                }
             }
         }
     }

@@ -227,3 +227,49 @@ async fn a_client_that_gives_up_before_the_first_token_cancels_the_upstream_call
         );
     }
 }
+
+/// `test/one`'s endpoint as its endpoints page reports it.
+async fn endpoint_stats(gateway: &Gateway) -> Value {
+    let page: Value = gateway
+        .client
+        .get(format!(
+            "{}/api/v1/models/test/one/endpoints",
+            gateway.server.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["data"]["endpoints"][0].clone()
+}
+
+#[tokio::test]
+async fn a_finished_stream_reports_its_throughput_and_a_broken_one_its_failure() {
+    let gateway = Gateway::start().await;
+    let response = gateway.chat(&chat_body("test/one", true)).await;
+    assert_eq!(response.status(), 200);
+    let events = read_events(response).await;
+    assert_eq!(events.last(), Some(&Event::Done));
+    let stats = endpoint_stats(&gateway).await;
+    assert!(
+        stats["throughput_last_30m"]["p50"].as_f64().unwrap() > 0.0,
+        "{stats}"
+    );
+    assert_eq!(stats["uptime_last_30m"], 100.0, "{stats}");
+
+    gateway.behave(
+        "one-upstream",
+        Behavior {
+            reply: Some("one two three four five six".to_owned()),
+            fail_after_chunks: Some(3),
+            ..Behavior::default()
+        },
+    );
+    let response = gateway.chat(&chat_body("test/one", true)).await;
+    let _ = read_events(response).await;
+    let stats = endpoint_stats(&gateway).await;
+    // One stream finished and one broke after its first output.
+    assert_eq!(stats["uptime_last_30m"], 50.0, "{stats}");
+}
