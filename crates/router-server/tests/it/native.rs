@@ -408,3 +408,143 @@ async fn a_mid_stream_anthropic_error_and_a_gemini_safety_block_end_the_stream_w
     );
     assert_eq!(chunks[0]["provider"], "Compat", "{events:?}");
 }
+
+impl Native {
+    /// `POST /api/v1/messages` (Anthropic's format) with `body`.
+    async fn messages(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/v1/messages", self.server.url()))
+            .header("x-api-key", CLIENT_KEY)
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_anthropic_format_conversation_is_served_by_every_kind() {
+    let native = Native::start().await;
+    for model in MODELS {
+        let response = native
+            .messages(&json!({
+                "model": model,
+                "max_tokens": 64,
+                "messages": [{"role": "user", "content": "Hello"}],
+            }))
+            .await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_no_secret(&text);
+        assert_eq!(status, 200, "{model}: {text}");
+        let message: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(message["type"], "message", "{model}: {message}");
+        assert_eq!(message["model"], model);
+        assert_eq!(message["content"][0]["type"], "text", "{model}: {message}");
+        assert!(
+            message["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Hello"),
+            "{model}: {message}"
+        );
+        assert_eq!(message["stop_reason"], "end_turn", "{model}: {message}");
+        assert!(message["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    }
+}
+
+#[tokio::test]
+async fn a_fallback_from_a_failing_anthropic_provider_to_gemini_is_invisible_to_a_messages_client()
+{
+    let native = Native::start().await;
+    native.anthropic.set_behavior(
+        "claude-model",
+        Behavior {
+            fail: Some(router_mock::Failure::status(503)),
+            ..Behavior::default()
+        },
+    );
+    let body = json!({
+        "model": "test/claude",
+        "models": ["test/gemini"],
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "Hello"}],
+    });
+    let message: Value = native.messages(&body).await.json().await.unwrap();
+    assert_eq!(message["type"], "message", "{message}");
+    assert_eq!(message["model"], "test/gemini", "{message}");
+    assert_eq!(message["content"][0]["type"], "text", "{message}");
+
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let response = native.messages(&streamed).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events.first(), Some(&"message_start"), "{text}");
+    assert_eq!(events.last(), Some(&"message_stop"), "{text}");
+    assert!(!events.contains(&"error"), "{text}");
+    assert!(text.contains("test/gemini"), "{text}");
+    // The Anthropic provider was asked both times and failed; Gemini answered both.
+    assert_eq!(native.anthropic.calls().len(), 2);
+    assert_eq!(native.gemini.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_claude_code_request_reaches_an_anthropic_provider_with_its_cache_control_byte_for_byte()
+{
+    let native = Native::start().await;
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/claude_code_messages.json"))
+        .expect("the fixture is JSON");
+    let mut body = fixture["body"].clone();
+    body["model"] = json!("test/claude");
+    // Within `test/claude`'s 8192 output tokens (Claude Code asks for 32000).
+    body["max_tokens"] = json!(4096);
+    if body["thinking"].is_object() {
+        body["thinking"]["budget_tokens"] = json!(2048);
+    }
+    let mut request = native
+        .client
+        .post(format!("{}/api/v1/messages", native.server.url()));
+    for (name, value) in fixture["headers"].as_object().unwrap() {
+        request = request.header(name.as_str(), value.as_str().unwrap());
+    }
+    let sent = serde_json::to_vec(&body).unwrap();
+    let response = request
+        .header("x-api-key", CLIENT_KEY)
+        .body(sent.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    let call = native
+        .anthropic
+        .calls()
+        .pop()
+        .expect("the Anthropic mock was called");
+    let count = |haystack: &[u8], needle: &[u8]| {
+        haystack
+            .windows(needle.len())
+            .filter(|window| *window == needle)
+            .count()
+    };
+    // Every `cache_control` object the client sent reaches Anthropic as the same bytes.
+    for block in [
+        &br#""cache_control":{"type":"ephemeral"}"#[..],
+        &br#""cache_control":{"ttl":"1h","type":"ephemeral"}"#[..],
+    ] {
+        assert!(count(&sent, block) > 0);
+        assert_eq!(
+            count(&call.raw_body, block),
+            count(&sent, block),
+            "{}",
+            String::from_utf8_lossy(&call.raw_body)
+        );
+    }
+}
