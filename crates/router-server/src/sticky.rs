@@ -150,8 +150,9 @@ impl Sticky {
                     timeout: *timeout,
                     retry_after: *retry_after,
                 };
-                let store = router_session::RedisStore::new(options, &config.catalog)
+                let link = router_session::RedisLink::new(options)
                     .map_err(|err| StoreSetupError(err.to_string()))?;
+                let store = router_session::RedisStore::new(Arc::new(link), &config.catalog);
                 Some(Arc::new(store))
             }
         };

@@ -14,8 +14,9 @@
 //! - `scope`: [`Scope`], the hash a pin is stored under.
 //! - `store`: the [`PinStore`] trait, [`PinnedRoute`] and [`Lookup`].
 //! - `memory`: [`MemoryStore`], the bounded in-process store (moka).
-//! - `redis` (feature `redis`): [`RedisStore`], shared by several replicas, with a circuit that
-//!   stops trying an unreachable Redis for a while.
+//! - `redis` (feature `redis`): [`RedisStore`], shared by several replicas, over a
+//!   [`RedisLink`]: one connection with a circuit that stops trying an unreachable Redis for a
+//!   while, which other state that replicas share in Redis can use too.
 //!
 //! **Invariant:** the sticky cache is an optimisation: a miss, or a store that cannot be
 //! reached, is never an error.
@@ -32,6 +33,6 @@ pub use fingerprint::{Fingerprint, canonical_encoding};
 pub use key::{ConversationKey, KeySource, MAX_SESSION_ID_CHARS, SessionKeyError};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
-pub use redis::{RedisOptions, RedisStore};
+pub use redis::{RedisLink, RedisOptions, RedisStore, RedisUrlError};
 pub use scope::Scope;
 pub use store::{Lookup, PinStore, PinnedRoute, StoreFuture};
