@@ -19,11 +19,12 @@ use router_core::auto::profile::{Profile, ProfileError};
 use router_core::catalog::{Catalog, Endpoint, EndpointIdx, Model, ModelIdx};
 use router_core::plan::Attempt;
 use router_core::render;
+use router_session::RedisLink;
 use router_upstream::{ProviderClient, UpstreamError};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api;
-use crate::config::{ClientKey, Config};
+use crate::config::{ClientKey, Config, RedisSettings};
 use crate::error::ApiError;
 use crate::front;
 use crate::health_board::HealthBoard;
@@ -46,6 +47,9 @@ pub enum StartError {
         #[source]
         source: Box<UpstreamError>,
     },
+    /// `[redis]` cannot be used (its URL is not one the client understands).
+    #[error("`[redis]` cannot be used: {0}")]
+    Redis(String),
     /// A model's endpoint names a provider that is not configured.
     #[error("model `{model}` names provider `{provider}`, which is not configured")]
     UnknownProvider {
@@ -117,6 +121,8 @@ struct Shared {
     health: HealthBoard,
     /// Sticky sessions: the pin store, the clock and the TTLs.
     sticky: Arc<Sticky>,
+    /// The link to `[redis]`, when replicas share state there.
+    redis: Option<SharedRedis>,
     /// This config's metric handles.
     metrics: Handles,
     /// The settings saved on the pages.
@@ -140,6 +146,17 @@ pub(crate) struct Lasting {
     pub(crate) clock: Arc<dyn Clock>,
     /// Whether the server is stopping.
     pub(crate) stopping: Arc<Stopping>,
+    /// The link to `[redis]` (kept while `[redis]` stays the same).
+    pub(crate) redis: Option<SharedRedis>,
+}
+
+/// The link to the `[redis]` of a config, with the settings it was made for.
+#[derive(Clone)]
+pub(crate) struct SharedRedis {
+    /// The settings it was made for.
+    pub(crate) settings: RedisSettings,
+    /// The connection and its circuit.
+    pub(crate) link: Arc<RedisLink>,
 }
 
 /// One configured provider, ready to call.
@@ -242,6 +259,7 @@ impl AppState {
                 sticky: None,
                 clock,
                 stopping: Arc::new(Stopping::default()),
+                redis: None,
             },
         };
         let Lasting {
@@ -251,10 +269,26 @@ impl AppState {
             sticky,
             clock,
             stopping,
+            redis,
         } = lasting;
+        let redis = match (redis, &config.redis) {
+            (Some(kept), Some(settings)) if kept.settings == *settings => Some(kept),
+            (_, Some(settings)) => Some(SharedRedis {
+                settings: settings.clone(),
+                link: Arc::new(
+                    RedisLink::new(settings.link_options())
+                        .map_err(|err| StartError::Redis(err.to_string()))?,
+                ),
+            }),
+            (_, None) => None,
+        };
         let sticky = match sticky {
             Some(sticky) => sticky,
-            None => Arc::new(Sticky::new(&config, clock)?),
+            None => Arc::new(Sticky::new(
+                &config,
+                clock,
+                redis.as_ref().map(|it| &it.link),
+            )?),
         };
         let metrics = Handles::new(telemetry, &config.catalog);
         Ok(Self {
@@ -269,6 +303,7 @@ impl AppState {
                 stopping,
                 health,
                 sticky,
+                redis,
                 metrics,
                 settings,
             }),
@@ -350,7 +385,6 @@ impl AppState {
     pub(crate) fn sticky(&self) -> &Sticky {
         &self.shared.sticky
     }
-
     /// This config's metric handles.
     pub(crate) fn metrics(&self) -> &Handles {
         &self.shared.metrics
@@ -370,6 +404,7 @@ impl AppState {
             sticky: Some(self.shared.sticky.clone()),
             clock: self.shared.sticky.clock().clone(),
             stopping: self.shared.stopping.clone(),
+            redis: self.shared.redis.clone(),
         }
     }
 }

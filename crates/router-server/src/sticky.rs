@@ -119,8 +119,12 @@ impl Sticky {
         &self.clock
     }
 
-    /// Stickiness for `config`, on `clock`.
-    pub(crate) fn new(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StoreSetupError> {
+    /// Stickiness for `config`, on `clock`; `shared_redis` is the link to `[redis]`, if any.
+    pub(crate) fn new(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        shared_redis: Option<&Arc<router_session::RedisLink>>,
+    ) -> Result<Self, StoreSetupError> {
         let settings = &config.sessions;
         let ttls: Vec<Duration> = config
             .catalog
@@ -153,6 +157,13 @@ impl Sticky {
                 let link = router_session::RedisLink::new(options)
                     .map_err(|err| StoreSetupError(err.to_string()))?;
                 let store = router_session::RedisStore::new(Arc::new(link), &config.catalog);
+                Some(Arc::new(store))
+            }
+            SessionStoreKind::SharedRedis => {
+                let link = shared_redis.ok_or_else(|| {
+                    StoreSetupError("`[sessions] store = \"redis\"` needs `[redis]`".to_owned())
+                })?;
+                let store = router_session::RedisStore::new(link.clone(), &config.catalog);
                 Some(Arc::new(store))
             }
         };

@@ -22,6 +22,7 @@
 mod expand;
 mod problems;
 mod raw;
+mod redis;
 mod sessions;
 mod validate;
 
@@ -42,6 +43,7 @@ use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
+pub use self::redis::RedisSettings;
 pub use self::sessions::{SessionSettings, SessionStoreKind};
 
 /// The validated server configuration.
@@ -68,6 +70,9 @@ pub struct Config {
     pub settings: PageSettings,
     /// The `[telemetry]` section: traces.
     pub telemetry: TelemetrySettings,
+    /// The `[redis]` section: the Redis that replicas share state through; `None`: each
+    /// replica keeps its own.
+    pub redis: Option<RedisSettings>,
 }
 
 /// The `[front]` section: the Anthropic Messages, Responses and legacy completions endpoints.

@@ -56,6 +56,9 @@ pub(super) struct RawConfig {
     /// `[telemetry]`: where traces go.
     #[serde(default)]
     pub(super) telemetry: Deferred<RawTelemetry>,
+    /// `[redis]`: the Redis replicas share state through (see `super::redis`).
+    #[serde(default)]
+    pub(super) redis: Option<Deferred<super::redis::RawRedis>>,
 }
 
 /// `[front]`.

@@ -34,7 +34,7 @@ pub(super) struct RawSessions {
     /// Most pins the in-process store keeps. Default 100000.
     #[serde(default = "default_capacity", deserialize_with = "number")]
     capacity: u64,
-    /// `redis://host:port/db`, required with `store = "redis"`.
+    /// `redis://host:port/db`; without it `store = "redis"` uses the `[redis]` section.
     #[serde(default)]
     redis_url: Option<String>,
     /// Longest wait for one Redis operation, in milliseconds. Default 10.
@@ -83,6 +83,8 @@ pub enum SessionStoreKind {
         /// How long an unreachable Redis is left alone.
         retry_after: Duration,
     },
+    /// In the Redis of the `[redis]` section, over its one link.
+    SharedRedis,
 }
 
 impl Default for SessionSettings {
@@ -99,10 +101,11 @@ impl Default for SessionSettings {
 }
 
 /// Validates `[sessions]`; model ids in `ttl_by_model` are checked against `catalog` when it
-/// could be built.
+/// could be built; `has_redis`: the file has a `[redis]` section.
 pub(super) fn validate(
     raw: Deferred<RawSessions>,
     catalog: Option<&Catalog>,
+    has_redis: bool,
     problems: &mut Problems,
 ) -> Option<SessionSettings> {
     const PATH: &str = "sessions";
@@ -164,10 +167,11 @@ pub(super) fn validate(
             );
             return None;
         }
+        (SessionStoreName::Redis, None) if has_redis => SessionStoreKind::SharedRedis,
         (SessionStoreName::Redis, None) => {
             problems.push(
                 join_key(PATH, "redis_url"),
-                "is required with `store = \"redis\"`",
+                "is required with `store = \"redis\"` unless a `[redis]` section names the Redis",
             );
             return None;
         }

@@ -1029,3 +1029,34 @@ fn front_aliases_name_catalog_models() {
     );
     assert!(problems[0].1.contains("nope/missing"), "{problems:?}");
 }
+
+#[test]
+fn a_redis_section_is_checked_and_serves_sessions_without_their_own_url() {
+    let config = load_with(
+        &format!(
+            "{MINIMAL}\n[redis]\nurl = \"redis://127.0.0.1:6379/0\"\n\n[sessions]\nstore = \"redis\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    let redis = config.redis.as_ref().unwrap();
+    assert_eq!(redis.url, "redis://127.0.0.1:6379/0");
+    assert_eq!(redis.timeout, Duration::from_millis(10));
+    assert_eq!(redis.retry_after, Duration::from_millis(1000));
+    assert!(matches!(
+        config.sessions.store,
+        SessionStoreKind::SharedRedis
+    ));
+    assert!(load_with(MINIMAL, &[]).unwrap().redis.is_none());
+    let found = problems(
+        &format!("{MINIMAL}\n[redis]\nurl = \"http://x\"\ntimeout_ms = 0\nretry_ms = 0\n"),
+        &[],
+    );
+    assert_eq!(
+        paths(&found),
+        ["redis.url", "redis.timeout_ms", "redis.retry_ms"],
+        "{found:?}"
+    );
+    let found = problems(&format!("{MINIMAL}\n[redis]\ntimeout_ms = 5\n"), &[]);
+    assert_eq!(paths(&found), ["redis.url"], "{found:?}");
+}

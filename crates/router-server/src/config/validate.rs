@@ -64,7 +64,9 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     if let (Some(routing), Some(catalog)) = (&routing, &catalog) {
         aliases_against_catalog(&routing.auto, catalog, problems);
     }
-    let sessions = super::sessions::validate(raw.sessions, catalog.as_ref(), problems);
+    let has_redis = raw.redis.is_some();
+    let redis = super::redis::validate(raw.redis, problems);
+    let sessions = super::sessions::validate(raw.sessions, catalog.as_ref(), has_redis, problems);
     let front = raw.front.parse("front", problems).and_then(|it| {
         let (Some(routing), Some(catalog)) = (&routing, &catalog) else {
             return None;
@@ -79,7 +81,9 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         .telemetry
         .parse("telemetry", problems)
         .and_then(|it| telemetry(it, problems));
+
     Some(Config {
+        redis: redis?,
         telemetry: telemetry?,
         server: server?,
         providers,
