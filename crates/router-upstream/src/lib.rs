@@ -20,6 +20,7 @@
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
+//! - `utf8`: the UTF-8 check of answers (SIMD, with the standard library's error when it fails).
 //! - `exchange`, `event_stream`: what every wire format shares: sending with the first-byte
 //!   timeout, classifying a non-2xx answer and reading a body up to `max_response_bytes`;
 //!   driving an SSE body through a format's event reader with the idle timeout and the same
@@ -48,6 +49,7 @@ mod openai_compat;
 pub mod replay;
 pub mod sse;
 mod transport;
+mod utf8;
 
 pub use client::{ChunkStream, ProviderClient, ProviderKind, ProviderSettings};
 pub use error::{ErrorKind, Fault, UpstreamError};

@@ -193,15 +193,20 @@ impl SseParser {
         if line[0] == b':' {
             return Ok(None);
         }
-        let (field, value) = match memchr::memchr(b':', &line) {
-            Some(colon) => {
-                let skip = usize::from(line.get(colon + 1) == Some(&b' '));
-                (line.slice(..colon), line.slice(colon + 1 + skip..))
-            }
-            None => (line.clone(), Bytes::new()),
+        // The field's name ends at the first colon; its value starts after it and one space.
+        let (name_end, value_start) = match memchr::memchr(b':', &line) {
+            Some(colon) => (
+                colon,
+                colon + 1 + usize::from(line.get(colon + 1) == Some(&b' ')),
+            ),
+            None => (line.len(), line.len()),
         };
-        match &field[..] {
-            b"data" => {
+        let field = Field::of(&line[..name_end]);
+        // The value, in the line's own buffer (no copy, no second reference to count).
+        let mut value = line;
+        value.advance(value_start);
+        match field {
+            Field::Data => {
                 self.data = match std::mem::replace(&mut self.data, Data::Empty) {
                     Data::Empty => Data::One(value),
                     Data::One(first) => {
@@ -223,8 +228,8 @@ impl SseParser {
                     return Err(self.too_large());
                 }
             }
-            b"event" => self.event = Some(value),
-            _ => {}
+            Field::Event => self.event = Some(value),
+            Field::Other => {}
         }
         Ok(None)
     }
@@ -243,6 +248,24 @@ impl SseParser {
     fn too_large(&self) -> SseError {
         SseError::EventTooLarge {
             limit: self.max_event_bytes,
+        }
+    }
+}
+
+/// The fields of an event that the parser keeps; the others (`id`, `retry`, unknown names)
+/// are ignored.
+enum Field {
+    Data,
+    Event,
+    Other,
+}
+
+impl Field {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"data" => Self::Data,
+            b"event" => Self::Event,
+            _ => Self::Other,
         }
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn parse_response(
     let invalid = |err: &dyn std::fmt::Display| {
         BodyProblem::Invalid(format!("response body is not valid JSON: {err}"))
     };
-    let body = std::str::from_utf8(body).map_err(|err| invalid(&err))?;
+    let body = crate::utf8::str_of(body).map_err(|err| invalid(&err))?;
     let wire = WireBody::read(body).map_err(|err| match err {
         ReadError::Json(err) => invalid(&err),
         ReadError::Shape(why) => BodyProblem::Invalid(why.to_owned()),
@@ -109,6 +109,7 @@ impl<'a> WireBody<'a> {
     /// Reads a stream chunk, going on after the bytes it shares with the start of the last
     /// chunk read with `seen` (see [`SeenPrefix`]); `id`, `system_fingerprint` and
     /// `service_tier` are only read when they come after `choices`, `usage` or `error`.
+    #[inline]
     pub(crate) fn read_chunk(text: &'a str, seen: &mut SeenPrefix) -> Result<Self, ReadError> {
         let mut wire = WireBody::default();
         let mut shape = None;
@@ -426,11 +427,11 @@ fn summarize<'a>(
                     "delta" if scanner.kind()? == Kind::Object => {
                         scanner.object(|name, scanner| {
                             let value = scanner.value()?;
-                            let present = !matches!(value.get(), "null" | "\"\"" | "[]" | "{}");
-                            summary.has_output |=
-                                present && OUTPUT_MEMBERS.contains(&name.as_ref());
-                            summary.has_reasoning |=
-                                present && REASONING_MEMBERS.contains(&name.as_ref());
+                            let (output, reasoning) = delta_member(&name);
+                            if output && !matches!(value.get(), "null" | "\"\"" | "[]" | "{}") {
+                                summary.has_output = true;
+                                summary.has_reasoning |= reasoning;
+                            }
                             Ok(())
                         })?;
                     }
@@ -459,20 +460,32 @@ fn summarize<'a>(
     Ok((choices, (!malformed).then_some(summary)))
 }
 
-/// The members of a stream delta that count as output.
-const OUTPUT_MEMBERS: &[&str] = &[
-    "content",
-    "tool_calls",
-    "reasoning",
-    "reasoning_content",
-    "reasoning_details",
-    "refusal",
-    "audio",
-];
+/// Whether a stream delta's member `name` counts as output (content, tool calls, reasoning, a
+/// refusal, audio), and whether it is reasoning (one of [`REASONING_MEMBERS`]).
+fn delta_member(name: &str) -> (bool, bool) {
+    match name {
+        "content" | "tool_calls" | "refusal" | "audio" => (true, false),
+        "reasoning" | "reasoning_content" | "reasoning_details" => (true, true),
+        _ => (false, false),
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reasoning_members_of_a_delta_are_output_and_reasoning() {
+        for name in REASONING_MEMBERS {
+            assert_eq!(delta_member(name), (true, true), "{name}");
+        }
+        for name in ["content", "tool_calls", "refusal", "audio"] {
+            assert_eq!(delta_member(name), (true, false), "{name}");
+        }
+        for name in ["role", "index", "Content", ""] {
+            assert_eq!(delta_member(name), (false, false), "{name}");
+        }
+    }
 
     /// What a chunk with these `choices` reads as.
     fn summary_of(choices: &str) -> ChoicesSummary<'_> {

@@ -27,7 +27,7 @@ pub(crate) fn parse_event(data: &[u8], seen: &mut SeenPrefix, exclude_reasoning:
     if data.trim_ascii() == b"[DONE]" {
         return Event::Done;
     }
-    let wire = match std::str::from_utf8(data) {
+    let wire = match crate::utf8::str_of(data) {
         Ok(data) => WireBody::read_chunk(data, seen),
         Err(err) => return Event::Invalid(format!("stream event is not valid JSON: {err}")),
     };
