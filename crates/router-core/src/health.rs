@@ -26,10 +26,16 @@
 //! Time to first token and output tokens per second of the last [`SAMPLES`] answers, and
 //! answers and failures per minute over the last 30 minutes, give the percentiles and the uptime
 //! of `GET /api/v1/models/{author}/{slug}/endpoints` ([`EndpointHealth::stats`]). The planner
-//! reads the percentiles of the samples as last recorded ([`Observed`]).
+//! reads the percentiles of the samples as last computed ([`Observed`]): after every answer
+//! until [`SAMPLES`] are in, then at most once per [`REFRESH_MS`] of answers, so a busy
+//! endpoint does not sort its samples on every answer (two sorts of 32 numbers each).
 
 /// How many recent answers the latency and throughput percentiles are computed from.
 pub const SAMPLES: usize = 32;
+
+/// Once [`SAMPLES`] answers are in, the planner's percentiles are computed again at most this
+/// often (by the time of the answers recorded).
+pub const REFRESH_MS: u64 = 1_000;
 
 /// Minutes of answers and failures kept for the uptime.
 const MINUTES: usize = 30;
@@ -112,6 +118,8 @@ pub struct EndpointHealth {
     n_samples: usize,
     latency: Option<[f64; 4]>,
     throughput: Option<[f64; 4]>,
+    /// When `latency` and `throughput` were last computed.
+    computed_at_ms: u64,
 }
 
 /// The statistics of `GET …/endpoints`.
@@ -174,6 +182,7 @@ impl Default for EndpointHealth {
             n_samples: 0,
             latency: None,
             throughput: None,
+            computed_at_ms: 0,
         }
     }
 }
@@ -308,7 +317,12 @@ impl EndpointHealth {
     fn sample(&mut self, sample: Sample) {
         self.samples[self.next_sample] = sample;
         self.next_sample = (self.next_sample + 1) % SAMPLES;
+        let warming = self.n_samples < SAMPLES;
         self.n_samples = (self.n_samples + 1).min(SAMPLES);
+        if !warming && sample.at_ms < self.computed_at_ms.saturating_add(REFRESH_MS) {
+            return;
+        }
+        self.computed_at_ms = sample.at_ms;
         let samples = &self.samples[..self.n_samples];
         self.latency = percentiles(samples.iter().map(|it| it.latency));
         self.throughput = percentiles(samples.iter().map(|it| it.throughput));
@@ -407,6 +421,29 @@ mod tests {
         assert_eq!(health.observe(3_999, &SETTINGS).status, Status::CoolingDown);
         assert_eq!(health.observe(4_000, &SETTINGS).status, Status::Healthy);
         assert_eq!(health.stats(4_000).uptime, None);
+    }
+
+    #[test]
+    fn once_the_window_is_full_the_planner_s_percentiles_follow_at_most_every_refresh() {
+        let mut health = EndpointHealth::default();
+        // Until SAMPLES answers are in, every answer counts at once.
+        for idx in 0..SAMPLES as u64 {
+            health.record(idx, answered(1.0), &SETTINGS);
+            assert_eq!(health.observe(idx, &SETTINGS).latency, Some([1.0; 4]));
+        }
+        // Then slower answers within REFRESH_MS of the last computation wait for the next one.
+        let last = SAMPLES as u64 - 1;
+        for at in last + 1..last + 33 {
+            health.record(at, answered(5.0), &SETTINGS);
+        }
+        assert_eq!(health.observe(last + 33, &SETTINGS).latency, Some([1.0; 4]));
+        health.record(last + REFRESH_MS, answered(5.0), &SETTINGS);
+        assert_eq!(
+            health.observe(last + REFRESH_MS, &SETTINGS).latency,
+            Some([5.0; 4])
+        );
+        // The endpoints page computes its statistics when asked.
+        assert_eq!(health.stats(last + REFRESH_MS).latency, Some([5.0; 4]));
     }
 
     #[test]
