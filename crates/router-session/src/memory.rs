@@ -2,9 +2,15 @@
 //!
 //! Each entry keeps its own expiry on the caller's clock, checked on every lookup, so a test
 //! clock decides what has expired. moka's own expiry (in real time, `max_ttl` after the last
-//! write) only frees memory: it is never shorter than an entry's TTL. When the cache is full,
-//! moka evicts the entries least likely to be used again.
+//! read or write) only frees memory: it is never shorter than an entry's TTL. When the cache is
+//! full, moka evicts the entries least likely to be used again.
+//!
+//! Renewing a pin (storing the pin an entry already holds, which every successful turn of a
+//! conversation does) moves the entry's expiry in place instead of inserting it again: a
+//! lookup instead of an insert and the housekeeping that follows every write.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -17,11 +23,12 @@ pub struct MemoryStore {
     pins: Cache<Scope, Entry>,
 }
 
-/// A pin and when it expires, in the caller's milliseconds.
-#[derive(Debug, Clone, Copy)]
+/// A pin and when it expires, in the caller's milliseconds (shared by the cache's copies of
+/// the entry, so a renewal moves it in place).
+#[derive(Debug, Clone)]
 struct Entry {
     pin: PinnedRoute,
-    expires_at_ms: u64,
+    expires_at_ms: Arc<AtomicU64>,
 }
 
 impl MemoryStore {
@@ -30,7 +37,7 @@ impl MemoryStore {
         Self {
             pins: Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(max_ttl)
+                .time_to_idle(max_ttl)
                 .build(),
         }
     }
@@ -38,7 +45,9 @@ impl MemoryStore {
     /// The pin of `scope` at `now_ms` (what [`PinStore::get`] answers, without a future).
     pub fn lookup(&self, scope: &Scope, now_ms: u64) -> Lookup {
         match self.pins.get(scope) {
-            Some(entry) if now_ms < entry.expires_at_ms => Lookup::Hit(entry.pin),
+            Some(entry) if now_ms < entry.expires_at_ms.load(Ordering::Relaxed) => {
+                Lookup::Hit(entry.pin)
+            }
             _ => Lookup::Miss,
         }
     }
@@ -46,9 +55,16 @@ impl MemoryStore {
     /// Stores `pin` (what [`PinStore::put`] does, without a future).
     pub fn store(&self, scope: &Scope, pin: PinnedRoute, ttl: Duration, now_ms: u64) {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let expires_at_ms = now_ms.saturating_add(ttl_ms);
+        if let Some(entry) = self.pins.get(scope)
+            && entry.pin == pin
+        {
+            entry.expires_at_ms.store(expires_at_ms, Ordering::Relaxed);
+            return;
+        }
         let entry = Entry {
             pin,
-            expires_at_ms: now_ms.saturating_add(ttl_ms),
+            expires_at_ms: Arc::new(AtomicU64::new(expires_at_ms)),
         };
         self.pins.insert(*scope, entry);
     }
@@ -109,5 +125,20 @@ mod tests {
         assert_eq!(store.lookup(&scope, 8 * MINUTE), Lookup::Hit(pin(1)));
         assert_eq!(store.lookup(&scope, 9 * MINUTE), Lookup::Miss);
         assert_eq!(store.lookup(&Scope([8; 32]), 0), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_put_of_another_pin_replaces_the_entry_and_a_renewal_outlives_its_first_expiry() {
+        let store = MemoryStore::new(100, Duration::from_secs(3600));
+        let scope = Scope([9; 32]);
+        let ttl = Duration::from_secs(300);
+        store.store(&scope, pin(1), ttl, 0);
+        for minute in 1..=20 {
+            store.store(&scope, pin(1), ttl, minute * MINUTE);
+        }
+        assert_eq!(store.lookup(&scope, 24 * MINUTE), Lookup::Hit(pin(1)));
+        store.store(&scope, pin(2), ttl, 24 * MINUTE);
+        assert_eq!(store.lookup(&scope, 25 * MINUTE), Lookup::Hit(pin(2)));
+        assert_eq!(store.lookup(&scope, 29 * MINUTE), Lookup::Miss);
     }
 }
