@@ -167,6 +167,8 @@ pub(crate) struct Provider {
     pub(crate) display_name: String,
     /// How long a stream may take to its first output token before the next attempt is tried.
     pub(crate) first_token_timeout: Duration,
+    /// The longest one call may take, stream included (`providers.*.total_timeout_ms`).
+    pub(crate) total_timeout: Duration,
 }
 
 /// Everything one attempt of a plan needs, borrowed from the state.
@@ -211,6 +213,7 @@ impl AppState {
                     client,
                     display_name: it.display_name.clone(),
                     first_token_timeout: it.first_token_timeout,
+                    total_timeout: it.settings.total_timeout,
                 })
             })
             .collect::<Result<Vec<_>, StartError>>()?;

@@ -4,6 +4,8 @@
 //!
 //! - `connection`: hyper's HTTP/1.1 and HTTP/2 connections (and TLS) with our settings.
 //! - `socket`: the client socket's write timeout, first-byte timeout and lingering close.
+//! - [`deadline`]: the stream deadline an HTTP/1.1 connection's socket enforces (a stream's
+//!   total timeout, whatever its client does).
 //! - `tls`: the rustls acceptor for `server.tls`.
 //!
 //! # Stopping
@@ -15,6 +17,7 @@
 //! flushed to their store.
 
 mod connection;
+pub(crate) mod deadline;
 mod socket;
 mod tls;
 

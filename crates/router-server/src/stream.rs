@@ -27,7 +27,10 @@
 //! covers a provider that sends its headers and then stalls), the gap between two chunks
 //! (`idle_timeout`) and the whole call (`total_timeout`). A timeout before the first token is an
 //! attempt failure of class `timeout` and falls back; after it, it ends the stream with the
-//! error chunk.
+//! error chunk. A client that stops reading stops these timers too (nothing polls the exchange
+//! once the connection's buffers are full), so the [`Sink`] also hands the total timeout of the
+//! attempt it streams to the connection ([`StreamDeadline`]), whose socket drops the client
+//! then at the latest.
 //!
 //! # How the response is driven
 //!
@@ -68,6 +71,7 @@ use crate::error::{ApiError, AttemptsFailed, LastFailure};
 use crate::ids::GenerationStamp;
 use crate::receipt::{self, Receipt};
 use crate::routing::Route;
+use crate::serve::deadline::StreamDeadline;
 
 /// Events queued between the exchange and the response body.
 const EVENT_QUEUE: usize = 16;
@@ -100,6 +104,8 @@ pub(crate) struct Sink {
     events: Option<mpsc::Sender<Bytes>>,
     /// Headers to send with the `200` (the route receipt as it stands).
     headers: HeaderMap,
+    /// The connection's stream deadline (HTTP/1.1 only), and what it is once committed.
+    deadline: Option<(StreamDeadline, Option<tokio::time::Instant>)>,
 }
 
 /// What a commit hands to [`respond`]: the extra headers and the events.
@@ -124,6 +130,7 @@ impl Sink {
             commit: Some(commit),
             events: None,
             headers: HeaderMap::new(),
+            deadline: StreamDeadline::current().map(|it| (it, None)),
         };
         (sink, committed)
     }
@@ -131,6 +138,19 @@ impl Sink {
     /// Whether the `200` has been sent.
     pub(crate) fn is_committed(&self) -> bool {
         self.events.is_some()
+    }
+
+    /// The stream must be over by `until` (the total timeout of the attempt being streamed):
+    /// once committed, a client that stops reading is dropped then at the latest.
+    fn bound(&mut self, until: Instant) {
+        let committed = self.is_committed();
+        if let Some((deadline, bound)) = &mut self.deadline {
+            let until = tokio::time::Instant::from_std(until);
+            *bound = Some(until);
+            if committed {
+                deadline.set(until);
+            }
+        }
     }
 
     /// Sets the headers of the `200` from `receipt`, unless it was sent already.
@@ -148,6 +168,9 @@ impl Sink {
             None => {
                 let (events, receiver) = mpsc::channel(EVENT_QUEUE);
                 let commit = self.commit.take().ok_or(Disconnected)?;
+                if let Some((deadline, Some(until))) = &self.deadline {
+                    deadline.set(*until);
+                }
                 let headers = std::mem::take(&mut self.headers);
                 commit.send((headers, receiver)).map_err(|_| Disconnected)?;
                 self.events.insert(events)
@@ -249,6 +272,7 @@ pub(crate) async fn run(
         let target = app.target(attempt);
         sink.update_headers(receipt);
         let started = Instant::now();
+        sink.bound(started + target.provider.total_timeout);
         let generation = generation(stamp, &target);
         let prefix = ChunkPrefix::new(&generation);
         let deadline = started + target.provider.first_token_timeout;

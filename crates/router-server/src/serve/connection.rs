@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use super::deadline::StreamDeadline;
 use super::socket::ClientSocket;
 use crate::dispatch::Dispatch;
 
@@ -86,9 +87,10 @@ pub(super) async fn serve(tcp: TcpStream, edge: Arc<Edge>, mut shutdown: watch::
     if let Err(err) = tcp.set_nodelay(true) {
         tracing::trace!(error = %err, "cannot set TCP_NODELAY on an accepted socket");
     }
-    let socket = ClientSocket::new(tcp, edge.write_timeout, edge.read_timeout);
+    let deadline = StreamDeadline::default();
+    let socket = ClientSocket::new(tcp, edge.write_timeout, edge.read_timeout, deadline.clone());
     match &edge.tls {
-        None => run(socket, &edge, shutdown).await,
+        None => run(socket, &edge, deadline, shutdown).await,
         Some(acceptor) => {
             let handshake = tokio::time::timeout(edge.read_timeout, acceptor.accept(socket));
             let tls = tokio::select! {
@@ -96,7 +98,7 @@ pub(super) async fn serve(tcp: TcpStream, edge: Arc<Edge>, mut shutdown: watch::
                 _ = shutdown.changed() => return,
             };
             match tls {
-                Ok(Ok(stream)) => run(stream, &edge, shutdown).await,
+                Ok(Ok(stream)) => run(stream, &edge, deadline, shutdown).await,
                 Ok(Err(err)) => tracing::trace!(error = %err, "TLS handshake failed"),
                 Err(_elapsed) => tracing::trace!("TLS handshake timed out"),
             }
@@ -104,15 +106,23 @@ pub(super) async fn serve(tcp: TcpStream, edge: Arc<Edge>, mut shutdown: watch::
     }
 }
 
-/// Runs hyper's connection over `io`.
-async fn run<I>(io: I, edge: &Edge, mut shutdown: watch::Receiver<bool>)
+/// Runs hyper's connection over `io`; its HTTP/1.1 requests run with `deadline` (see
+/// [`StreamDeadline`]).
+async fn run<I>(io: I, edge: &Edge, deadline: StreamDeadline, mut shutdown: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let dispatch = edge.dispatch.clone();
     let service = service_fn(move |request: http::Request<Incoming>| {
         let dispatch = dispatch.clone();
-        async move { Ok::<_, Infallible>(dispatch.serve(request).await) }
+        let deadline = (request.version() != http::Version::HTTP_2).then(|| deadline.clone());
+        async move {
+            let response = match deadline {
+                Some(deadline) => deadline.scope(dispatch.serve(request)).await,
+                None => dispatch.serve(request).await,
+            };
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = edge.builder.serve_connection(TokioIo::new(io), service);
     let mut connection = pin!(connection);

@@ -3,7 +3,8 @@
 //!
 //! - **Write timeout** (`server.write_timeout_ms`): a write that stays pending (the client takes
 //!   no bytes) for that long fails with `TimedOut`, which ends the connection; the request's
-//!   future is dropped with it, and so is its upstream call.
+//!   future is dropped with it, and so is its upstream call. A committed stream's
+//!   [`StreamDeadline`] cuts the wait shorter: a stalled write fails at it at the latest.
 //! - **First-byte timeout** (`server.request_read_timeout_ms`): a connection that sends nothing
 //!   at all is closed after that long (hyper's own header timeout starts only once it knows the
 //!   protocol, which takes the first bytes).
@@ -24,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::deadline::StreamDeadline;
+
 /// How long a closing connection drops what the client still sends, at most.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 
@@ -34,6 +37,8 @@ const LINGER_BYTES: usize = 64 << 20;
 pub(super) struct ClientSocket {
     tcp: TcpStream,
     write_timeout: Duration,
+    /// The latest a stalled write may wait for the stream being written.
+    deadline: StreamDeadline,
     /// Until the first byte arrives: how long the client has to send it.
     first_byte: Option<Duration>,
     /// The one timer, made the first time something waits.
@@ -58,11 +63,17 @@ enum Waiting {
 }
 
 impl ClientSocket {
-    /// Wraps an accepted connection.
-    pub(super) fn new(tcp: TcpStream, write_timeout: Duration, first_byte: Duration) -> Self {
+    /// Wraps an accepted connection, whose streams' writes wait at most until `deadline`.
+    pub(super) fn new(
+        tcp: TcpStream,
+        write_timeout: Duration,
+        first_byte: Duration,
+        deadline: StreamDeadline,
+    ) -> Self {
         Self {
             tcp,
             write_timeout,
+            deadline,
             first_byte: Some(first_byte),
             timer: None,
             waiting: Waiting::Nothing,
@@ -93,11 +104,17 @@ impl ClientSocket {
 
     /// A write came back pending: counts the stall, and fails it once it lasted too long.
     fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        self.arm(Waiting::Write, self.write_timeout);
+        let wait = match self.deadline.get() {
+            Some(at) => self
+                .write_timeout
+                .min(at.saturating_duration_since(Instant::now())),
+            None => self.write_timeout,
+        };
+        self.arm(Waiting::Write, wait);
         ready!(self.poll_timer(cx));
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            "the client took no bytes within the write timeout",
+            "the client took no bytes within the write timeout or the stream's total timeout",
         )))
     }
 
