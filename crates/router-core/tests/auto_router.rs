@@ -310,6 +310,56 @@ fn capabilities_and_patterns_restrict_candidates() {
     ));
 }
 
+#[test]
+fn a_model_the_profile_does_not_know_gets_its_price_tiers_quality() {
+    use router_core::auto::explain::QualitySource;
+    let profile = Profile::demo().unwrap();
+    let mut catalog_models: Vec<Model> = demo_catalog().models().to_vec();
+    // As dear as the dearest demo model, and as cheap as the cheapest.
+    catalog_models.push(model(
+        "acme/premium",
+        vec![endpoint(5.0, 25.0, 200_000, Capabilities::default())],
+    ));
+    catalog_models.push(model(
+        "acme/budget",
+        vec![endpoint(0.01, 0.02, 128_000, Capabilities::default())],
+    ));
+    let catalog = Catalog::new(catalog_models).unwrap();
+    let extra = r#","plugins":[{"id":"auto-router","cost_quality_tradeoff":0}]"#;
+    let (_, selection) = route_demo(&catalog, &profile, &body(PROOF, extra));
+    let report = |id: &str| {
+        selection
+            .explanation
+            .candidates
+            .iter()
+            .find(|it| it.model == id)
+            .unwrap()
+            .clone()
+    };
+    let premium = report("acme/premium");
+    let budget = report("acme/budget");
+    assert_eq!(premium.quality_source, Some(QualitySource::PriceTier));
+    let (premium_q, budget_q) = (
+        premium.expected_quality.unwrap(),
+        budget.expected_quality.unwrap(),
+    );
+    assert!(budget_q > 0.0, "{budget_q}");
+    assert!(premium_q > budget_q, "{premium_q} {budget_q}");
+    assert_ne!(premium_q, profile.selection().unknown_model_quality);
+    // The prior is the mean of the profiled candidates in the tier, for this prompt: between
+    // the tier's weakest and strongest.
+    let known: Vec<f64> = selection
+        .explanation
+        .candidates
+        .iter()
+        .filter(|it| it.quality_source == Some(QualitySource::Profile))
+        .filter_map(|it| it.expected_quality)
+        .collect();
+    let best = known.iter().copied().fold(f64::MIN, f64::max);
+    let worst = known.iter().copied().fold(f64::MAX, f64::min);
+    assert!(premium_q <= best && budget_q >= worst, "{known:?}");
+}
+
 // === properties ===
 
 /// A random model: (quality per task per bucket, endpoints as (prompt, completion, context,

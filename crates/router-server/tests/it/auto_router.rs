@@ -867,22 +867,25 @@ async fn pin_model_reuses_the_model_of_the_last_assistant_message() {
 
 #[tokio::test]
 async fn routing_auto_profile_points_at_a_quality_profile_file() {
-    // The demo profile, except that models it does not know are expected to be excellent: at
-    // dial 0 the unknown `openaix/gpt-5` then beats every known model.
+    // The demo profile, except that the small Mistral model is expected to be perfect at
+    // everything: at dial 0 it then beats every other model.
     let mut data = router_core::auto::profile::Profile::demo()
         .unwrap()
         .data()
         .clone();
-    data.selection.unknown_model_quality = 0.99;
+    const MISTRAL: &str = "mistralai/mistral-small-3.2-24b-instruct";
+    for values in data.models.get_mut(MISTRAL).unwrap().quality.values_mut() {
+        values.iter_mut().for_each(|it| *it = 1.0);
+    }
     let profile = router_core::auto::profile::Profile::from_data(data).unwrap();
     let file = TempStore::new("profile");
     std::fs::write(file.path(), profile.to_json()).unwrap();
     let body = auto_body(PYTHON_BUG, Some(json!({"cost_quality_tradeoff": 0})));
     let shipped = DemoFleet::start().await;
-    assert_ne!(served(&shipped, &body).await, "openaix/gpt-5");
+    assert_ne!(served(&shipped, &body).await, MISTRAL);
     let path = file.path().display().to_string().replace('\\', "/");
     let custom = DemoFleet::start_with(&format!("[routing.auto]\nprofile = \"{path}\"\n")).await;
-    assert_eq!(served(&custom, &body).await, "openaix/gpt-5");
+    assert_eq!(served(&custom, &body).await, MISTRAL);
 }
 
 #[tokio::test]
