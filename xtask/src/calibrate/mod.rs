@@ -49,7 +49,6 @@ use router_core::auto::profile::{
 use router_core::auto::select::{self, SelectParams};
 use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_model_id};
 use router_core::patterns::ModelFilter;
-use router_core::request::{RequestFeatures, estimate_tokens};
 
 use crate::eval_router::{Scoring, hull_integral, upper_hull};
 use crate::rows::{Row, RowSelection, read_rows};
@@ -217,18 +216,9 @@ pub(crate) fn catalog_id(name: &str) -> String {
     }
 }
 
-/// Estimated prompt tokens of a row's prompt sent as one user message.
-pub(crate) fn prompt_tokens(prompt: &str) -> u32 {
-    estimate_tokens(prompt.len() + 40)
-}
-
-/// The request features routing sees for a prompt sent as one user message.
-pub(crate) fn request_features(prompt: &str) -> RequestFeatures {
-    RequestFeatures {
-        prompt_tokens_estimate: prompt_tokens(prompt),
-        ..RequestFeatures::default()
-    }
-}
+pub(crate) use router_core::analysis::tokens::{
+    user_prompt_features as request_features, user_prompt_tokens as prompt_tokens,
+};
 
 /// Fits a profile on `rows`.
 pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> {
