@@ -29,8 +29,12 @@
 //!    the quality-only choice, then a lambda per dial value so the operating points spread in
 //!    cost instead of bunching: dials 1 to 6 geometrically between the quality-only cost and the
 //!    default's, dial 9 at the scale curve's `9 * scale` (the knee where the cheap strong models
-//!    take over), dial 8 halfway (geometrically) between the default's cost and dial 9's. All on
-//!    the training rows, each routed without itself as a neighbour.
+//!    take over), dial 8 halfway (geometrically) between the default's cost and dial 9's. Then
+//!    each dial moves to a distinct operating point where the rows have enough of them (a dial
+//!    that would repeat the previous dial's point takes the next cheaper one, so no two adjacent
+//!    dials collapse; the default gives up its 95% target only when fewer than nine points lie
+//!    between the quality-only and the cheapest choice). All on the training rows, each routed
+//!    without itself as a neighbour.
 //!
 //! The profile is keyed by catalog ids: a data model name that is not `author/slug` must be
 //! mapped to one with `--map data_name=author/slug`, or calibration stops (see [`names`]).
