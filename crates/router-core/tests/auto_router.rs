@@ -578,3 +578,66 @@ proptest! {
         prop_assert!((cluster_total - 1.0).abs() < 1e-3);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A pool whose models all lie on a concave cost/quality frontier (each a hull vertex):
+    /// whenever the frontier has a slope between the lambdas of two adjacent dials, moving from
+    /// the first to the second moves the decision to a cheaper model. So adjacent dials never
+    /// collapse onto one operating point while a model between them differs in quality and cost.
+    #[test]
+    fn adjacent_dials_spread_on_a_synthetic_pool(
+        slopes in prop::collection::vec(0.005f64..30.0, 2..12),
+        scale in 0.05f64..2.0,
+        prompt in 0..PROMPTS.len(),
+    ) {
+        let mut slopes = slopes;
+        slopes.sort_by(|a, b| b.total_cmp(a));
+        slopes.dedup_by(|a, b| (*a - *b).abs() < 1e-3 * b.abs());
+        let n = slopes.len() + 1;
+        // Normalized costs 1/n, 2/n, ..., 1; quality rises by slope/n a step.
+        let rise: f64 = slopes.iter().sum::<f64>() / n as f64;
+        let shrink = (0.9 / rise).min(1.0);
+        let slopes: Vec<f64> = slopes.iter().map(|it| it * shrink).collect();
+        let mut quality = vec![0.05];
+        for slope in &slopes {
+            let last = quality[quality.len() - 1];
+            quality.push(last + slope / n as f64);
+        }
+        // Model i costs i + 1 (cheapest first) and has quality[i].
+        let specs: Vec<ModelSpec> = (0..n)
+            .map(|i| {
+                let q = quality[i].min(1.0);
+                (vec![[q; 3]; 9], vec![(0.0, (i + 1) as f64, 200_000, true, true)])
+            })
+            .collect();
+        // The frontier's slopes, from the cheapest step up (quality[i] - quality[i-1]) * n.
+        let steps: Vec<f64> = (1..n).map(|i| (quality[i] - quality[i - 1]) * n as f64).collect();
+        let (catalog, profile) = build(&specs, scale, CostScale::Linear);
+        let features = RequestFeatures { prompt_tokens_estimate: 100, ..RequestFeatures::default() };
+        let analysis = profile.analyze(&Conversation::user(PROMPTS[prompt]), &features);
+        let filter = ModelFilter::permit_all();
+        let cost_at = |tradeoff: u8| {
+            let params = SelectParams { filter: &filter, tradeoff, top_k: 1 };
+            let selection = select::select(&catalog, &profile, &analysis, &params).unwrap();
+            let id = &catalog.model(selection.picks[0]).id;
+            selection.explanation.candidates.iter().find(|it| it.model == id.as_str()).unwrap().expected_cost.unwrap()
+        };
+        let lambda = |t: u8| profile.selection().lambda(t);
+        for dial in 0..10u8 {
+            let (low, high) = (lambda(dial), lambda(dial + 1));
+            let between = steps.iter().any(|&s| {
+                // Margins for the profile's f32 qualities.
+                s > low * 1.01 + 1e-3 && (high.is_infinite() || s < high * 0.99)
+            });
+            if between {
+                prop_assert!(
+                    cost_at(dial + 1) < cost_at(dial),
+                    "dials {} and {} (lambda {} and {}) collapse; frontier slopes {:?}",
+                    dial, dial + 1, low, high, steps
+                );
+            }
+        }
+    }
+}
