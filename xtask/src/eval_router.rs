@@ -116,6 +116,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
         ..FitOptions::default()
     };
     let models: Vec<String> = rows[0].quality.keys().cloned().collect();
+    let started = std::time::Instant::now();
     // choices[knob][row] = model name.
     let mut choices: Vec<Vec<String>> = vec![vec![String::new(); rows.len()]; KNOBS.len()];
     let protocol = match &args.train {
@@ -139,7 +140,9 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .count();
             let all: Vec<usize> = (0..rows.len()).collect();
             let label = path.display().to_string();
+            let options = with_progress(&options, 1, train_rows.len(), rows.len());
             route_part(&train_rows, &rows, &all, &options, &mut choices, &label)?;
+            options.progress.finish_and_clear();
             let mut protocol = format!(
                 "calibrated on {} ({} rows)",
                 path.display(),
@@ -155,6 +158,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         None => {
             let folds = args.folds.max(2);
+            let options = with_progress(&options, folds, rows.len(), rows.len() / folds);
             for fold in 0..folds {
                 let (train, test): (Vec<usize>, Vec<usize>) = (0..rows.len())
                     .partition(|idx| calibrate::fold_of(&rows[*idx].id, folds) != fold);
@@ -165,6 +169,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
                 let label = format!("fold {}/{folds}", fold + 1);
                 route_part(&train_rows, &rows, &test, &options, &mut choices, &label)?;
             }
+            options.progress.finish_and_clear();
             format!("{folds}-fold cross-validation")
         }
     };
@@ -185,6 +190,12 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
     let title = format!("{}: {protocol}", args.data.display());
     let (report, _) = Scoring::new(&rows, &models).report(&title, &choices);
     println!("{report}");
+    println!(
+        "routed {} rows at {} dial values in {:.1} s",
+        rows.len(),
+        KNOBS.len(),
+        started.elapsed().as_secs_f64()
+    );
     if args.by_task {
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (idx, row) in rows.iter().enumerate() {
@@ -215,6 +226,18 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `options` with a progress bar for `parts` calibrations on about `train` rows that each route
+/// about `routed` rows: a calibration's steps weigh as much as routing its training rows would.
+fn with_progress(options: &FitOptions, parts: usize, train: usize, routed: usize) -> FitOptions {
+    let units = (train as u64 / calibrate::FIT_STEPS).max(1);
+    let per_part = units * calibrate::FIT_STEPS + routed as u64;
+    FitOptions {
+        progress: calibrate::progress::bar(per_part * parts as u64),
+        progress_units: units,
+        ..options.clone()
+    }
+}
+
 /// Calibrates on `train` and routes the rows `targets` of `rows` at every dial value, through
 /// the real analysis and selection code.
 fn route_part(
@@ -229,7 +252,7 @@ fn route_part(
     // Round-trip through the stored form, as a deployment would load it.
     let profile = Profile::from_json(&Profile::from_data(fitted.data)?.to_json())
         .context("the fitted profile does not read back")?;
-    eprintln!(
+    let line = format!(
         "{label}: calibrated on {} rows ({} clusters, estimate weight {:.2}, lambda scale {:.4}), routing {}",
         train.len(),
         profile.data().tasks.len(),
@@ -237,8 +260,11 @@ fn route_part(
         profile.selection().lambda_scale,
         targets.len()
     );
+    options.progress.suspend(|| eprintln!("{line}"));
     let filter = ModelFilter::permit_all();
+    options.progress.set_message(format!("{label}: routing"));
     for &idx in targets {
+        options.progress.inc(1);
         let prompt = &rows[idx].prompt;
         let analysis = profile.analyze(
             &Conversation::user(prompt),

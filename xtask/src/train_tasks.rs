@@ -43,14 +43,14 @@ pub(crate) struct TrainArgs {
     )]
     out: PathBuf,
     /// N-gram slots of the model, as a power of two.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 14)]
     bits: u8,
     /// L2 penalty per weight.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 3e-5)]
     l2: f32,
     /// Class balance: each class weighs `(mean count / its count)^balance` (1: balanced, 0: as
     /// the data has them).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 0.5)]
     balance: f32,
     /// Full-batch optimisation steps.
     #[arg(long, default_value_t = 300)]
@@ -61,6 +61,10 @@ pub(crate) struct TrainArgs {
     /// Only report cross-validation; do not write the weights.
     #[arg(long)]
     dry_run: bool,
+    /// Write the prompts cross-validation got wrong here (JSON lines: source, task, predicted,
+    /// prompt), to read what the classifier confuses.
+    #[arg(long)]
+    errors: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,6 +295,22 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
             .map(|it| (it.source.as_str(), it.task))
             .collect();
         println!("{}", report(&labels, &predicted));
+        if let Some(path) = &args.errors {
+            let prompts = read_labelled(&paths)?;
+            let mut out = String::new();
+            for ((example, prompt), &guess) in examples.iter().zip(&prompts).zip(&predicted) {
+                if guess != example.task {
+                    let line = serde_json::json!({
+                        "source": example.source,
+                        "task": TaskType::ALL[example.task].as_str(),
+                        "predicted": TaskType::ALL[guess].as_str(),
+                        "prompt": prompt.prompt,
+                    });
+                    out += &format!("{line}\n");
+                }
+            }
+            std::fs::write(path, out).with_context(|| format!("write {}", path.display()))?;
+        }
     }
     if !args.dry_run {
         let all: Vec<usize> = (0..examples.len()).collect();

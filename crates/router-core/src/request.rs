@@ -85,7 +85,7 @@ pub struct RequestFeatures {
     pub needs_vision: bool,
     /// `response_format` asks for `json_schema`.
     pub needs_structured_output: bool,
-    /// A rough count of prompt tokens (about four bytes a token of JSON text).
+    /// A rough count of prompt tokens (`analysis::tokens`: about four bytes of text a token).
     pub prompt_tokens_estimate: u32,
     /// `max_completion_tokens` or `max_tokens`, when given.
     pub max_output_tokens: Option<u32>,
@@ -215,14 +215,16 @@ impl<'a> ChatRequest<'a> {
     }
     /// What routing needs to know about this request.
     pub fn features(&self) -> RequestFeatures {
-        let tools_len = self.tools.map_or(0, |raw| raw.get().len());
         RequestFeatures {
             needs_tools: self.tools.is_some_and(|raw| raw.get().trim() != "[]"),
             needs_vision: self.messages.iter().any(Message::has_image),
             needs_structured_output: self
                 .response_format
                 .is_some_and(|raw| raw.get().contains("json_schema")),
-            prompt_tokens_estimate: estimate_tokens(self.messages_raw.get().len() + tools_len),
+            prompt_tokens_estimate: crate::analysis::tokens::request_tokens(
+                &self.messages,
+                self.tools,
+            ),
             max_output_tokens: self.max_tokens,
         }
     }

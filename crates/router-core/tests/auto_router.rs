@@ -310,6 +310,56 @@ fn capabilities_and_patterns_restrict_candidates() {
     ));
 }
 
+#[test]
+fn a_model_the_profile_does_not_know_gets_its_price_tiers_quality() {
+    use router_core::auto::explain::QualitySource;
+    let profile = Profile::demo().unwrap();
+    let mut catalog_models: Vec<Model> = demo_catalog().models().to_vec();
+    // As dear as the dearest demo model, and as cheap as the cheapest.
+    catalog_models.push(model(
+        "acme/premium",
+        vec![endpoint(5.0, 25.0, 200_000, Capabilities::default())],
+    ));
+    catalog_models.push(model(
+        "acme/budget",
+        vec![endpoint(0.01, 0.02, 128_000, Capabilities::default())],
+    ));
+    let catalog = Catalog::new(catalog_models).unwrap();
+    let extra = r#","plugins":[{"id":"auto-router","cost_quality_tradeoff":0}]"#;
+    let (_, selection) = route_demo(&catalog, &profile, &body(PROOF, extra));
+    let report = |id: &str| {
+        selection
+            .explanation
+            .candidates
+            .iter()
+            .find(|it| it.model == id)
+            .unwrap()
+            .clone()
+    };
+    let premium = report("acme/premium");
+    let budget = report("acme/budget");
+    assert_eq!(premium.quality_source, Some(QualitySource::PriceTier));
+    let (premium_q, budget_q) = (
+        premium.expected_quality.unwrap(),
+        budget.expected_quality.unwrap(),
+    );
+    assert!(budget_q > 0.0, "{budget_q}");
+    assert!(premium_q > budget_q, "{premium_q} {budget_q}");
+    assert_ne!(premium_q, profile.selection().unknown_model_quality);
+    // The prior is the mean of the profiled candidates in the tier, for this prompt: between
+    // the tier's weakest and strongest.
+    let known: Vec<f64> = selection
+        .explanation
+        .candidates
+        .iter()
+        .filter(|it| it.quality_source == Some(QualitySource::Profile))
+        .filter_map(|it| it.expected_quality)
+        .collect();
+    let best = known.iter().copied().fold(f64::MIN, f64::max);
+    let worst = known.iter().copied().fold(f64::MAX, f64::min);
+    assert!(premium_q <= best && budget_q >= worst, "{known:?}");
+}
+
 // === properties ===
 
 /// A random model: (quality per task per bucket, endpoints as (prompt, completion, context,
@@ -526,5 +576,68 @@ proptest! {
         prop_assert!((total - 1.0).abs() < 1e-3);
         let cluster_total: f32 = first.clusters.iter().sum();
         prop_assert!((cluster_total - 1.0).abs() < 1e-3);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A pool whose models all lie on a concave cost/quality frontier (each a hull vertex):
+    /// whenever the frontier has a slope between the lambdas of two adjacent dials, moving from
+    /// the first to the second moves the decision to a cheaper model. So adjacent dials never
+    /// collapse onto one operating point while a model between them differs in quality and cost.
+    #[test]
+    fn adjacent_dials_spread_on_a_synthetic_pool(
+        slopes in prop::collection::vec(0.005f64..30.0, 2..12),
+        scale in 0.05f64..2.0,
+        prompt in 0..PROMPTS.len(),
+    ) {
+        let mut slopes = slopes;
+        slopes.sort_by(|a, b| b.total_cmp(a));
+        slopes.dedup_by(|a, b| (*a - *b).abs() < 1e-3 * b.abs());
+        let n = slopes.len() + 1;
+        // Normalized costs 1/n, 2/n, ..., 1; quality rises by slope/n a step.
+        let rise: f64 = slopes.iter().sum::<f64>() / n as f64;
+        let shrink = (0.9 / rise).min(1.0);
+        let slopes: Vec<f64> = slopes.iter().map(|it| it * shrink).collect();
+        let mut quality = vec![0.05];
+        for slope in &slopes {
+            let last = quality[quality.len() - 1];
+            quality.push(last + slope / n as f64);
+        }
+        // Model i costs i + 1 (cheapest first) and has quality[i].
+        let specs: Vec<ModelSpec> = (0..n)
+            .map(|i| {
+                let q = quality[i].min(1.0);
+                (vec![[q; 3]; 9], vec![(0.0, (i + 1) as f64, 200_000, true, true)])
+            })
+            .collect();
+        // The frontier's slopes, from the cheapest step up (quality[i] - quality[i-1]) * n.
+        let steps: Vec<f64> = (1..n).map(|i| (quality[i] - quality[i - 1]) * n as f64).collect();
+        let (catalog, profile) = build(&specs, scale, CostScale::Linear);
+        let features = RequestFeatures { prompt_tokens_estimate: 100, ..RequestFeatures::default() };
+        let analysis = profile.analyze(&Conversation::user(PROMPTS[prompt]), &features);
+        let filter = ModelFilter::permit_all();
+        let cost_at = |tradeoff: u8| {
+            let params = SelectParams { filter: &filter, tradeoff, top_k: 1 };
+            let selection = select::select(&catalog, &profile, &analysis, &params).unwrap();
+            let id = &catalog.model(selection.picks[0]).id;
+            selection.explanation.candidates.iter().find(|it| it.model == id.as_str()).unwrap().expected_cost.unwrap()
+        };
+        let lambda = |t: u8| profile.selection().lambda(t);
+        for dial in 0..10u8 {
+            let (low, high) = (lambda(dial), lambda(dial + 1));
+            let between = steps.iter().any(|&s| {
+                // Margins for the profile's f32 qualities.
+                s > low * 1.01 + 1e-3 && (high.is_infinite() || s < high * 0.99)
+            });
+            if between {
+                prop_assert!(
+                    cost_at(dial + 1) < cost_at(dial),
+                    "dials {} and {} (lambda {} and {}) collapse; frontier slopes {:?}",
+                    dial, dial + 1, low, high, steps
+                );
+            }
+        }
     }
 }

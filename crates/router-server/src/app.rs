@@ -248,8 +248,9 @@ impl AppState {
             tracing::warn!(
                 model = missing.model,
                 assumed_quality = missing.assumed_quality,
+                price_tier = missing.tier,
                 "the Auto Router's quality profile does not cover this catalog model; it assumes \
-                 the profile's unknown_model_quality for it"
+                 the mean quality of the profiled models in its price tier for it"
             );
         }
         let health = HealthBoard::new(&config.catalog, config.routing.health);

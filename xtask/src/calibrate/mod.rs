@@ -29,8 +29,12 @@
 //!    the quality-only choice, then a lambda per dial value so the operating points spread in
 //!    cost instead of bunching: dials 1 to 6 geometrically between the quality-only cost and the
 //!    default's, dial 9 at the scale curve's `9 * scale` (the knee where the cheap strong models
-//!    take over), dial 8 halfway (geometrically) between the default's cost and dial 9's. All on
-//!    the training rows, each routed without itself as a neighbour.
+//!    take over), dial 8 halfway (geometrically) between the default's cost and dial 9's. Then
+//!    each dial moves to a distinct operating point where the rows have enough of them (a dial
+//!    that would repeat the previous dial's point takes the next cheaper one, so no two adjacent
+//!    dials collapse; the default gives up its 95% target only when fewer than nine points lie
+//!    between the quality-only and the cheapest choice). All on the training rows, each routed
+//!    without itself as a neighbour.
 //!
 //! The profile is keyed by catalog ids: a data model name that is not `author/slug` must be
 //! mapped to one with `--map data_name=author/slug`, or calibration stops (see [`names`]).
@@ -49,7 +53,6 @@ use router_core::auto::profile::{
 use router_core::auto::select::{self, SelectParams};
 use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_model_id};
 use router_core::patterns::ModelFilter;
-use router_core::request::{RequestFeatures, estimate_tokens};
 
 use crate::eval_router::{Scoring, hull_integral, upper_hull};
 use crate::rows::{Row, RowSelection, read_rows};
@@ -60,6 +63,7 @@ mod folds;
 mod kmeans;
 mod logistic;
 mod names;
+pub(crate) mod progress;
 mod quality;
 
 pub(crate) use catalog::synthetic_catalog;
@@ -100,9 +104,12 @@ pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let options = FitOptions {
         clusters: args.clusters,
         predictors: args.predictors,
+        progress: progress::bar(FIT_STEPS),
         ..FitOptions::default()
     };
+    let started = std::time::Instant::now();
     let fitted = fit(&rows, &options)?;
+    options.progress.finish_and_clear();
     let mut data = fitted.data;
     // Key the profile by the models' catalog ids.
     rename_models(&mut data, |id| {
@@ -123,16 +130,31 @@ pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
         None => profile.to_json(),
     };
     std::fs::write(&args.out, json).with_context(|| format!("writing {}", args.out.display()))?;
+    let selection = profile.selection();
+    let dial = selection.dial_lambdas.as_ref().map_or_else(
+        || "scale curve".to_owned(),
+        |table| {
+            table
+                .iter()
+                .map(|it| format!("{it:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+    );
     println!(
-        "calibrated on {} rows, {} models, {} clusters; estimate weight {:.2}; lambda scale {:.4}; \
-         wrote {}",
+        "| Rows | Models | Clusters | Estimate weight | Lambda scale | Lambda, dials 1-9 | Seconds |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| {} | {} | {} | {:.2} | {:.4} | {dial} | {:.1} |",
         rows.len(),
         fitted.models.len(),
         profile.data().tasks.len(),
-        profile.selection().estimate_weight.unwrap_or(1.0),
-        profile.selection().lambda_scale,
-        args.out.display()
+        selection.estimate_weight.unwrap_or(1.0),
+        selection.lambda_scale,
+        started.elapsed().as_secs_f64()
     );
+    println!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -168,7 +190,14 @@ pub(crate) struct FitOptions {
     /// Inner folds for the held-out estimates the estimate weight is chosen on (below 2:
     /// in-sample estimates, each row without itself as a neighbour).
     pub(crate) inner_folds: usize,
+    /// Where the fit reports its steps ([`FIT_STEPS`] of them, `progress_units` each).
+    pub(crate) progress: indicatif::ProgressBar,
+    /// Units the progress bar moves per step of the fit.
+    pub(crate) progress_units: u64,
 }
+
+/// The steps of [`fit`] that move the progress bar.
+pub(crate) const FIT_STEPS: u64 = 4;
 
 impl Default for FitOptions {
     fn default() -> Self {
@@ -187,6 +216,8 @@ impl Default for FitOptions {
             example_slots: 64,
             target_share: 0.95,
             cost_scale: CostScale::Reference,
+            progress: progress::hidden(),
+            progress_units: 1,
         }
     }
 }
@@ -217,18 +248,9 @@ pub(crate) fn catalog_id(name: &str) -> String {
     }
 }
 
-/// Estimated prompt tokens of a row's prompt sent as one user message.
-pub(crate) fn prompt_tokens(prompt: &str) -> u32 {
-    estimate_tokens(prompt.len() + 40)
-}
-
-/// The request features routing sees for a prompt sent as one user message.
-pub(crate) fn request_features(prompt: &str) -> RequestFeatures {
-    RequestFeatures {
-        prompt_tokens_estimate: prompt_tokens(prompt),
-        ..RequestFeatures::default()
-    }
-}
+pub(crate) use router_core::analysis::tokens::{
+    user_prompt_features as request_features, user_prompt_tokens as prompt_tokens,
+};
 
 /// Fits a profile on `rows`.
 pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> {
@@ -236,20 +258,32 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
     let ids: Vec<String> = models.iter().map(|it| catalog_id(it)).collect();
     let names: BTreeMap<String, String> = ids.iter().cloned().zip(models.iter().cloned()).collect();
     let catalog = synthetic_catalog(rows, &models)?;
+    let bar = &options.progress;
+    let step = |message: &str| {
+        bar.set_message(message.to_owned());
+    };
+    step("clusters, qualities and examples");
     let mut data = fit_estimates(rows, &models, &ids, &catalog, options)?;
+    bar.inc(options.progress_units);
 
     // 7. The estimate weight, chosen on held-out estimates of the training rows, which see the
     //    noise that routing unseen prompts will.
+    step("held-out estimates");
     let mut held_out = held_out_estimates(rows, &models, &ids, &catalog, &data, options)?;
+    bar.inc(options.progress_units);
+    step("the estimate weight");
     let weight = choose_estimate_weight(&mut held_out, &catalog, rows, &models, &ids)?;
     data.selection.estimate_weight = Some(weight);
+    bar.inc(options.progress_units);
 
     // 8. Lambda scale and the dial table, on the full profile's estimates of its own rows (each
     //    without itself as a neighbour).
+    step("the dial");
     let mut in_sample = in_sample_estimates(rows, &data)?;
     let (scale, table) = fit_dial(&mut in_sample, &catalog, rows, &models, options)?;
     data.selection.lambda_scale = scale;
     data.selection.dial_lambdas = table;
+    bar.inc(options.progress_units);
     Ok(Fitted {
         data,
         models,

@@ -120,45 +120,64 @@ impl SparseVector {
 /// (`1 + ln(tf)`, each occurrence weighted by its window). Not normalized.
 pub fn hash_features(windows: &[Window<'_>], bits: u8) -> SparseVector {
     let bits = bits.clamp(*BITS_RANGE.start(), *BITS_RANGE.end());
-    let mut acc = Accumulator {
-        dense: vec![0.0; 1 << bits],
-        touched: Vec::with_capacity(1024),
-        mask: (1u32 << bits) - 1,
-    };
-    let mut lowered = Vec::new();
-    for window in windows {
-        if window.weight <= 0.0 || window.text.is_empty() {
-            continue;
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let Scratch { dense, lowered } = &mut *scratch;
+        if dense.len() < 1 << bits {
+            dense.resize(1 << bits, 0.0);
         }
-        lowered.clear();
-        lowered.extend(window.text.bytes().map(|b| b.to_ascii_lowercase()));
-        push_words(&lowered, window.weight, &mut acc);
-        push_byte_grams(&lowered, window.weight * CHAR_GRAM_WEIGHT, &mut acc);
-    }
-    acc.touched.sort_unstable();
-    let entries = acc
-        .touched
-        .iter()
-        .map(|&slot| {
-            let count = acc.dense[slot as usize];
+        let mut acc = Accumulator {
+            dense: &mut dense[..1 << bits],
+            touched: Vec::with_capacity(1024),
+            mask: (1u32 << bits) - 1,
+        };
+        for window in windows {
+            if window.weight <= 0.0 || window.text.is_empty() {
+                continue;
+            }
+            lowered.clear();
+            lowered.extend(window.text.bytes().map(|b| b.to_ascii_lowercase()));
+            push_words(lowered, window.weight, &mut acc);
+            push_byte_grams(lowered, window.weight * CHAR_GRAM_WEIGHT, &mut acc);
+        }
+        acc.touched.sort_unstable();
+        let mut entries = Vec::with_capacity(acc.touched.len());
+        for &slot in &acc.touched {
+            let cell = &mut acc.dense[slot as usize];
+            let count = std::mem::take(cell);
             // Sublinear term frequency: a word said ten times is not ten times as telling.
             let value = if count > 1.0 { 1.0 + count.ln() } else { count };
-            (slot, value)
-        })
-        .filter(|it| it.1 > 0.0)
-        .collect();
-    SparseVector { entries }
+            if value > 0.0 {
+                entries.push((slot, value));
+            }
+        }
+        SparseVector { entries }
+    })
 }
 
-/// A dense scratch array plus the list of slots written, so the result comes out sorted without
-/// sorting every occurrence.
-struct Accumulator {
+/// Per-thread buffers of [`hash_features`]: the dense counts (all zero between calls: only the
+/// touched cells are written, and they are reset as they are read) and the lower-cased window.
+struct Scratch {
     dense: Vec<f32>,
+    lowered: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch {
+            dense: Vec::new(),
+            lowered: Vec::new(),
+        })
+    };
+}
+
+struct Accumulator<'d> {
+    dense: &'d mut [f32],
     touched: Vec<u32>,
     mask: u32,
 }
 
-impl Accumulator {
+impl Accumulator<'_> {
     fn add(&mut self, hash: u64, seed: u64, weight: f32) {
         let mixed = (hash ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = ((mixed >> 32) as u32) & self.mask;
@@ -192,7 +211,7 @@ pub(crate) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
 
-fn push_words(text: &[u8], weight: f32, acc: &mut Accumulator) {
+fn push_words(text: &[u8], weight: f32, acc: &mut Accumulator<'_>) {
     let mut previous: Option<u64> = None;
     let mut start = None;
     for (idx, &b) in text.iter().chain(std::iter::once(&b' ')).enumerate() {
@@ -213,7 +232,7 @@ fn push_words(text: &[u8], weight: f32, acc: &mut Accumulator) {
     }
 }
 
-fn push_byte_grams(text: &[u8], weight: f32, acc: &mut Accumulator) {
+fn push_byte_grams(text: &[u8], weight: f32, acc: &mut Accumulator<'_>) {
     let mut last_space = false;
     let mut gram: u32 = 0;
     let mut filled = 0;

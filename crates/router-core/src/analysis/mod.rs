@@ -16,6 +16,7 @@ pub mod features;
 pub mod language;
 pub mod task;
 pub mod task_model;
+pub mod tokens;
 
 use std::borrow::Cow;
 

@@ -96,7 +96,12 @@ pub enum CandidateStatus {
 pub enum QualitySource {
     /// The quality profile.
     Profile,
-    /// The profile does not know the model: its `unknown_model_quality`.
+    /// The profile does not know the model: the mean quality of the profiled candidates in its
+    /// price tier.
+    PriceTier,
+    /// The profile does not know the model and no profiled model is a candidate: the profile's
+    /// average quality over all its models and tasks (its `unknown_model_quality` when it lists
+    /// no model).
     Default,
 }
 

@@ -11,12 +11,13 @@
 //!
 //! [`route`] does all three. The layout: [`settings`] (plugin fields and layering), [`dial`]
 //! (lambda of the dial), [`profile`] (the quality profile, data not code), [`select`] (candidates,
-//! scores, picks), [`explain`] (the explanation returned by `POST /api/v1/route`) and [`coverage`]
+//! scores, picks), [`prior`] (the price-tier prior of a model the profile does not know), [`explain`] (the explanation returned by `POST /api/v1/route`) and [`coverage`]
 //! (the catalog models a profile does not know, for the start-up warning).
 
 pub mod coverage;
 pub mod dial;
 pub mod explain;
+pub mod prior;
 pub mod profile;
 pub mod select;
 pub mod settings;

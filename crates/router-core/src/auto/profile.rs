@@ -159,7 +159,9 @@ pub struct SelectionData {
     /// How costs are normalized.
     #[serde(default)]
     pub cost_scale: CostScale,
-    /// Expected quality of a model the profile does not know.
+    /// Expected quality of a model the profile does not know, used only when the profile lists
+    /// no model at all: otherwise an unknown model gets the price-tier prior
+    /// (`crate::auto::prior`).
     #[serde(default = "default_unknown_quality")]
     pub unknown_model_quality: f64,
     /// The prompt size of the reference request (`cost_scale: reference`).
@@ -680,6 +682,23 @@ impl Profile {
     /// Whether the profile knows `model`.
     pub fn knows(&self, model: &str) -> bool {
         self.model_index.contains_key(model)
+    }
+
+    /// The average of `model`'s quality over every task cluster and difficulty bucket (its task
+    /// averages), or `None` when the profile does not know it.
+    pub fn average_quality(&self, model: &str) -> Option<f64> {
+        let model = *self.model_index.get(model)?;
+        let width = self.completion_tokens.len() * self.data.difficulty_buckets;
+        let row = self.quality.get(model * width..(model + 1) * width)?;
+        Some(row.iter().map(|it| f64::from(*it)).sum::<f64>() / width.max(1) as f64)
+    }
+
+    /// The average quality over every model of the profile and every task, or `None` when the
+    /// profile lists no model.
+    pub fn overall_quality(&self) -> Option<f64> {
+        (!self.quality.is_empty()).then(|| {
+            self.quality.iter().map(|it| f64::from(*it)).sum::<f64>() / self.quality.len() as f64
+        })
     }
 
     /// Expected completion tokens for the analysed prompt (the posterior-weighted mean over

@@ -3,7 +3,8 @@
 //! 1. Candidates are the catalog's models that the patterns permit and that have an endpoint able
 //!    to take the request (tools, images, structured outputs, context and output length). A model
 //!    that cannot take the request is never chosen.
-//! 2. Each candidate gets an expected quality from the profile and an expected cost at its
+//! 2. Each candidate gets an expected quality from the profile (a model the profile does not
+//!    know: the mean of the profiled candidates in its price tier, [`super::prior`]) and an expected cost at its
 //!    cheapest capable endpoint: `prompt tokens * prompt price + expected completion tokens *
 //!    completion price + request price`.
 //! 3. Costs are normalized over the candidates (`cost / max`, or log-scaled) and each candidate
@@ -20,6 +21,7 @@ use crate::patterns::{FilterVerdict, ModelFilter};
 use super::explain::{
     AnalysisSummary, CandidateReport, CandidateStatus, Explanation, QualitySource, Reason,
 };
+use super::prior::TierTable;
 use super::profile::{CostScale, Profile};
 
 /// The default number of picks (primary plus two fallbacks).
@@ -90,12 +92,13 @@ pub fn select<'a>(
     let needs = analysis.needs;
     let completion_tokens = profile.completion_tokens(analysis);
     let lambda = profile.selection().lambda(params.tradeoff);
-    let unknown_quality = profile.selection().unknown_model_quality;
     let estimator = profile.estimator(analysis);
 
     let mut reports = Vec::with_capacity(catalog.len());
     let mut kept: Vec<Scored> = Vec::new();
     let mut any_permitted = false;
+    // Positions in `kept` of models the profile does not know.
+    let mut unknown: Vec<usize> = Vec::new();
     for (idx, model) in catalog.iter() {
         let drop = |reason| CandidateReport {
             model: &model.id,
@@ -143,7 +146,11 @@ pub fn select<'a>(
         };
         let (quality, source) = match estimator.quality(&model.id) {
             Some(quality) => (quality, QualitySource::Profile),
-            None => (unknown_quality, QualitySource::Default),
+            None => {
+                // Filled in below, from the profiled candidates' prices.
+                unknown.push(kept.len());
+                (f64::NAN, QualitySource::PriceTier)
+            }
         };
         reports.push(CandidateReport {
             model: &model.id,
@@ -162,6 +169,10 @@ pub fn select<'a>(
             reference_cost,
             score: 0.0,
         });
+    }
+
+    if !unknown.is_empty() {
+        price_tier_priors(&mut kept, &unknown, &mut reports, profile);
     }
 
     let summary = AnalysisSummary::from(analysis);
@@ -203,6 +214,38 @@ pub fn select<'a>(
         picks,
         explanation: explanation(reports, pick_ids),
     })
+}
+
+/// Gives each candidate the profile does not know (at `unknown` in `kept`) the mean expected
+/// quality of the profiled candidates in its price tier (see [`super::prior`]); when no profiled
+/// model is a candidate, the profile's average quality over all its models and tasks.
+fn price_tier_priors(
+    kept: &mut [Scored],
+    unknown: &[usize],
+    reports: &mut [CandidateReport<'_>],
+    profile: &Profile,
+) {
+    let table = TierTable::new(
+        kept.iter()
+            .filter(|it| !it.quality.is_nan())
+            .map(|it| (it.reference_cost, it.quality))
+            .collect(),
+    );
+    let fallback = profile
+        .overall_quality()
+        .unwrap_or(profile.selection().unknown_model_quality);
+    for &position in unknown {
+        let scored = &mut kept[position];
+        let report = &mut reports[scored.model.0];
+        match table.prior(scored.reference_cost) {
+            Some(prior) => scored.quality = prior.quality,
+            None => {
+                scored.quality = fallback;
+                report.quality_source = Some(QualitySource::Default);
+            }
+        }
+        report.expected_quality = Some(scored.quality);
+    }
 }
 
 /// Scores and sorts candidates best first (every tie is broken, so the unstable sort is

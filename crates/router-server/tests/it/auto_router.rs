@@ -867,22 +867,25 @@ async fn pin_model_reuses_the_model_of_the_last_assistant_message() {
 
 #[tokio::test]
 async fn routing_auto_profile_points_at_a_quality_profile_file() {
-    // The demo profile, except that models it does not know are expected to be excellent: at
-    // dial 0 the unknown `openaix/gpt-5` then beats every known model.
+    // The demo profile, except that the small Mistral model is expected to be perfect at
+    // everything: at dial 0 it then beats every other model.
     let mut data = router_core::auto::profile::Profile::demo()
         .unwrap()
         .data()
         .clone();
-    data.selection.unknown_model_quality = 0.99;
+    const MISTRAL: &str = "mistralai/mistral-small-3.2-24b-instruct";
+    for values in data.models.get_mut(MISTRAL).unwrap().quality.values_mut() {
+        values.iter_mut().for_each(|it| *it = 1.0);
+    }
     let profile = router_core::auto::profile::Profile::from_data(data).unwrap();
     let file = TempStore::new("profile");
     std::fs::write(file.path(), profile.to_json()).unwrap();
     let body = auto_body(PYTHON_BUG, Some(json!({"cost_quality_tradeoff": 0})));
     let shipped = DemoFleet::start().await;
-    assert_ne!(served(&shipped, &body).await, "openaix/gpt-5");
+    assert_ne!(served(&shipped, &body).await, MISTRAL);
     let path = file.path().display().to_string().replace('\\', "/");
     let custom = DemoFleet::start_with(&format!("[routing.auto]\nprofile = \"{path}\"\n")).await;
-    assert_eq!(served(&custom, &body).await, "openaix/gpt-5");
+    assert_eq!(served(&custom, &body).await, MISTRAL);
 }
 
 #[tokio::test]
@@ -912,5 +915,72 @@ async fn an_unreadable_or_invalid_profile_stops_the_start() {
         let message = err.to_string();
         assert!(message.contains(expected), "{message}");
         assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn the_route_api_decides_as_offline_evaluation_does() {
+    // `cargo xtask calibrate` and `eval-router` decide a labelled prompt with
+    // `analysis::tokens::user_prompt_features` and `Conversation::user`; the server, from the
+    // request body. Same prompt, same profile, same catalog: same estimate, same ranking.
+    use router_core::analysis::Conversation;
+    use router_core::analysis::tokens::user_prompt_features;
+    use router_core::auto::profile::Profile;
+    use router_core::auto::select::{self, SelectParams};
+    use router_core::patterns::ModelFilter;
+    let fleet = DemoFleet::start().await;
+    let profile = Profile::demo().unwrap();
+    let filter = ModelFilter::permit_all();
+    let prompts = [
+        PYTHON_BUG,
+        "Écris un poème sur la mer, s'il te plaît.\n\"Merci\" — 谢谢",
+        "Prove that there are infinitely many primes.",
+        "hi",
+    ];
+    for prompt in prompts {
+        for dial in [0u8, 3, 7, 10] {
+            let body = auto_body(prompt, Some(json!({"cost_quality_tradeoff": dial})));
+            let (status, online) = fleet.route(&body).await;
+            assert_eq!(status, 200, "{online}");
+            let features = user_prompt_features(prompt);
+            let analysis = profile.analyze(&Conversation::user(prompt), &features);
+            let params = SelectParams {
+                filter: &filter,
+                tradeoff: dial,
+                top_k: fleet.config.routing.auto.top_k,
+            };
+            let offline = select::select(&fleet.config.catalog, &profile, &analysis, &params)
+                .unwrap_or_else(|err| panic!("{err}"));
+            assert_eq!(
+                online["analysis"]["prompt_tokens_estimate"], features.prompt_tokens_estimate,
+                "{prompt:?}"
+            );
+            let picks: Vec<&str> = offline
+                .picks
+                .iter()
+                .map(|idx| fleet.config.catalog.model(*idx).id.as_str())
+                .collect();
+            assert_eq!(
+                online["requested_models"],
+                json!(picks),
+                "{prompt:?} at {dial}"
+            );
+            for report in &offline.explanation.candidates {
+                let row = online["candidates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|it| it["model"] == report.model)
+                    .unwrap();
+                assert_eq!(row["rank"], json!(report.rank), "{}", report.model);
+                let cost = row["expected_cost_usd"].as_f64();
+                match (cost, report.expected_cost) {
+                    (Some(online), Some(offline)) => {
+                        assert!((online - offline).abs() <= 1e-12 * offline.abs());
+                    }
+                    (online, offline) => assert_eq!(online, offline, "{}", report.model),
+                }
+            }
+        }
     }
 }
