@@ -26,7 +26,7 @@ pub(crate) const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u64 = 1000;
 
 /// Two providers (`alpha` on `${MOCK_ALPHA}`, `beta` on `${MOCK_BETA}`) and three models:
 /// `test/one` at alpha, and `test/two` at alpha then beta (in that order: no load balancing). `{server}` is replaced by extra
-/// `[server]` keys, `{first_byte_timeout_ms}` by the providers' first-byte timeout.
+/// `[server]` keys, `{provider}` by keys for both providers (the first-byte timeout, at least).
 const CONFIG_TEMPLATE: &str = r#"
 [server]
 listen = "127.0.0.1:0"
@@ -45,13 +45,13 @@ key = "sk-client-test"
 display_name = "Alpha AI"
 base_url = "${MOCK_ALPHA}"
 api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = {first_byte_timeout_ms}
+{provider}
 
 [providers.beta]
 display_name = "Beta Cloud"
 base_url = "${MOCK_BETA}"
 api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = {first_byte_timeout_ms}
+{provider}
 
 [[models]]
 id = "test/one"
@@ -109,14 +109,18 @@ impl Gateway {
         server_settings: &str,
         first_byte_timeout_ms: u64,
     ) -> Gateway {
+        let provider = format!("first_byte_timeout_ms = {first_byte_timeout_ms}");
+        Gateway::start_with_providers(server_settings, &provider).await
+    }
+
+    /// Starts the mocks and the server with extra `[server]` keys and extra keys for both
+    /// providers (`total_timeout_ms = 2000`).
+    pub(crate) async fn start_with_providers(server_settings: &str, provider: &str) -> Gateway {
         let alpha = mock().await;
         let beta = mock().await;
         let text = CONFIG_TEMPLATE
             .replace("{server}", server_settings)
-            .replace(
-                "{first_byte_timeout_ms}",
-                &first_byte_timeout_ms.to_string(),
-            );
+            .replace("{provider}", provider);
         let config = config::load_str(&text, &|name: &str| match name {
             "MOCK_ALPHA" => Some(alpha.base_url()),
             "MOCK_BETA" => Some(beta.base_url()),
