@@ -28,6 +28,8 @@ use crate::config::{ClientKey, Config, RedisSettings};
 use crate::error::ApiError;
 use crate::front;
 use crate::health_board::HealthBoard;
+use crate::limits::Limits;
+use crate::limits::local::LocalCounts;
 use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
@@ -127,6 +129,8 @@ struct Shared {
     metrics: Handles,
     /// The settings saved on the pages.
     settings: SettingsStore,
+    /// The keys' limits and their counters.
+    limits: Limits,
 }
 
 /// What outlives one config across reloads: the metrics registry, the generation records, the
@@ -148,6 +152,8 @@ pub(crate) struct Lasting {
     pub(crate) stopping: Arc<Stopping>,
     /// The link to `[redis]` (kept while `[redis]` stays the same).
     pub(crate) redis: Option<SharedRedis>,
+    /// The in-process counters of key limits.
+    pub(crate) limit_counts: Arc<LocalCounts>,
 }
 
 /// The link to the `[redis]` of a config, with the settings it was made for.
@@ -260,6 +266,7 @@ impl AppState {
                 clock,
                 stopping: Arc::new(Stopping::default()),
                 redis: None,
+                limit_counts: Arc::default(),
             },
         };
         let Lasting {
@@ -270,6 +277,7 @@ impl AppState {
             clock,
             stopping,
             redis,
+            limit_counts,
         } = lasting;
         let redis = match (redis, &config.redis) {
             (Some(kept), Some(settings)) if kept.settings == *settings => Some(kept),
@@ -290,6 +298,13 @@ impl AppState {
                 redis.as_ref().map(|it| &it.link),
             )?),
         };
+        let limits = Limits::new(
+            limit_counts,
+            redis.as_ref().map(|it| it.link.clone()),
+            sticky.clock().clone(),
+            config.limits.local_share,
+            &telemetry,
+        );
         let metrics = Handles::new(telemetry, &config.catalog);
         Ok(Self {
             shared: Arc::new(Shared {
@@ -306,6 +321,7 @@ impl AppState {
                 redis,
                 metrics,
                 settings,
+                limits,
             }),
         })
     }
@@ -405,7 +421,13 @@ impl AppState {
             clock: self.shared.sticky.clock().clone(),
             stopping: self.shared.stopping.clone(),
             redis: self.shared.redis.clone(),
+            limit_counts: self.shared.limits.counts().clone(),
         }
+    }
+
+    /// The keys' limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.shared.limits
     }
 }
 

@@ -89,6 +89,7 @@ mod tests {
                 fallback_policy: FallbackPolicy::default(),
                 auto_router: None,
                 provider: Default::default(),
+                limits: Default::default(),
             })
             .collect()
     }

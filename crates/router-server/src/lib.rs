@@ -44,6 +44,7 @@ mod front;
 mod health_board;
 mod ids;
 pub mod launch;
+mod limits;
 mod percent;
 mod receipt;
 mod routing;

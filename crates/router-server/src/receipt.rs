@@ -24,6 +24,7 @@
 //! | `X-Turnout-Auto-Language` | Auto-routed: the prompt's language (ISO 639-1). |
 //! | `X-Turnout-Auto-Tradeoff` | Auto-routed: the `cost_quality_tradeoff` used, `0` to `10`. |
 //! | `X-Turnout-Session` | What sticky routing did: `used`, `renewed`, `created`, `pending`, or `ignored; <reason>` (see [`crate::sticky`]). |
+//! | `X-Turnout-Limits` | For a key with a credit, rpm or tpm limit: `shared` (counted in Redis) or `local` (by this replica alone: no `[redis]`, or Redis unreachable; see [`crate::limits`]). |
 //!
 //! On an auto-routed request the requested models are the router's ranked picks, and the
 //! generation record's `router` is `openrouter/auto`.
@@ -47,11 +48,15 @@ use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
+use crate::limits::Admission;
 use crate::metrics::{Observation, StatusClass};
 use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
 use crate::sticky::{Session, X_SESSION};
+
+/// Where the key's limits were counted (see [`crate::limits`]).
+pub(crate) const X_LIMITS: HeaderName = HeaderName::from_static("x-turnout-limits");
 
 /// The requested models, comma-separated.
 pub(crate) const X_REQUESTED_MODELS: HeaderName =
@@ -122,6 +127,8 @@ pub(crate) struct Receipt {
     session: Option<Session>,
     /// The HTTP status answered (a committed stream's `200` by default).
     status: u16,
+    /// The request's hold on its key's limits, settled when the receipt is dropped.
+    limits: Option<Admission>,
 }
 
 /// What the attempt that answered produced.
@@ -167,6 +174,7 @@ impl Receipt {
             finished: false,
             session: None,
             status: 200,
+            limits: None,
         }
     }
 
@@ -193,6 +201,11 @@ impl Receipt {
         session
             .settle(self.app.sticky(), served, cached_tokens)
             .await;
+    }
+
+    /// The request's hold on its key's limits (see [`crate::limits`]).
+    pub(crate) fn hold_limits(&mut self, admission: Option<Admission>) {
+        self.limits = admission;
     }
 
     /// The requested models, in plan order.
@@ -322,6 +335,9 @@ impl Receipt {
         }
         if let Some(session) = &self.session {
             headers.insert(X_SESSION, session.header_value());
+        }
+        if let Some(admission) = &self.limits {
+            headers.insert(X_LIMITS, admission.mode.header_value());
         }
         if let Some(auto) = &self.auto {
             insert_string(
@@ -510,6 +526,12 @@ impl Drop for Receipt {
     fn drop(&mut self) {
         let record = self.record();
         self.observe(&record);
+        if let Some(admission) = self.limits.take() {
+            let tokens = record.prompt_tokens + record.completion_tokens;
+            self.app
+                .limits()
+                .settle(&self.app, admission, record.cost_usd, tokens);
+        }
         self.app.records().record(record);
     }
 }

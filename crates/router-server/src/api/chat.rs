@@ -103,6 +103,14 @@ impl Exchange {
             Ok(route) => route,
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
+        let admission = match app
+            .limits()
+            .admit(app, self.auth.key_idx, &request, &route)
+            .await
+        {
+            Ok(admission) => admission,
+            Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
+        };
         let mut receipt = Receipt::new(
             app,
             self.auth,
@@ -112,6 +120,7 @@ impl Exchange {
             request.stream,
         );
         receipt.start_session(session, route.pin_applied);
+        receipt.hold_limits(admission);
         let mut response = if request.stream {
             let res =
                 stream::run(app, &request, &route, &self.stamp, &mut sink, &mut receipt).await;

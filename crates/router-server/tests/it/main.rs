@@ -21,6 +21,7 @@ mod fallbacks;
 mod fleet;
 mod generation;
 mod held;
+mod key_limits;
 mod limits;
 mod limits_upstream;
 mod messages;
