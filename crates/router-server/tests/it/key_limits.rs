@@ -8,6 +8,8 @@
 //! `max_tokens: 1` (so the hold each request takes is its real cost), and the only price is
 //! $3000 per million completion tokens.
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use router_server::{Clock, ManualClock};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use crate::sdk_pages::{describe, npm_prefix, run, virtualenv};
 use crate::sessions::Redis;
 use crate::support::{client, mock};
 
@@ -410,5 +413,32 @@ async fn two_servers_sharing_redis_answer_60_requests_a_minute_then_local_limits
     fleet.clock.advance(MINUTE);
     for idx in [0, 1] {
         fleet.await_shared(idx, "sk-rate").await;
+    }
+}
+
+#[tokio::test]
+async fn the_official_sdks_read_a_keys_limits() {
+    let fleet = Fleet::start("", 1).await;
+    assert_eq!(fleet.chat(0, "sk-credit", "test/chat").await.status, 200);
+    let base_url = format!("{}/api/v1", fleet.servers[0].url());
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let output = tokio::task::spawn_blocking(move || {
+        let python = run(Command::new(virtualenv())
+            .arg(scripts.join("key_sdk.py"))
+            .args([&base_url, "sk-credit", "sk-rate"]));
+        let node = run(Command::new("node")
+            .arg(scripts.join("key_sdk.mjs"))
+            .arg(npm_prefix())
+            .args([&base_url, "sk-credit", "sk-rate"]));
+        (python, node)
+    })
+    .await
+    .unwrap();
+    for (sdk, output) in [("Python", output.0), ("TypeScript", output.1)] {
+        assert!(
+            output.status.success(),
+            "the {sdk} SDK script failed:\n{}",
+            describe(&output)
+        );
     }
 }
