@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use router_mock::{Behavior, MockProvider};
+use router_mock::{Behavior, Failure, MockProvider};
 use router_server::RunningServer;
 use router_server::config;
 use router_server::{Clock, ManualClock};
@@ -84,7 +84,7 @@ id = "test/cheap"
 
 /// One mock and `n` servers on it sharing a test clock.
 struct Fleet {
-    _alpha: MockProvider,
+    alpha: MockProvider,
     servers: Vec<RunningServer>,
     clock: Arc<ManualClock>,
     client: reqwest::Client,
@@ -129,7 +129,7 @@ impl Fleet {
             );
         }
         Fleet {
-            _alpha: alpha,
+            alpha,
             servers,
             clock,
             client: client(),
@@ -440,5 +440,28 @@ async fn the_official_sdks_read_a_keys_limits() {
             "the {sdk} SDK script failed:\n{}",
             describe(&output)
         );
+    }
+}
+
+#[tokio::test]
+async fn a_providers_401_and_402_are_answered_as_themselves_naming_the_gateways_key() {
+    let fleet = Fleet::start("", 1).await;
+    for (status, error_type, words) in [
+        (401, "authentication", "not your key"),
+        (402, "payment_required", "not your key's limit"),
+    ] {
+        fleet.alpha.set_behavior(
+            "cheap-alpha",
+            Behavior {
+                fail: Some(Failure::status(status)),
+                ..Behavior::default()
+            },
+        );
+        let answer = fleet.chat(0, "sk-rate", "test/cheap").await;
+        assert_error(&answer, status, error_type);
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message}");
+        assert_eq!(answer.body["error"]["metadata"]["provider_name"], "alpha");
+        assert!(!answer.body.to_string().contains("sk-provider-SECRET-123"));
     }
 }
