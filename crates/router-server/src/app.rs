@@ -28,6 +28,7 @@ use crate::config::{ClientKey, Config, RedisSettings};
 use crate::error::ApiError;
 use crate::front;
 use crate::health_board::HealthBoard;
+use crate::keys::{ApiKeys, KeyStoreError, open_store};
 use crate::limits::Limits;
 use crate::limits::local::LocalCounts;
 use crate::metrics::{Handles, Telemetry};
@@ -93,6 +94,9 @@ pub enum StartError {
     /// `server.tls` names files that are not a usable certificate chain and key.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    /// The API key store could not be opened (`server.records_path`).
+    #[error("cannot open the API keys")]
+    Keys(#[from] KeyStoreError),
     /// The session store (`[sessions]`) cannot be used.
     #[error(transparent)]
     Sessions(#[from] crate::sticky::StoreSetupError),
@@ -131,6 +135,10 @@ struct Shared {
     settings: SettingsStore,
     /// The keys' limits and their counters.
     limits: Limits,
+    /// `config.keys`, shared with the requests that authenticate with them.
+    config_keys: Vec<Arc<ClientKey>>,
+    /// The API keys made through `/api/v1/keys`.
+    api_keys: Arc<ApiKeys>,
 }
 
 /// What outlives one config across reloads: the metrics registry, the generation records, the
@@ -154,6 +162,8 @@ pub(crate) struct Lasting {
     pub(crate) redis: Option<SharedRedis>,
     /// The in-process counters of key limits.
     pub(crate) limit_counts: Arc<LocalCounts>,
+    /// The API keys.
+    pub(crate) api_keys: Arc<ApiKeys>,
 }
 
 /// The link to the `[redis]` of a config, with the settings it was made for.
@@ -267,6 +277,9 @@ impl AppState {
                 stopping: Arc::new(Stopping::default()),
                 redis: None,
                 limit_counts: Arc::default(),
+                api_keys: Arc::new(ApiKeys::load(open_store(
+                    config.server.records_path.as_deref(),
+                )?)?),
             },
         };
         let Lasting {
@@ -278,6 +291,7 @@ impl AppState {
             stopping,
             redis,
             limit_counts,
+            api_keys,
         } = lasting;
         let redis = match (redis, &config.redis) {
             (Some(kept), Some(settings)) if kept.settings == *settings => Some(kept),
@@ -306,6 +320,7 @@ impl AppState {
             &telemetry,
         );
         let metrics = Handles::new(telemetry, &config.catalog);
+        let config_keys = config.keys.iter().cloned().map(Arc::new).collect();
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -322,6 +337,8 @@ impl AppState {
                 metrics,
                 settings,
                 limits,
+                config_keys,
+                api_keys,
             }),
         })
     }
@@ -422,7 +439,18 @@ impl AppState {
             stopping: self.shared.stopping.clone(),
             redis: self.shared.redis.clone(),
             limit_counts: self.shared.limits.counts().clone(),
+            api_keys: self.shared.api_keys.clone(),
         }
+    }
+
+    /// The config key at `idx`, shared.
+    pub(crate) fn config_key(&self, idx: usize) -> &Arc<ClientKey> {
+        &self.shared.config_keys[idx]
+    }
+
+    /// The API keys made through `/api/v1/keys`.
+    pub(crate) fn api_keys(&self) -> &Arc<ApiKeys> {
+        &self.shared.api_keys
     }
 
     /// The keys' limits.
@@ -492,6 +520,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/key", get(api::key::key))
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
+        .route("/api/v1/keys", get(api::keys::list).post(api::keys::create))
+        .route("/v1/keys", get(api::keys::list).post(api::keys::create))
+        .route(
+            "/api/v1/keys/{hash}",
+            get(api::keys::get_one)
+                .patch(api::keys::update)
+                .delete(api::keys::delete),
+        )
+        .route(
+            "/v1/keys/{hash}",
+            get(api::keys::get_one)
+                .patch(api::keys::update)
+                .delete(api::keys::delete),
+        )
         .route("/health", get(api::health::health))
         .route("/api/v1/sessions/{id}", get(api::sessions::session))
         .route("/v1/sessions/{id}", get(api::sessions::session))

@@ -96,6 +96,9 @@ pub(crate) enum ApiError {
     /// The server is stopping and the request's time to finish has run out.
     #[error("the server is shutting down; retry the request")]
     ShuttingDown,
+    /// The provisioning API refused the request.
+    #[error(transparent)]
+    Keys(#[from] crate::api::keys::KeysApiError),
     /// The key's limits refuse the request (403, 402 or 429).
     #[error(transparent)]
     Limit(#[from] crate::limits::LimitError),
@@ -201,6 +204,9 @@ impl ApiError {
             ApiError::Limit(err) => {
                 StatusCode::from_u16(err.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
             }
+            ApiError::Keys(err) => {
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
         }
     }
 
@@ -235,6 +241,7 @@ impl ApiError {
             ApiError::Internal => "server",
             ApiError::ShuttingDown => "server_shutting_down",
             ApiError::Limit(err) => err.error_type(),
+            ApiError::Keys(err) => err.error_type(),
         }
     }
 

@@ -43,6 +43,7 @@ mod extract;
 mod front;
 mod health_board;
 mod ids;
+mod keys;
 pub mod launch;
 mod limits;
 mod percent;

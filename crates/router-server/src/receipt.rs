@@ -36,6 +36,7 @@
 //! clones values instead of building them.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -46,6 +47,7 @@ use router_core::response::FinishReason;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::config::ClientKey;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
 use crate::limits::Admission;
@@ -108,7 +110,7 @@ struct EndpointHeaders {
 /// The route receipt of one request; writes the generation record when dropped.
 pub(crate) struct Receipt {
     app: AppState,
-    key_idx: usize,
+    key: Arc<ClientKey>,
     id: String,
     created_at_ms: u64,
     arrived: Instant,
@@ -150,7 +152,7 @@ impl Receipt {
     /// The receipt of a request that arrived at `arrived` and was planned as `route`.
     pub(crate) fn new(
         app: &AppState,
-        auth: ClientAuth,
+        auth: &ClientAuth,
         stamp: &GenerationStamp,
         arrived: Instant,
         route: &Route,
@@ -161,7 +163,7 @@ impl Receipt {
             .map_or(0, millis);
         Self {
             app: app.clone(),
-            key_idx: auth.key_idx,
+            key: auth.shared(),
             id: stamp.id.clone(),
             created_at_ms: now_ms.saturating_sub(millis(arrived.elapsed())),
             arrived,
@@ -411,7 +413,7 @@ impl Receipt {
             .collect();
         let mut record = GenerationRecord {
             id: self.id.clone(),
-            key_name: self.app.key(self.key_idx).name.clone(),
+            key_name: self.key.name.clone(),
             created_at_ms: self.created_at_ms,
             requested_models: self
                 .requested
@@ -528,9 +530,7 @@ impl Drop for Receipt {
         self.observe(&record);
         if let Some(admission) = self.limits.take() {
             let tokens = record.prompt_tokens + record.completion_tokens;
-            self.app
-                .limits()
-                .settle(&self.app, admission, record.cost_usd, tokens);
+            self.app.limits().settle(admission, record.cost_usd, tokens);
         }
         self.app.records().record(record);
     }

@@ -22,7 +22,7 @@ pub(crate) async fn key(
     State(app): State<AppState>,
     auth: ClientAuth,
 ) -> Result<Response, ApiError> {
-    let key = app.key(auth.key_idx);
+    let key = auth.key();
     // Records are stamped with the system's time; limits count on the app's clock.
     let system_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

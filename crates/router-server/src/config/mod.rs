@@ -20,6 +20,7 @@
 //! Secrets (provider API keys, client keys) become [`Secret`]s, which never print.
 
 mod expand;
+mod keys_api;
 mod limits;
 mod problems;
 mod raw;
@@ -44,6 +45,7 @@ use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
+pub use self::keys_api::KeysApiSettings;
 pub use self::limits::{KeyLimits, LimitReset, LimitSettings};
 pub use self::redis::RedisSettings;
 pub use self::sessions::{SessionSettings, SessionStoreKind};
@@ -77,6 +79,8 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// The `[limits]` section: key limits across replicas.
     pub limits: LimitSettings,
+    /// The `[keys_api]` section: the provisioning key; `None`: `/api/v1/keys` is closed.
+    pub keys_api: Option<KeysApiSettings>,
 }
 
 /// The `[front]` section: the Anthropic Messages, Responses and legacy completions endpoints.

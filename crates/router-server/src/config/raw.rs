@@ -62,6 +62,9 @@ pub(super) struct RawConfig {
     /// `[limits]`: how key limits behave across replicas (see `super::limits`).
     #[serde(default)]
     pub(super) limits: Option<Deferred<super::limits::RawLimits>>,
+    /// `[keys_api]`: the provisioning key of `/api/v1/keys` (see `super::keys_api`).
+    #[serde(default)]
+    pub(super) keys_api: Option<Deferred<super::keys_api::RawKeysApi>>,
 }
 
 /// `[front]`.

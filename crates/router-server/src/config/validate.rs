@@ -88,7 +88,15 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         .parse("telemetry", problems)
         .and_then(|it| telemetry(it, problems));
 
+    let keys_api = match raw.keys_api {
+        Some(raw) => raw
+            .parse("keys_api", problems)
+            .and_then(|it| super::keys_api::validate(it, keys.iter().map(|it| &it.key), problems))
+            .map(Some),
+        None => Some(None),
+    };
     Some(Config {
+        keys_api: keys_api?,
         limits: limits?,
         redis: redis?,
         telemetry: telemetry?,

@@ -32,6 +32,7 @@ use router_session::RedisLink;
 use self::local::LocalCounts;
 use self::window::{Windows, secs_to_next_minute};
 use crate::app::AppState;
+use crate::auth::ClientAuth;
 use crate::config::{ClientKey, KeyLimits, LimitReset};
 use crate::routing::Route;
 use crate::sticky::Clock;
@@ -101,7 +102,7 @@ impl Mode {
 /// An admitted request's hold on its key's limits; [`Limits::settle`] releases it.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    key_idx: usize,
+    key: Arc<ClientKey>,
     ask: Ask,
     /// Where it was counted.
     pub(crate) mode: Mode,
@@ -219,16 +220,16 @@ impl Limits {
         &self.counts
     }
 
-    /// Checks `route` of `request` against the limits of key `key_idx` (see the module docs):
+    /// Checks `route` of `request` against the limits of the key of `auth` (see the module docs):
     /// `None` when the key counts nothing.
     pub(crate) async fn admit(
         &self,
         app: &AppState,
-        key_idx: usize,
+        auth: &ClientAuth,
         request: &ChatRequest<'_>,
         route: &Route,
     ) -> Result<Option<Admission>, LimitError> {
-        let key = app.key(key_idx);
+        let key = auth.key();
         let limits = &key.limits;
         if let Some(allowed) = &limits.allowed_models {
             for model in &route.plan.requested {
@@ -267,15 +268,19 @@ impl Limits {
             }
         };
         match answer {
-            Ok(()) => Ok(Some(Admission { key_idx, ask, mode })),
+            Ok(()) => Ok(Some(Admission {
+                key: auth.shared(),
+                ask,
+                mode,
+            })),
             Err(refusal) => Err(refusal_error(key, refusal, now_ms)),
         }
     }
 
     /// Releases `admission`'s hold and charges the real `cost` (USD) and `tokens`. Never
     /// blocks: the Redis part runs on its own task.
-    pub(crate) fn settle(&self, app: &AppState, admission: Admission, cost: f64, tokens: u64) {
-        let name = &app.key(admission.key_idx).name;
+    pub(crate) fn settle(&self, admission: Admission, cost: f64, tokens: u64) {
+        let name = &admission.key.name;
         self.counts.settle(name, &admission.ask, cost, tokens);
         if admission.mode == Mode::Local {
             return;

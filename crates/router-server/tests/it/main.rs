@@ -22,6 +22,7 @@ mod fleet;
 mod generation;
 mod held;
 mod key_limits;
+mod keys_api;
 mod limits;
 mod limits_upstream;
 mod messages;
