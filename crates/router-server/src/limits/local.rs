@@ -37,6 +37,27 @@ struct Counters {
 }
 
 impl Counters {
+    /// Whether `ask` fits limits scaled by `share`.
+    fn check(&self, ask: &Ask, share: f64) -> Result<(), Refusal> {
+        if let Some(limit) = ask.limit
+            && self.used + self.held >= limit * share
+        {
+            return Err(Refusal::Credit);
+        }
+        if let Some(rpm) = ask.rpm
+            && self.requests >= scaled(rpm, share)
+        {
+            return Err(Refusal::Requests);
+        }
+        if let Some(tpm) = ask.tpm {
+            let counted = self.tokens + self.held_tokens;
+            if counted > 0 && counted + ask.tokens > scaled(tpm, share) {
+                return Err(Refusal::Tokens);
+            }
+        }
+        Ok(())
+    }
+
     /// Starts new windows when `windows` moved on.
     fn roll(&mut self, windows: Windows) {
         if self.period != windows.period {
@@ -54,30 +75,18 @@ impl Counters {
 }
 
 impl LocalCounts {
-    /// Checks `ask` of key `name` against limits scaled by `share`; when it fits, counts the
-    /// request and holds its estimates.
-    pub(crate) fn admit(&self, name: &str, ask: &Ask, share: f64) -> Result<(), Refusal> {
+    /// Checks `ask` of key `name` against limits scaled by `share` (`None`: counts without
+    /// checking, Redis having admitted it); when it fits, counts the request and holds its
+    /// estimates.
+    pub(crate) fn admit(&self, name: &str, ask: &Ask, share: Option<f64>) -> Result<(), Refusal> {
         let mut keys = self.lock();
         let counters = match keys.get_mut(name) {
             Some(counters) => counters,
             None => keys.entry(Box::from(name)).or_default(),
         };
         counters.roll(ask.windows);
-        if let Some(limit) = ask.limit
-            && counters.used + counters.held >= limit * share
-        {
-            return Err(Refusal::Credit);
-        }
-        if let Some(rpm) = ask.rpm
-            && counters.requests >= scaled(rpm, share)
-        {
-            return Err(Refusal::Requests);
-        }
-        if let Some(tpm) = ask.tpm {
-            let counted = counters.tokens + counters.held_tokens;
-            if counted > 0 && counted + ask.tokens > scaled(tpm, share) {
-                return Err(Refusal::Tokens);
-            }
+        if let Some(share) = share {
+            counters.check(ask, share)?;
         }
         counters.requests += 1;
         counters.held += ask.cost;
@@ -121,4 +130,46 @@ fn scaled(limit: u64, share: f64) -> u64 {
         return limit;
     }
     ((limit as f64 * share).floor() as u64).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(minute: u64) -> Ask {
+        Ask {
+            windows: Windows { minute, period: 0 },
+            reset: None,
+            limit: Some(1.0),
+            rpm: Some(4),
+            tpm: None,
+            cost: 0.1,
+            tokens: 10,
+        }
+    }
+
+    #[test]
+    fn a_share_of_the_limits_holds_until_the_minute_turns() {
+        let counts = LocalCounts::default();
+        // Half of 4 requests a minute.
+        assert_eq!(counts.admit("k", &ask(0), Some(0.5)), Ok(()));
+        assert_eq!(counts.admit("k", &ask(0), Some(0.5)), Ok(()));
+        assert_eq!(
+            counts.admit("k", &ask(0), Some(0.5)),
+            Err(Refusal::Requests)
+        );
+        // Counting without checking (Redis admitted it) never refuses.
+        assert_eq!(counts.admit("k", &ask(0), None), Ok(()));
+        assert_eq!(counts.admit("k", &ask(60_000), Some(1.0)), Ok(()));
+        // $0.1 held by each request in flight this period, then charged $0.5 each.
+        counts.settle("k", &ask(60_000), 0.5, 10);
+        assert!((counts.used("k", 0) - 0.5).abs() < 1e-9);
+        assert_eq!(counts.admit("k", &ask(60_000), Some(1.0)), Ok(()));
+        counts.settle("k", &ask(60_000), 0.5, 10);
+        assert_eq!(
+            counts.admit("k", &ask(120_000), Some(1.0)),
+            Err(Refusal::Credit)
+        );
+        assert_eq!(counts.used("other", 0), 0.0);
+    }
 }

@@ -253,7 +253,7 @@ impl Limits {
                 self.shared_checks.inc();
                 if answer.is_ok() {
                     // This replica's own share, for when Redis goes away.
-                    _ = self.counts.admit(&key.name, &ask, f64::INFINITY);
+                    _ = self.counts.admit(&key.name, &ask, None);
                 }
                 (Mode::Shared, answer)
             }
@@ -264,7 +264,7 @@ impl Limits {
                 } else {
                     1.0
                 };
-                (Mode::Local, self.counts.admit(&key.name, &ask, share))
+                (Mode::Local, self.counts.admit(&key.name, &ask, Some(share)))
             }
         };
         match answer {
