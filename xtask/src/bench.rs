@@ -63,6 +63,11 @@ pub(crate) struct BenchArgs {
     /// (installs Debian's `nginx` if missing): the reference cost of a proxy on this machine.
     #[arg(long)]
     nginx: bool,
+    /// Give the bench key credit, request and token limits too high to refuse anything, counted
+    /// in this Redis (`redis://127.0.0.1:6379/0`; start it yourself), to measure what shared key
+    /// limits cost a request.
+    #[arg(long, value_name = "URL")]
+    limits_redis: Option<String>,
 }
 
 /// The client key in the bench config.
@@ -177,7 +182,10 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     // The router, alone on its core with one tokio worker.
     let router_addr = free_loopback_addr()?;
     let config = work.path().join("turnout-bench.toml");
-    std::fs::write(&config, bench_config(router_addr, &mock_base))?;
+    std::fs::write(
+        &config,
+        bench_config(router_addr, &mock_base, args.limits_redis.as_deref()),
+    )?;
     let router_log = work.path().join("router-server.log");
     let router_output = File::create(&router_log)?;
     let router_pid = children
@@ -348,9 +356,13 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
 fn reproduce_command(args: &BenchArgs) -> String {
     let connections: Vec<String> = args.connections.iter().map(u32::to_string).collect();
     format!(
-        "cargo xtask bench --no-criterion{}{}{}{}",
+        "cargo xtask bench --no-criterion{}{}{}{}{}",
         if args.quick { " --quick" } else { "" },
         if args.nginx { " --nginx" } else { "" },
+        match &args.limits_redis {
+            Some(url) => format!(" --limits-redis {url}"),
+            None => String::new(),
+        },
         match connections.join(",").as_str() {
             "1,32,256" => String::new(),
             other => format!(" --connections {other}"),
@@ -388,8 +400,17 @@ fn measure(
     })
 }
 
-/// The router config for the bench: one client key, one provider (the mock), one model.
-fn bench_config(listen: SocketAddr, mock_base: &str) -> String {
+/// The router config for the bench: one client key, one provider (the mock), one model. With
+/// `limits_redis`, the key has credit, request and token limits too high to refuse anything,
+/// counted in that Redis.
+fn bench_config(listen: SocketAddr, mock_base: &str, limits_redis: Option<&str>) -> String {
+    let (limits, redis) = match limits_redis {
+        Some(url) => (
+            "limit = 1000000\nrpm = 1000000000\ntpm = 1000000000000\n".to_owned(),
+            format!("\n[redis]\nurl = \"{url}\"\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
         r#"# Written by `cargo xtask bench`: the router in front of one router-mock.
 [server]
@@ -398,6 +419,7 @@ listen = "{listen}"
 [[keys]]
 name = "bench"
 key = "{CLIENT_KEY}"
+{limits}
 
 [providers.mock]
 display_name = "Mock"
@@ -415,7 +437,7 @@ upstream_model = "{UPSTREAM_MODEL}"
 context_length = 128000
 max_output = 16384
 pricing = {{ prompt = 1.25, completion = 10.0 }}
-"#
+{redis}"#
     )
 }
 
@@ -728,6 +750,7 @@ mod tests {
         let config = bench_config(
             "127.0.0.1:4000".parse().unwrap(),
             "http://127.0.0.1:5000/v1",
+            None,
         );
         assert!(config.contains("listen = \"127.0.0.1:4000\""), "{config}");
         assert!(
@@ -741,6 +764,16 @@ mod tests {
         assert!(
             config.contains(&format!("upstream_model = \"{UPSTREAM_MODEL}\"")),
             "{config}"
+        );
+        assert!(!config.contains("[redis]"), "{config}");
+        let limited = bench_config(
+            "127.0.0.1:4000".parse().unwrap(),
+            "http://127.0.0.1:5000/v1",
+            Some("redis://127.0.0.1:6379/0"),
+        );
+        assert!(
+            limited.contains("rpm = ") && limited.contains("url = \"redis://127.0.0.1:6379/0\""),
+            "{limited}"
         );
     }
 

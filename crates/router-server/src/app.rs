@@ -28,6 +28,9 @@ use crate::config::{ClientKey, Config, RedisSettings};
 use crate::error::ApiError;
 use crate::front;
 use crate::health_board::HealthBoard;
+use crate::keys::{ApiKeys, KeyStoreError, open_store};
+use crate::limits::Limits;
+use crate::limits::local::LocalCounts;
 use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError};
@@ -91,6 +94,9 @@ pub enum StartError {
     /// `server.tls` names files that are not a usable certificate chain and key.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    /// The API key store could not be opened (`server.records_path`).
+    #[error("cannot open the API keys")]
+    Keys(#[from] KeyStoreError),
     /// The session store (`[sessions]`) cannot be used.
     #[error(transparent)]
     Sessions(#[from] crate::sticky::StoreSetupError),
@@ -127,6 +133,12 @@ struct Shared {
     metrics: Handles,
     /// The settings saved on the pages.
     settings: SettingsStore,
+    /// The keys' limits and their counters.
+    limits: Limits,
+    /// `config.keys`, shared with the requests that authenticate with them.
+    config_keys: Vec<Arc<ClientKey>>,
+    /// The API keys made through `/api/v1/keys`.
+    api_keys: Arc<ApiKeys>,
 }
 
 /// What outlives one config across reloads: the metrics registry, the generation records, the
@@ -148,6 +160,10 @@ pub(crate) struct Lasting {
     pub(crate) stopping: Arc<Stopping>,
     /// The link to `[redis]` (kept while `[redis]` stays the same).
     pub(crate) redis: Option<SharedRedis>,
+    /// The in-process counters of key limits.
+    pub(crate) limit_counts: Arc<LocalCounts>,
+    /// The API keys.
+    pub(crate) api_keys: Arc<ApiKeys>,
 }
 
 /// The link to the `[redis]` of a config, with the settings it was made for.
@@ -264,6 +280,10 @@ impl AppState {
                 clock,
                 stopping: Arc::new(Stopping::default()),
                 redis: None,
+                limit_counts: Arc::default(),
+                api_keys: Arc::new(ApiKeys::load(open_store(
+                    config.server.records_path.as_deref(),
+                )?)?),
             },
         };
         let Lasting {
@@ -274,6 +294,8 @@ impl AppState {
             clock,
             stopping,
             redis,
+            limit_counts,
+            api_keys,
         } = lasting;
         let redis = match (redis, &config.redis) {
             (Some(kept), Some(settings)) if kept.settings == *settings => Some(kept),
@@ -294,7 +316,15 @@ impl AppState {
                 redis.as_ref().map(|it| &it.link),
             )?),
         };
+        let limits = Limits::new(
+            limit_counts,
+            redis.as_ref().map(|it| it.link.clone()),
+            sticky.clock().clone(),
+            config.limits.local_share,
+            &telemetry,
+        );
         let metrics = Handles::new(telemetry, &config.catalog);
+        let config_keys = config.keys.iter().cloned().map(Arc::new).collect();
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -310,6 +340,9 @@ impl AppState {
                 redis,
                 metrics,
                 settings,
+                limits,
+                config_keys,
+                api_keys,
             }),
         })
     }
@@ -409,7 +442,24 @@ impl AppState {
             clock: self.shared.sticky.clock().clone(),
             stopping: self.shared.stopping.clone(),
             redis: self.shared.redis.clone(),
+            limit_counts: self.shared.limits.counts().clone(),
+            api_keys: self.shared.api_keys.clone(),
         }
+    }
+
+    /// The config key at `idx`, shared.
+    pub(crate) fn config_key(&self, idx: usize) -> &Arc<ClientKey> {
+        &self.shared.config_keys[idx]
+    }
+
+    /// The API keys made through `/api/v1/keys`.
+    pub(crate) fn api_keys(&self) -> &Arc<ApiKeys> {
+        &self.shared.api_keys
+    }
+
+    /// The keys' limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.shared.limits
     }
 }
 
@@ -474,6 +524,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/key", get(api::key::key))
         .route("/api/v1/auth/key", get(api::key::key))
         .route("/v1/auth/key", get(api::key::key))
+        .route("/api/v1/keys", get(api::keys::list).post(api::keys::create))
+        .route("/v1/keys", get(api::keys::list).post(api::keys::create))
+        .route(
+            "/api/v1/keys/{hash}",
+            get(api::keys::get_one)
+                .patch(api::keys::update)
+                .delete(api::keys::delete),
+        )
+        .route(
+            "/v1/keys/{hash}",
+            get(api::keys::get_one)
+                .patch(api::keys::update)
+                .delete(api::keys::delete),
+        )
         .route("/health", get(api::health::health))
         .route("/api/v1/sessions/{id}", get(api::sessions::session))
         .route("/v1/sessions/{id}", get(api::sessions::session))

@@ -1,10 +1,15 @@
-//! Client authentication: `Authorization: Bearer <key>` against the configured client keys.
+//! Client authentication: `Authorization: Bearer <key>` against the configured client keys,
+//! then the API keys made through `/api/v1/keys` ([`crate::keys`]).
 //!
 //! [`ClientAuth`] is an extractor, so a handler that takes one only runs for a known key, and
 //! the key is checked before the body is read. Two `Authorization` headers are a 400: which one
-//! counts would depend on who reads them. Keys are compared in time independent of where
+//! counts would depend on who reads them. Config keys are compared in time independent of where
 //! they differ, and every configured key is compared, so timing reveals neither a key's prefix
-//! nor which key matched. The key itself is never echoed or logged.
+//! nor which key matched; an API key is found by the BLAKE3 hash of the token in an in-memory
+//! table (no query, no allocation). The key itself is never echoed or logged.
+//! [`ProvisioningAuth`] admits only `[keys_api] provisioning_key`.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -16,11 +21,47 @@ use crate::config::ClientKey;
 use crate::error::ApiError;
 use crate::serve::ProtocolError;
 
-/// The client key a request authenticated with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The client key a request authenticated with: a `[[keys]]` entry or an API key.
+#[derive(Debug, Clone)]
 pub(crate) struct ClientAuth {
-    /// Index of the key in `config.keys` (its name is the label for records and logs).
-    pub(crate) key_idx: usize,
+    key: Arc<ClientKey>,
+}
+
+impl ClientAuth {
+    /// The key (its name is the label for records and logs).
+    pub(crate) fn key(&self) -> &ClientKey {
+        &self.key
+    }
+
+    /// The key, shared (for what outlives the handler's borrow).
+    pub(crate) fn shared(&self) -> Arc<ClientKey> {
+        self.key.clone()
+    }
+}
+
+/// A request made with the provisioning key (`[keys_api] provisioning_key`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProvisioningAuth;
+
+impl FromRequestParts<AppState> for ProvisioningAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+            return Err(ApiError::Protocol(ProtocolError::Malformed(
+                "`Authorization` is given twice",
+            )));
+        }
+        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)?;
+        let Some(keys_api) = &state.config().keys_api else {
+            return Err(ApiError::InvalidKey);
+        };
+        if constant_time_eq(keys_api.provisioning_key.expose().as_bytes(), token) {
+            Ok(ProvisioningAuth)
+        } else {
+            Err(ApiError::InvalidKey)
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for ClientAuth {
@@ -33,9 +74,27 @@ impl FromRequestParts<AppState> for ClientAuth {
             )));
         }
         let token = bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)?;
-        find_key(&state.config().keys, token)
-            .map(|key_idx| ClientAuth { key_idx })
-            .ok_or(ApiError::InvalidKey)
+        if let Some(idx) = find_key(&state.config().keys, token) {
+            return Ok(ClientAuth {
+                key: state.config_key(idx).clone(),
+            });
+        }
+        let api_keys = state.api_keys();
+        if let Some(key) = api_keys.find(token) {
+            return Ok(ClientAuth { key });
+        }
+        // Another replica may have made the key: read the store again, at most once a second.
+        if api_keys.may_reload(state.sticky().clock().now_ms()) {
+            let reloading = state.api_keys().clone();
+            let reloaded = tokio::task::spawn_blocking(move || reloading.reload()).await;
+            if let Ok(Err(err)) = reloaded {
+                tracing::warn!(error = %err, "cannot read the API keys again");
+            }
+            if let Some(key) = api_keys.find(token) {
+                return Ok(ClientAuth { key });
+            }
+        }
+        Err(ApiError::InvalidKey)
     }
 }
 
@@ -89,6 +148,7 @@ mod tests {
                 fallback_policy: FallbackPolicy::default(),
                 auto_router: None,
                 provider: Default::default(),
+                limits: Default::default(),
             })
             .collect()
     }

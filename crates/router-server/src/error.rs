@@ -96,6 +96,12 @@ pub(crate) enum ApiError {
     /// The server is stopping and the request's time to finish has run out.
     #[error("the server is shutting down; retry the request")]
     ShuttingDown,
+    /// The provisioning API refused the request.
+    #[error(transparent)]
+    Keys(#[from] crate::api::keys::KeysApiError),
+    /// The key's limits refuse the request (403, 402 or 429).
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 /// The failure of a plan whose every attempt failed: the last attempt's error, reported with
@@ -195,6 +201,12 @@ impl ApiError {
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Limit(err) => {
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
+            }
+            ApiError::Keys(err) => {
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
         }
     }
 
@@ -228,6 +240,8 @@ impl ApiError {
             ApiError::AttemptsFailed(failure) => failure.last.error_type(),
             ApiError::Internal => "server",
             ApiError::ShuttingDown => "server_shutting_down",
+            ApiError::Limit(err) => err.error_type(),
+            ApiError::Keys(err) => err.error_type(),
         }
     }
 
@@ -354,6 +368,7 @@ impl ApiError {
             ApiError::AttemptsFailed(failure) => failure
                 .retry_after
                 .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            ApiError::Limit(err) => err.retry_after_secs(),
             _ => None,
         }
     }

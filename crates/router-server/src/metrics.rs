@@ -65,6 +65,8 @@ pub(crate) struct Telemetry {
     reloads: Family<Labels, Counter>,
     sticky: Family<Labels, Counter>,
     endpoint_health: Family<Labels, Gauge>,
+    /// `turnout_key_limit_checks_total` by `mode` (`shared` or `local`).
+    pub(crate) limit_checks: Family<Labels, Counter>,
     /// The OTLP trace exporter, when `telemetry.otlp_endpoint` is set.
     otlp: Option<crate::otlp::Otlp>,
 }
@@ -191,6 +193,12 @@ impl Telemetry {
         let reloads = Family::default();
         let sticky = Family::default();
         let endpoint_health = Family::default();
+        let limit_checks = Family::default();
+        registry.register(
+            "turnout_key_limit_checks",
+            "Key limit checks by where they were counted: shared (in Redis) or local (by this replica alone, Redis unreachable)",
+            limit_checks.clone(),
+        );
         registry.register(
             "turnout_requests",
             "Requests by model and status class",
@@ -251,6 +259,7 @@ impl Telemetry {
             reloads,
             sticky,
             endpoint_health,
+            limit_checks,
             otlp,
         })
     }

@@ -24,6 +24,7 @@
 //! | `X-Turnout-Auto-Language` | Auto-routed: the prompt's language (ISO 639-1). |
 //! | `X-Turnout-Auto-Tradeoff` | Auto-routed: the `cost_quality_tradeoff` used, `0` to `10`. |
 //! | `X-Turnout-Session` | What sticky routing did: `used`, `renewed`, `created`, `pending`, or `ignored; <reason>` (see [`crate::sticky`]). |
+//! | `X-Turnout-Limits` | For a key with a credit, rpm or tpm limit: `shared` (counted in Redis) or `local` (by this replica alone: no `[redis]`, or Redis unreachable; see [`crate::limits`]). |
 //!
 //! On an auto-routed request the requested models are the router's ranked picks, and the
 //! generation record's `router` is `openrouter/auto`.
@@ -35,6 +36,7 @@
 //! clones values instead of building them.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -45,13 +47,18 @@ use router_core::response::FinishReason;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::config::ClientKey;
 use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
+use crate::limits::Admission;
 use crate::metrics::{Observation, StatusClass};
 use crate::percent;
 use crate::records::{self, GenerationRecord};
 use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
 use crate::sticky::{Session, X_SESSION};
+
+/// Where the key's limits were counted (see [`crate::limits`]).
+pub(crate) const X_LIMITS: HeaderName = HeaderName::from_static("x-turnout-limits");
 
 /// The requested models, comma-separated.
 pub(crate) const X_REQUESTED_MODELS: HeaderName =
@@ -103,7 +110,7 @@ struct EndpointHeaders {
 /// The route receipt of one request; writes the generation record when dropped.
 pub(crate) struct Receipt {
     app: AppState,
-    key_idx: usize,
+    key: Arc<ClientKey>,
     id: String,
     created_at_ms: u64,
     arrived: Instant,
@@ -122,6 +129,8 @@ pub(crate) struct Receipt {
     session: Option<Session>,
     /// The HTTP status answered (a committed stream's `200` by default).
     status: u16,
+    /// The request's hold on its key's limits, settled when the receipt is dropped.
+    limits: Option<Admission>,
 }
 
 /// What the attempt that answered produced.
@@ -143,7 +152,7 @@ impl Receipt {
     /// The receipt of a request that arrived at `arrived` and was planned as `route`.
     pub(crate) fn new(
         app: &AppState,
-        auth: ClientAuth,
+        auth: &ClientAuth,
         stamp: &GenerationStamp,
         arrived: Instant,
         route: &Route,
@@ -154,7 +163,7 @@ impl Receipt {
             .map_or(0, millis);
         Self {
             app: app.clone(),
-            key_idx: auth.key_idx,
+            key: auth.shared(),
             id: stamp.id.clone(),
             created_at_ms: now_ms.saturating_sub(millis(arrived.elapsed())),
             arrived,
@@ -167,6 +176,7 @@ impl Receipt {
             finished: false,
             session: None,
             status: 200,
+            limits: None,
         }
     }
 
@@ -193,6 +203,11 @@ impl Receipt {
         session
             .settle(self.app.sticky(), served, cached_tokens)
             .await;
+    }
+
+    /// The request's hold on its key's limits (see [`crate::limits`]).
+    pub(crate) fn hold_limits(&mut self, admission: Option<Admission>) {
+        self.limits = admission;
     }
 
     /// The requested models, in plan order.
@@ -323,6 +338,9 @@ impl Receipt {
         if let Some(session) = &self.session {
             headers.insert(X_SESSION, session.header_value());
         }
+        if let Some(admission) = &self.limits {
+            headers.insert(X_LIMITS, admission.mode.header_value());
+        }
         if let Some(auto) = &self.auto {
             insert_string(
                 headers,
@@ -395,7 +413,7 @@ impl Receipt {
             .collect();
         let mut record = GenerationRecord {
             id: self.id.clone(),
-            key_name: self.app.key(self.key_idx).name.clone(),
+            key_name: self.key.name.clone(),
             created_at_ms: self.created_at_ms,
             requested_models: self
                 .requested
@@ -510,6 +528,10 @@ impl Drop for Receipt {
     fn drop(&mut self) {
         let record = self.record();
         self.observe(&record);
+        if let Some(admission) = self.limits.take() {
+            let tokens = record.prompt_tokens + record.completion_tokens;
+            self.app.limits().settle(admission, record.cost_usd, tokens);
+        }
         self.app.records().record(record);
     }
 }

@@ -190,7 +190,7 @@ pub(crate) enum RouteError {
 pub(crate) fn route(
     app: &AppState,
     request: &ChatRequest<'_>,
-    auth: ClientAuth,
+    auth: &ClientAuth,
     pinned: Option<PinnedRoute>,
 ) -> Result<Route, RouteError> {
     plan_with(app, request, auth, pinned).map(|planned| planned.route)
@@ -200,7 +200,7 @@ pub(crate) fn route(
 pub(crate) fn plan<'a>(
     app: &'a AppState,
     request: &ChatRequest<'_>,
-    auth: ClientAuth,
+    auth: &ClientAuth,
 ) -> Result<Planned<'a>, RouteError> {
     plan_with(app, request, auth, None)
 }
@@ -210,13 +210,13 @@ pub(crate) fn plan<'a>(
 fn plan_with<'a>(
     app: &'a AppState,
     request: &ChatRequest<'_>,
-    auth: ClientAuth,
+    auth: &ClientAuth,
     pinned: Option<PinnedRoute>,
 ) -> Result<Planned<'a>, RouteError> {
     let policy = request
         .fallback_policy
-        .unwrap_or(app.key(auth.key_idx).fallback_policy);
-    let key_preferences = &app.key(auth.key_idx).provider;
+        .unwrap_or(auth.key().fallback_policy);
+    let key_preferences = &auth.key().provider;
     let preferences = match request.provider {
         Some(raw) => Cow::Owned(Preferences::parse(raw.get())?.over(key_preferences)),
         None => Cow::Borrowed(key_preferences),
@@ -270,7 +270,7 @@ fn plan_with<'a>(
 fn auto_plan<'a>(
     app: &'a AppState,
     request: &ChatRequest<'_>,
-    auth: ClientAuth,
+    auth: &ClientAuth,
     policy: FallbackPolicy,
     providers: &Selection<'_>,
     sticky: Option<PinnedRoute>,
@@ -284,9 +284,9 @@ fn auto_plan<'a>(
         Some(it) if it.enabled == Some(false) => (None, PluginUse::Disabled),
         Some(it) => (Some(it), PluginUse::Applied),
     };
-    let configured = app.key(auth.key_idx).auto_router.as_ref();
+    let configured = auth.key().auto_router.as_ref();
     // The key's settings saved on the pages go over the key's config defaults.
-    let saved = app.settings().saved(&app.key(auth.key_idx).name);
+    let saved = app.settings().saved(&auth.key().name);
     let layered = saved
         .as_deref()
         .map(|it| crate::web::store::layer(it, configured));

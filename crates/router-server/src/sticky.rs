@@ -254,7 +254,7 @@ impl Session {
         app: &AppState,
         request: &ChatRequest<'_>,
         header: Option<&HeaderValue>,
-        auth: ClientAuth,
+        auth: &ClientAuth,
     ) -> Result<Session, RequestError> {
         let header = header.and_then(|it| it.to_str().ok());
         let key = ConversationKey::resolve(request, header).map_err(|err| match err {
@@ -282,7 +282,7 @@ impl Session {
             session.outcome = Outcome::Ignored(Ignored::ProviderOrder);
             return Ok(session);
         }
-        let scope = Scope::new(&app.key(auth.key_idx).name, &session.scope_model, &key);
+        let scope = Scope::new(&auth.key().name, &session.scope_model, &key);
         match sticky.lookup(&scope).await {
             Lookup::Hit(pin) => session.found = Some(pin),
             Lookup::Miss => {}

@@ -145,10 +145,13 @@ impl UpstreamError {
 
     /// The HTTP status to answer our client with when this is the final error.
     ///
-    /// Provider auth failures become 502: it is our key that failed, and a 401 would make SDKs
-    /// blame the client's key.
+    /// A provider's 401 and 402, when they are the last attempt's, are answered as themselves
+    /// (OpenRouter returns the last attempt's error), with a message that says it is the
+    /// gateway's provider key or account, not the client's key; a provider's other refusals of
+    /// our credentials (403) become 502.
     pub fn client_status(&self) -> u16 {
         match self.kind {
+            ErrorKind::Auth if matches!(self.status, Some(401 | 402)) => self.status.unwrap_or(502),
             ErrorKind::RateLimited => 429,
             ErrorKind::ContextLength | ErrorKind::BadRequest => 400,
             ErrorKind::Moderation => 403,
@@ -167,6 +170,8 @@ impl UpstreamError {
     /// OpenRouter's typed `error_type` for this error (`error.metadata.error_type`).
     pub fn error_type(&self) -> &'static str {
         match self.kind {
+            ErrorKind::Auth if self.status == Some(401) => "authentication",
+            ErrorKind::Auth if self.status == Some(402) => "payment_required",
             ErrorKind::RateLimited => "rate_limit_exceeded",
             ErrorKind::ContextLength => "context_length_exceeded",
             ErrorKind::Moderation => "content_policy_violation",
@@ -207,6 +212,14 @@ impl UpstreamError {
             ErrorKind::Unavailable => "the provider is unavailable",
             ErrorKind::Timeout => "the provider did not respond in time",
             ErrorKind::Connect => "could not connect to the provider",
+            ErrorKind::Auth if self.status == Some(401) => {
+                "the provider refused the gateway's credentials (the provider key in the \
+                 gateway's config, not your key)"
+            }
+            ErrorKind::Auth if self.status == Some(402) => {
+                "the provider's account behind this gateway is out of credit (not your key's \
+                 limit)"
+            }
             ErrorKind::Auth => "the provider is unavailable (it refused the gateway's credentials)",
             ErrorKind::NotFound => "the model is not available at the provider",
             ErrorKind::InvalidResponse => "the provider returned an invalid response",

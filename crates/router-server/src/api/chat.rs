@@ -95,23 +95,28 @@ impl Exchange {
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
         let session =
-            match Session::start(app, &request, self.session_header.as_ref(), self.auth).await {
+            match Session::start(app, &request, self.session_header.as_ref(), &self.auth).await {
                 Ok(session) => session,
                 Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
             };
-        let route = match routing::route(app, &request, self.auth, session.pin()) {
+        let route = match routing::route(app, &request, &self.auth, session.pin()) {
             Ok(route) => route,
+            Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
+        };
+        let admission = match app.limits().admit(app, &self.auth, &request, &route).await {
+            Ok(admission) => admission,
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
         let mut receipt = Receipt::new(
             app,
-            self.auth,
+            &self.auth,
             &self.stamp,
             self.arrived,
             &route,
             request.stream,
         );
         receipt.start_session(session, route.pin_applied);
+        receipt.hold_limits(admission);
         let mut response = if request.stream {
             let res =
                 stream::run(app, &request, &route, &self.stamp, &mut sink, &mut receipt).await;

@@ -35,7 +35,7 @@ pub(crate) async fn generation(
         .and_then(|Query(query)| query.id)
         .filter(|id| !id.is_empty())
         .ok_or(ApiError::QueryParameter("id"))?;
-    let key_name = app.key(auth.key_idx).name.clone();
+    let key_name = auth.key().name.clone();
     let records = app.records().clone();
     let lookup_id = id.clone();
     let found = tokio::task::spawn_blocking(move || records.get(&lookup_id, &key_name))

@@ -1,6 +1,8 @@
 //! `GET /api/v1/key` (also `/v1/key` and the legacy `/api/v1/auth/key`): the calling key's
-//! label and spending (total, today, this week, this month, in USD, UTC), summed from its
-//! generation records on the blocking pool.
+//! label, spending (total, today, this week, this month, in USD, UTC) summed from its
+//! generation records on the blocking pool, and its limits: `limit`, `limit_remaining` and
+//! `limit_reset` from the key's credit limit as [`crate::limits`] counts it (shared in Redis
+//! when `[redis]` is set), `rate_limit` from its `rpm`, and the one budget its limit makes.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,21 +12,25 @@ use axum::response::Response;
 use super::json_response;
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::config::LimitReset;
 use crate::error::ApiError;
-use crate::records::render;
+use crate::limits::window::period_end;
+use crate::records::render::{self, KeyLimitView};
 
 /// The key handler.
 pub(crate) async fn key(
     State(app): State<AppState>,
     auth: ClientAuth,
 ) -> Result<Response, ApiError> {
-    let key_name = app.key(auth.key_idx).name.clone();
-    let now_ms = SystemTime::now()
+    let key = auth.key();
+    // Records are stamped with the system's time; limits count on the app's clock.
+    let system_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |it| u64::try_from(it.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = app.sticky().clock().now_ms();
     let records = app.records().clone();
-    let name = key_name.clone();
-    let usage = tokio::task::spawn_blocking(move || records.key_usage(&name, now_ms))
+    let name = key.name.clone();
+    let usage = tokio::task::spawn_blocking(move || records.key_usage(&name, system_ms))
         .await
         .map_err(|err| {
             tracing::error!(error = %err, "key usage task failed");
@@ -34,5 +40,26 @@ pub(crate) async fn key(
             tracing::error!(error = %err, "cannot sum the key's usage");
             ApiError::Internal
         })?;
-    Ok(json_response(render::key_json(&key_name, &usage)))
+    let reset = key.limits.limit_reset;
+    let spent = match key.limits.limit {
+        Some(_) => {
+            // The counters, or the records when they know more (a restart without Redis).
+            let recorded = match reset {
+                None => usage.total,
+                Some(LimitReset::Daily) => usage.daily,
+                Some(LimitReset::Weekly) => usage.weekly,
+                Some(LimitReset::Monthly) => usage.monthly,
+            };
+            app.limits().used(key).await.max(recorded)
+        }
+        None => 0.0,
+    };
+    let view = KeyLimitView {
+        limit: key.limits.limit,
+        spent,
+        reset: reset.map(LimitReset::as_str),
+        resets_at_ms: period_end(now_ms, reset),
+        rpm: key.limits.rpm,
+    };
+    Ok(json_response(render::key_json(&key.name, &usage, &view)))
 }

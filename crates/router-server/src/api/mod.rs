@@ -20,6 +20,7 @@ pub(crate) mod chat;
 pub(crate) mod generation;
 pub(crate) mod health;
 pub(crate) mod key;
+pub(crate) mod keys;
 pub(crate) mod models;
 pub(crate) mod route;
 pub(crate) mod sessions;

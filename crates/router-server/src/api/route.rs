@@ -45,7 +45,7 @@ pub(crate) async fn route(
         Ok(request) => request,
         Err(err) => return ApiError::from(err).into_response(),
     };
-    let planned = match routing::plan(&app, &request, auth) {
+    let planned = match routing::plan(&app, &request, &auth) {
         Ok(planned) => planned,
         Err(err) => return ApiError::from(err).into_response(),
     };

@@ -43,7 +43,7 @@ pub(crate) async fn session(
     auth: ClientAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key_name = app.key(auth.key_idx).name.clone();
+    let key_name = auth.key().name.clone();
     let records = app.records().clone();
     let (lookup_key, lookup_id) = (key_name.clone(), id.clone());
     let found =

@@ -20,6 +20,8 @@
 //! Secrets (provider API keys, client keys) become [`Secret`]s, which never print.
 
 mod expand;
+mod keys_api;
+mod limits;
 mod problems;
 mod raw;
 mod redis;
@@ -43,6 +45,8 @@ use router_core::provider::Preferences;
 use router_core::secret::Secret;
 use router_upstream::ProviderSettings;
 
+pub use self::keys_api::KeysApiSettings;
+pub use self::limits::{KeyLimits, LimitReset, LimitSettings};
 pub use self::redis::RedisSettings;
 pub use self::sessions::{SessionSettings, SessionStoreKind};
 
@@ -73,6 +77,10 @@ pub struct Config {
     /// The `[redis]` section: the Redis that replicas share state through; `None`: each
     /// replica keeps its own.
     pub redis: Option<RedisSettings>,
+    /// The `[limits]` section: key limits across replicas.
+    pub limits: LimitSettings,
+    /// The `[keys_api]` section: the provisioning key; `None`: `/api/v1/keys` is closed.
+    pub keys_api: Option<KeysApiSettings>,
 }
 
 /// The `[front]` section: the Anthropic Messages, Responses and legacy completions endpoints.
@@ -176,6 +184,9 @@ pub struct ClientKey {
     /// The key's provider preferences (`provider = { … }`): a request's `provider` object sits
     /// over them ([`Preferences::over`]). Default: none.
     pub provider: Preferences,
+    /// The key's credit, rate and model limits (`limit`, `limit_reset`, `rpm`, `tpm`,
+    /// `allowed_models`). Default: none.
+    pub limits: KeyLimits,
 }
 
 /// The `[routing]` section.

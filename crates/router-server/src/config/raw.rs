@@ -59,6 +59,12 @@ pub(super) struct RawConfig {
     /// `[redis]`: the Redis replicas share state through (see `super::redis`).
     #[serde(default)]
     pub(super) redis: Option<Deferred<super::redis::RawRedis>>,
+    /// `[limits]`: how key limits behave across replicas (see `super::limits`).
+    #[serde(default)]
+    pub(super) limits: Option<Deferred<super::limits::RawLimits>>,
+    /// `[keys_api]`: the provisioning key of `/api/v1/keys` (see `super::keys_api`).
+    #[serde(default)]
+    pub(super) keys_api: Option<Deferred<super::keys_api::RawKeysApi>>,
 }
 
 /// `[front]`.
@@ -256,6 +262,21 @@ pub(super) struct RawClientKey {
     /// Default: none.
     #[serde(default)]
     pub(super) provider: Option<toml::Table>,
+    /// Credit in USD per `limit_reset` period (see `super::limits`). Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) limit: Option<f64>,
+    /// `daily`, `weekly`, `monthly` or `none`. Default: none.
+    #[serde(default)]
+    pub(super) limit_reset: Option<String>,
+    /// Requests per minute. Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) rpm: Option<u64>,
+    /// Tokens per minute. Default: none.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) tpm: Option<u64>,
+    /// The models this key may use (globs). Default: all.
+    #[serde(default)]
+    pub(super) allowed_models: Option<Vec<String>>,
 }
 
 /// One `[providers.<name>]` section. The name is a lowercase slug (`[a-z0-9_/-]`).

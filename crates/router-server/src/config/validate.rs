@@ -67,6 +67,12 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
     let has_redis = raw.redis.is_some();
     let redis = super::redis::validate(raw.redis, problems);
     let sessions = super::sessions::validate(raw.sessions, catalog.as_ref(), has_redis, problems);
+    let limits = match raw.limits {
+        Some(raw) => raw
+            .parse("limits", problems)
+            .and_then(|it| super::limits::validate(it, problems)),
+        None => Some(super::LimitSettings::default()),
+    };
     let front = raw.front.parse("front", problems).and_then(|it| {
         let (Some(routing), Some(catalog)) = (&routing, &catalog) else {
             return None;
@@ -82,7 +88,16 @@ pub(super) fn config(raw: RawConfig, problems: &mut Problems) -> Option<Config> 
         .parse("telemetry", problems)
         .and_then(|it| telemetry(it, problems));
 
+    let keys_api = match raw.keys_api {
+        Some(raw) => raw
+            .parse("keys_api", problems)
+            .and_then(|it| super::keys_api::validate(it, keys.iter().map(|it| &it.key), problems))
+            .map(Some),
+        None => Some(None),
+    };
     Some(Config {
+        keys_api: keys_api?,
+        limits: limits?,
         redis: redis?,
         telemetry: telemetry?,
         server: server?,
@@ -444,13 +459,43 @@ fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec
             None => Some(Preferences::default()),
         };
         valid &= provider.is_some();
-        if valid && let Some(provider) = provider {
+        let limits = super::limits::key_limits(
+            super::limits::RawKeyLimits {
+                limit: entry.limit,
+                limit_reset: entry.limit_reset,
+                rpm: entry.rpm,
+                tpm: entry.tpm,
+                allowed_models: entry.allowed_models,
+            },
+            &path,
+            problems,
+        );
+        valid &= limits.is_some();
+        // The Auto Router picks within the key's models unless the key says otherwise.
+        let auto_router = match (&limits, auto_router) {
+            (Some(limits), auto) if limits.allowed_models.is_some() => {
+                let mut auto = auto.unwrap_or_default();
+                if auto.allowed_models.is_none() {
+                    auto.allowed_models = limits
+                        .allowed_models
+                        .as_ref()
+                        .map(|it| it.patterns().to_vec());
+                }
+                Some(auto)
+            }
+            (_, auto) => auto,
+        };
+        if valid
+            && let Some(provider) = provider
+            && let Some(limits) = limits
+        {
             keys.push(ClientKey {
                 name: entry.name,
                 key: Secret::new(entry.key),
                 fallback_policy: entry.fallback_policy.unwrap_or_default(),
                 auto_router,
                 provider,
+                limits,
             });
         }
     }

@@ -5,21 +5,21 @@
 //! date crate is needed.
 
 /// Milliseconds in a UTC day.
-pub(super) const MS_PER_DAY: u64 = 86_400_000;
+pub(crate) const MS_PER_DAY: u64 = 86_400_000;
 
 /// The start (Unix ms) of the periods `now` falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct PeriodStarts {
+pub(crate) struct PeriodStarts {
     /// Midnight UTC today.
-    pub(super) day: u64,
+    pub(crate) day: u64,
     /// Monday 00:00 UTC of this week.
-    pub(super) week: u64,
+    pub(crate) week: u64,
     /// The first of this month, 00:00 UTC.
-    pub(super) month: u64,
+    pub(crate) month: u64,
 }
 
 /// The day, week and month that `now_ms` falls in.
-pub(super) fn period_starts(now_ms: u64) -> PeriodStarts {
+pub(crate) fn period_starts(now_ms: u64) -> PeriodStarts {
     let days = now_ms / MS_PER_DAY;
     // 1970-01-01 was a Thursday: three days after a Monday.
     let days_since_monday = (days + 3) % 7;
@@ -32,7 +32,7 @@ pub(super) fn period_starts(now_ms: u64) -> PeriodStarts {
 }
 
 /// `2025-01-15T12:00:00.000Z`.
-pub(super) fn iso8601(ms: u64) -> String {
+pub(crate) fn iso8601(ms: u64) -> String {
     let days = ms / MS_PER_DAY;
     let (year, month, day) = civil_from_days(days);
     let in_day = ms % MS_PER_DAY;

@@ -20,7 +20,7 @@
 //! - `calendar`: UTC day, week (Monday–Sunday) and month boundaries, ISO-8601 timestamps.
 //! - [`render`]: the OpenRouter-shaped `GET /api/v1/generation` and `GET /api/v1/key` bodies.
 
-mod calendar;
+pub(crate) mod calendar;
 mod memory;
 pub mod render;
 mod store;

@@ -91,15 +91,47 @@ pub fn generation_json(record: &GenerationRecord) -> String {
     json!({ "data": data }).to_string()
 }
 
-/// `{"data": {…}}` for `GET /api/v1/key`: the key's name as its label, its spending, no limit,
-/// and the deprecated `rate_limit` object the SDKs still require.
-pub fn key_json(key_name: &str, usage: &KeyUsage) -> String {
+/// A key's credit limit as `GET /api/v1/key` reports it (all `None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KeyLimitView<'a> {
+    /// The credit limit, USD.
+    pub limit: Option<f64>,
+    /// USD spent in the current period, as the limit counts it.
+    pub spent: f64,
+    /// `daily`, `weekly` or `monthly`; `None`: never resets.
+    pub reset: Option<&'a str>,
+    /// When the period ends (Unix ms); `None` without a reset.
+    pub resets_at_ms: Option<u64>,
+    /// Requests per minute, when limited.
+    pub rpm: Option<u64>,
+}
+
+/// The `GET /api/v1/key` body for the key labelled `key_name`, with its spending and limits.
+pub fn key_json(key_name: &str, usage: &KeyUsage, limits: &KeyLimitView<'_>) -> String {
+    let remaining = limits.limit.map(|limit| (limit - limits.spent).max(0.0));
+    let budget = limits.limit.map(|limit| {
+        json!({
+            "budget_id": null,
+            "guardrail_id": null,
+            "include_byok": false,
+            "limit_usd": limit,
+            "remaining_usd": remaining,
+            "reset_interval": limits.reset,
+            "resets_at": limits.resets_at_ms.map(iso8601),
+            "scope": "key_limit",
+            "spend_usd": limits.spent,
+        })
+    });
+    let (requests, interval) = match limits.rpm {
+        Some(rpm) => (i64::try_from(rpm).unwrap_or(i64::MAX), "1m"),
+        None => (-1, "10s"),
+    };
     let body = json!({
         "data": {
             "label": key_name,
-            "limit": null,
-            "limit_remaining": null,
-            "limit_reset": null,
+            "limit": limits.limit,
+            "limit_remaining": remaining,
+            "limit_reset": limits.reset,
             "include_byok_in_limit": false,
             "usage": usage.total,
             "usage_daily": usage.daily,
@@ -113,10 +145,16 @@ pub fn key_json(key_name: &str, usage: &KeyUsage) -> String {
             "is_management_key": false,
             "is_provisioning_key": false,
             "creator_user_id": null,
+            "organization_id": null,
+            "workspace_id": null,
+            "allowed_data_regions": ["global"],
+            "free_model_daily_requests": { "limit": 0, "remaining": 0, "used": 0 },
+            "budgets": budget.iter().collect::<Vec<_>>(),
+            "effective_budget": budget,
             "expires_at": null,
             "rate_limit": {
-                "requests": -1,
-                "interval": "10s",
+                "requests": requests,
+                "interval": interval,
                 "note": RATE_LIMIT_NOTE,
             },
         }

@@ -337,7 +337,8 @@ fn key_json_has_the_usage_and_the_deprecated_rate_limit() {
         weekly: 3.0,
         monthly: 12.25,
     };
-    let body: serde_json::Value = serde_json::from_str(&key_json("team-a", &usage)).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&key_json("team-a", &usage, &Default::default())).unwrap();
     let data = &body["data"];
     assert_eq!(data["label"], "team-a");
     assert_eq!(data["usage"], 25.5);

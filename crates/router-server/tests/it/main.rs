@@ -21,6 +21,8 @@ mod fallbacks;
 mod fleet;
 mod generation;
 mod held;
+mod key_limits;
+mod keys_api;
 mod limits;
 mod limits_upstream;
 mod messages;

@@ -72,7 +72,7 @@ async fn the_typescript_sdk_reads_the_model_pages() {
 }
 
 /// The Python of a virtualenv with [`PYTHON_PACKAGES`], creating it when needed.
-fn virtualenv() -> PathBuf {
+pub(crate) fn virtualenv() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-pages-venv");
     let python = venv.join("bin/python");
     let marker = venv.join(PYTHON_PACKAGES.join("+"));
@@ -105,7 +105,7 @@ fn virtualenv() -> PathBuf {
 }
 
 /// A directory with [`NPM_PACKAGE`] installed in its `node_modules`, installing it when needed.
-fn npm_prefix() -> PathBuf {
+pub(crate) fn npm_prefix() -> PathBuf {
     let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-pages-npm");
     let marker = prefix.join(NPM_PACKAGE.replace('/', "+"));
     if marker.exists() {
@@ -130,13 +130,13 @@ fn npm_prefix() -> PathBuf {
     prefix
 }
 
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     command
         .output()
         .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
 }
 
-fn describe(output: &Output) -> String {
+pub(crate) fn describe(output: &Output) -> String {
     format!(
         "status: {}\n--- stdout\n{}\n--- stderr\n{}",
         output.status,

@@ -452,7 +452,7 @@ async fn with_the_auto_router_a_coding_turn_after_a_chat_turn_stays_on_the_pinne
 }
 
 /// A `redis-server` on a free port of 127.0.0.1, in a temporary directory; killed on drop.
-struct Redis {
+pub(crate) struct Redis {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
@@ -460,19 +460,36 @@ struct Redis {
 
 impl Redis {
     /// Starts one. Fails (it does not skip) when the binary is missing.
-    async fn start() -> Redis {
+    pub(crate) async fn start() -> Redis {
         let port = StdListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        Redis::start_on(port).await
+    }
+
+    /// Starts one on `port` (empty: nothing is saved).
+    async fn start_on(port: u16) -> Redis {
         let dir = std::env::temp_dir().join(format!("turnout-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Redis {
+            child: None,
+            port,
+            dir,
+        };
+        redis.spawn().await;
+        redis
+    }
+
+    /// Starts `redis-server` on this port and waits until it listens.
+    async fn spawn(&mut self) {
+        let port = self.port;
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(&dir)
+            .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -482,28 +499,30 @@ impl Redis {
                      `apt-get install redis-server`"
                 )
             });
-        let redis = Redis {
-            child: Some(child),
-            port,
-            dir,
-        };
+        self.child = Some(child);
         for _ in 0..500 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return redis;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("redis-server did not start listening on port {port}");
     }
 
-    fn url(&self) -> String {
+    /// Starts a new, empty one on the port of this stopped one.
+    pub(crate) async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -244,6 +244,20 @@ fn maps_each_kind_for_our_clients() {
         (
             ErrorKind::Auth,
             Some(401),
+            401,
+            "authentication",
+            Fault::Internal,
+        ),
+        (
+            ErrorKind::Auth,
+            Some(402),
+            402,
+            "payment_required",
+            Fault::Internal,
+        ),
+        (
+            ErrorKind::Auth,
+            Some(403),
             502,
             "provider_unavailable",
             Fault::Internal,
