@@ -30,7 +30,7 @@ use crate::front;
 use crate::health_board::HealthBoard;
 use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
-use crate::records::{Records, RecordsError};
+use crate::records::{Records, RecordsError, RecordsTarget};
 use crate::serve::Stopping;
 use crate::sticky::{Clock, Sticky};
 use crate::web::store::SettingsStore;
@@ -254,7 +254,10 @@ impl AppState {
             Some(lasting) => lasting,
             None => Lasting {
                 telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
-                records: Records::open(config.server.records_path.as_deref())?,
+                records: {
+                    let (target, options) = RecordsTarget::of(&config.server);
+                    Records::open_target(target, options)?
+                },
                 settings: SettingsStore::open(&config)?,
                 sticky: None,
                 clock,
