@@ -249,7 +249,7 @@ impl AppState {
                  the profile's unknown_model_quality for it"
             );
         }
-        let health = HealthBoard::new(&config.catalog, config.routing.health);
+        let mut health = HealthBoard::new(&config.catalog, config.routing.health);
         let lasting = match lasting {
             Some(lasting) => lasting,
             None => Lasting {
@@ -285,6 +285,13 @@ impl AppState {
             }),
             (_, None) => None,
         };
+        if let Some(redis) = &redis {
+            health.share_through(
+                Arc::clone(&redis.link),
+                &config.catalog,
+                redis.settings.health_refresh,
+            );
+        }
         let sticky = match sticky {
             Some(sticky) => sticky,
             None => Arc::new(Sticky::new(

@@ -1,18 +1,20 @@
 //! Several replicas as one router, over real HTTP: two servers writing their generation records
 //! to one real PostgreSQL (started by the harness, stopped mid-test to see records wait in
-//! memory and arrive when it returns).
+//! memory and arrive when it returns), and two servers sharing endpoint cool-downs through a real
+//! `redis-server`.
 //!
 //! The catalog has one model, `test/chat`, served by `alpha` then `beta` (config order), both
 //! mock providers shared by the two servers.
 
 use std::time::Duration;
 
-use router_mock::MockProvider;
+use router_mock::{Behavior, Failure, MockProvider};
 use router_server::RunningServer;
 use router_server::config;
 use serde_json::{Value, json};
 
 use crate::postgres::Postgres;
+use crate::sessions::Redis;
 use crate::support::{client, mock, spawn};
 
 const KEY: &str = "sk-replica";
@@ -59,7 +61,6 @@ id = "test/chat"
 /// replaced by `server` keys), started together.
 pub(crate) struct Replicas {
     /// The first provider of `test/chat`.
-    #[expect(dead_code, reason = "held for its lifetime: the servers call it")]
     pub(crate) alpha: MockProvider,
     /// Its second provider; kept so it serves until the test ends.
     #[expect(dead_code, reason = "held for its lifetime: the servers call it")]
@@ -301,4 +302,104 @@ fn records_url_is_checked_and_goes_alone() {
         let err = load(server).unwrap_err().to_string();
         assert!(err.contains(wanted), "{server}: {err}");
     }
+}
+
+/// Config for two replicas sharing `redis`: cool-downs after one failure, lasting ten minutes
+/// (longer than any test), the refresh of shared cool-downs at its default.
+fn shared_health(redis: &Redis) -> String {
+    format!(
+        "[routing.health]\nfailures_to_cool_down = 1\ncooldown_ms = 600000\n\n\
+         [redis]\nurl = \"{}\"\ntimeout_ms = 2000\nretry_ms = 60000\n",
+        redis.url()
+    )
+}
+
+/// Waits (a bounded number of tries) until server `idx`'s metrics show alpha's endpoint of
+/// `test/chat` cooling down.
+async fn wait_until_alpha_cools_down_on(replicas: &Replicas, idx: usize) {
+    let line = "turnout_endpoint_health{model=\"test/chat\",provider=\"alpha\"} 3";
+    for _ in 0..500 {
+        if replicas.metrics(idx).await.lines().any(|it| it == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("alpha never cooled down on server {idx}");
+}
+
+/// The upstream models alpha was called for.
+fn alpha_calls(replicas: &Replicas) -> Vec<String> {
+    replicas
+        .alpha
+        .calls()
+        .into_iter()
+        .map(|it| it.model)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_endpoint_cooled_down_by_failures_on_one_replica_is_skipped_by_the_other() {
+    let mut redis = Redis::start().await;
+    let replicas = Replicas::start("", &shared_health(&redis), 2).await;
+    replicas.alpha.set_behavior(
+        "chat-alpha",
+        Behavior {
+            fail: Some(Failure::status(500)),
+            ..Behavior::default()
+        },
+    );
+    // A failure on A (answered by beta after the fallback) cools alpha down.
+    let (status, answer) = replicas.chat(0, "fail on A").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["provider"], "beta", "{answer}");
+    assert_eq!(alpha_calls(&replicas), ["chat-alpha"]);
+    wait_until_alpha_cools_down_on(&replicas, 1).await;
+
+    // Alpha would answer now, but B skips it: the mock sees no call.
+    replicas
+        .alpha
+        .set_behavior("chat-alpha", Behavior::default());
+    replicas.alpha.reset_calls();
+    for _ in 0..3 {
+        let (status, answer) = replicas.chat(1, "B follows A").await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["provider"], "beta", "{answer}");
+    }
+    assert!(
+        alpha_calls(&replicas).is_empty(),
+        "{:?}",
+        alpha_calls(&replicas)
+    );
+
+    // Redis stops: health stays local, and every request is still answered on both.
+    redis.stop();
+    for idx in [0, 1, 0, 1] {
+        let (status, answer) = replicas.chat(idx, "no redis").await;
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_on_one_replica_keeps_the_other_away_too() {
+    let redis = Redis::start().await;
+    let replicas = Replicas::start("", &shared_health(&redis), 2).await;
+    replicas.alpha.set_behavior(
+        "chat-alpha",
+        Behavior {
+            fail: Some(Failure::rate_limit(Some(600))),
+            ..Behavior::default()
+        },
+    );
+    let (status, answer) = replicas.chat(0, "429 on A").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["provider"], "beta", "{answer}");
+    wait_until_alpha_cools_down_on(&replicas, 1).await;
+    replicas
+        .alpha
+        .set_behavior("chat-alpha", Behavior::default());
+    replicas.alpha.reset_calls();
+    let (status, answer) = replicas.chat(1, "B waits for the Retry-After").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["provider"], "beta", "{answer}");
+    assert!(alpha_calls(&replicas).is_empty());
 }

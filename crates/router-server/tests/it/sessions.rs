@@ -452,7 +452,7 @@ async fn with_the_auto_router_a_coding_turn_after_a_chat_turn_stays_on_the_pinne
 }
 
 /// A `redis-server` on a free port of 127.0.0.1, in a temporary directory; killed on drop.
-struct Redis {
+pub(crate) struct Redis {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
@@ -460,7 +460,7 @@ struct Redis {
 
 impl Redis {
     /// Starts one. Fails (it does not skip) when the binary is missing.
-    async fn start() -> Redis {
+    pub(crate) async fn start() -> Redis {
         let port = StdListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -499,11 +499,11 @@ impl Redis {
         panic!("redis-server did not start listening on port {port}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
