@@ -16,7 +16,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use router_core::catalog::{EndpointIdx, ModelIdx};
 use router_core::request::ChatRequest;
 use router_session::{
-    ConversationKey, Lookup, MemoryStore, PinStore, PinnedRoute, RedisOptions, RedisStore, Scope,
+    ConversationKey, Lookup, MemoryStore, PinStore, PinnedRoute, RedisLink, RedisOptions,
+    RedisStore, Scope,
 };
 
 const PIN: PinnedRoute = PinnedRoute {
@@ -89,7 +90,8 @@ fn redis_round_trip(c: &mut Criterion) {
         timeout: Duration::from_secs(1),
         retry_after: Duration::from_secs(1),
     };
-    let store = RedisStore::new(options, &catalog(4)).unwrap_or_else(|err| panic!("{err}"));
+    let link = RedisLink::new(options).unwrap_or_else(|err| panic!("{err}"));
+    let store = RedisStore::new(std::sync::Arc::new(link), &catalog(4));
     let scope = Scope([9; 32]);
     assert!(runtime.block_on(store.put(&scope, PIN, TTL, 0)));
     assert_eq!(runtime.block_on(store.get(&scope, 1)), Lookup::Hit(PIN));
