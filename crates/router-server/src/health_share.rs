@@ -16,8 +16,12 @@
 //!
 //! When Redis is unreachable ([`RedisLink`] answers `None`), the cool-downs already read stay
 //! until they end, new ones stay on the replica that saw them, and requests are routed as usual.
+//! What could not be written is kept (one entry per endpoint, the latest) and written at the
+//! first refresh that reaches Redis again, with the time its cool-down has left: a Redis that
+//! comes back, even empty after a restart, learns the cool-downs that started without it.
 //! The task stops when its board is dropped (a reload makes a new board and a new task).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -95,6 +99,7 @@ impl HealthShare {
             keys,
             until: Arc::clone(&until),
             started,
+            unwritten: HashMap::new(),
         };
         // The task ends when the board (the only sender) is dropped.
         runtime.spawn(task.run(inbox, refresh));
@@ -142,16 +147,27 @@ fn key(model: &str, provider: &str, upstream_model: &str) -> String {
     format!("turnout:health:{model}|{provider}|{upstream_model}")
 }
 
+/// What the task still owes Redis for one endpoint, written when Redis answers again.
+#[derive(Debug, Clone, Copy)]
+enum Unwritten {
+    /// A cool-down until this board millisecond.
+    CoolDown { reason: Reason, until: u64 },
+    /// Its cool-down ended here.
+    Clear,
+}
+
 /// The task: publishes, and refreshes the atomics.
 struct Task {
     link: Arc<RedisLink>,
     keys: Vec<Box<[String]>>,
     until: Arc<Vec<Box<[AtomicU64]>>>,
     started: Instant,
+    /// By (model, endpoint): the last publication Redis did not take.
+    unwritten: HashMap<(ModelIdx, EndpointIdx), Unwritten>,
 }
 
 impl Task {
-    async fn run(self, mut inbox: mpsc::Receiver<Publication>, refresh: Duration) {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Publication>, refresh: Duration) {
         let mut tick = tokio::time::interval(refresh);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut read_all = redis::pipe();
@@ -169,17 +185,48 @@ impl Task {
         }
     }
 
-    async fn publish(&self, publication: Publication) {
-        let command = match publication {
+    /// Board milliseconds now.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    async fn publish(&mut self, publication: Publication) {
+        let (model, endpoint, what) = match publication {
             Publication::CoolDown {
                 model,
                 endpoint,
                 reason,
                 ttl_ms,
-            } => {
-                let Some(key) = self.key(model, endpoint) else {
-                    return;
-                };
+            } => (
+                model,
+                endpoint,
+                Unwritten::CoolDown {
+                    reason,
+                    until: self.now_ms().saturating_add(ttl_ms),
+                },
+            ),
+            Publication::Clear { model, endpoint } => (model, endpoint, Unwritten::Clear),
+        };
+        if self.write(model, endpoint, what).await {
+            self.unwritten.remove(&(model, endpoint));
+        } else {
+            // Unreachable: the cool-down stays this replica's own until Redis answers again.
+            self.unwritten.insert((model, endpoint), what);
+        }
+    }
+
+    /// Writes what Redis owes for one endpoint; false when Redis did not take it (the link
+    /// counts and warns). A cool-down that has ended meanwhile needs nothing.
+    async fn write(&self, model: ModelIdx, endpoint: EndpointIdx, what: Unwritten) -> bool {
+        let Some(key) = self.key(model, endpoint) else {
+            return true;
+        };
+        let command = match what {
+            Unwritten::CoolDown { reason, until } => {
+                let ttl_ms = until.saturating_sub(self.now_ms());
+                if ttl_ms == 0 {
+                    return true;
+                }
                 let reason = match reason {
                     Reason::Failures => "failures",
                     Reason::RetryAfter => "retry-after",
@@ -191,22 +238,26 @@ impl Task {
                     .arg(ttl_ms)
                     .clone()
             }
-            Publication::Clear { model, endpoint } => {
-                let Some(key) = self.key(model, endpoint) else {
-                    return;
-                };
-                redis::cmd("DEL").arg(key).clone()
-            }
+            Unwritten::Clear => redis::cmd("DEL").arg(key).clone(),
         };
-        // Unreachable: the cool-down stays this replica's own (the link counts and warns).
-        let _ = self
-            .link
+        self.link
             .run(|mut connection| async move { command.query_async::<()>(&mut connection).await })
-            .await;
+            .await
+            .is_some()
+    }
+
+    /// Writes what Redis did not take before, now that it answers.
+    async fn catch_up(&mut self) {
+        let owed: Vec<_> = self.unwritten.drain().collect();
+        for ((model, endpoint), what) in owed {
+            if !self.write(model, endpoint, what).await {
+                self.unwritten.insert((model, endpoint), what);
+            }
+        }
     }
 
     /// Reads every endpoint's remaining cool-down (one round trip) into the atomics.
-    async fn refresh(&self, read_all: &redis::Pipeline) {
+    async fn refresh(&mut self, read_all: &redis::Pipeline) {
         let read_all = read_all.clone();
         let Some(ttls) =
             self.link
@@ -218,7 +269,11 @@ impl Task {
             // Unreachable: what was read stays until it ends.
             return;
         };
-        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Redis answers: what it missed goes first, and the next refresh reads it back.
+        if !self.unwritten.is_empty() {
+            self.catch_up().await;
+        }
+        let now = self.now_ms();
         for (cell, ttl) in self.until.iter().flat_map(|it| it.iter()).zip(ttls) {
             // PTTL: -2 no key, -1 no expiry (not ours), else milliseconds left.
             let until = u64::try_from(ttl).map_or(0, |ttl| now.saturating_add(ttl));

@@ -403,3 +403,60 @@ async fn a_retry_after_on_one_replica_keeps_the_other_away_too() {
     assert_eq!(answer["provider"], "beta", "{answer}");
     assert!(alpha_calls(&replicas).is_empty());
 }
+
+#[tokio::test]
+async fn without_redis_health_is_local_and_every_request_answered_and_its_return_shares_again() {
+    let mut redis = Redis::start().await;
+    // Redis is retried a tenth of a second after a failure, so its return is seen soon; no
+    // pins, which would put the endpoint B used during the outage first whatever its health.
+    let extra = format!(
+        "{}
+[sessions]
+enabled = false
+",
+        shared_health(&redis).replace("retry_ms = 60000", "retry_ms = 100")
+    );
+    let replicas = Replicas::start("", &extra, 2).await;
+    redis.stop();
+
+    // A sees alpha fail while Redis is down: the cool-down is A's own.
+    replicas.alpha.set_behavior(
+        "chat-alpha",
+        Behavior {
+            fail: Some(Failure::status(500)),
+            ..Behavior::default()
+        },
+    );
+    let (status, answer) = replicas.chat(0, "fail on A, no redis").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["provider"], "beta", "{answer}");
+    wait_until_alpha_cools_down_on(&replicas, 0).await;
+    replicas
+        .alpha
+        .set_behavior("chat-alpha", Behavior::default());
+    replicas.alpha.reset_calls();
+    for idx in [1, 0, 1, 0] {
+        let (status, answer) = replicas.chat(idx, "no redis").await;
+        assert_eq!(status, 200, "{answer}");
+        // B never heard of it and calls alpha; A keeps skipping it.
+        let wanted = if idx == 1 { "alpha" } else { "beta" };
+        assert_eq!(answer["provider"], wanted, "server {idx}: {answer}");
+    }
+    assert_eq!(alpha_calls(&replicas), ["chat-alpha", "chat-alpha"]);
+
+    // Redis returns, empty: A writes the cool-down it could not, and B skips alpha again,
+    // neither replica restarted.
+    redis.resume().await;
+    wait_until_alpha_cools_down_on(&replicas, 1).await;
+    replicas.alpha.reset_calls();
+    for _ in 0..3 {
+        let (status, answer) = replicas.chat(1, "redis is back").await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["provider"], "beta", "{answer}");
+    }
+    assert!(
+        alpha_calls(&replicas).is_empty(),
+        "{:?}",
+        alpha_calls(&replicas)
+    );
+}

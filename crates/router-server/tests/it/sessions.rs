@@ -468,11 +468,23 @@ impl Redis {
             .port();
         let dir = std::env::temp_dir().join(format!("turnout-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Redis {
+            child: None,
+            port,
+            dir,
+        };
+        redis.resume().await;
+        redis
+    }
+
+    /// Starts it again (empty) on the same port after [`Redis::stop`].
+    pub(crate) async fn resume(&mut self) {
+        let port = self.port;
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(&dir)
+            .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -482,17 +494,13 @@ impl Redis {
                      `apt-get install redis-server`"
                 )
             });
-        let redis = Redis {
-            child: Some(child),
-            port,
-            dir,
-        };
+        self.child = Some(child);
         for _ in 0..500 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return redis;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
