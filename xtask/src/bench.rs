@@ -68,6 +68,10 @@ pub(crate) struct BenchArgs {
     /// limits cost a request.
     #[arg(long, value_name = "URL")]
     limits_redis: Option<String>,
+    /// TOML appended to the router's bench config (a `[redis]` section, say): what a feature
+    /// costs is the difference with a run without it.
+    #[arg(long, value_name = "FILE")]
+    config_extra: Option<PathBuf>,
 }
 
 /// The client key in the bench config.
@@ -182,10 +186,13 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     // The router, alone on its core with one tokio worker.
     let router_addr = free_loopback_addr()?;
     let config = work.path().join("turnout-bench.toml");
-    std::fs::write(
-        &config,
-        bench_config(router_addr, &mock_base, args.limits_redis.as_deref()),
-    )?;
+    let mut config_text = bench_config(router_addr, &mock_base, args.limits_redis.as_deref());
+    if let Some(extra) = &args.config_extra {
+        let extra = std::fs::read_to_string(extra)
+            .with_context(|| format!("cannot read --config-extra {}", extra.display()))?;
+        config_text = format!("{config_text}\n{extra}");
+    }
+    std::fs::write(&config, config_text)?;
     let router_log = work.path().join("router-server.log");
     let router_output = File::create(&router_log)?;
     let router_pid = children
@@ -348,7 +355,14 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some((mock, router)) = ttfb {
         println!("{}", render_ttfb(&mock, &router));
     }
-    println!("reproduce: {}", reproduce_command(args));
+    match &args.config_extra {
+        Some(extra) => println!(
+            "reproduce: {} --config-extra {}",
+            reproduce_command(args),
+            extra.display()
+        ),
+        None => println!("reproduce: {}", reproduce_command(args)),
+    }
     Ok(())
 }
 

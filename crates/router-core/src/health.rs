@@ -270,6 +270,49 @@ impl EndpointHealth {
         }
     }
 
+    /// [`EndpointHealth::status`] with a cool-down decided elsewhere (another replica's, shared
+    /// through the server): until `shared_until_ms` the endpoint is cooling down whatever this
+    /// machine saw. `0` (or any past instant) means no shared cool-down.
+    pub fn status_shared(
+        &self,
+        now_ms: u64,
+        shared_until_ms: u64,
+        settings: &HealthSettings,
+    ) -> Status {
+        if now_ms < shared_until_ms {
+            Status::CoolingDown
+        } else {
+            self.status(now_ms, settings)
+        }
+    }
+
+    /// [`EndpointHealth::observe`] with a shared cool-down (see
+    /// [`EndpointHealth::status_shared`]): while it lasts the probe is not handed out.
+    pub fn observe_shared(
+        &mut self,
+        now_ms: u64,
+        shared_until_ms: u64,
+        settings: &HealthSettings,
+    ) -> Observed {
+        if now_ms < shared_until_ms {
+            Observed {
+                status: Status::CoolingDown,
+                latency: self.latency,
+                throughput: self.throughput,
+            }
+        } else {
+            self.observe(now_ms, settings)
+        }
+    }
+
+    /// Until when the endpoint cools down, by this machine's own observations (failures in a
+    /// row or a `Retry-After`); `None` when it has not since it last answered. A caller that
+    /// shares cool-downs compares it before and after [`EndpointHealth::record`] to see one
+    /// start.
+    pub fn cooldown_until_ms(&self) -> Option<u64> {
+        self.cooldown_until_ms
+    }
+
     /// Uptime over the last 30 minutes and the percentiles of the answers in that window.
     pub fn stats(&self, now_ms: u64) -> Stats {
         let current = now_ms / MINUTE_MS;
@@ -444,6 +487,32 @@ mod tests {
         );
         // The endpoints page computes its statistics when asked.
         assert_eq!(health.stats(last + REFRESH_MS).latency, Some([5.0; 4]));
+    }
+
+    #[test]
+    fn a_shared_cooldown_keeps_it_out_without_taking_the_probe() {
+        let mut health = EndpointHealth::default();
+        for at in 0..5 {
+            health.record(at, Outcome::Failed, &SETTINGS);
+        }
+        assert_eq!(health.cooldown_until_ms(), Some(10_004));
+        // Cool-down over here, but another machine's lasts until 20,000.
+        assert_eq!(
+            health.observe_shared(10_004, 20_000, &SETTINGS).status,
+            Status::CoolingDown
+        );
+        assert_eq!(
+            health.status_shared(19_999, 20_000, &SETTINGS),
+            Status::CoolingDown
+        );
+        // The probe was not handed out while it lasted.
+        assert_eq!(
+            health.observe_shared(20_000, 20_000, &SETTINGS).status,
+            Status::Probe
+        );
+        let fresh = EndpointHealth::default();
+        assert_eq!(fresh.status_shared(5, 0, &SETTINGS), Status::Healthy);
+        assert_eq!(fresh.cooldown_until_ms(), None);
     }
 
     #[test]

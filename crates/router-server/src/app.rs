@@ -33,7 +33,7 @@ use crate::limits::Limits;
 use crate::limits::local::LocalCounts;
 use crate::metrics::{Handles, Telemetry};
 use crate::receipt::CatalogHeaders;
-use crate::records::{Records, RecordsError};
+use crate::records::{Records, RecordsError, RecordsTarget};
 use crate::serve::Stopping;
 use crate::sticky::{Clock, Sticky};
 use crate::web::store::SettingsStore;
@@ -269,12 +269,15 @@ impl AppState {
                  the mean quality of the profiled models in its price tier for it"
             );
         }
-        let health = HealthBoard::new(&config.catalog, config.routing.health);
+        let mut health = HealthBoard::new(&config.catalog, config.routing.health);
         let lasting = match lasting {
             Some(lasting) => lasting,
             None => Lasting {
                 telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
-                records: Records::open(config.server.records_path.as_deref())?,
+                records: {
+                    let (target, options) = RecordsTarget::of(&config.server);
+                    Records::open_target(target, options)?
+                },
                 settings: SettingsStore::open(&config)?,
                 sticky: None,
                 clock,
@@ -308,6 +311,13 @@ impl AppState {
             }),
             (_, None) => None,
         };
+        if let Some(redis) = &redis {
+            health.share_through(
+                Arc::clone(&redis.link),
+                &config.catalog,
+                redis.settings.health_refresh,
+            );
+        }
         let sticky = match sticky {
             Some(sticky) => sticky,
             None => Arc::new(Sticky::new(

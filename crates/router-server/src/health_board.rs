@@ -4,14 +4,21 @@
 //! The state machines are pure (`router_core::health`); this module owns the clock: milliseconds
 //! since the board was made. Recording an outcome locks one endpoint's mutex for a few
 //! arithmetic operations and allocates nothing.
+//!
+//! With `[redis]`, the board also shares cool-downs with the other replicas
+//! ([`crate::health_share`]): a cool-down that starts here is queued for Redis, and the planner
+//! reads the others' from an atomic per endpoint (no Redis round trip per request).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use router_core::catalog::{Catalog, EndpointIdx, ModelIdx};
 use router_core::health::{EndpointHealth, HealthSettings, Observed, Outcome, Stats, Status};
 use router_core::plan::HealthView;
+use router_session::RedisLink;
 use router_upstream::{ErrorKind, Fault, UpstreamError};
+
+use crate::health_share::{HealthShare, Reason};
 
 /// Every endpoint's health.
 pub(crate) struct HealthBoard {
@@ -19,6 +26,8 @@ pub(crate) struct HealthBoard {
     settings: HealthSettings,
     /// By model, by endpoint.
     endpoints: Vec<Box<[Mutex<EndpointHealth>]>>,
+    /// The cool-downs shared with other replicas, with `[redis]`.
+    share: Option<HealthShare>,
 }
 
 impl HealthBoard {
@@ -38,7 +47,29 @@ impl HealthBoard {
                         .collect()
                 })
                 .collect(),
+            share: None,
         }
+    }
+
+    /// Shares this board's cool-downs with the other replicas through `link`, reading theirs
+    /// every `refresh` (see [`crate::health_share`]).
+    pub(crate) fn share_through(
+        &mut self,
+        link: Arc<RedisLink>,
+        catalog: &Catalog,
+        refresh: Duration,
+    ) {
+        self.share = HealthShare::start(link, catalog, self.started, refresh);
+        if self.share.is_none() {
+            tracing::warn!("endpoint health is not shared: no async runtime to share it from");
+        }
+    }
+
+    /// Until when another replica (or this one, through Redis) says the endpoint cools down.
+    fn shared_until(&self, model: ModelIdx, endpoint: EndpointIdx) -> u64 {
+        self.share
+            .as_ref()
+            .map_or(0, |share| share.until(model, endpoint))
     }
 
     /// Milliseconds since the board was made.
@@ -73,9 +104,14 @@ impl HealthBoard {
             latency: Some(latency.as_secs_f64()),
             throughput,
         };
-        self.with(model, endpoint, |it| {
-            it.record(now, outcome, &self.settings)
+        let had_cooldown = self.with(model, endpoint, |it| {
+            let had = it.cooldown_until_ms().is_some();
+            it.record(now, outcome, &self.settings);
+            had
         });
+        if let (Some(true), Some(share)) = (had_cooldown, &self.share) {
+            share.clear(model, endpoint);
+        }
     }
 
     /// Records a failed call: rate limits (with their `Retry-After`) and the provider's (or our
@@ -91,16 +127,29 @@ impl HealthBoard {
             (_, Fault::Upstream | Fault::Internal) => Outcome::Failed,
         };
         let now = self.now_ms();
-        self.with(model, endpoint, |it| {
-            it.record(now, outcome, &self.settings)
+        let started = self.with(model, endpoint, |it| {
+            let before = it.cooldown_until_ms();
+            it.record(now, outcome, &self.settings);
+            it.cooldown_until_ms()
+                .filter(|after| Some(*after) != before)
         });
+        if let (Some(Some(until)), Some(share)) = (started, &self.share) {
+            let reason = match outcome {
+                Outcome::RateLimited { .. } => Reason::RetryAfter,
+                _ => Reason::Failures,
+            };
+            share.cool_down(model, endpoint, reason, until.saturating_sub(now));
+        }
     }
 
     /// Where the endpoint stands now, without claiming its probe.
     pub(crate) fn status(&self, model: ModelIdx, endpoint: EndpointIdx) -> Status {
         let now = self.now_ms();
-        self.with(model, endpoint, |it| it.status(now, &self.settings))
-            .unwrap_or(Status::Healthy)
+        let shared = self.shared_until(model, endpoint);
+        self.with(model, endpoint, |it| {
+            it.status_shared(now, shared, &self.settings)
+        })
+        .unwrap_or(Status::Healthy)
     }
 
     /// The endpoint's statistics over the last 30 minutes.
@@ -114,7 +163,10 @@ impl HealthBoard {
 impl HealthView for HealthBoard {
     fn observe(&self, model: ModelIdx, endpoint: EndpointIdx) -> Observed {
         let now = self.now_ms();
-        self.with(model, endpoint, |it| it.observe(now, &self.settings))
-            .unwrap_or_default()
+        let shared = self.shared_until(model, endpoint);
+        self.with(model, endpoint, |it| {
+            it.observe_shared(now, shared, &self.settings)
+        })
+        .unwrap_or_default()
     }
 }

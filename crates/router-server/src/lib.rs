@@ -13,6 +13,7 @@
 //! - `api`: the handlers (`chat`, `route`, `models`, `generation`, `key`, `health`).
 //! - `routing`: building a request's plan and picking its fallback policy.
 //! - `health_board`: every endpoint's live health, fed after each attempt, read by the planner.
+//! - `health_share`: endpoint cool-downs shared with other replicas through Redis.
 //! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
 //! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
@@ -42,6 +43,7 @@ mod execute;
 mod extract;
 mod front;
 mod health_board;
+mod health_share;
 mod ids;
 mod keys;
 pub mod launch;

@@ -23,6 +23,8 @@
 //! | `turnout_fallbacks_total` | `from`, `to`, `reason` | Moves from a failed attempt's model to the next attempt's. |
 //! | `turnout_stream_aborts_total` | `model`, `reason` (`client_gone` or an `error_type`) | Streams that ended without finishing. |
 //! | `turnout_config_reloads_total` | `result` (`ok`, `invalid`) | Config reloads. |
+//! | `turnout_records_dropped_total` | | Generation records dropped because the queue waiting for their database was full (`server.records_buffer`). |
+//! | `turnout_records_queued` | | Generation records waiting in memory for their database, when scraped. |
 
 use std::sync::atomic::AtomicU64;
 
@@ -67,6 +69,10 @@ pub(crate) struct Telemetry {
     endpoint_health: Family<Labels, Gauge>,
     /// `turnout_key_limit_checks_total` by `mode` (`shared` or `local`).
     pub(crate) limit_checks: Family<Labels, Counter>,
+    /// Records dropped (read from the record store when scraped).
+    records_dropped: Counter,
+    /// Records waiting for their database (read when scraped).
+    records_queued: Gauge,
     /// The OTLP trace exporter, when `telemetry.otlp_endpoint` is set.
     otlp: Option<crate::otlp::Otlp>,
 }
@@ -161,6 +167,13 @@ pub(crate) async fn serve(State(app): State<AppState>) -> Response {
                 .set(value);
         }
     }
+    let dropped = app.records().dropped();
+    telemetry
+        .records_dropped
+        .inc_by(dropped.saturating_sub(telemetry.records_dropped.get()));
+    telemetry
+        .records_queued
+        .set(i64::try_from(app.records().queued()).unwrap_or(i64::MAX));
     let text = telemetry.render();
     (
         [(
@@ -246,8 +259,22 @@ impl Telemetry {
             "Each endpoint's state when scraped: 0 healthy, 1 unstable, 2 waiting for its probe, 3 cooling down",
             endpoint_health.clone(),
         );
+        let records_dropped = Counter::default();
+        let records_queued = Gauge::default();
+        registry.register(
+            "turnout_records_dropped",
+            "Generation records dropped because the queue waiting for their database was full",
+            records_dropped.clone(),
+        );
+        registry.register(
+            "turnout_records_queued",
+            "Generation records waiting in memory for their database, when scraped",
+            records_queued.clone(),
+        );
         Ok(Self {
             registry,
+            records_dropped,
+            records_queued,
             requests,
             duration,
             ttft,

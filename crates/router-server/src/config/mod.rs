@@ -128,6 +128,11 @@ pub struct ServerSettings {
     /// Where the settings saved on the pages are stored (a SQLite file); `None`: the records
     /// file, else memory.
     pub settings_path: Option<PathBuf>,
+    /// The PostgreSQL database for generation records (`server.records_url`, never with
+    /// `records_path`); a `Secret` since its URL may hold a password.
+    pub records_url: Option<Secret>,
+    /// The most generation records waiting in memory for their database (`server.records_buffer`).
+    pub records_buffer: usize,
 }
 
 /// The `[server]` keys about client connections.

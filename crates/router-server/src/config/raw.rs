@@ -142,6 +142,13 @@ pub(super) struct RawServer {
     /// SQLite file for the settings saved on the pages. Default: the records file, else memory.
     #[serde(default)]
     pub(super) settings_path: Option<String>,
+    /// `postgres://` URL of the database for generation records (instead of `records_path`).
+    /// Default: none.
+    #[serde(default)]
+    pub(super) records_url: Option<String>,
+    /// Most generation records waiting in memory for their database. Default 100000.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub(super) records_buffer: Option<u64>,
 }
 
 /// `server.tls`.

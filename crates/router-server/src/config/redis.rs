@@ -25,6 +25,10 @@ pub(super) struct RawRedis {
     /// Default 1000.
     #[serde(default = "default_retry_ms", deserialize_with = "number")]
     retry_ms: u64,
+    /// How often each replica reads the endpoint cool-downs shared in Redis, in milliseconds.
+    /// Default 250.
+    #[serde(default = "default_health_refresh_ms", deserialize_with = "number")]
+    health_refresh_ms: u64,
 }
 
 /// The validated `[redis]` section.
@@ -36,6 +40,8 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// How long an unreachable Redis is left alone.
     pub retry_after: Duration,
+    /// How often the endpoint cool-downs shared in Redis are read.
+    pub health_refresh: Duration,
 }
 
 impl RedisSettings {
@@ -67,7 +73,11 @@ pub(super) fn validate(
         );
         valid = false;
     }
-    for (key, ms) in [("timeout_ms", raw.timeout_ms), ("retry_ms", raw.retry_ms)] {
+    for (key, ms) in [
+        ("timeout_ms", raw.timeout_ms),
+        ("retry_ms", raw.retry_ms),
+        ("health_refresh_ms", raw.health_refresh_ms),
+    ] {
         if ms == 0 {
             problems.push(join_key(PATH, key), "must be at least 1");
             valid = false;
@@ -78,6 +88,7 @@ pub(super) fn validate(
             url: raw.url,
             timeout: Duration::from_millis(raw.timeout_ms),
             retry_after: Duration::from_millis(raw.retry_ms),
+            health_refresh: Duration::from_millis(raw.health_refresh_ms),
         })
     })
 }
@@ -88,4 +99,8 @@ fn default_timeout_ms() -> u64 {
 
 fn default_retry_ms() -> u64 {
     1000
+}
+
+fn default_health_refresh_ms() -> u64 {
+    250
 }

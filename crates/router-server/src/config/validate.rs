@@ -176,6 +176,12 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
         .records_path
         .filter(|it| !it.trim().is_empty())
         .map(PathBuf::from);
+    let (records_url, records_buffer) = records_database(
+        raw.records_url,
+        raw.records_buffer,
+        records_path.is_some(),
+        problems,
+    );
     Some(ServerSettings {
         listen: listen.ok()?,
         body_limit_bytes: body_limit_bytes?,
@@ -187,7 +193,61 @@ fn server(raw: RawServer, problems: &mut Problems) -> Option<ServerSettings> {
             .settings_path
             .filter(|it| !it.trim().is_empty())
             .map(PathBuf::from),
+        records_url: records_url?,
+        records_buffer: records_buffer?,
     })
+}
+
+/// `server.records_url` (a `postgres://` URL, not beside `records_path`) and
+/// `server.records_buffer`.
+fn records_database(
+    url: Option<String>,
+    buffer: Option<u64>,
+    has_path: bool,
+    problems: &mut Problems,
+) -> (Option<Option<Secret>>, Option<usize>) {
+    let url = match url.filter(|it| !it.trim().is_empty()) {
+        None => Some(None),
+        Some(_) if has_path => {
+            problems.push(
+                "server.records_url",
+                "cannot be set with `records_path`: records go to one store, SQLite or PostgreSQL",
+            );
+            None
+        }
+        Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            problems.push(
+                "server.records_url",
+                "must start with `postgres://` (for example \
+                 `postgres://turnout:secret@db.internal:5432/turnout`)",
+            );
+            None
+        }
+        Some(url) => match url.parse::<postgres::Config>() {
+            Ok(_) => Some(Some(Secret::new(url))),
+            Err(err) => {
+                // The parser's message names the bad part, never the password.
+                problems.push(
+                    "server.records_url",
+                    format!("is not a valid PostgreSQL URL: {err}"),
+                );
+                None
+            }
+        },
+    };
+    let buffer = match buffer.map(usize::try_from) {
+        None => Some(crate::records::DEFAULT_BUFFER),
+        Some(Ok(0)) => {
+            problems.push("server.records_buffer", "must be at least 1");
+            None
+        }
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            problems.push("server.records_buffer", "is too large for this machine");
+            None
+        }
+    };
+    (url, buffer)
 }
 
 /// `server.max_connections`, `server.write_timeout_ms`, `server.shutdown_grace_ms` and

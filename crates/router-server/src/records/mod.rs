@@ -1,27 +1,37 @@
 //! Generation records: one per request, kept in memory or written off the request path to a
-//! SQLite file.
+//! SQLite file or a PostgreSQL database.
 //!
 //! [`Records::record`] never blocks the request and never wakes another thread per record.
 //!
-//! - Without a path the store is in memory: the newest 100,000 records, inserted on the
+//! - Without a database the store is in memory: the newest 100,000 records, inserted on the
 //!   caller's thread under a mutex (a hash-map insert), gone when the [`Records`] is dropped.
 //! - With a path it is a SQLite file in WAL mode (the schema is created when missing), so
-//!   records survive a restart. Records queue in a shared batch that a writer thread inserts in
-//!   one transaction when it holds [`RecordsOptions::max_batch`] records, and otherwise every
-//!   [`RecordsOptions::max_delay`]. Reads ([`Records::get`], [`Records::key_usage`]) go through
-//!   the writer thread, which first writes whatever is pending, so a record is readable as soon
-//!   as `record` returned. Dropping the last clone writes the pending batch and stops the thread.
+//!   records survive a restart; with a `postgres://` URL it is a PostgreSQL database that several
+//!   replicas share (migrated at start-up, one replica at a time). Records queue in a shared
+//!   batch that a writer thread inserts in one transaction when it holds
+//!   [`RecordsOptions::max_batch`] records, and otherwise every [`RecordsOptions::max_delay`].
+//!   Reads ([`Records::get`], [`Records::key_usage`]) go through the writer thread, which first
+//!   writes whatever is pending, so a record is readable as soon as `record` returned (on
+//!   another replica sharing the database: once its batch is written). Dropping the last clone
+//!   writes the pending batch and stops the thread.
+//! - While PostgreSQL is unreachable, records wait in the queue, at most
+//!   [`RecordsOptions::buffer`] of them ([`Records::dropped`] counts the rest), and are written
+//!   when it returns; a request never waits for it.
 //!
 //! # Layout
 //!
 //! - `memory`: the in-memory store.
+//! - `backend`: what the writer thread needs from a database.
 //! - `store`: the SQLite schema, inserts and queries.
-//! - `writer`: the writer thread and its batching.
+//! - `postgres`: the PostgreSQL schema and its migrations, inserts, queries and reconnection.
+//! - `writer`: the writer thread, its batching and the bounded queue.
 //! - `calendar`: UTC day, week (Monday–Sunday) and month boundaries, ISO-8601 timestamps.
 //! - [`render`]: the OpenRouter-shaped `GET /api/v1/generation` and `GET /api/v1/key` bodies.
 
+mod backend;
 pub(crate) mod calendar;
 mod memory;
+mod postgres;
 pub mod render;
 mod store;
 mod writer;
@@ -34,7 +44,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use router_core::secret::Secret;
+
 use self::memory::MemoryStore;
+use self::postgres::Postgres;
 use self::store::Store;
 use self::writer::{Command, Pending};
 
@@ -116,6 +129,10 @@ pub struct KeyUsage {
     pub monthly: f64,
 }
 
+/// The default [`RecordsOptions::buffer`]: records waiting for the database (a few hundred bytes
+/// each, so tens of MiB at most).
+pub const DEFAULT_BUFFER: usize = 100_000;
+
 /// How the writer thread batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordsOptions {
@@ -123,6 +140,20 @@ pub struct RecordsOptions {
     pub max_batch: usize,
     /// The longest a record waits for its batch to fill before it is written.
     pub max_delay: Duration,
+    /// The most records waiting to be written (while the database is unreachable or slow);
+    /// records past it are dropped and counted.
+    pub buffer: usize,
+}
+
+/// Where records are kept.
+#[derive(Debug, Clone)]
+pub enum RecordsTarget {
+    /// In memory, the newest 100,000.
+    Memory,
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (`postgres://…`), which several replicas may share.
+    Postgres(Secret),
 }
 
 /// Why the record store failed.
@@ -139,9 +170,9 @@ pub enum RecordsError {
     /// The store was written by a newer Turnout with a schema this one does not know.
     #[error("the records store {location} has schema version {found}, newer than this Turnout's")]
     NewerSchema {
-        /// The file path.
+        /// The file path or the database.
         location: String,
-        /// The version found in the file.
+        /// The version found in the store.
         found: i64,
     },
     /// The writer thread could not be started.
@@ -150,6 +181,12 @@ pub enum RecordsError {
     /// A query or insert failed.
     #[error("records store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused a query or insert.
+    #[error("records database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The database cannot be reached now (records wait in memory), or its URL is unusable.
+    #[error("the records database is unreachable: {0}")]
+    Unreachable(String),
     /// A stored row could not be read back (its JSON columns are not what we wrote).
     #[error("stored generation record `{id}` is corrupt: {message}")]
     Corrupt {
@@ -183,6 +220,25 @@ struct FileWriter {
     thread: Option<JoinHandle<()>>,
 }
 
+// === impl RecordsTarget ===
+
+impl RecordsTarget {
+    /// The store `[server]` names (`records_url`, else `records_path`, else memory) and its
+    /// options (`records_buffer`).
+    pub(crate) fn of(server: &crate::config::ServerSettings) -> (Self, RecordsOptions) {
+        let target = match (&server.records_url, &server.records_path) {
+            (Some(url), _) => Self::Postgres(url.clone()),
+            (None, Some(path)) => Self::Sqlite(path.clone()),
+            (None, None) => Self::Memory,
+        };
+        let options = RecordsOptions {
+            buffer: server.records_buffer,
+            ..RecordsOptions::default()
+        };
+        (target, options)
+    }
+}
+
 // === impl Records ===
 
 impl Records {
@@ -194,21 +250,64 @@ impl Records {
 
     /// Opens the store with explicit batching options (used by a file store only).
     pub fn open_with(path: Option<&Path>, options: RecordsOptions) -> Result<Self, RecordsError> {
-        let inner = match path {
-            None => Inner::Memory(Mutex::new(MemoryStore::new(memory::DEFAULT_LIMIT))),
-            Some(path) => {
-                let spawned =
-                    writer::spawn(Store::open(path)?, options).map_err(RecordsError::Spawn)?;
-                Inner::File(FileWriter {
-                    pending: spawned.pending,
-                    commands: spawned.commands,
-                    thread: Some(spawned.handle),
-                })
+        let target = path.map_or(RecordsTarget::Memory, |it| {
+            RecordsTarget::Sqlite(it.to_owned())
+        });
+        Self::open_target(target, options)
+    }
+
+    /// Opens the store at `target`. A PostgreSQL database is connected and migrated now when it
+    /// can be reached; when it cannot, records wait in memory until it can (only a database
+    /// migrated by a newer Turnout, or an unusable URL, is an error).
+    pub fn open_target(
+        target: RecordsTarget,
+        options: RecordsOptions,
+    ) -> Result<Self, RecordsError> {
+        let spawned = match target {
+            RecordsTarget::Memory => {
+                return Ok(Self {
+                    inner: Arc::new(Inner::Memory(Mutex::new(MemoryStore::new(
+                        memory::DEFAULT_LIMIT,
+                    )))),
+                });
+            }
+            RecordsTarget::Sqlite(path) => writer::spawn(move || Store::open(&path), options)?,
+            RecordsTarget::Postgres(url) => {
+                let mut database = Postgres::new(url.expose())?;
+                writer::spawn(
+                    move || match database.connect() {
+                        Ok(()) | Err(RecordsError::Unreachable(_) | RecordsError::Postgres(_)) => {
+                            Ok(database)
+                        }
+                        Err(err) => Err(err),
+                    },
+                    options,
+                )?
             }
         };
         Ok(Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner::File(FileWriter {
+                pending: spawned.pending,
+                commands: spawned.commands,
+                thread: Some(spawned.handle),
+            })),
         })
+    }
+
+    /// Records dropped because the queue of records waiting for the database was full.
+    pub fn dropped(&self) -> u64 {
+        match &*self.inner {
+            Inner::Memory(_) => 0,
+            Inner::File(file) => file.pending.dropped(),
+        }
+    }
+
+    /// Records waiting to be written to the database.
+    pub fn queued(&self) -> usize {
+        match &*self.inner {
+            Inner::Memory(_) => 0,
+            Inner::File(file) => file.pending.len(),
+        }
     }
 
     /// Keeps `record`. Never blocks on I/O; if a file store's writer is gone the record is
@@ -340,6 +439,7 @@ impl Default for RecordsOptions {
         Self {
             max_batch: 128,
             max_delay: Duration::from_millis(50),
+            buffer: DEFAULT_BUFFER,
         }
     }
 }

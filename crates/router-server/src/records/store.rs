@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::backend::Backend;
 use super::calendar::period_starts;
 use super::{GenerationRecord, KeyUsage, RecordsError};
 
@@ -240,6 +241,38 @@ impl Store {
     }
 }
 
+impl Backend for Store {
+    fn insert(&mut self, records: &[GenerationRecord]) -> Result<(), RecordsError> {
+        Store::insert(self, records)
+    }
+
+    fn get(&mut self, id: &str, key_name: &str) -> Result<Option<GenerationRecord>, RecordsError> {
+        Store::get(self, id, key_name)
+    }
+
+    fn session(
+        &mut self,
+        key_name: &str,
+        session_id: &str,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        Store::session(self, key_name, session_id, limit)
+    }
+
+    fn recent(
+        &mut self,
+        key_name: Option<&str>,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<GenerationRecord>, RecordsError> {
+        Store::recent(self, key_name, since_ms, limit)
+    }
+
+    fn key_usage(&mut self, key_name: &str, now_ms: u64) -> Result<KeyUsage, RecordsError> {
+        Store::key_usage(self, key_name, now_ms)
+    }
+}
+
 /// Connection settings: a busy timeout, and WAL with `synchronous = NORMAL`.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -302,18 +335,18 @@ impl RawRow {
     }
 }
 
-fn to_json(id: &str, value: &impl serde::Serialize) -> Result<String, RecordsError> {
+pub(super) fn to_json(id: &str, value: &impl serde::Serialize) -> Result<String, RecordsError> {
     serde_json::to_string(value).map_err(|err| RecordsError::Corrupt {
         id: id.to_owned(),
         message: err.to_string(),
     })
 }
 
-fn to_sql(value: u64) -> i64 {
+pub(super) fn to_sql(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn from_sql(value: i64) -> u64 {
+pub(super) fn from_sql(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 

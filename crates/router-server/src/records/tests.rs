@@ -96,6 +96,7 @@ fn slow_batches() -> RecordsOptions {
     RecordsOptions {
         max_batch: 10_000,
         max_delay: Duration::from_secs(3600),
+        ..RecordsOptions::default()
     }
 }
 
@@ -130,6 +131,7 @@ fn every_record_of_many_batches_is_written() {
     let options = RecordsOptions {
         max_batch: 7,
         max_delay: Duration::from_millis(5),
+        ..RecordsOptions::default()
     };
     let path = TempPath::new("batches");
     let records = Records::open_with(Some(path.as_ref()), options).unwrap();
@@ -155,6 +157,7 @@ fn a_full_batch_is_written_without_waiting_for_the_timer() {
     let options = RecordsOptions {
         max_batch: 3,
         max_delay: Duration::from_secs(3600),
+        ..RecordsOptions::default()
     };
     let records = Records::open_with(Some(path.as_ref()), options).unwrap();
     let rows_on_disk = || -> i64 {

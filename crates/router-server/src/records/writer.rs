@@ -1,4 +1,5 @@
-//! The records writer thread: owns the SQLite connection, batches inserts, answers reads.
+//! The records writer thread: owns the database connection ([`Backend`]), batches inserts,
+//! answers reads.
 //!
 //! Records do not travel over the command channel: [`Pending::push`] appends to a shared batch
 //! under a mutex and wakes the thread only when the batch is full, so a request never pays
@@ -6,41 +7,64 @@
 //! `max_delay` and writes whatever is pending. Reads, flushes and shutdown are commands: the
 //! thread takes the pending batch and writes it before it answers, and a record is pushed
 //! before any later command is sent, so a read always sees the records made before it.
+//!
+//! When the database is unreachable ([`RecordsError::Unreachable`]), a batch that could not be
+//! written goes back to the front of the queue and is tried again when the backend is
+//! [`Backend::ready`]; the queue holds at most [`RecordsOptions::buffer`] records, and every record
+//! refused past that is counted ([`Pending::dropped`]). A lookup of a record still queued is
+//! answered from the queue.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use super::store::Store;
+use super::backend::Backend;
 use super::{GenerationRecord, KeyUsage, RecordsError, RecordsOptions};
-
-/// How many full batches may wait for the writer before new records are dropped.
-const MAX_PENDING_BATCHES: usize = 64;
 
 /// The records waiting for the writer thread, shared with every [`super::Records`] clone.
 #[derive(Debug)]
 pub(super) struct Pending {
     queue: Mutex<Queue>,
     max_batch: usize,
+    /// The most records queued at once.
+    limit: usize,
+    /// Records refused because the queue was full.
+    dropped: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     records: Vec<GenerationRecord>,
-    /// Whether records are being dropped because the queue is full (warned about once).
+    /// Whether records are being dropped because the queue is full (warned about once, until a
+    /// write succeeds).
     dropping: bool,
 }
 
 impl Pending {
+    /// An empty queue of at most `limit` records, waking the writer every `max_batch`.
+    pub(super) fn new(max_batch: usize, limit: usize) -> Self {
+        Self {
+            queue: Mutex::new(Queue::default()),
+            max_batch: max_batch.max(1),
+            limit: limit.max(1),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
     /// Queues `record`; returns true when this record filled the batch, and the writer
-    /// should be woken. While [`MAX_PENDING_BATCHES`] batches are already waiting (the disk
-    /// stalls, or the writer is gone) the record is dropped, so memory stays bounded.
+    /// should be woken. While the queue holds its limit (the database is unreachable or stalls,
+    /// or the writer is gone) the record is dropped and counted, so memory stays bounded.
     pub(super) fn push(&self, record: GenerationRecord) -> bool {
         let mut queue = self.lock();
-        if queue.records.len() >= self.max_batch.saturating_mul(MAX_PENDING_BATCHES) {
+        if queue.records.len() >= self.limit {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
             if !queue.dropping {
                 queue.dropping = true;
-                tracing::warn!("generation records are not being written; dropping new ones");
+                tracing::warn!(
+                    queued = queue.records.len(),
+                    "generation records are not being written; dropping new ones"
+                );
             }
             return false;
         }
@@ -48,10 +72,46 @@ impl Pending {
         queue.records.len() == self.max_batch
     }
 
+    /// How many records were dropped because the queue was full.
+    pub(super) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many records wait to be written.
+    pub(super) fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
     fn take(&self) -> Vec<GenerationRecord> {
+        std::mem::take(&mut self.lock().records)
+    }
+
+    /// Puts `unwritten` back in front of what was queued since it was taken; what exceeds the
+    /// limit (the newest) is dropped and counted.
+    fn restore(&self, mut unwritten: Vec<GenerationRecord>) {
         let mut queue = self.lock();
-        queue.dropping = false;
-        std::mem::take(&mut queue.records)
+        unwritten.append(&mut queue.records);
+        if unwritten.len() > self.limit {
+            let over = unwritten.len() - self.limit;
+            unwritten.truncate(self.limit);
+            self.dropped
+                .fetch_add(u64::try_from(over).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        queue.records = unwritten;
+    }
+
+    /// A write succeeded: a full queue warns again next time.
+    fn written(&self) {
+        self.lock().dropping = false;
+    }
+
+    /// The queued record `id`, if `key_name` made it.
+    fn find(&self, id: &str, key_name: &str) -> Option<GenerationRecord> {
+        self.lock()
+            .records
+            .iter()
+            .find(|it| it.id == id && it.key_name == key_name)
+            .cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -106,35 +166,61 @@ pub(super) struct Spawned {
     pub(super) handle: JoinHandle<()>,
 }
 
-/// Starts the writer thread on `store`.
-pub(super) fn spawn(store: Store, options: RecordsOptions) -> std::io::Result<Spawned> {
+/// Starts the writer thread on the backend `open` makes on that thread (a PostgreSQL client
+/// must be made and used on a thread outside the async runtime), and waits for `open`'s answer.
+pub(super) fn spawn<B: Backend + 'static>(
+    open: impl FnOnce() -> Result<B, RecordsError> + Send + 'static,
+    options: RecordsOptions,
+) -> Result<Spawned, RecordsError> {
     let (commands, inbox) = mpsc::channel();
-    let pending = Arc::new(Pending {
-        queue: Mutex::new(Queue::default()),
-        max_batch: options.max_batch.max(1),
-    });
-    let writer = Writer {
-        store,
-        options,
-        pending: Arc::clone(&pending),
-    };
+    let pending = Arc::new(Pending::new(options.max_batch, options.buffer));
+    let (opened, open_answer) = mpsc::sync_channel(1);
+    let for_thread = Arc::clone(&pending);
     let handle = thread::Builder::new()
         .name("turnout-records".to_owned())
-        .spawn(move || writer.run(&inbox))?;
-    Ok(Spawned {
-        pending,
-        commands,
-        handle,
-    })
+        .spawn(move || {
+            let store = match open() {
+                Ok(store) => {
+                    let _ = opened.send(Ok(()));
+                    store
+                }
+                Err(err) => {
+                    let _ = opened.send(Err(err));
+                    return;
+                }
+            };
+            Writer {
+                store,
+                options,
+                pending: for_thread,
+            }
+            .run(&inbox);
+        })
+        .map_err(RecordsError::Spawn)?;
+    match open_answer.recv() {
+        Ok(Ok(())) => Ok(Spawned {
+            pending,
+            commands,
+            handle,
+        }),
+        Ok(Err(err)) => {
+            let _ = handle.join();
+            Err(err)
+        }
+        Err(_) => {
+            let _ = handle.join();
+            Err(RecordsError::Closed)
+        }
+    }
 }
 
-struct Writer {
-    store: Store,
+struct Writer<B> {
+    store: B,
     options: RecordsOptions,
     pending: Arc<Pending>,
 }
 
-impl Writer {
+impl<B: Backend> Writer<B> {
     fn run(mut self, inbox: &mpsc::Receiver<Command>) {
         loop {
             let command = match inbox.recv_timeout(self.options.max_delay) {
@@ -153,8 +239,14 @@ impl Writer {
                     reply,
                 } => {
                     self.write_logged();
+                    let found = match self.store.get(&id, &key_name) {
+                        Err(err @ RecordsError::Unreachable(_)) => {
+                            self.pending.find(&id, &key_name).map(Some).ok_or(err)
+                        }
+                        found => found,
+                    };
                     // The asker may have given up; nobody is left to tell.
-                    let _ = reply.send(self.store.get(&id, &key_name));
+                    let _ = reply.send(found);
                 }
                 Command::KeyUsage {
                     key_name,
@@ -191,19 +283,48 @@ impl Writer {
         self.write_logged();
     }
 
-    /// Writes the pending batch in one transaction. A batch that fails is dropped (and reported)
-    /// so a broken store cannot grow memory without bound.
+    /// Writes the pending records, one transaction per `max_batch`. A batch the database
+    /// refuses is dropped (and reported) so a broken row cannot grow memory without bound; when
+    /// the database is unreachable, what is left goes back to the queue.
     fn write(&mut self) -> Result<(), RecordsError> {
-        let batch = self.pending.take();
+        if !self.store.ready() {
+            return match self.pending.len() {
+                0 => Ok(()),
+                queued => Err(RecordsError::Unreachable(format!(
+                    "{queued} records wait for the database"
+                ))),
+            };
+        }
+        let mut batch = self.pending.take();
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.insert(&batch)
+        let max_batch = self.options.max_batch.max(1);
+        let mut written = 0;
+        let mut refused = None;
+        while written < batch.len() {
+            let end = batch.len().min(written + max_batch);
+            match self.store.insert(&batch[written..end]) {
+                Ok(()) => written = end,
+                Err(err @ RecordsError::Unreachable(_)) => {
+                    self.pending.restore(batch.split_off(written));
+                    return Err(err);
+                }
+                Err(err) => {
+                    written = end;
+                    refused = Some(err);
+                }
+            }
+        }
+        self.pending.written();
+        refused.map_or(Ok(()), Err)
     }
 
     fn write_logged(&mut self) {
-        if let Err(err) = self.write() {
-            tracing::error!(error = %err, "could not write generation records");
+        match self.write() {
+            // The backend warned when the database became unreachable.
+            Ok(()) | Err(RecordsError::Unreachable(_)) => {}
+            Err(err) => tracing::error!(error = %err, "could not write generation records"),
         }
     }
 }
@@ -214,19 +335,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stalled_queue_stops_growing() {
-        let pending = Pending {
-            queue: Mutex::new(Queue::default()),
-            max_batch: 2,
-        };
-        let pushed: Vec<bool> = (0..MAX_PENDING_BATCHES * 2 + 3)
+    fn a_stalled_queue_stops_growing_and_counts_what_it_drops() {
+        let pending = Pending::new(2, 128);
+        let pushed: Vec<bool> = (0..128 + 3)
             .map(|idx| pending.push(record(&format!("gen-{idx}"), "k", 1, 1.0)))
             .collect();
         // Only the record that fills the first batch asks for a write.
         assert_eq!(pushed.iter().filter(|it| **it).count(), 1);
-        assert_eq!(pending.take().len(), MAX_PENDING_BATCHES * 2);
+        assert_eq!(pending.dropped(), 3);
+        assert_eq!(pending.take().len(), 128);
         // Once taken, records queue again.
         assert!(!pending.push(record("gen-next", "k", 1, 1.0)));
         assert_eq!(pending.take().len(), 1);
+    }
+
+    #[test]
+    fn an_unwritten_batch_goes_back_in_front_within_the_limit() {
+        let pending = Pending::new(2, 3);
+        for idx in 0..2 {
+            pending.push(record(&format!("gen-{idx}"), "k", 1, 1.0));
+        }
+        let taken = pending.take();
+        pending.push(record("gen-2", "k", 1, 1.0));
+        pending.push(record("gen-3", "k", 1, 1.0));
+        pending.restore(taken);
+        let ids: Vec<String> = pending.take().into_iter().map(|it| it.id).collect();
+        assert_eq!(ids, ["gen-0", "gen-1", "gen-2"]);
+        assert_eq!(pending.dropped(), 1);
+        assert!(pending.find("gen-0", "k").is_none());
     }
 }

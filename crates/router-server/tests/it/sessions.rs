@@ -478,12 +478,12 @@ impl Redis {
             port,
             dir,
         };
-        redis.spawn().await;
+        redis.resume().await;
         redis
     }
 
-    /// Starts `redis-server` on this port and waits until it listens.
-    async fn spawn(&mut self) {
+    /// Starts it again (empty) on the same port after [`Redis::stop`].
+    pub(crate) async fn resume(&mut self) {
         let port = self.port;
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
@@ -515,7 +515,7 @@ impl Redis {
     /// Starts a new, empty one on the port of this stopped one.
     pub(crate) async fn restart(&mut self) {
         self.stop();
-        self.spawn().await;
+        self.resume().await;
     }
 
     pub(crate) fn url(&self) -> String {
