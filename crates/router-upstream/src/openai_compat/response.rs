@@ -415,6 +415,8 @@ fn summarize<'a>(
                         has_native = true;
                         scanner.value()?;
                     }
+                    // Every chunk but the last: nothing to keep.
+                    "finish_reason" if scanner.kind()? == Kind::Null => drop(scanner.value()?),
                     "finish_reason" => {
                         let (span, reason) = scanner.spanned(optional_string)?;
                         if reason.is_some() {
