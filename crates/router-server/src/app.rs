@@ -286,6 +286,11 @@ impl AppState {
                 limit_counts: Arc::default(),
                 api_keys: Arc::new(ApiKeys::load(open_store(
                     config.server.records_path.as_deref(),
+                    config
+                        .server
+                        .records_url
+                        .as_ref()
+                        .map(router_core::secret::Secret::expose),
                 )?)?),
             },
         };

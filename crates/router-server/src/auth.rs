@@ -81,6 +81,16 @@ impl FromRequestParts<AppState> for ClientAuth {
         }
         let api_keys = state.api_keys();
         if let Some(key) = api_keys.find(token) {
+            // A key another replica disabled, changed or deleted: read the store again in the
+            // background, at most once a second, so this replica follows within about that.
+            if api_keys.may_reload(state.sticky().clock().now_ms()) {
+                let reloading = api_keys.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(err) = reloading.reload() {
+                        tracing::warn!(error = %err, "cannot read the API keys again");
+                    }
+                });
+            }
             return Ok(ClientAuth { key });
         }
         // Another replica may have made the key: read the store again, at most once a second.

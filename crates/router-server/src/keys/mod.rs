@@ -2,14 +2,16 @@
 //! `[[keys]]` of the config file.
 //!
 //! A key's secret is shown once, when it is made; only its BLAKE3 hash is kept (the `hash`
-//! OpenRouter's API names keys by). [`KeyStore`] persists them: in memory ([`memory`]) without
-//! `server.records_path`, else in a table of the records' SQLite file ([`sqlite`]); the SQL is
-//! plain so another database can implement it beside them. [`ApiKeys`] is what the request
+//! OpenRouter's API names keys by). [`KeyStore`] persists them beside the generation records:
+//! in a table of their PostgreSQL database ([`postgres`], shared by every replica on it), of
+//! their SQLite file ([`sqlite`]), or in memory ([`memory`]) without either. [`ApiKeys`] is what the request
 //! path reads: every enabled key by its hash, in memory, loaded at start and updated on each
 //! write, so authenticating costs a hash and a map lookup, never a query. Another replica's
-//! writes are picked up on a miss, at most once a second.
+//! writes are picked up at most once a second: on a miss (a key made there), and in the
+//! background when a key is used (one disabled, changed or deleted there).
 
 pub(crate) mod memory;
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::collections::HashMap;
@@ -49,6 +51,9 @@ pub enum KeyStoreError {
     /// SQLite refused.
     #[error("the key store failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused, or could not be reached.
+    #[error("the key store failed: {0}")]
+    Postgres(String),
 }
 
 /// Where API keys are kept. Calls block: run them on the blocking pool.
@@ -65,11 +70,16 @@ pub(crate) trait KeyStore: Send + Sync {
     fn delete(&self, hash: &str) -> Result<bool, KeyStoreError>;
 }
 
-/// The store for `records_path`: its SQLite file, or memory.
-pub(crate) fn open_store(records_path: Option<&Path>) -> Result<Arc<dyn KeyStore>, KeyStoreError> {
-    Ok(match records_path {
-        Some(path) => Arc::new(sqlite::SqliteKeys::open(path)?),
-        None => Arc::new(memory::MemoryKeys::default()),
+/// The store beside the records: their PostgreSQL database (`records_url`), their SQLite file
+/// (`records_path`), or memory.
+pub(crate) fn open_store(
+    records_path: Option<&Path>,
+    records_url: Option<&str>,
+) -> Result<Arc<dyn KeyStore>, KeyStoreError> {
+    Ok(match (records_url, records_path) {
+        (Some(url), _) => Arc::new(postgres::PostgresKeys::open(url)),
+        (None, Some(path)) => Arc::new(sqlite::SqliteKeys::open(path)?),
+        (None, None) => Arc::new(memory::MemoryKeys::default()),
     })
 }
 
@@ -87,14 +97,22 @@ pub(crate) struct ApiKeys {
 }
 
 impl ApiKeys {
-    /// The keys of `store`, loaded now.
+    /// The keys of `store`, loaded now. A PostgreSQL database that cannot be reached does not
+    /// stop the server (as with the records): it starts without API keys and reads them when
+    /// a key it does not know is first presented.
     pub(crate) fn load(store: Arc<dyn KeyStore>) -> Result<Self, KeyStoreError> {
         let keys = Self {
             store,
             enabled: RwLock::default(),
             last_reload_ms: AtomicU64::new(0),
         };
-        keys.reload()?;
+        match keys.reload() {
+            Ok(()) => {}
+            Err(KeyStoreError::Postgres(err)) => {
+                tracing::warn!(error = %err, "cannot read the API keys yet: starting without them");
+            }
+            Err(err) => return Err(err),
+        }
         Ok(keys)
     }
 

@@ -32,6 +32,8 @@ mod backend;
 pub(crate) mod calendar;
 mod memory;
 mod postgres;
+
+pub(crate) use self::postgres::connect_migrated as postgres_connect;
 pub mod render;
 mod store;
 mod writer;

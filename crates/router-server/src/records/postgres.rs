@@ -74,6 +74,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS generations_by_session
         ON generations (key_name, session_id, created_at_ms);
     CREATE INDEX IF NOT EXISTS generations_by_time ON generations (created_at_ms);",
+    // 2: the keys made through the provisioning API (`crate::keys::postgres`).
+    "CREATE TABLE IF NOT EXISTS api_keys (
+        hash          TEXT PRIMARY KEY NOT NULL,
+        name          TEXT NOT NULL UNIQUE,
+        label         TEXT NOT NULL,
+        limit_usd     DOUBLE PRECISION,
+        limit_reset   TEXT,
+        disabled      BOOLEAN NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT
+    );",
 ];
 
 const COLUMNS: &str = "id, key_name, created_at_ms, requested_models::text, model, provider, \
@@ -96,6 +107,18 @@ const INSERT: &str = "INSERT INTO generations (id, key_name, created_at_ms, requ
     finish_reason = EXCLUDED.finish_reason, streamed = EXCLUDED.streamed, \
     cancelled = EXCLUDED.cancelled, router = EXCLUDED.router, upstream_id = EXCLUDED.upstream_id, \
     session_id = EXCLUDED.session_id, cache_savings_usd = EXCLUDED.cache_savings_usd";
+
+/// A new connection to the records database at `url`, migrated: for the other tables kept in it
+/// (the API keys). Blocks: call it off the runtime's threads.
+pub(crate) fn connect_migrated(url: &str) -> Result<Client, RecordsError> {
+    let database = Postgres::new(url)?;
+    let mut client = database
+        .config
+        .connect(NoTls)
+        .map_err(|err| RecordsError::Unreachable(format!("{}: {err}", database.location)))?;
+    migrate(&mut client, &database.location)?;
+    Ok(client)
+}
 
 /// A PostgreSQL records database, connected or waiting to reconnect.
 pub(super) struct Postgres {

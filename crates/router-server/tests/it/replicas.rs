@@ -460,3 +460,85 @@ enabled = false
         alpha_calls(&replicas)
     );
 }
+
+#[tokio::test]
+async fn a_key_made_through_one_replica_works_on_the_other_and_its_deletion_follows() {
+    const PROVISIONING: &str = "sk-provisioning-replicas";
+    let postgres = Postgres::start().await;
+    let replicas = Replicas::start(
+        &format!("records_url = \"{}\"", postgres.url()),
+        &format!("[keys_api]\nprovisioning_key = \"{PROVISIONING}\"\n"),
+        2,
+    )
+    .await;
+    let keys = |idx: usize| format!("{}/api/v1/keys", replicas.servers[idx].url());
+    let created: Value = replicas
+        .client
+        .post(keys(0))
+        .bearer_auth(PROVISIONING)
+        .json(&json!({"name": "shared-team"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let hash = created["data"]["hash"].as_str().unwrap().to_owned();
+    let chat = |idx: usize| {
+        replicas
+            .client
+            .post(format!(
+                "{}/api/v1/chat/completions",
+                replicas.servers[idx].url()
+            ))
+            .bearer_auth(&secret)
+            .json(&json!({
+                "model": "test/chat",
+                "messages": [{"role": "user", "content": "hello"}],
+            }))
+            .send()
+    };
+    // B never saw the key: it reads the database when the key is first presented (at most
+    // once a second, so a few tries may be needed right after B started).
+    let mut status = 0;
+    for _ in 0..50 {
+        status = chat(1).await.unwrap().status().as_u16();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 401);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "the key made through A never worked on B");
+    // B lists it, and deletes it; A, which made it, follows.
+    let listed: Value = replicas
+        .client
+        .get(keys(1))
+        .bearer_auth(PROVISIONING)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.to_string().contains(&hash), "{listed}");
+    assert!(!listed.to_string().contains(&secret), "{listed}");
+    let deleted = replicas
+        .client
+        .delete(format!("{}/{hash}", keys(1)))
+        .bearer_auth(PROVISIONING)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 200);
+    for _ in 0..50 {
+        status = chat(0).await.unwrap().status().as_u16();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 401, "A kept accepting a key deleted through B");
+}
