@@ -272,27 +272,40 @@ impl AppState {
         let mut health = HealthBoard::new(&config.catalog, config.routing.health);
         let lasting = match lasting {
             Some(lasting) => lasting,
-            None => Lasting {
-                telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
-                records: {
+            None => {
+                let records = {
                     let (target, options) = RecordsTarget::of(&config.server);
                     Records::open_target(target, options)?
-                },
-                settings: SettingsStore::open(&config)?,
-                sticky: None,
-                clock,
-                stopping: Arc::new(Stopping::default()),
-                redis: None,
-                limit_counts: Arc::default(),
-                api_keys: Arc::new(ApiKeys::load(open_store(
+                };
+                let api_keys = Arc::new(ApiKeys::load(open_store(
                     config.server.records_path.as_deref(),
                     config
                         .server
                         .records_url
                         .as_ref()
                         .map(router_core::secret::Secret::expose),
-                )?)?),
-            },
+                )?)?);
+                // A restarted process goes on from what the records say each key spent.
+                let limit_counts = Arc::new(LocalCounts::default());
+                let api = api_keys.enabled();
+                limit_counts.seed_from_records(
+                    &records,
+                    config.keys.iter().chain(api.iter().map(|it| &**it)),
+                    crate::records::calendar::system_now_ms(),
+                    clock.now_ms(),
+                );
+                Lasting {
+                    telemetry: Arc::new(Telemetry::new(config.telemetry.otlp_endpoint.as_deref())?),
+                    records,
+                    settings: SettingsStore::open(&config)?,
+                    sticky: None,
+                    clock,
+                    stopping: Arc::new(Stopping::default()),
+                    redis: None,
+                    limit_counts,
+                    api_keys,
+                }
+            }
         };
         let Lasting {
             telemetry,

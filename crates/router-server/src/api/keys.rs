@@ -7,8 +7,6 @@
 //! Store calls and usage sums run on the blocking pool; every write reloads the in-memory
 //! table the request path authenticates against ([`crate::keys::ApiKeys`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -454,7 +452,5 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |it| u64::try_from(it.as_millis()).unwrap_or(u64::MAX))
+    crate::records::calendar::system_now_ms()
 }

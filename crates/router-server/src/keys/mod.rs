@@ -116,6 +116,16 @@ impl ApiKeys {
         Ok(keys)
     }
 
+    /// Every enabled key, in no order.
+    pub(crate) fn enabled(&self) -> Vec<Arc<ClientKey>> {
+        self.enabled
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// The store.
     pub(crate) fn store(&self) -> &Arc<dyn KeyStore> {
         &self.store

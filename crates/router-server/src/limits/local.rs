@@ -111,6 +111,57 @@ impl LocalCounts {
         }
     }
 
+    /// Starts key `name`'s count of the credit period `period` at `used` at least (what the
+    /// generation records say it spent there), so a restarted process does not forget it.
+    pub(crate) fn seed(&self, name: &str, period: u64, used: f64) {
+        let mut keys = self.lock();
+        let counters = keys.entry(Box::from(name)).or_default();
+        if counters.period != period {
+            counters.period = period;
+            counters.used = 0.0;
+            counters.held = 0.0;
+        }
+        counters.used = counters.used.max(used);
+    }
+
+    /// Seeds every key of `keys` that has a credit limit from what `records` say it spent in
+    /// its current credit period (`records_now_ms` on the records' clock, `now_ms` on the
+    /// limits' clock: the same in production). A key whose records cannot be read starts at
+    /// zero, with a warning.
+    pub(crate) fn seed_from_records<'a>(
+        &self,
+        records: &crate::records::Records,
+        keys: impl IntoIterator<Item = &'a crate::config::ClientKey>,
+        records_now_ms: u64,
+        now_ms: u64,
+    ) {
+        for key in keys {
+            if key.limits.limit.is_none() {
+                continue;
+            }
+            let usage = match records.key_usage(&key.name, records_now_ms) {
+                Ok(usage) => usage,
+                Err(err) => {
+                    tracing::warn!(
+                        key = %key.name,
+                        error = %err,
+                        "cannot read what a key spent: its credit count starts at zero"
+                    );
+                    continue;
+                }
+            };
+            let reset = key.limits.limit_reset;
+            let used = match reset {
+                None => usage.total,
+                Some(crate::config::LimitReset::Daily) => usage.daily,
+                Some(crate::config::LimitReset::Weekly) => usage.weekly,
+                Some(crate::config::LimitReset::Monthly) => usage.monthly,
+            };
+            let period = Windows::at(now_ms, reset).period;
+            self.seed(&key.name, period, used);
+        }
+    }
+
     /// USD key `name` spent in the credit period `period`, as this process counted it.
     pub(crate) fn used(&self, name: &str, period: u64) -> f64 {
         self.lock()
@@ -171,5 +222,24 @@ mod tests {
             Err(Refusal::Credit)
         );
         assert_eq!(counts.used("other", 0), 0.0);
+    }
+
+    #[test]
+    fn a_seeded_spend_counts_against_the_limit_of_its_period_only() {
+        let counts = LocalCounts::default();
+        let period = |period| Ask {
+            windows: Windows { minute: 0, period },
+            ..ask(0)
+        };
+        counts.seed("k", 7, 1.0);
+        assert_eq!(counts.used("k", 7), 1.0);
+        assert_eq!(
+            counts.admit("k", &period(7), Some(1.0)),
+            Err(Refusal::Credit)
+        );
+        // A seed never lowers what was counted; the next period starts again.
+        counts.seed("k", 7, 0.2);
+        assert_eq!(counts.used("k", 7), 1.0);
+        assert_eq!(counts.admit("k", &period(8), Some(1.0)), Ok(()));
     }
 }

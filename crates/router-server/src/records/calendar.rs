@@ -61,6 +61,13 @@ fn civil_from_days(days: u64) -> (u64, u32, u32) {
     (year, month, day)
 }
 
+/// Now, in Unix milliseconds of the system clock (the clock records are stamped with).
+pub(crate) fn system_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |it| u64::try_from(it.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

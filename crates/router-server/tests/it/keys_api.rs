@@ -214,18 +214,25 @@ async fn the_provisioning_key_creates_uses_lists_changes_and_deletes_keys() {
         .await;
     assert_eq!(status, 400);
 
-    // Kept in the records file: a restarted server knows the key (enabled again).
+    // Kept in the records file: a restarted server knows the key (enabled again, its limit
+    // back under the $0.009 it spent) and what it spent: its credit stays used up until its
+    // limit is raised.
     let (status, _) = api
         .call(
             "PATCH",
             &path,
             PROVISIONING,
-            Some(json!({"disabled": false})),
+            Some(json!({"disabled": false, "limit": 0.008})),
         )
         .await;
     assert_eq!(status, 200);
     drop(api);
     let api = Api::start(alpha.base_url(), Some(&records)).await;
+    assert_eq!(api.chat(&secret).await, 402);
+    let (status, _) = api
+        .call("PATCH", &path, PROVISIONING, Some(json!({"limit": 1.0})))
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(api.chat(&secret).await, 200);
 
     let (status, deleted) = api.call("DELETE", &path, PROVISIONING, None).await;
