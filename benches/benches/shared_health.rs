@@ -8,12 +8,11 @@
 //! Run with `cargo bench -p benches --bench shared_health`.
 
 use std::hint::black_box;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use benches::RedisServer;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use router_core::health::{EndpointHealth, HealthSettings, Outcome};
 use router_session::{RedisLink, RedisOptions};
@@ -66,7 +65,7 @@ fn refresh(c: &mut Criterion) {
         .build()
         .unwrap_or_else(|err| panic!("{err}"));
     let link = RedisLink::new(RedisOptions {
-        url: format!("redis://127.0.0.1:{}/0", server.port),
+        url: format!("redis://127.0.0.1:{}/0", server.port()),
         timeout: Duration::from_secs(1),
         retry_after: Duration::from_secs(1),
     })
@@ -109,47 +108,6 @@ fn refresh(c: &mut Criterion) {
     }
     group.finish();
     server.stop();
-}
-
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = Self { child, port };
-        for _ in 0..500 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 criterion_group!(benches, observe, refresh);

@@ -6,12 +6,10 @@
 //! Run with `cargo bench -p benches --bench sticky`.
 
 use std::hint::black_box;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use benches::{catalog, request_body_with_prompt_tokens};
+use benches::{RedisServer, catalog, request_body_with_prompt_tokens};
 use criterion::{Criterion, criterion_group, criterion_main};
 use router_core::catalog::{EndpointIdx, ModelIdx};
 use router_core::request::ChatRequest;
@@ -86,7 +84,7 @@ fn redis_round_trip(c: &mut Criterion) {
         .build()
         .unwrap_or_else(|err| panic!("{err}"));
     let options = RedisOptions {
-        url: format!("redis://127.0.0.1:{}/0", server.port),
+        url: format!("redis://127.0.0.1:{}/0", server.port()),
         timeout: Duration::from_secs(1),
         retry_after: Duration::from_secs(1),
     };
@@ -114,47 +112,6 @@ fn poll_once<T>(mut future: router_session::StoreFuture<'_, T>) -> Option<T> {
     {
         Poll::Ready(it) => Some(it),
         Poll::Pending => None,
-    }
-}
-
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = Self { child, port };
-        for _ in 0..500 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

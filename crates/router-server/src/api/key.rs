@@ -4,17 +4,16 @@
 //! `limit_reset` from the key's credit limit as [`crate::limits`] counts it (shared in Redis
 //! when `[redis]` is set), `rate_limit` from its `rpm`, and the one budget its limit makes.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::extract::State;
 use axum::response::Response;
 
 use super::json_response;
 use crate::app::AppState;
 use crate::auth::ClientAuth;
-use crate::config::LimitReset;
+use crate::config::{ClientKey, LimitReset};
 use crate::error::ApiError;
 use crate::limits::window::period_end;
+use crate::records::KeyUsage;
 use crate::records::render::{self, KeyLimitView};
 
 /// The key handler.
@@ -23,13 +22,30 @@ pub(crate) async fn key(
     auth: ClientAuth,
 ) -> Result<Response, ApiError> {
     let key = auth.key();
-    // Records are stamped with the system's time; limits count on the app's clock.
-    let system_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |it| u64::try_from(it.as_millis()).unwrap_or(u64::MAX));
     let now_ms = app.sticky().clock().now_ms();
+    let (usage, spent) = usage_and_spent(&app, key).await?;
+    let reset = key.limits.limit_reset;
+    let view = KeyLimitView {
+        limit: key.limits.limit,
+        spent,
+        reset: reset.map(LimitReset::as_str),
+        resets_at_ms: period_end(now_ms, reset),
+        rpm: key.limits.rpm,
+    };
+    Ok(json_response(render::key_json(&key.name, &usage, &view)))
+}
+
+/// `key`'s usage summed from its records (on the blocking pool), and what counts against its
+/// credit limit: the limit counters, or the records when they know more (a restart without
+/// Redis); 0 without a limit. Records are stamped with the system's time, limits count on the
+/// app's clock.
+pub(crate) async fn usage_and_spent(
+    app: &AppState,
+    key: &ClientKey,
+) -> Result<(KeyUsage, f64), ApiError> {
     let records = app.records().clone();
     let name = key.name.clone();
+    let system_ms = crate::records::calendar::system_now_ms();
     let usage = tokio::task::spawn_blocking(move || records.key_usage(&name, system_ms))
         .await
         .map_err(|err| {
@@ -40,26 +56,12 @@ pub(crate) async fn key(
             tracing::error!(error = %err, "cannot sum the key's usage");
             ApiError::Internal
         })?;
-    let reset = key.limits.limit_reset;
     let spent = match key.limits.limit {
         Some(_) => {
-            // The counters, or the records when they know more (a restart without Redis).
-            let recorded = match reset {
-                None => usage.total,
-                Some(LimitReset::Daily) => usage.daily,
-                Some(LimitReset::Weekly) => usage.weekly,
-                Some(LimitReset::Monthly) => usage.monthly,
-            };
+            let recorded = usage.in_period(key.limits.limit_reset);
             app.limits().used(key).await.max(recorded)
         }
         None => 0.0,
     };
-    let view = KeyLimitView {
-        limit: key.limits.limit,
-        spent,
-        reset: reset.map(LimitReset::as_str),
-        resets_at_ms: period_end(now_ms, reset),
-        rpm: key.limits.rpm,
-    };
-    Ok(json_response(render::key_json(&key.name, &usage, &view)))
+    Ok((usage, spent))
 }

@@ -382,30 +382,9 @@ async fn object(
     created_at_ms: u64,
     updated_at_ms: Option<u64>,
 ) -> Result<Value, ApiError> {
-    let records = app.records().clone();
-    let name = key.name.clone();
-    let system_ms = now_ms();
-    let usage = tokio::task::spawn_blocking(move || records.key_usage(&name, system_ms))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(|err| {
-            tracing::error!(error = %err, "cannot sum a key's usage");
-            ApiError::Internal
-        })?;
+    let (usage, spent) = super::key::usage_and_spent(app, key).await?;
     let reset = key.limits.limit_reset;
-    let remaining = match key.limits.limit {
-        Some(limit) => {
-            let recorded = match reset {
-                None => usage.total,
-                Some(LimitReset::Daily) => usage.daily,
-                Some(LimitReset::Weekly) => usage.weekly,
-                Some(LimitReset::Monthly) => usage.monthly,
-            };
-            let spent = app.limits().used(key).await.max(recorded);
-            Some((limit - spent).max(0.0))
-        }
-        None => None,
-    };
+    let remaining = key.limits.limit.map(|limit| (limit - spent).max(0.0));
     Ok(json!({
         "hash": hash,
         "name": key.name,

@@ -31,6 +31,13 @@ impl LimitReset {
             LimitReset::Monthly => "monthly",
         }
     }
+
+    /// The reset [`LimitReset::as_str`] names; `None` for any other text.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [LimitReset::Daily, LimitReset::Weekly, LimitReset::Monthly]
+            .into_iter()
+            .find(|it| it.as_str() == name)
+    }
 }
 
 /// A client key's limits; every one optional.

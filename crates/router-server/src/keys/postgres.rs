@@ -69,12 +69,7 @@ impl PostgresKeys {
 }
 
 fn reset_of(text: Option<String>) -> Option<LimitReset> {
-    match text.as_deref() {
-        Some("daily") => Some(LimitReset::Daily),
-        Some("weekly") => Some(LimitReset::Weekly),
-        Some("monthly") => Some(LimitReset::Monthly),
-        _ => None,
-    }
+    LimitReset::from_name(text.as_deref()?)
 }
 
 fn key_of(row: &Row) -> Result<ApiKey, postgres::Error> {

@@ -49,12 +49,7 @@ fn reset_text(reset: Option<LimitReset>) -> Option<&'static str> {
 }
 
 fn reset_of(text: Option<String>) -> Option<LimitReset> {
-    match text.as_deref() {
-        Some("daily") => Some(LimitReset::Daily),
-        Some("weekly") => Some(LimitReset::Weekly),
-        Some("monthly") => Some(LimitReset::Monthly),
-        _ => None,
-    }
+    LimitReset::from_name(text.as_deref()?)
 }
 
 fn key_of(row: &Row<'_>) -> rusqlite::Result<ApiKey> {

@@ -151,14 +151,8 @@ impl LocalCounts {
                 }
             };
             let reset = key.limits.limit_reset;
-            let used = match reset {
-                None => usage.total,
-                Some(crate::config::LimitReset::Daily) => usage.daily,
-                Some(crate::config::LimitReset::Weekly) => usage.weekly,
-                Some(crate::config::LimitReset::Monthly) => usage.monthly,
-            };
             let period = Windows::at(now_ms, reset).period;
-            self.seed(&key.name, period, used);
+            self.seed(&key.name, period, usage.in_period(reset));
         }
     }
 

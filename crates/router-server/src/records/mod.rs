@@ -131,6 +131,20 @@ pub struct KeyUsage {
     pub monthly: f64,
 }
 
+impl KeyUsage {
+    /// What was spent in the credit period of a limit that resets on `reset` (all time
+    /// without one).
+    pub fn in_period(&self, reset: Option<crate::config::LimitReset>) -> f64 {
+        use crate::config::LimitReset;
+        match reset {
+            None => self.total,
+            Some(LimitReset::Daily) => self.daily,
+            Some(LimitReset::Weekly) => self.weekly,
+            Some(LimitReset::Monthly) => self.monthly,
+        }
+    }
+}
+
 /// The default [`RecordsOptions::buffer`]: records waiting for the database (a few hundred bytes
 /// each, so tens of MiB at most).
 pub const DEFAULT_BUFFER: usize = 100_000;
