@@ -47,12 +47,7 @@ impl FromRequestParts<AppState> for ProvisioningAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if parts.headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
-            return Err(ApiError::Protocol(ProtocolError::Malformed(
-                "`Authorization` is given twice",
-            )));
-        }
-        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)?;
+        let token = the_token(parts)?;
         let Some(keys_api) = &state.config().keys_api else {
             return Err(ApiError::InvalidKey);
         };
@@ -68,12 +63,7 @@ impl FromRequestParts<AppState> for ClientAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if parts.headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
-            return Err(ApiError::Protocol(ProtocolError::Malformed(
-                "`Authorization` is given twice",
-            )));
-        }
-        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)?;
+        let token = the_token(parts)?;
         if let Some(idx) = find_key(&state.config().keys, token) {
             return Ok(ClientAuth {
                 key: state.config_key(idx).clone(),
@@ -106,6 +96,17 @@ impl FromRequestParts<AppState> for ClientAuth {
         }
         Err(ApiError::InvalidKey)
     }
+}
+
+/// The request's bearer token: a 400 when `Authorization` is given twice (which one counts
+/// would depend on who reads them), a 401 when there is none.
+fn the_token(parts: &Parts) -> Result<&[u8], ApiError> {
+    if parts.headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+        return Err(ApiError::Protocol(ProtocolError::Malformed(
+            "`Authorization` is given twice",
+        )));
+    }
+    bearer_token(&parts.headers).ok_or(ApiError::MissingCredentials)
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), if any.
