@@ -197,6 +197,25 @@ impl Catalog {
             .map(|(idx, model)| (ModelIdx(idx), model))
     }
 
+    /// A table by model and endpoint index (`table[model][endpoint]`) of `cell` for each
+    /// endpoint of each model: the shape of every per-endpoint state (health, shared
+    /// cool-downs, routes by name).
+    pub fn per_endpoint<'a, T>(
+        &'a self,
+        mut cell: impl FnMut(&'a Model, &'a Endpoint) -> T,
+    ) -> Vec<Box<[T]>> {
+        self.models
+            .iter()
+            .map(|model| {
+                model
+                    .endpoints
+                    .iter()
+                    .map(|endpoint| cell(model, endpoint))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Number of models.
     pub fn len(&self) -> usize {
         self.models.len()
@@ -269,6 +288,21 @@ pub(crate) mod tests {
         assert_eq!(catalog.find("b/y"), Some(ModelIdx(1)));
         assert_eq!(catalog.find("b/z"), None);
         assert_eq!(catalog.model(ModelIdx(0)).id, "a/x");
+    }
+
+    #[test]
+    fn per_endpoint_tables_follow_the_catalog_order() {
+        let mut two = model("b/y");
+        two.endpoints.push(Endpoint {
+            provider: "q".to_owned(),
+            ..two.endpoints[0].clone()
+        });
+        let catalog = Catalog::new(vec![model("a/x"), two]).unwrap();
+        let table =
+            catalog.per_endpoint(|model, endpoint| format!("{}@{}", model.id, endpoint.provider));
+        assert_eq!(table.len(), 2);
+        assert_eq!(&*table[0], ["a/x@p"]);
+        assert_eq!(&*table[1], ["b/y@p", "b/y@q"]);
     }
 
     #[test]

@@ -36,17 +36,7 @@ impl HealthBoard {
         Self {
             started: Instant::now(),
             settings,
-            endpoints: catalog
-                .models()
-                .iter()
-                .map(|model| {
-                    model
-                        .endpoints
-                        .iter()
-                        .map(|_| Mutex::new(EndpointHealth::default()))
-                        .collect()
-                })
-                .collect(),
+            endpoints: catalog.per_endpoint(|_, _| Mutex::new(EndpointHealth::default())),
             share: None,
         }
     }

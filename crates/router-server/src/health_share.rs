@@ -77,17 +77,9 @@ impl HealthShare {
         refresh: Duration,
     ) -> Option<Self> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let keys: Vec<Box<[String]>> = catalog
-            .models()
-            .iter()
-            .map(|model| {
-                model
-                    .endpoints
-                    .iter()
-                    .map(|endpoint| key(&model.id, &endpoint.provider, &endpoint.upstream_model))
-                    .collect()
-            })
-            .collect();
+        let keys = catalog.per_endpoint(|model, endpoint| {
+            key(&model.id, &endpoint.provider, &endpoint.upstream_model)
+        });
         let until = Arc::new(
             keys.iter()
                 .map(|endpoints| endpoints.iter().map(|_| AtomicU64::new(0)).collect())

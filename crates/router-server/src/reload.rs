@@ -277,19 +277,16 @@ fn same_routes(old: &Config, new: &Config) -> bool {
     routes(old) == routes(new) && format!("{:?}", old.sessions) == format!("{:?}", new.sessions)
 }
 
-/// Each model's id with its endpoints' providers and upstream models, in catalog order.
-fn routes(config: &Config) -> Vec<(&str, Vec<(&str, &str)>)> {
-    config
-        .catalog
-        .models()
-        .iter()
-        .map(|model| {
-            let endpoints = model
-                .endpoints
-                .iter()
-                .map(|it| (it.provider.as_str(), it.upstream_model.as_str()))
-                .collect();
-            (model.id.as_str(), endpoints)
-        })
-        .collect()
+/// A route by name: model id, provider, upstream model.
+type Route<'a> = (&'a str, &'a str, &'a str);
+
+/// Each endpoint's route, in catalog order.
+fn routes(config: &Config) -> Vec<Box<[Route<'_>]>> {
+    config.catalog.per_endpoint(|model, endpoint| {
+        (
+            model.id.as_str(),
+            endpoint.provider.as_str(),
+            endpoint.upstream_model.as_str(),
+        )
+    })
 }
