@@ -142,7 +142,8 @@ struct Shared {
 }
 
 /// What outlives one config across reloads: the metrics registry, the generation records, the
-/// settings saved on the pages, the sticky pins and whether the server is stopping.
+/// settings saved on the pages, the sticky pins, whether the server is stopping, the link to
+/// `[redis]`, the key limits' in-process counters and the API keys.
 #[derive(Clone)]
 pub(crate) struct Lasting {
     /// The metrics registry.

@@ -23,9 +23,11 @@
 //! - `memory`: the in-memory store.
 //! - `backend`: what the writer thread needs from a database.
 //! - `store`: the SQLite schema, inserts and queries.
-//! - `postgres`: the PostgreSQL schema and its migrations, inserts, queries and reconnection.
+//! - `postgres`: the PostgreSQL schema and its migrations (the `api_keys` table of
+//!   [`crate::keys`] included), inserts, queries and reconnection.
 //! - `writer`: the writer thread, its batching and the bounded queue.
-//! - `calendar`: UTC day, week (Monday–Sunday) and month boundaries, ISO-8601 timestamps.
+//! - `calendar`: UTC day, week (Monday–Sunday) and month boundaries, ISO-8601 timestamps, and
+//!   the system clock's now, which records are stamped with.
 //! - [`render`]: the OpenRouter-shaped `GET /api/v1/generation` and `GET /api/v1/key` bodies.
 
 mod backend;
