@@ -24,7 +24,7 @@
 //! - `backend`: what the writer thread needs from a database.
 //! - `store`: the SQLite schema, inserts and queries.
 //! - `postgres`: the PostgreSQL schema and its migrations (the `api_keys` table of
-//!   [`crate::keys`] included), inserts, queries and reconnection.
+//!   `crate::keys` included), inserts, queries and reconnection.
 //! - `writer`: the writer thread, its batching and the bounded queue.
 //! - `calendar`: UTC day, week (Monday–Sunday) and month boundaries, ISO-8601 timestamps, and
 //!   the system clock's now, which records are stamped with.
