@@ -15,8 +15,10 @@
 //! - [`client`]: [`ProviderSettings`] (base URL, key, timeouts per phase) and [`ProviderClient`],
 //!   one pooled HTTP client per provider, dispatching on [`ProviderKind`].
 //! - `transport`: the pooled HTTP client under it: reqwest for `https://` (TLS, proxies), hyper's
-//!   pooled client directly for plain `http://`, behind one response type; bodies read in
-//!   network chunks, or whole up to `max_response_bytes`.
+//!   HTTP/1.1 connections for plain `http://`, behind one response type; bodies read in network
+//!   chunks, or whole up to `max_response_bytes`.
+//! - `pool`: the plain-http connection pool (idle connections last in, first out; a connection
+//!   reused only after its answer was read to its end).
 //! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
@@ -46,6 +48,7 @@ mod exchange;
 pub mod fuzzing;
 mod gemini;
 mod openai_compat;
+mod pool;
 pub mod replay;
 pub mod sse;
 mod transport;

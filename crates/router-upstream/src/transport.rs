@@ -3,9 +3,10 @@
 //!
 //! A provider behind `https://` (every hosted API) is reached through reqwest, which brings TLS
 //! and the proxy settings of the environment. A provider behind plain `http://` (a local
-//! inference server, a sidecar, the mocks) is reached through hyper's pooled HTTP/1.1 client
-//! (`hyper_util::client::legacy`, the one under reqwest) directly: reqwest's layers (redirect
-//! and retry policies, URL re-parsing of every request and response) buy nothing without TLS.
+//! inference server, a sidecar, the mocks) is reached through hyper's HTTP/1.1 connections on
+//! a small pool of our own ([`crate::pool`]): reqwest's layers (redirect and retry policies,
+//! URL re-parsing of every request and response, a pool keyed and hashed per request) buy
+//! nothing for one origin without TLS.
 //! When `HTTP_PROXY` or `ALL_PROXY` is set, plain `http://` goes through reqwest too, so the
 //! proxy is honoured.
 //!
@@ -25,15 +26,14 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::{Instant, Sleep};
 
+use crate::pool::{Lease, Pool, PoolError};
+
 /// TCP keep-alive probes start after this long without traffic.
-const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+pub(crate) const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// How long an idle connection is kept.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The most idle connections kept per provider.
@@ -43,15 +43,17 @@ pub(crate) const MAX_IDLE: usize = 1024;
 pub(crate) enum Transport {
     /// reqwest: TLS and proxies.
     Reqwest { client: reqwest::Client, url: Url },
-    /// hyper's pooled HTTP/1.1 client, for a plain-http provider with no proxy in the way.
+    /// hyper's HTTP/1.1 connections on our pool, for a plain-http provider with no proxy in
+    /// the way.
     Plain(Box<Plain>),
 }
 
-/// The pooled client, the URI and the headers of every request.
+/// The pool, the request target and the headers of every request.
 pub(crate) struct Plain {
-    client: Client<HttpConnector, Full<Bytes>>,
-    uri: http::Uri,
-    /// The default headers (the key among them, marked sensitive) and `user-agent`.
+    pool: Pool,
+    /// The request target in origin form (path and query).
+    target: http::Uri,
+    /// The default headers (the key among them, marked sensitive), `host` and `user-agent`.
     headers: HeaderMap,
 }
 
@@ -61,7 +63,7 @@ pub(crate) enum TransportError {
     /// From reqwest (connect, TLS, I/O, its total timeout).
     Reqwest(reqwest::Error),
     /// Before the response headers (connect, I/O, a malformed response).
-    Request(hyper_util::client::legacy::Error),
+    Request(PoolError),
     /// While reading the body.
     Body(hyper::Error),
     /// The whole exchange took longer than the provider's total timeout.
@@ -80,8 +82,10 @@ enum ResponseBody {
     Reqwest(reqwest::Response),
     Plain {
         headers: HeaderMap,
-        /// The body, on its connection (given back to the pool at the body's end).
+        /// The body, on its connection.
         body: Incoming,
+        /// The connection, given back to the pool at the body's end.
+        lease: Option<Lease>,
         /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
         /// registered the first time a read has to wait, rather than one per read.
         deadline: Pin<Box<Sleep>>,
@@ -149,11 +153,19 @@ impl Transport {
                 client: client.clone(),
                 url,
             }),
-            Transport::Plain(plain) => Ok(Transport::Plain(Box::new(Plain {
-                client: plain.client.clone(),
-                uri: plain_uri(&url)?,
-                headers: plain.headers.clone(),
-            }))),
+            Transport::Plain(plain) => {
+                let (authority, target) = plain_target(&url)?;
+                if plain.headers.get(header::HOST).map(HeaderValue::as_bytes)
+                    != Some(authority.as_bytes())
+                {
+                    return Err(format!("`{url}` is not on the provider's origin"));
+                }
+                Ok(Transport::Plain(Box::new(Plain {
+                    pool: plain.pool.clone(),
+                    target,
+                    headers: plain.headers.clone(),
+                })))
+            }
         }
     }
 
@@ -198,16 +210,16 @@ impl Transport {
                     Box::pin(tokio::time::sleep_until(Instant::now() + total_timeout));
                 let mut request = http::Request::new(Full::new(Bytes::from(body)));
                 *request.method_mut() = http::Method::POST;
-                *request.uri_mut() = plain.uri.clone();
+                *request.uri_mut() = plain.target.clone();
                 let headers = request.headers_mut();
                 headers.reserve(plain.headers.len() + 1);
                 for (name, value) in &plain.headers {
                     headers.append(name, value.clone());
                 }
                 headers.insert(header::ACCEPT, accept);
-                let response = tokio::select! {
+                let (response, lease) = tokio::select! {
                     biased;
-                    sent = plain.client.request(request) => sent.map_err(TransportError::Request)?,
+                    sent = plain.pool.send(request) => sent.map_err(TransportError::Request)?,
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(total_timeout)),
                 };
                 let (parts, body) = response.into_parts();
@@ -216,6 +228,7 @@ impl Transport {
                     body: ResponseBody::Plain {
                         headers: parts.headers,
                         body,
+                        lease: Some(lease),
                         deadline,
                         total_timeout,
                     },
@@ -234,36 +247,42 @@ impl Plain {
         user_agent: &'static str,
         connect_timeout: Duration,
     ) -> Result<Self, String> {
-        let uri = plain_uri(url)?;
+        let (authority, target) = plain_target(url)?;
+        let host = HeaderValue::try_from(authority.as_str())
+            .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
+        headers.insert(header::HOST, host);
         headers.insert(header::USER_AGENT, HeaderValue::from_static(user_agent));
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(TCP_KEEPALIVE));
-        connector.set_connect_timeout(Some(connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+        // `host_str` keeps an IPv6 address's brackets.
+        let address = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or(80)
+        );
         Ok(Self {
-            client,
-            uri,
+            pool: Pool::new(address, connect_timeout),
+            target,
             headers,
         })
     }
 }
 
-/// `url` as the URI of a plain-http request, which must name a host.
-fn plain_uri(url: &Url) -> Result<http::Uri, String> {
+/// The `host` header value and the origin-form request target of a plain-http `url`, which
+/// must name a host.
+fn plain_target(url: &Url) -> Result<(String, http::Uri), String> {
     let uri: http::Uri = url
         .as_str()
         .parse()
         .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
-    if uri.authority().is_none() {
+    let Some(authority) = uri.authority() else {
         return Err(format!("invalid base_url `{url}`: no host"));
-    }
-    Ok(uri)
+    };
+    let authority = authority.as_str().to_owned();
+    let target = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .parse()
+        .map_err(|err| format!("invalid base_url `{url}`: {err}"))?;
+    Ok((authority, target))
 }
 
 // === impl Response ===
@@ -299,6 +318,7 @@ impl Response {
             ResponseBody::Reqwest(response) => response.chunk().await.map_err(Into::into),
             ResponseBody::Plain {
                 body,
+                lease,
                 deadline,
                 total_timeout,
                 ..
@@ -309,7 +329,13 @@ impl Response {
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(*total_timeout)),
                 };
                 match frame {
-                    None => return Ok(None),
+                    None => {
+                        // Read to its end: the connection may serve another exchange.
+                        if let Some(lease) = lease.take() {
+                            lease.release();
+                        }
+                        return Ok(None);
+                    }
                     Some(Err(err)) => return Err(TransportError::Body(err)),
                     // Trailers carry nothing a chat answer needs.
                     Some(Ok(frame)) => {
@@ -405,7 +431,7 @@ impl TransportError {
         match self {
             TransportError::Reqwest(err) => err.is_timeout(),
             TransportError::TimedOut(_) => true,
-            TransportError::Request(err) => caused_by_timeout(err),
+            TransportError::Request(err) => err.is_timeout(),
             TransportError::Body(err) => err.is_timeout() || caused_by_timeout(err),
             TransportError::TooLarge(_) => false,
         }
@@ -444,7 +470,7 @@ impl TransportError {
 }
 
 /// Whether `err` or one of its causes is an I/O timeout (the connect timeout, say).
-fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn caused_by_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(cause) = source {
         if cause
@@ -849,6 +875,65 @@ mod tests {
         assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
         assert_eq!(seen.connections.load(SeqCst), 2);
         assert_eq!(seen.requests.load(SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_past_the_idle_timeout_is_not_reused() {
+        use std::sync::atomic::Ordering::SeqCst;
+
+        let (url, seen, _closed) = scripted_server(vec![]).await;
+        let client = transport(url.as_str(), false);
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(seen.connections.load(SeqCst), 1);
+        tokio::time::pause();
+        tokio::time::advance(IDLE_TIMEOUT + Duration::from_secs(1)).await;
+        tokio::time::resume();
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(
+            seen.connections.load(SeqCst),
+            2,
+            "the stale connection was reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/v1/chat/completions",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let (closed_tx, closed) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0_u8; 4096];
+            let mut request = Vec::new();
+            while !request.ends_with(b"{}") {
+                let n = conn.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+                .await
+                .unwrap();
+            // What the client does next: close (0), or send another request.
+            let _ = closed_tx.send(conn.read(&mut buf).await.unwrap_or(0));
+        });
+        let client = transport(url.as_str(), false);
+        let mut response = post(&client, b"{}", "text/event-stream", Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.chunk().await.unwrap().as_deref(),
+            Some(&b"first"[..])
+        );
+        drop(response);
+        assert_eq!(closed.await.unwrap(), 0, "the connection stayed open");
+        let Transport::Plain(plain) = &client else {
+            panic!("not plain")
+        };
+        assert_eq!(plain.pool.idle(), 0);
     }
 
     #[tokio::test]

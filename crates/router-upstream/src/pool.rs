@@ -1,0 +1,237 @@
+//! The connection pool of a plain-http provider: HTTP/1.1 connections made with hyper's
+//! `client::conn::http1`, each driven by its own task, and kept idle for reuse once an answer's
+//! body was read to its end.
+//!
+//! It does what `hyper_util`'s pooled client did for one origin, without what one origin does
+//! not need: no pool key hashed per request, no connection-info extension on every response, no
+//! checkout future. Measured with `cargo xtask bench --nginx` (see docs/performance.md).
+//!
+//! - The idle list is last in, first out (the warmest connection first), at most [`MAX_IDLE`]
+//!   long; a connection idle longer than [`IDLE_TIMEOUT`] is closed when the list is next
+//!   touched, and one the provider closed is dropped when its turn comes (its task ended).
+//! - A request is sent again only when hyper gives it back unsent (a pooled connection that
+//!   closed before any of it was written), and then only on another connection; one that was
+//!   written is never sent twice.
+//! - A connection whose answer was not read to its end is never reused: dropping the lease and
+//!   the body closes it, so the provider sees the request cancelled.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::transport::{IDLE_TIMEOUT, MAX_IDLE, TCP_KEEPALIVE};
+
+/// The request sender of one connection.
+type Sender = SendRequest<Full<Bytes>>;
+
+/// A pool of connections to one `host:port`; clones share it.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Where connections go, as `host:port`.
+    authority: String,
+    connect_timeout: Duration,
+    /// Idle connections, oldest first.
+    idle: Mutex<Vec<Idle>>,
+}
+
+struct Idle {
+    sender: Sender,
+    since: Instant,
+}
+
+/// A connection lent to one exchange; [`Lease::release`] gives it back once the answer's body
+/// was read to its end. Dropped instead, the connection closes with the body.
+pub(crate) struct Lease {
+    pool: Arc<Inner>,
+    sender: Sender,
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub(crate) enum PoolError {
+    /// The connection could not be opened (the connect timeout is an I/O `TimedOut`).
+    Connect(std::io::Error),
+    /// The exchange failed before the response head (I/O, a malformed response).
+    Request(hyper::Error),
+}
+
+// === impl Pool ===
+
+impl Pool {
+    /// A pool for connections to `authority` (`host:port`).
+    pub(crate) fn new(authority: String, connect_timeout: Duration) -> Self {
+        Pool {
+            inner: Arc::new(Inner {
+                authority,
+                connect_timeout,
+                idle: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Sends `request` on an idle connection or a new one, and resolves with the response head
+    /// and the lease of its connection.
+    pub(crate) async fn send(
+        &self,
+        mut request: http::Request<Full<Bytes>>,
+    ) -> Result<(http::Response<Incoming>, Lease), PoolError> {
+        loop {
+            let (mut sender, pooled) = match self.inner.checkout() {
+                Some(sender) => (sender, true),
+                None => (self.inner.connect().await?, false),
+            };
+            // A connection just given back may need its task to finish the last exchange.
+            if let Err(err) = sender.ready().await {
+                if pooled {
+                    continue;
+                }
+                return Err(PoolError::Request(err));
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let lease = Lease {
+                        pool: Arc::clone(&self.inner),
+                        sender,
+                    };
+                    return Ok((response, lease));
+                }
+                Err(mut err) => match err.take_message() {
+                    // Not a byte of it was written: another connection may take it.
+                    Some(unsent) if pooled => request = unsent,
+                    _ => return Err(PoolError::Request(err.into_error())),
+                },
+            }
+        }
+    }
+
+    /// How many connections are idle.
+    #[cfg(test)]
+    pub(crate) fn idle(&self) -> usize {
+        self.inner.lock().len()
+    }
+}
+
+// === impl Inner ===
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The warmest idle connection still open, if any.
+    fn checkout(&self) -> Option<Sender> {
+        let mut idle = self.lock();
+        expire(&mut idle);
+        while let Some(it) = idle.pop() {
+            if !it.sender.is_closed() {
+                return Some(it.sender);
+            }
+        }
+        None
+    }
+
+    /// Opens a connection (`TCP_NODELAY`, TCP keep-alive) and starts its task.
+    async fn connect(&self) -> Result<Sender, PoolError> {
+        let stream = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect(self.authority.as_str()),
+        )
+        .await
+        .map_err(|_| {
+            PoolError::Connect(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connect timed out after {:?}", self.connect_timeout),
+            ))
+        })?
+        .map_err(PoolError::Connect)?;
+        stream.set_nodelay(true).map_err(PoolError::Connect)?;
+        let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);
+        socket2::SockRef::from(&stream)
+            .set_tcp_keepalive(&keepalive)
+            .map_err(PoolError::Connect)?;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(PoolError::Request)?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "provider connection ended");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+/// Closes the connections idle for longer than [`IDLE_TIMEOUT`] (the oldest are first).
+fn expire(idle: &mut Vec<Idle>) {
+    let fresh = idle
+        .iter()
+        .position(|it| it.since.elapsed() < IDLE_TIMEOUT)
+        .unwrap_or(idle.len());
+    idle.drain(..fresh);
+}
+
+// === impl Lease ===
+
+impl Lease {
+    /// Gives the connection back for reuse: the answer's body was read to its end.
+    pub(crate) fn release(self) {
+        if self.sender.is_closed() {
+            return;
+        }
+        let mut idle = self.pool.lock();
+        expire(&mut idle);
+        if idle.len() < MAX_IDLE {
+            idle.push(Idle {
+                sender: self.sender,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+// === impl PoolError ===
+
+impl PoolError {
+    /// The connection could not be opened.
+    pub(crate) fn is_connect(&self) -> bool {
+        matches!(self, PoolError::Connect(_))
+    }
+
+    /// The connect timeout ran out, or an I/O timeout under the exchange.
+    pub(crate) fn is_timeout(&self) -> bool {
+        match self {
+            PoolError::Connect(err) => err.kind() == std::io::ErrorKind::TimedOut,
+            PoolError::Request(err) => err.is_timeout() || crate::transport::caused_by_timeout(err),
+        }
+    }
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolError::Connect(err) => write!(f, "cannot connect: {err}"),
+            PoolError::Request(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Connect(err) => err.source(),
+            PoolError::Request(err) => std::error::Error::source(err),
+        }
+    }
+}
