@@ -28,7 +28,7 @@ use router_upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::routing::RouteError;
+use crate::chat::route::RouteError;
 
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]

@@ -47,14 +47,14 @@ use router_core::response::FinishReason;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::chat::attempt_log::{AttemptLog, millis};
+use crate::chat::route::{AUTO_ROUTER_ID, AutoSummary, Route};
 use crate::config::ClientKey;
-use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
 use crate::limits::Admission;
 use crate::metrics::{Observation, StatusClass};
 use crate::percent;
 use crate::records::{self, GenerationRecord};
-use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
 use crate::sticky::{Session, X_SESSION};
 
 /// Where the key's limits were counted (see [`crate::limits`]).

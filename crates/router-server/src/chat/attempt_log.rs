@@ -11,7 +11,7 @@
 //! When every step fails, the **last** one's error is answered, with the whole history in
 //! `error.metadata.attempts` ([`AttemptLog::take_error`]). The non-streaming run is
 //! [`complete`]; the streaming one, which also has to decide when the response is committed, is
-//! in [`crate::stream`] and shares [`AttemptLog`]. After each call, its outcome goes to the
+//! in [`crate::chat::stream`] and shares [`AttemptLog`]. After each call, its outcome goes to the
 //! endpoint's health ([`crate::health_board`]): the time it took, and its tokens per second.
 
 use std::time::{Duration, Instant};
@@ -24,9 +24,9 @@ use router_core::response::ChatResponse;
 use router_upstream::{ErrorKind, UpstreamError};
 
 use crate::app::AppState;
+use crate::chat::receipt::Receipt;
+use crate::chat::route::Route;
 use crate::error::{ApiError, AttemptReport, AttemptsFailed, LastFailure};
-use crate::receipt::Receipt;
-use crate::routing::Route;
 
 /// What happened to one step of a plan.
 #[derive(Debug, Clone, Copy)]

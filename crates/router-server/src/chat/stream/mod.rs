@@ -67,10 +67,10 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::api::X_GENERATION_ID;
 use crate::app::{AppState, Target};
+use crate::chat::receipt::{self, Receipt};
+use crate::chat::route::Route;
 use crate::error::{ApiError, AttemptsFailed, LastFailure};
 use crate::ids::GenerationStamp;
-use crate::receipt::{self, Receipt};
-use crate::routing::Route;
 use crate::serve::deadline::StreamDeadline;
 
 /// Events queued between the exchange and the response body.

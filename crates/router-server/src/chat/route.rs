@@ -25,7 +25,7 @@
 //!
 //! The fallback policy is the request's `fallback_policy`, else the client key's, else
 //! OpenRouter's "any error falls back" (which is the key's default). The executors
-//! ([`crate::execute`], [`crate::stream`]) only run what [`route`] returns; `POST /api/v1/route`
+//! ([`crate::chat::attempt_log`], [`crate::chat::stream`]) only run what [`route`] returns; `POST /api/v1/route`
 //! shows what [`plan`] returns without running it.
 
 use std::borrow::Cow;

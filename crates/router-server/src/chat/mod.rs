@@ -2,11 +2,16 @@
 //! the plan, and answer in OpenRouter's shape (a JSON body, or an SSE stream for
 //! `stream: true`).
 //!
-//! The exchange is one future that owns the body; [`crate::stream::respond`] turns it into the
-//! response (see [`crate::stream`] for why). Routing is [`crate::routing::route`]: the one place
+//! The exchange is one future that owns the body; [`crate::chat::stream::respond`] turns it into the
+//! response (see [`crate::chat::stream`] for why). Routing is [`crate::chat::route::route`]: the one place
 //! that decides which attempts a request gets. From then on a [`Receipt`] follows the request:
 //! its headers go on every routed response (answer, error or stream) and it writes the
 //! generation record when the exchange ends or is dropped (the client went away).
+
+pub(crate) mod attempt_log;
+pub(crate) mod receipt;
+pub(crate) mod route;
+pub(crate) mod stream;
 
 use std::time::Instant;
 
@@ -17,17 +22,16 @@ use bytes::Bytes;
 use router_core::render::{self, Generation, ModelRouting};
 use router_core::request::ChatRequest;
 
-use super::{X_GENERATION_ID, json_response};
+use crate::api::{X_GENERATION_ID, json_response};
 use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::error::ApiError;
-use crate::execute::{self, Completed};
 use crate::extract::ChatBody;
 use crate::ids::GenerationStamp;
-use crate::receipt::{self, Receipt};
-use crate::routing;
 use crate::sticky::{Session, SessionHeader};
-use crate::stream::{self, Abort, Finished, Sink};
+use attempt_log::Completed;
+use receipt::Receipt;
+use stream::{Abort, Finished, Sink};
 
 /// The chat completions handler.
 pub(crate) async fn completions(
@@ -99,7 +103,7 @@ impl Exchange {
                 Ok(session) => session,
                 Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
             };
-        let route = match routing::route(app, &request, &self.auth, session.pin()) {
+        let route = match route::route(app, &request, &self.auth, session.pin()) {
             Ok(route) => route,
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
@@ -131,7 +135,7 @@ impl Exchange {
                 Err(Abort::Rejected(err)) => err.into_response(),
             }
         } else {
-            match execute::complete(app, &request, &route, &mut receipt).await {
+            match attempt_log::complete(app, &request, &route, &mut receipt).await {
                 Ok(completed) => self.completion_response(completed, &mut receipt),
                 Err(err) => err.into_response(),
             }
