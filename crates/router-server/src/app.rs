@@ -20,7 +20,7 @@ use router_core::catalog::{Catalog, Endpoint, EndpointIdx, Model, ModelIdx};
 use router_core::plan::Attempt;
 use router_core::render;
 use router_session::RedisLink;
-use router_upstream::{ProviderClient, UpstreamError};
+use router_upstream::{ClientConfigError, ProviderClient};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api;
@@ -49,7 +49,7 @@ pub enum StartError {
         provider: String,
         /// What is wrong with it.
         #[source]
-        source: Box<UpstreamError>,
+        source: Box<ClientConfigError>,
     },
     /// `[redis]` cannot be used (its URL is not one the client understands).
     #[error("`[redis]` cannot be used: {0}")]

@@ -361,9 +361,10 @@ mod tests {
     use std::time::Duration;
 
     use router_core::auto::settings::SettingsError;
+    use router_core::fallback::FailureClass;
     use router_core::patterns::PatternError;
     use router_core::plan::SkipReason;
-    use router_upstream::{ErrorKind, UpstreamError};
+    use router_upstream::UpstreamError;
     use serde_json::Value;
 
     use super::*;
@@ -493,7 +494,7 @@ mod tests {
     async fn upstream_failures_report_attempts_and_retry_after_without_detail() {
         let mut error = UpstreamError::new(
             "openai",
-            ErrorKind::RateLimited,
+            FailureClass::RateLimited,
             "internal detail: key sk-secret",
         );
         error.status = Some(429);

@@ -5,8 +5,8 @@
 //! A step is a call ([`Step::Call`](router_core::plan::Step::Call)) or a model the plan skipped
 //! before any call ([`Step::Skip`](router_core::plan::Step::Skip): its context is too small, or
 //! it lacks a capability the request needs). A skip counts as a failed attempt with its own
-//! status and `error_type`, without a network call. A failed call's [`ErrorKind`] becomes a
-//! [`FailureClass`] ([`failure_class`]), and the request's
+//! status and `error_type`, without a network call. A failed call's [`UpstreamError`] carries
+//! its [`FailureClass`], and the request's
 //! [`FallbackPolicy`](router_core::fallback::FallbackPolicy) says whether the next step is tried;
 //! messages are never matched.
 //!
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use router_core::catalog::{EndpointIdx, ModelIdx};
 use router_core::fallback::FailureClass;
 use router_core::plan::{Attempt, Excluded, SkipReason, Skipped};
-use router_upstream::{ErrorKind, UpstreamError};
+use router_upstream::UpstreamError;
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -144,24 +144,6 @@ impl LastFailure {
     }
 }
 
-/// The failure class of a provider error: the kind of the same name ([`ErrorKind::Config`],
-/// which a call never produces, counts as unavailable).
-pub(crate) fn failure_class(kind: ErrorKind) -> FailureClass {
-    match kind {
-        ErrorKind::RateLimited => FailureClass::RateLimited,
-        ErrorKind::ContextLength => FailureClass::ContextLength,
-        ErrorKind::Moderation => FailureClass::Moderation,
-        ErrorKind::Unavailable | ErrorKind::Config => FailureClass::Unavailable,
-        ErrorKind::Timeout => FailureClass::Timeout,
-        ErrorKind::Connect => FailureClass::Connect,
-        ErrorKind::Auth => FailureClass::Auth,
-        ErrorKind::BadRequest => FailureClass::BadRequest,
-        ErrorKind::NotFound => FailureClass::NotFound,
-        ErrorKind::InvalidResponse => FailureClass::InvalidResponse,
-        ErrorKind::StreamInterrupted => FailureClass::StreamInterrupted,
-    }
-}
-
 // === impl AttemptLog ===
 
 impl AttemptLog {
@@ -196,10 +178,10 @@ impl AttemptLog {
         err: UpstreamError,
         started: Instant,
     ) -> FailureClass {
-        let class = failure_class(err.kind);
+        let class = err.class;
         tracing::debug!(
             provider = %err.provider,
-            kind = %err.kind,
+            class = %err.class,
             error = %err,
             "attempt failed"
         );
@@ -242,7 +224,7 @@ impl AttemptLog {
     pub(crate) fn interrupted(&mut self, err: &UpstreamError) {
         if let Some(record) = self.records.last_mut() {
             record.failure = Some(AttemptFailure {
-                class: failure_class(err.kind),
+                class: err.class,
                 status: Some(200),
                 error_type: err.error_type(),
                 retry_after: None,
@@ -361,31 +343,10 @@ mod tests {
     }
 
     fn rate_limited(retry_after: Option<u64>) -> UpstreamError {
-        let mut err = UpstreamError::new("p", ErrorKind::RateLimited, "slow down");
+        let mut err = UpstreamError::new("p", FailureClass::RateLimited, "slow down");
         err.status = Some(429);
         err.retry_after = retry_after.map(Duration::from_secs);
         err
-    }
-
-    #[test]
-    fn every_error_kind_has_the_class_of_its_name() {
-        let kinds = [
-            ErrorKind::RateLimited,
-            ErrorKind::ContextLength,
-            ErrorKind::Moderation,
-            ErrorKind::Unavailable,
-            ErrorKind::Timeout,
-            ErrorKind::Connect,
-            ErrorKind::Auth,
-            ErrorKind::BadRequest,
-            ErrorKind::NotFound,
-            ErrorKind::InvalidResponse,
-            ErrorKind::StreamInterrupted,
-        ];
-        for kind in kinds {
-            assert_eq!(failure_class(kind).as_str(), kind.as_str());
-        }
-        assert_eq!(failure_class(ErrorKind::Config), FailureClass::Unavailable);
     }
 
     #[test]

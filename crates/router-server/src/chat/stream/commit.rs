@@ -6,11 +6,12 @@ use std::future::Future;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use router_core::fallback::FailureClass;
 use router_core::pricing::Usage;
 use router_core::render::{self, ChunkPrefix};
 use router_core::request::ChatRequest;
 use router_core::response::FinishReason;
-use router_upstream::{ChunkStream, ErrorKind, UpstreamError};
+use router_upstream::{ChunkStream, UpstreamError};
 use tokio::time::Interval;
 
 use super::relay::is_empty_array;
@@ -50,7 +51,7 @@ pub(super) async fn open(
 pub(super) fn first_token_timeout(target: &Target<'_>) -> UpstreamError {
     UpstreamError::new(
         target.provider.client.name(),
-        ErrorKind::Timeout,
+        FailureClass::Timeout,
         format!(
             "no output token within the first-token timeout of {:?}",
             target.provider.first_token_timeout
