@@ -22,11 +22,11 @@ const MAX_IDLE_PASSES: u8 = 2;
 /// exchange that produces them. Dropping it drops the exchange.
 ///
 /// Events are gathered before they are handed out, so that a burst becomes one write: the
-/// connection writes what it has whenever the body is pending, and the upstream connection decodes one
-/// chunk of the provider's body per poll, so handing events out as they come would cost a
-/// `writev` (and a wake-up of the client) per event. After a poll that brought new events,
-/// the body yields once to the scheduler, which runs the upstream connection first; when a
-/// poll brings nothing new, everything gathered goes out back to back, in one write. An event
+/// connection writes what it has whenever the body is pending, and the upstream connection
+/// decodes one chunk of the provider's body per poll, so handing events out as they come would
+/// cost a `writev` (and a wake-up of the client) per event. After a poll that brought new
+/// events, the body yields once to the scheduler, which runs the upstream connection first; when
+/// a poll brings nothing new, everything gathered goes out back to back, in one write. An event
 /// that arrives alone is delayed by a few passes of the scheduler, not by a timer, and the
 /// first event is never held: it goes out at once, with the response head, so gathering
 /// costs nothing in time to first token.

@@ -29,7 +29,8 @@
 //! attempt failure of class `timeout` and falls back; after it, it ends the stream with the
 //! error chunk. A client that stops reading stops these timers too (nothing polls the exchange
 //! once the connection's buffers are full), so the [`Sink`] also hands the total timeout of the
-//! attempt it streams to the connection ([`StreamDeadline`]), whose socket drops the client
+//! attempt it streams to the connection
+//! ([`StreamDeadline`](crate::serve::deadline::StreamDeadline)), whose socket drops the client
 //! then at the latest.
 //!
 //! # Layout

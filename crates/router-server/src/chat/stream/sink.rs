@@ -24,7 +24,8 @@ pub(super) const EVENT_QUEUE: usize = 16;
 pub(crate) struct Disconnected;
 
 /// Where an exchange writes its stream. The first event commits the response: it hands the
-/// receiving end and the headers set so far to [`crate::chat::respond`], which sends the `200` headers.
+/// receiving end and the headers set so far to [`crate::chat::respond`], which sends the `200`
+/// headers.
 pub(crate) struct Sink {
     commit: Option<oneshot::Sender<Commit>>,
     events: Option<mpsc::Sender<Bytes>>,
