@@ -7,7 +7,7 @@
 //! positioned at its value. A value the caller does not read is skipped as a [`Json`] span: text
 //! that is known to be one valid JSON value, which [`RawJson`] keeps without checking it again.
 //!
-//! [`write`] goes the other way: JSON text written straight into a byte buffer.
+//! [`write`](mod@write) goes the other way: JSON text written straight into a byte buffer.
 
 mod raw;
 mod scan;

@@ -1,11 +1,14 @@
 //! What went wrong talking to a provider, classified so the fallback loop never string-matches.
 //!
-//! Every failure of a provider call is an [`UpstreamError`]: the provider's name, an
-//! [`FailureClass`], the HTTP status and provider code when there was one, a `Retry-After` hint, and
-//! a `detail` for logs. Each error answers the questions the server asks of it:
+//! Every failure of a provider call is an [`UpstreamError`]: the provider's name, its
+//! [`FailureClass`] (the provider-neutral vocabulary of `router_core::fallback`, which the
+//! request's fallback policy reads to decide whether the next attempt is tried), the HTTP status
+//! and provider code when there was one, a `Retry-After` hint, and a `detail` for logs. Each
+//! error answers the questions the server asks of it:
 //!
-//! - [`UpstreamError::fault`]: whose fault is it (the provider's, the client's, ours)?
-//! - [`UpstreamError::retryable`]: may the next candidate be tried?
+//! - [`UpstreamError::fault`]: whose fault is it (the provider's, the client's, ours)? The
+//!   server's endpoint health reads it: a failure the client caused does not count against the
+//!   endpoint.
 //! - [`UpstreamError::client_status`], [`UpstreamError::error_type`],
 //!   [`UpstreamError::client_message`]: what to tell our client when this is the final error.
 //!

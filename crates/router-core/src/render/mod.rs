@@ -8,8 +8,8 @@
 //! Streams render a per-generation prefix once ([`ChunkPrefix`]) and then only append each
 //! chunk's raw `choices`.
 //!
-//! The model list is rendered from a [`Listing`] (the rows a query selects, see
-//! [`crate::listing`]), and [`model_endpoints`] renders the page each row links to.
+//! The model list is rendered from a [`Listing`](crate::listing::Listing) (the rows a query
+//! selects, see [`crate::listing`]), and [`model_endpoints`] renders the page each row links to.
 //!
 //! A routed response also says which models were asked for and which one answered, in
 //! `_metadata.openRouter.modelRouting: {requested: [...], actual: "..."}` ([`ModelRouting`]): on
