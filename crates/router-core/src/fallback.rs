@@ -1,7 +1,8 @@
 //! The fallback policy: which kinds of failure move a request on to the next attempt of its plan.
 //!
-//! Failures are described by a provider-neutral [`FailureClass`]; the server maps each provider
-//! client's error onto one, and each [`crate::plan::SkipReason`] names its own. A
+//! Failures are described by a provider-neutral [`FailureClass`], the one failure vocabulary of
+//! the workspace: a provider client's error carries one (the upstream crate classifies statuses
+//! and error bodies into it), and each [`crate::plan::SkipReason`] names its own. A
 //! [`FallbackPolicy`] is the set of classes that fall back. The default is OpenRouter's: any error
 //! falls back ("context length validation errors, moderation flags, rate-limiting, downtime").
 //!

@@ -6,9 +6,12 @@
 //! numbers, literals, nesting), and hands the caller each object member's key with the scanner
 //! positioned at its value. A value the caller does not read is skipped as a [`Json`] span: text
 //! that is known to be one valid JSON value, which [`RawJson`] keeps without checking it again.
+//!
+//! [`write`](mod@write) goes the other way: JSON text written straight into a byte buffer.
 
 mod raw;
 mod scan;
+pub mod write;
 
 pub use raw::{Json, RawJson};
 pub use scan::{Kind, ScanError, Scanner};

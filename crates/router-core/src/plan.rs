@@ -1,8 +1,9 @@
 //! The routing plan: the ordered attempts (a model and one of its endpoints) to make for a
 //! request, each with the reason it is in the plan, and the models skipped before any call.
 //!
-//! Plans are built by pure functions from the catalog and the request ([`build`], [`for_model`]);
-//! the server runs them in order ([`Plan::steps`]), moving to the next step when one fails and the
+//! Plans are built by pure functions from the catalog and the request ([`build_with`] on the
+//! request path; [`build`] and [`for_model`] without a request's provider selection); the server
+//! runs them in order ([`Plan::steps`]), moving to the next step when one fails and the
 //! fallback policy ([`crate::fallback::FallbackPolicy`]) allows it.
 //!
 //! # Model fallbacks

@@ -20,10 +20,12 @@ use router_core::catalog::{Catalog, Endpoint, EndpointIdx, Model, ModelIdx};
 use router_core::plan::Attempt;
 use router_core::render;
 use router_session::RedisLink;
-use router_upstream::{ProviderClient, UpstreamError};
+use router_upstream::{ClientConfigError, ProviderClient};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api;
+use crate::chat;
+use crate::chat::receipt::CatalogHeaders;
 use crate::config::{ClientKey, Config, RedisSettings};
 use crate::error::ApiError;
 use crate::front;
@@ -32,7 +34,6 @@ use crate::keys::{ApiKeys, KeyStoreError, open_store};
 use crate::limits::Limits;
 use crate::limits::local::LocalCounts;
 use crate::metrics::{Handles, Telemetry};
-use crate::receipt::CatalogHeaders;
 use crate::records::{Records, RecordsError, RecordsTarget};
 use crate::serve::Stopping;
 use crate::sticky::{Clock, Sticky};
@@ -48,7 +49,7 @@ pub enum StartError {
         provider: String,
         /// What is wrong with it.
         #[source]
-        source: Box<UpstreamError>,
+        source: Box<ClientConfigError>,
     },
     /// `[redis]` cannot be used (its URL is not one the client understands).
     #[error("`[redis]` cannot be used: {0}")]
@@ -518,8 +519,8 @@ fn load_profile(path: Option<&Path>) -> Result<Profile, StartError> {
 /// The HTTP API over `state`.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/v1/chat/completions", post(api::chat::completions))
-        .route("/v1/chat/completions", post(api::chat::completions))
+        .route("/api/v1/chat/completions", post(chat::completions))
+        .route("/v1/chat/completions", post(chat::completions))
         .route("/api/v1/route", post(api::route::route))
         .route("/v1/route", post(api::route::route))
         .route("/api/v1/models", get(api::models::list))

@@ -35,9 +35,9 @@ use http_body_util::BodyExt as _;
 use hyper::body::{Body as _, Incoming};
 use tower::ServiceExt as _;
 
-use crate::api;
 use crate::app::{self, AppState};
 use crate::auth::ClientAuth;
+use crate::chat;
 use crate::error::ApiError;
 use crate::extract::{self, ChatBody};
 use crate::reload::{Current, Live};
@@ -172,7 +172,7 @@ async fn chat_completions(
         Err(rejection) => return rejection.into_response(),
     };
     *unread = false;
-    api::chat::completions(State(state), auth, session_header, body).await
+    chat::completions(State(state), auth, session_header, body).await
 }
 
 /// `POST` to the chat completions path or its alias.

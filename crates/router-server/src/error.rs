@@ -14,21 +14,19 @@
 //! 503 only when every provider that was called gave a hint, with the smallest one (OpenRouter's
 //! rule).
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
 use router_core::listing::ListingError;
-use router_core::plan::{PlanError, SkipReason};
+use router_core::plan::PlanError;
 use router_core::render::{self, Generation, ModelRouting, StreamError};
 use router_core::request::RequestError;
-use router_upstream::UpstreamError;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::routing::RouteError;
+use crate::chat::attempt_log::{AttemptsFailed, LastFailure};
+use crate::chat::route::RouteError;
 
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
@@ -102,56 +100,6 @@ pub(crate) enum ApiError {
     /// The key's limits refuse the request (403, 402 or 429).
     #[error(transparent)]
     Limit(#[from] crate::limits::LimitError),
-}
-
-/// The failure of a plan whose every attempt failed: the last attempt's error, reported with
-/// the whole history.
-#[derive(Debug, thiserror::Error)]
-#[error("every attempt failed, the last with: {last}")]
-pub(crate) struct AttemptsFailed {
-    /// The last attempt's error.
-    #[source]
-    pub(crate) last: LastFailure,
-    /// Display name of the last attempt's provider; `None` when the last step was a skip.
-    pub(crate) provider_name: Option<String>,
-    /// Every attempt, in order.
-    pub(crate) attempts: Vec<AttemptReport>,
-    /// The `Retry-After` to send (see the module docs).
-    pub(crate) retry_after: Option<Duration>,
-}
-
-/// How the last attempt of a plan failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum LastFailure {
-    /// The provider call failed.
-    #[error(transparent)]
-    Upstream(UpstreamError),
-    /// The plan skipped the model without a call.
-    #[error("skipped: {0}")]
-    Skipped(SkipReason),
-}
-
-/// One attempt as reported in `error.metadata.attempts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct AttemptReport {
-    /// The public model id.
-    pub(crate) model: String,
-    /// The provider's slug; `None` when the plan skipped the model without a call.
-    pub(crate) provider: Option<String>,
-    /// The provider's HTTP status (for a skip, the status it counts as); `None` when there was
-    /// none (connection failure, timeout before the headers).
-    pub(crate) status: Option<u16>,
-    /// The failure class (`rate_limited`, `context_length`, …, as in `fallback_policy`), or
-    /// `none` for an attempt that answered.
-    pub(crate) error: &'static str,
-    /// OpenRouter's typed error for it; `None` for an attempt that answered.
-    pub(crate) error_type: Option<&'static str>,
-    /// How long the attempt took (0 for a skip).
-    pub(crate) elapsed_ms: u64,
-    /// For an endpoint the plan left out before any call (`error` is `excluded`): why, as in
-    /// `X-Turnout-Excluded` (`max_tokens`, `only`, …). Absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) excluded: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -383,34 +331,6 @@ impl From<RouteError> for ApiError {
     }
 }
 
-// === impl LastFailure ===
-
-impl LastFailure {
-    /// The HTTP status of the final answer.
-    pub(crate) fn status(&self) -> u16 {
-        match self {
-            LastFailure::Upstream(err) => err.client_status(),
-            LastFailure::Skipped(reason) => reason.status(),
-        }
-    }
-
-    /// OpenRouter's typed error.
-    pub(crate) fn error_type(&self) -> &'static str {
-        match self {
-            LastFailure::Upstream(err) => err.error_type(),
-            LastFailure::Skipped(reason) => reason.error_type(),
-        }
-    }
-
-    /// A message safe to show the client.
-    fn client_message(&self) -> String {
-        match self {
-            LastFailure::Upstream(err) => err.client_message(),
-            LastFailure::Skipped(reason) => reason.to_string(),
-        }
-    }
-}
-
 fn plan_message(err: &PlanError) -> String {
     match err {
         PlanError::UnknownModel(model) => format!("{model} is not a valid model ID"),
@@ -441,11 +361,14 @@ mod tests {
     use std::time::Duration;
 
     use router_core::auto::settings::SettingsError;
+    use router_core::fallback::FailureClass;
     use router_core::patterns::PatternError;
-    use router_upstream::ErrorKind;
+    use router_core::plan::SkipReason;
+    use router_upstream::UpstreamError;
     use serde_json::Value;
 
     use super::*;
+    use crate::chat::attempt_log::AttemptReport;
 
     async fn parts(err: ApiError) -> (StatusCode, Option<String>, Option<String>, Value) {
         let response = err.into_response();
@@ -571,7 +494,7 @@ mod tests {
     async fn upstream_failures_report_attempts_and_retry_after_without_detail() {
         let mut error = UpstreamError::new(
             "openai",
-            ErrorKind::RateLimited,
+            FailureClass::RateLimited,
             "internal detail: key sk-secret",
         );
         error.status = Some(429);

@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use router_core::catalog::{Catalog, EndpointIdx, ModelIdx};
+use router_core::fallback::FailureClass;
 use router_core::health::{EndpointHealth, HealthSettings, Observed, Outcome, Stats, Status};
 use router_core::plan::HealthView;
 use router_session::RedisLink;
-use router_upstream::{ErrorKind, Fault, UpstreamError};
+use router_upstream::{Fault, UpstreamError};
 
 use crate::health_share::{HealthShare, Reason};
 
@@ -107,8 +108,8 @@ impl HealthBoard {
     /// Records a failed call: rate limits (with their `Retry-After`) and the provider's (or our
     /// configuration's) failures; failures the client caused say nothing about the endpoint.
     pub(crate) fn failed(&self, model: ModelIdx, endpoint: EndpointIdx, err: &UpstreamError) {
-        let outcome = match (err.kind, err.fault()) {
-            (ErrorKind::RateLimited, _) => Outcome::RateLimited {
+        let outcome = match (err.class, err.fault()) {
+            (FailureClass::RateLimited, _) => Outcome::RateLimited {
                 retry_after_ms: err
                     .retry_after
                     .map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),

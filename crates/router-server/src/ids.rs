@@ -1,10 +1,12 @@
 //! Generation ids (`gen-<unix seconds>-<20 base62 characters>`) and the `created` timestamp of
 //! each generation.
 //!
-//! Ids need to be unique and unguessable enough that one client cannot predict another's, not
-//! cryptographically secure: a process-wide random seed (from the standard library's hasher
-//! keys) is mixed with a counter through splitmix64, which is a bijection, so ids never repeat
-//! within a process.
+//! Ids need to be unique, not secret: a process-wide random seed (from the standard library's
+//! hasher keys) is mixed with a counter through splitmix64, which is a bijection, so ids never
+//! repeat within a process. The scheme is invertible: from one id, a client can work out the
+//! seed and the counter, and so the ids of other requests to the same process. Nothing relies
+//! on an id being unpredictable: a generation record is answered only to the key that made it
+//! (`GET /api/v1/generation`), and an id gives no access to anything else.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;

@@ -10,12 +10,11 @@
 //! - `dispatch`: the service a connection runs: chat completions straight to their handler,
 //!   everything else through the axum router.
 //! - `auth`, `extract`: the client-key check and the size-limited body.
-//! - `api`: the handlers (`chat`, `route`, `models`, `generation`, `key`, `health`).
-//! - `routing`: building a request's plan and picking its fallback policy.
+//! - `chat`: the chat completions lifecycle, top-down: accept, route, run the attempts, answer
+//!   as JSON or as a stream, the route receipt and the generation record.
+//! - `api`: the other handlers (`route`, `models`, `generation`, `key`, `health`, ...).
 //! - `health_board`: every endpoint's live health, fed after each attempt, read by the planner.
 //! - `health_share`: endpoint cool-downs shared with other replicas through Redis.
-//! - `execute`, `stream`: running a plan, non-streaming and streaming (the commit rule).
-//! - `receipt`: the route receipt of a request (headers) and its generation record.
 //! - `error`: `ApiError`, the one rendering of errors as JSON and as SSE chunks.
 //! - `sticky`: sticky sessions: conversation pins, their store and the clock they expire on.
 //! - `front`: the Anthropic Messages, Responses and legacy completions formats, translated to
@@ -36,10 +35,10 @@ pub mod records;
 mod api;
 mod app;
 mod auth;
+mod chat;
 pub mod demo;
 mod dispatch;
 mod error;
-mod execute;
 mod extract;
 mod front;
 mod health_board;
@@ -49,11 +48,8 @@ mod keys;
 pub mod launch;
 mod limits;
 mod percent;
-mod receipt;
-mod routing;
 mod serve;
 mod sticky;
-mod stream;
 
 mod metrics;
 mod otlp;

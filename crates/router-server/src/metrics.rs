@@ -42,7 +42,7 @@ use axum::http::header;
 use axum::response::{IntoResponse as _, Response};
 
 use crate::app::AppState;
-use crate::execute::AttemptRecord;
+use crate::chat::attempt_log::AttemptRecord;
 
 /// The label value of a model that is not in the catalog (client input never becomes a label).
 pub(crate) const OTHER_MODEL: &str = "other";

@@ -45,8 +45,8 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::chat::route::AUTO_ROUTER_ID;
 use crate::config::{Config, SessionStoreKind};
-use crate::routing::AUTO_ROUTER_ID;
 
 /// The receipt header that says what stickiness did.
 pub(crate) const X_SESSION: HeaderName = HeaderName::from_static("x-turnout-session");

@@ -12,12 +12,13 @@ use std::time::Duration;
 use futures_util::Stream;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use router_core::catalog::Endpoint;
+use router_core::fallback::FailureClass;
 use router_core::request::ChatRequest;
 use router_core::response::{ChatChunk, ChatResponse};
 use router_core::secret::Secret;
 use serde::Deserialize;
 
-use crate::error::{ErrorKind, Scrubber, UpstreamError};
+use crate::error::{Scrubber, UpstreamError};
 use crate::transport::Transport;
 use crate::{anthropic, gemini, openai_compat};
 
@@ -27,6 +28,18 @@ use crate::{anthropic, gemini, openai_compat};
 /// `finish_reason`. After an `Err` item it ends. Dropping it closes the upstream connection,
 /// which cancels the generation at providers that support that.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, UpstreamError>> + Send>>;
+
+/// A provider's settings cannot make a client (a malformed base URL or header): only from
+/// [`ProviderClient::new`], at start-up or reload, never from a call. The provider key is
+/// scrubbed from `detail`.
+#[derive(Debug, thiserror::Error)]
+#[error("provider `{provider}`: {detail}")]
+pub struct ClientConfigError {
+    /// The provider's name.
+    pub provider: String,
+    /// What is wrong with its settings.
+    pub detail: String,
+}
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -82,7 +95,7 @@ pub struct ProviderSettings {
     /// Headers sent on every request (for example `HTTP-Referer`, an organization header).
     pub extra_headers: Vec<(String, String)>,
     /// The largest answer read from the provider: a non-streaming body, or one event of a
-    /// stream. A longer one is an [`ErrorKind::InvalidResponse`], read no further than this.
+    /// stream. A longer one is an [`FailureClass::InvalidResponse`], read no further than this.
     /// Default [`ProviderSettings::DEFAULT_MAX_RESPONSE_BYTES`].
     pub max_response_bytes: usize,
 }
@@ -154,10 +167,11 @@ pub(crate) struct Inner {
 
 impl ProviderClient {
     /// Builds the client: validates the base URL and headers and sets up the connection pool.
-    pub fn new(settings: ProviderSettings) -> Result<Self, UpstreamError> {
+    pub fn new(settings: ProviderSettings) -> Result<Self, ClientConfigError> {
         let scrubber = Scrubber::new(settings.api_key.expose());
-        let config_error = |detail: String| {
-            UpstreamError::new(&settings.name, ErrorKind::Config, scrubber.clean(&detail))
+        let config_error = |detail: String| ClientConfigError {
+            provider: settings.name.clone(),
+            detail: scrubber.clean(&detail),
         };
         let chat_url = chat_url(&settings.base_url, settings.kind).map_err(config_error)?;
         let headers = default_headers(&settings).map_err(config_error)?;
@@ -249,10 +263,12 @@ impl Inner {
         if let Some(transport) = by_path.get(path) {
             return Ok(Arc::clone(transport));
         }
+        // The base URL was checked when the client was built, so only the endpoint's model name
+        // can make this URL unusable: the provider cannot be asked for that model.
         let config_error = |detail: String| {
             UpstreamError::new(
                 self.name(),
-                ErrorKind::Config,
+                FailureClass::NotFound,
                 self.scrubber().clean(&detail),
             )
         };
@@ -370,7 +386,7 @@ mod tests {
             bad_key,
         ] {
             let err = ProviderClient::new(settings).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::Config);
+            assert_eq!(err.provider, "acme");
             assert!(!format!("{err} {err:?}").contains("sk-"), "{err:?}");
         }
     }

@@ -1,33 +1,36 @@
 //! What went wrong talking to a provider, classified so the fallback loop never string-matches.
 //!
-//! Every failure of a provider call is an [`UpstreamError`]: the provider's name, an
-//! [`ErrorKind`], the HTTP status and provider code when there was one, a `Retry-After` hint, and
-//! a `detail` for logs. Each error answers the questions the server asks of it:
+//! Every failure of a provider call is an [`UpstreamError`]: the provider's name, its
+//! [`FailureClass`] (the provider-neutral vocabulary of `router_core::fallback`, which the
+//! request's fallback policy reads to decide whether the next attempt is tried), the HTTP status
+//! and provider code when there was one, a `Retry-After` hint, and a `detail` for logs. Each
+//! error answers the questions the server asks of it:
 //!
-//! - [`UpstreamError::fault`]: whose fault is it (the provider's, the client's, ours)?
-//! - [`UpstreamError::retryable`]: may the next candidate be tried?
+//! - [`UpstreamError::fault`]: whose fault is it (the provider's, the client's, ours)? The
+//!   server's endpoint health reads it: a failure the client caused does not count against the
+//!   endpoint.
 //! - [`UpstreamError::client_status`], [`UpstreamError::error_type`],
 //!   [`UpstreamError::client_message`]: what to tell our client when this is the final error.
 //!
 //! The provider's API key never appears in any of it: every text taken from a provider or from
 //! the transport goes through a scrubber before it is stored.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use router_core::fallback::FailureClass;
 
 use crate::transport::TransportError;
 
 /// A failed provider call.
 #[derive(Debug, thiserror::Error)]
-#[error("provider `{provider}`: {kind}{}: {detail}", status_suffix(*.status))]
+#[error("provider `{provider}`: {class}{}: {detail}", status_suffix(*.status))]
 pub struct UpstreamError {
     /// The provider's name (its slug, such as `openai`).
     pub provider: String,
-    /// What kind of failure it was.
-    pub kind: ErrorKind,
+    /// What kind of failure it was, in the provider-neutral terms the fallback policy reads.
+    pub class: FailureClass,
     /// The HTTP status the provider answered with, if it answered.
     pub status: Option<u16>,
     /// How long the provider asked us to wait (`Retry-After`, `retry-after-ms`).
@@ -40,39 +43,6 @@ pub struct UpstreamError {
     /// The upstream message or body, or the transport error, truncated to about 1 KiB. For logs
     /// only; secrets scrubbed.
     pub detail: String,
-}
-
-/// The kinds of provider failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The provider rate-limited us (HTTP 429).
-    RateLimited,
-    /// The prompt (plus `max_tokens`) does not fit the model's context window.
-    ContextLength,
-    /// The provider's moderation flagged the request.
-    Moderation,
-    /// The provider is down or overloaded (5xx, 529).
-    Unavailable,
-    /// The provider did not answer in time: no headers within the first-byte timeout, a stream
-    /// idle for too long, the whole request over its deadline, or HTTP 408/504/524.
-    Timeout,
-    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
-    Connect,
-    /// The provider refused our credentials (401, 402, 403 other than moderation): our provider
-    /// key or account, not the client's.
-    Auth,
-    /// Any other 4xx: the request was invalid for this provider.
-    BadRequest,
-    /// The provider does not know the model or the path (404).
-    NotFound,
-    /// The provider answered 2xx with something we cannot read: not JSON, missing `choices`, an
-    /// unexpected status or content type.
-    InvalidResponse,
-    /// The connection dropped, or the provider failed, after a stream started.
-    StreamInterrupted,
-    /// The provider's settings are unusable (a bad base URL or header). Only from
-    /// [`crate::ProviderClient::new`].
-    Config,
 }
 
 /// Whose fault an error is.
@@ -91,10 +61,14 @@ pub enum Fault {
 impl UpstreamError {
     /// An error with no status, code or hint. `detail` is stored as given: scrub it first if it
     /// may contain a secret.
-    pub fn new(provider: impl Into<String>, kind: ErrorKind, detail: impl Into<String>) -> Self {
+    pub fn new(
+        provider: impl Into<String>,
+        class: FailureClass,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             provider: provider.into(),
-            kind,
+            class,
             status: None,
             retry_after: None,
             provider_code: None,
@@ -105,41 +79,18 @@ impl UpstreamError {
 
     /// Whose fault this is.
     pub fn fault(&self) -> Fault {
-        match self.kind {
-            ErrorKind::ContextLength | ErrorKind::Moderation | ErrorKind::BadRequest => {
-                Fault::Client
-            }
-            ErrorKind::Auth | ErrorKind::NotFound | ErrorKind::Config => Fault::Internal,
-            ErrorKind::RateLimited
-            | ErrorKind::Unavailable
-            | ErrorKind::Timeout
-            | ErrorKind::Connect
-            | ErrorKind::InvalidResponse
-            | ErrorKind::StreamInterrupted => Fault::Upstream,
-        }
-    }
-
-    /// Whether another candidate may be tried after this error.
-    ///
-    /// OpenRouter falls back on any provider error, including context-length and moderation
-    /// errors and invalid parameters (another provider or model may accept them), so this is true
-    /// for every kind a call can produce. Whether output already reached the client is the
-    /// caller's to know: after the first streamed token no fallback is possible.
-    pub fn retryable(&self) -> bool {
-        match self.kind {
-            ErrorKind::RateLimited
-            | ErrorKind::ContextLength
-            | ErrorKind::Moderation
-            | ErrorKind::Unavailable
-            | ErrorKind::Timeout
-            | ErrorKind::Connect
-            | ErrorKind::Auth
-            | ErrorKind::BadRequest
-            | ErrorKind::NotFound
-            | ErrorKind::InvalidResponse
-            | ErrorKind::StreamInterrupted => true,
-            // Never produced by a call; retrying a misconfigured provider would fail the same way.
-            ErrorKind::Config => false,
+        match self.class {
+            FailureClass::ContextLength
+            | FailureClass::Moderation
+            | FailureClass::BadRequest
+            | FailureClass::Unsupported => Fault::Client,
+            FailureClass::Auth | FailureClass::NotFound => Fault::Internal,
+            FailureClass::RateLimited
+            | FailureClass::Unavailable
+            | FailureClass::Timeout
+            | FailureClass::Connect
+            | FailureClass::InvalidResponse
+            | FailureClass::StreamInterrupted => Fault::Upstream,
         }
     }
 
@@ -150,42 +101,45 @@ impl UpstreamError {
     /// gateway's provider key or account, not the client's key; a provider's other refusals of
     /// our credentials (403) become 502.
     pub fn client_status(&self) -> u16 {
-        match self.kind {
-            ErrorKind::Auth if matches!(self.status, Some(401 | 402)) => self.status.unwrap_or(502),
-            ErrorKind::RateLimited => 429,
-            ErrorKind::ContextLength | ErrorKind::BadRequest => 400,
-            ErrorKind::Moderation => 403,
-            ErrorKind::Unavailable if self.is_overloaded() => 503,
-            ErrorKind::Timeout => 408,
-            ErrorKind::Config => 500,
-            ErrorKind::Unavailable
-            | ErrorKind::Connect
-            | ErrorKind::Auth
-            | ErrorKind::NotFound
-            | ErrorKind::InvalidResponse
-            | ErrorKind::StreamInterrupted => 502,
+        match self.class {
+            FailureClass::Auth if matches!(self.status, Some(401 | 402)) => {
+                self.status.unwrap_or(502)
+            }
+            FailureClass::RateLimited => 429,
+            FailureClass::ContextLength | FailureClass::BadRequest => 400,
+            FailureClass::Moderation => 403,
+            FailureClass::Unavailable if self.is_overloaded() => 503,
+            FailureClass::Timeout => 408,
+            // Never produced by a call (the plan skips such a model); answered as a skip is.
+            FailureClass::Unsupported => 404,
+            FailureClass::Unavailable
+            | FailureClass::Connect
+            | FailureClass::Auth
+            | FailureClass::NotFound
+            | FailureClass::InvalidResponse
+            | FailureClass::StreamInterrupted => 502,
         }
     }
 
     /// OpenRouter's typed `error_type` for this error (`error.metadata.error_type`).
     pub fn error_type(&self) -> &'static str {
-        match self.kind {
-            ErrorKind::Auth if self.status == Some(401) => "authentication",
-            ErrorKind::Auth if self.status == Some(402) => "payment_required",
-            ErrorKind::RateLimited => "rate_limit_exceeded",
-            ErrorKind::ContextLength => "context_length_exceeded",
-            ErrorKind::Moderation => "content_policy_violation",
-            ErrorKind::Unavailable if self.is_overloaded() => "provider_overloaded",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::BadRequest => "invalid_request",
-            ErrorKind::Config => "server",
+        match self.class {
+            FailureClass::Auth if self.status == Some(401) => "authentication",
+            FailureClass::Auth if self.status == Some(402) => "payment_required",
+            FailureClass::RateLimited => "rate_limit_exceeded",
+            FailureClass::ContextLength => "context_length_exceeded",
+            FailureClass::Moderation => "content_policy_violation",
+            FailureClass::Unavailable if self.is_overloaded() => "provider_overloaded",
+            FailureClass::Timeout => "timeout",
+            FailureClass::BadRequest => "invalid_request",
+            FailureClass::Unsupported => "not_found",
             // Our provider key failing is not the client's authentication problem.
-            ErrorKind::Unavailable
-            | ErrorKind::Connect
-            | ErrorKind::Auth
-            | ErrorKind::NotFound
-            | ErrorKind::InvalidResponse
-            | ErrorKind::StreamInterrupted => "provider_unavailable",
+            FailureClass::Unavailable
+            | FailureClass::Connect
+            | FailureClass::Auth
+            | FailureClass::NotFound
+            | FailureClass::InvalidResponse
+            | FailureClass::StreamInterrupted => "provider_unavailable",
         }
     }
 
@@ -195,11 +149,11 @@ impl UpstreamError {
     /// the provider's own message, scrubbed of secrets; otherwise a fixed message that reveals no
     /// internal detail.
     pub fn client_message(&self) -> String {
-        let generic = match self.kind {
-            ErrorKind::ContextLength => "the prompt is too long for the model's context window",
-            ErrorKind::Moderation => "the request was flagged by the provider's moderation",
-            ErrorKind::BadRequest => "the provider rejected the request as invalid",
-            ErrorKind::RateLimited => {
+        let generic = match self.class {
+            FailureClass::ContextLength => "the prompt is too long for the model's context window",
+            FailureClass::Moderation => "the request was flagged by the provider's moderation",
+            FailureClass::BadRequest => "the provider rejected the request as invalid",
+            FailureClass::RateLimited => {
                 return match self.retry_after {
                     Some(wait) => format!(
                         "the provider is rate limited; retry after {} seconds",
@@ -208,23 +162,25 @@ impl UpstreamError {
                     None => "the provider is rate limited; retry shortly".to_owned(),
                 };
             }
-            ErrorKind::Unavailable if self.is_overloaded() => "the provider is overloaded",
-            ErrorKind::Unavailable => "the provider is unavailable",
-            ErrorKind::Timeout => "the provider did not respond in time",
-            ErrorKind::Connect => "could not connect to the provider",
-            ErrorKind::Auth if self.status == Some(401) => {
+            FailureClass::Unavailable if self.is_overloaded() => "the provider is overloaded",
+            FailureClass::Unavailable => "the provider is unavailable",
+            FailureClass::Timeout => "the provider did not respond in time",
+            FailureClass::Connect => "could not connect to the provider",
+            FailureClass::Auth if self.status == Some(401) => {
                 "the provider refused the gateway's credentials (the provider key in the \
                  gateway's config, not your key)"
             }
-            ErrorKind::Auth if self.status == Some(402) => {
+            FailureClass::Auth if self.status == Some(402) => {
                 "the provider's account behind this gateway is out of credit (not your key's \
                  limit)"
             }
-            ErrorKind::Auth => "the provider is unavailable (it refused the gateway's credentials)",
-            ErrorKind::NotFound => "the model is not available at the provider",
-            ErrorKind::InvalidResponse => "the provider returned an invalid response",
-            ErrorKind::StreamInterrupted => "the provider's stream was interrupted",
-            ErrorKind::Config => "internal error",
+            FailureClass::Auth => {
+                "the provider is unavailable (it refused the gateway's credentials)"
+            }
+            FailureClass::NotFound => "the model is not available at the provider",
+            FailureClass::InvalidResponse => "the provider returned an invalid response",
+            FailureClass::StreamInterrupted => "the provider's stream was interrupted",
+            FailureClass::Unsupported => "the provider does not support what the request needs",
         };
         match (self.fault(), &self.provider_message) {
             (Fault::Client, Some(message)) if !message.is_empty() => message.clone(),
@@ -244,34 +200,6 @@ impl UpstreamError {
 
 fn status_suffix(status: Option<u16>) -> String {
     status.map_or_else(String::new, |status| format!(" (HTTP {status})"))
-}
-
-// === impl ErrorKind ===
-
-impl ErrorKind {
-    /// A short, stable, low-cardinality label (for logs and metrics).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::RateLimited => "rate_limited",
-            ErrorKind::ContextLength => "context_length",
-            ErrorKind::Moderation => "moderation",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Connect => "connect",
-            ErrorKind::Auth => "auth",
-            ErrorKind::BadRequest => "bad_request",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::InvalidResponse => "invalid_response",
-            ErrorKind::StreamInterrupted => "stream_interrupted",
-            ErrorKind::Config => "config",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 // === classification ===
@@ -381,44 +309,44 @@ const MODERATION_MARKERS: &[&str] = &[
 
 /// Classifies an error response: its HTTP status (if any; `None` for an error inside a 200 body
 /// or a stream) and its body.
-pub(crate) fn classify(status: Option<u16>, body: &ProviderErrorBody) -> ErrorKind {
+pub(crate) fn classify(status: Option<u16>, body: &ProviderErrorBody) -> FailureClass {
     let status = status.or(body.numeric_code);
     let haystack = body.haystack();
     let mentions = |markers: &[&str]| markers.iter().any(|marker| haystack.contains(marker));
     match status {
-        Some(429) => ErrorKind::RateLimited,
-        Some(400 | 413 | 422) if mentions(CONTEXT_MARKERS) => ErrorKind::ContextLength,
-        Some(400 | 403) if mentions(MODERATION_MARKERS) => ErrorKind::Moderation,
-        Some(401..=403) => ErrorKind::Auth,
-        Some(404) => ErrorKind::NotFound,
-        Some(408 | 504 | 524) => ErrorKind::Timeout,
-        Some(500..=599) => ErrorKind::Unavailable,
-        Some(400..=499) => ErrorKind::BadRequest,
-        Some(_) => ErrorKind::InvalidResponse,
+        Some(429) => FailureClass::RateLimited,
+        Some(400 | 413 | 422) if mentions(CONTEXT_MARKERS) => FailureClass::ContextLength,
+        Some(400 | 403) if mentions(MODERATION_MARKERS) => FailureClass::Moderation,
+        Some(401..=403) => FailureClass::Auth,
+        Some(404) => FailureClass::NotFound,
+        Some(408 | 504 | 524) => FailureClass::Timeout,
+        Some(500..=599) => FailureClass::Unavailable,
+        Some(400..=499) => FailureClass::BadRequest,
+        Some(_) => FailureClass::InvalidResponse,
         None => classify_by_code(&haystack, mentions),
     }
 }
 
 /// Classifies an error that came without a status, by its code and message.
-fn classify_by_code(haystack: &str, mentions: impl Fn(&[&str]) -> bool) -> ErrorKind {
+fn classify_by_code(haystack: &str, mentions: impl Fn(&[&str]) -> bool) -> FailureClass {
     let has = |needle: &str| haystack.contains(needle);
     if has("rate_limit") || has("rate limit") || has("too many requests") {
-        ErrorKind::RateLimited
+        FailureClass::RateLimited
     } else if mentions(CONTEXT_MARKERS) {
-        ErrorKind::ContextLength
+        FailureClass::ContextLength
     } else if mentions(MODERATION_MARKERS) {
-        ErrorKind::Moderation
+        FailureClass::Moderation
     } else if has("timeout") || has("timed out") {
-        ErrorKind::Timeout
+        FailureClass::Timeout
     } else if has("authentication") || has("api_key") || has("api key") || has("permission") {
-        ErrorKind::Auth
+        FailureClass::Auth
     } else if has("not_found") || has("not found") {
-        ErrorKind::NotFound
+        FailureClass::NotFound
     } else if has("invalid_request") {
-        ErrorKind::BadRequest
+        FailureClass::BadRequest
     } else {
         // A provider error of unknown kind, such as `server_error` or `overloaded_error`.
-        ErrorKind::Unavailable
+        FailureClass::Unavailable
     }
 }
 
@@ -469,7 +397,7 @@ pub(crate) fn from_parsed(
     parsed: ProviderErrorBody,
     raw: &[u8],
 ) -> UpstreamError {
-    let kind = classify(status, &parsed);
+    let class = classify(status, &parsed);
     let provider_message = parsed.message.as_deref().map(|it| scrubber.clean(it));
     let detail = match &provider_message {
         Some(message) => message.clone(),
@@ -477,7 +405,7 @@ pub(crate) fn from_parsed(
     };
     UpstreamError {
         provider: provider.to_owned(),
-        kind,
+        class,
         status: status.or(parsed.numeric_code),
         retry_after,
         provider_code: parsed.code.as_deref().map(|it| scrubber.clean(it)),
@@ -491,14 +419,14 @@ pub(crate) fn from_transport(
     provider: &str,
     scrubber: &Scrubber<'_>,
     err: TransportError,
-    otherwise: ErrorKind,
+    otherwise: FailureClass,
 ) -> UpstreamError {
     let kind = if err.is_timeout() {
-        ErrorKind::Timeout
+        FailureClass::Timeout
     } else if err.is_connect() {
-        ErrorKind::Connect
+        FailureClass::Connect
     } else if err.is_too_large() {
-        ErrorKind::InvalidResponse
+        FailureClass::InvalidResponse
     } else {
         otherwise
     };

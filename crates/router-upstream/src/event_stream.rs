@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use router_core::fallback::FailureClass;
 use router_core::response::ChatChunk;
 use tokio::time::{Instant, Sleep};
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
+use crate::error::{self, ProviderErrorBody, UpstreamError};
 use crate::sse::{SseEvent, SseParser};
 use crate::transport::TransportError;
 
@@ -113,7 +114,7 @@ impl<R: EventReader> Decoder<R> {
             };
             let event = match next {
                 Ok(event) => event,
-                Err(err) => return self.fail(ErrorKind::InvalidResponse, err.to_string()),
+                Err(err) => return self.fail(FailureClass::InvalidResponse, err.to_string()),
             };
             if let Some(event) = event {
                 match self.reader.read(&event) {
@@ -138,7 +139,7 @@ impl<R: EventReader> Decoder<R> {
                             event.data(),
                         )));
                     }
-                    Event::Invalid(why) => return self.fail(ErrorKind::InvalidResponse, why),
+                    Event::Invalid(why) => return self.fail(FailureClass::InvalidResponse, why),
                 }
             }
             if self.body_ended {
@@ -146,7 +147,7 @@ impl<R: EventReader> Decoder<R> {
                 return match self.saw_finish {
                     true => None,
                     false => self.fail(
-                        ErrorKind::StreamInterrupted,
+                        FailureClass::StreamInterrupted,
                         "the stream ended before its end event and before a finish_reason"
                             .to_owned(),
                     ),
@@ -168,12 +169,12 @@ impl<R: EventReader> Decoder<R> {
                         inner.name(),
                         &inner.scrubber(),
                         err,
-                        ErrorKind::StreamInterrupted,
+                        FailureClass::StreamInterrupted,
                     )));
                 }
                 Err(()) => {
                     let why = format!("no stream data for {:?}", self.idle_timeout);
-                    return self.fail(ErrorKind::Timeout, why);
+                    return self.fail(FailureClass::Timeout, why);
                 }
             }
         }
@@ -199,7 +200,7 @@ impl<R: EventReader> Decoder<R> {
 
     fn fail(
         &mut self,
-        kind: ErrorKind,
+        kind: FailureClass,
         detail: String,
     ) -> Option<Result<ChatChunk, UpstreamError>> {
         self.done = true;

@@ -6,9 +6,10 @@
 use std::time::SystemTime;
 
 use reqwest::header::HeaderValue;
+use router_core::fallback::FailureClass;
 
 use crate::client::Inner;
-use crate::error::{self, ErrorKind, UpstreamError};
+use crate::error::{self, UpstreamError};
 use crate::transport::{Response, Transport};
 
 /// The most of an error body we read (the rest is dropped with the connection).
@@ -36,13 +37,13 @@ pub(crate) async fn send(
                 inner.name(),
                 &inner.scrubber(),
                 err,
-                ErrorKind::Unavailable,
+                FailureClass::Unavailable,
             ));
         }
         Err(_) => {
             return Err(UpstreamError::new(
                 inner.name(),
-                ErrorKind::Timeout,
+                FailureClass::Timeout,
                 format!(
                     "no response headers within {:?}",
                     settings.first_byte_timeout
@@ -66,7 +67,7 @@ pub(crate) async fn send(
     tracing::debug!(
         provider = inner.name(),
         status = status.as_u16(),
-        kind = %err.kind,
+        class = %err.class,
         "provider answered with an error"
     );
     Err(err)
@@ -98,7 +99,7 @@ pub(crate) async fn read_body(
             inner.name(),
             &inner.scrubber(),
             err,
-            ErrorKind::StreamInterrupted,
+            FailureClass::StreamInterrupted,
         )
     })
 }
@@ -117,7 +118,7 @@ pub(crate) fn invalid_body(inner: &Inner, status: u16, why: &str, raw: &[u8]) ->
     let detail = format!("{why}; the body starts with: {excerpt}");
     let mut err = UpstreamError::new(
         inner.name(),
-        ErrorKind::InvalidResponse,
+        FailureClass::InvalidResponse,
         inner.scrubber().clean(&detail),
     );
     err.status = Some(status);

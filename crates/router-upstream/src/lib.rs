@@ -4,8 +4,9 @@
 //! one provider in that provider's wire format and turns the answer into a canonical
 //! [`ChatResponse`](router_core::response::ChatResponse) or a [`ChunkStream`] of
 //! [`ChatChunk`](router_core::response::ChatChunk)s. Every failure is an [`UpstreamError`]
-//! classified by [`ErrorKind`], which the server's fallback loop reads through
-//! [`UpstreamError::fault`] and [`UpstreamError::retryable`], never by matching messages.
+//! classified by its [`FailureClass`](router_core::fallback::FailureClass), which the server's
+//! fallback loop checks against the request's fallback policy, never by matching messages;
+//! [`UpstreamError::fault`] says whose fault it was.
 //!
 //! Pass-through request fields and `choices` stay raw JSON end to end: a request body is written
 //! straight from the client's bytes, and a response's `choices` is copied, not rebuilt.
@@ -19,7 +20,7 @@
 //!   chunks, or whole up to `max_response_bytes`.
 //! - `pool`: the plain-http connection pool (idle connections last in, first out; a connection
 //!   reused only after its answer was read to its end).
-//! - [`error`]: [`UpstreamError`], [`ErrorKind`], [`Fault`], classification of HTTP statuses and
+//! - [`error`]: [`UpstreamError`], [`Fault`], classification of HTTP statuses and
 //!   provider error bodies, `Retry-After`, and scrubbing of the provider key from error text.
 //! - [`sse`]: an incremental, provider-neutral server-sent-events parser.
 //! - `utf8`: the UTF-8 check of answers (SIMD, with the standard library's error when it fails).
@@ -54,5 +55,5 @@ pub mod sse;
 mod transport;
 mod utf8;
 
-pub use client::{ChunkStream, ProviderClient, ProviderKind, ProviderSettings};
-pub use error::{ErrorKind, Fault, UpstreamError};
+pub use client::{ChunkStream, ClientConfigError, ProviderClient, ProviderKind, ProviderSettings};
+pub use error::{Fault, UpstreamError};

@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use router_core::catalog::Endpoint;
+use router_core::fallback::{FailureClass, FallbackPolicy};
 use router_core::pricing::Usage;
 use router_core::request::ChatRequest;
 use router_core::response::{ChatResponse, FinishReason};
 use router_core::secret::Secret;
 use router_mock::{Behavior, Failure, FailureKind, MockConfig, MockProvider};
-use router_upstream::{ErrorKind, ProviderClient, ProviderKind, ProviderSettings, UpstreamError};
+use router_upstream::{ProviderClient, ProviderKind, ProviderSettings, UpstreamError};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-native-9c1e44aa7b";
@@ -454,14 +455,14 @@ async fn a_mid_stream_error_event_or_safety_block_ends_the_stream_with_an_error(
     };
     let mock = mock(vec![("m", behavior)]).await;
     for (kind, expected) in [
-        (ProviderKind::Anthropic, ErrorKind::Unavailable),
-        (ProviderKind::Gemini, ErrorKind::Moderation),
-        (ProviderKind::OpenAiCompatible, ErrorKind::Unavailable),
+        (ProviderKind::Anthropic, FailureClass::Unavailable),
+        (ProviderKind::Gemini, FailureClass::Moderation),
+        (ProviderKind::OpenAiCompatible, FailureClass::Unavailable),
     ] {
         let client = client(&mock, kind);
         let (answer, err) = stream(&client, "m", &body("")).await.unwrap();
         let err = err.expect("the stream ends with an error");
-        assert_eq!(err.kind, expected, "{kind:?} {err:?}");
+        assert_eq!(err.class, expected, "{kind:?} {err:?}");
         assert_eq!(answer.content, "Mock reply ", "{kind:?}");
         assert!(!format!("{err} {err:?}").contains(KEY));
     }
@@ -470,11 +471,11 @@ async fn a_mid_stream_error_event_or_safety_block_ends_the_stream_with_an_error(
 #[tokio::test]
 async fn errors_are_classified_and_never_carry_the_key() {
     let cases = [
-        (Failure::overloaded(), ErrorKind::Unavailable),
-        (Failure::status(529), ErrorKind::Unavailable),
-        (Failure::rate_limit(Some(3)), ErrorKind::RateLimited),
-        (Failure::context_length(), ErrorKind::ContextLength),
-        (Failure::status(401), ErrorKind::Auth),
+        (Failure::overloaded(), FailureClass::Unavailable),
+        (Failure::status(529), FailureClass::Unavailable),
+        (Failure::rate_limit(Some(3)), FailureClass::RateLimited),
+        (Failure::context_length(), FailureClass::ContextLength),
+        (Failure::status(401), FailureClass::Auth),
     ];
     for (failure, expected) in cases {
         let behavior = Behavior {
@@ -485,10 +486,10 @@ async fn errors_are_classified_and_never_carry_the_key() {
         for kind in [ProviderKind::Anthropic, ProviderKind::Gemini] {
             let client = client(&mock, kind);
             let err = complete(&client, "m", &body("")).await.unwrap_err();
-            assert_eq!(err.kind, expected, "{kind:?} {failure:?} {err:?}");
+            assert_eq!(err.class, expected, "{kind:?} {failure:?} {err:?}");
             assert!(!format!("{err} {err:?}").contains(KEY));
             let err = stream(&client, "m", &body("")).await.err().unwrap();
-            assert_eq!(err.kind, expected, "{kind:?} {failure:?}");
+            assert_eq!(err.class, expected, "{kind:?} {failure:?}");
         }
     }
 }
@@ -574,8 +575,8 @@ async fn every_kind_reads_an_answer_up_to_max_response_bytes_and_no_further() {
         let client = ProviderClient::new(settings).unwrap();
 
         let err = complete(&client, "huge", &body("")).await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InvalidResponse, "{kind:?} {err:?}");
-        assert!(err.retryable());
+        assert_eq!(err.class, FailureClass::InvalidResponse, "{kind:?} {err:?}");
+        assert!(FallbackPolicy::default().should_fall_back(err.class));
         assert!(
             err.detail.contains("max_response_bytes"),
             "{kind:?} {err:?}"
@@ -585,7 +586,7 @@ async fn every_kind_reads_an_answer_up_to_max_response_bytes_and_no_further() {
         let (answer, err) = stream(&client, "huge", &body("")).await.unwrap();
         assert_eq!(answer, Answer::default(), "{kind:?}");
         let err = err.unwrap();
-        assert_eq!(err.kind, ErrorKind::InvalidResponse, "{kind:?} {err:?}");
+        assert_eq!(err.class, FailureClass::InvalidResponse, "{kind:?} {err:?}");
         assert!(
             err.detail.contains("larger than 1048576 bytes"),
             "{kind:?} {err:?}"
@@ -611,7 +612,7 @@ async fn a_key_echoed_back_in_another_case_is_scrubbed_in_every_kind() {
             complete(&client, "echo", &body("")).await.unwrap_err(),
             stream(&client, "echo", &body("")).await.err().unwrap(),
         ] {
-            assert_eq!(err.kind, ErrorKind::Auth, "{kind:?} {err:?}");
+            assert_eq!(err.class, FailureClass::Auth, "{kind:?} {err:?}");
             let shown = format!("{err} {err:?} {}", err.client_message());
             assert!(
                 !shown

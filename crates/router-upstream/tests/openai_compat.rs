@@ -13,13 +13,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use router_core::fallback::{FailureClass, FallbackPolicy};
 use router_core::request::ChatRequest;
 use router_core::response::{ChatChunk, FinishReason};
 use router_core::secret::Secret;
 use router_mock::{Behavior, CallOutcome, Failure, MockConfig, MockProvider};
-use router_upstream::{
-    ChunkStream, ErrorKind, ProviderClient, ProviderKind, ProviderSettings, UpstreamError,
-};
+use router_upstream::{ChunkStream, ProviderClient, ProviderKind, ProviderSettings, UpstreamError};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -255,13 +254,13 @@ async fn rate_limit_carries_retry_after() {
     let from_complete = complete(&client, "limited").await.unwrap_err();
     let from_stream = open_stream(&client, "limited").await.err().unwrap();
     for err in [from_complete, from_stream] {
-        assert_eq!(err.kind, ErrorKind::RateLimited);
+        assert_eq!(err.class, FailureClass::RateLimited);
         assert_eq!(err.status, Some(429));
         assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
         assert_eq!(err.provider_code.as_deref(), Some("rate_limit_exceeded"));
         assert_eq!(err.provider, "mockai");
         assert_eq!(err.client_status(), 429);
-        assert!(err.retryable());
+        assert!(FallbackPolicy::default().should_fall_back(err.class));
     }
 }
 
@@ -299,10 +298,10 @@ async fn server_errors_are_unavailable() {
     ];
     for (model, status, client_status) in cases {
         let err = complete(&client, model).await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Unavailable, "{model}");
+        assert_eq!(err.class, FailureClass::Unavailable, "{model}");
         assert_eq!(err.status, Some(status), "{model}");
         assert_eq!(err.client_status(), client_status, "{model}");
-        assert!(err.retryable());
+        assert!(FallbackPolicy::default().should_fall_back(err.class));
         assert_eq!(
             err.client_message(),
             match client_status {
@@ -335,7 +334,7 @@ async fn context_length_and_moderation_are_the_clients_errors() {
     let client = client(&mock.base_url());
 
     let err = complete(&client, "small").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::ContextLength);
+    assert_eq!(err.class, FailureClass::ContextLength);
     assert_eq!(err.client_status(), 400);
     assert_eq!(err.error_type(), "context_length_exceeded");
     assert!(
@@ -345,7 +344,7 @@ async fn context_length_and_moderation_are_the_clients_errors() {
     );
 
     let err = open_stream(&client, "strict").await.err().unwrap();
-    assert_eq!(err.kind, ErrorKind::Moderation);
+    assert_eq!(err.class, FailureClass::Moderation);
     assert_eq!(err.status, Some(403));
     assert_eq!(err.client_status(), 403);
     assert!(
@@ -368,7 +367,7 @@ async fn a_body_that_is_not_json_is_an_invalid_response() {
     let client = client(&mock.base_url());
 
     let err = complete(&client, "garbled").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidResponse);
+    assert_eq!(err.class, FailureClass::InvalidResponse);
     assert_eq!(err.status, Some(200));
     assert_eq!(err.client_status(), 502);
     assert!(err.detail.contains("<html>oops</html>"), "{}", err.detail);
@@ -380,7 +379,7 @@ async fn a_body_that_is_not_json_is_an_invalid_response() {
     let stream = open_stream(&client, "garbled").await.unwrap();
     let (chunks, err) = drain(stream).await;
     assert!(chunks.is_empty());
-    assert_eq!(err.unwrap().kind, ErrorKind::InvalidResponse);
+    assert_eq!(err.unwrap().class, FailureClass::InvalidResponse);
 }
 
 #[tokio::test]
@@ -398,12 +397,12 @@ async fn a_hung_provider_times_out_and_is_hung_up_on() {
     let client = ProviderClient::new(settings).unwrap();
 
     let err = complete(&client, "stuck").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert_eq!(err.class, FailureClass::Timeout);
     assert_eq!(err.client_status(), 408);
     assert!(mock.wait_for_disconnect(0, GUARD).await);
 
     let err = open_stream(&client, "stuck").await.err().unwrap();
-    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert_eq!(err.class, FailureClass::Timeout);
     assert!(mock.wait_for_disconnect(1, GUARD).await);
 }
 
@@ -418,7 +417,7 @@ async fn the_total_timeout_bounds_a_slow_body() {
     settings.total_timeout = Duration::from_millis(300);
     let client = ProviderClient::new(settings).unwrap();
     let err = complete(&client, "slow").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert_eq!(err.class, FailureClass::Timeout);
 }
 
 /// Streams `reply` paced at `tokens_per_second` under an idle timeout of `idle_ms`, and returns
@@ -446,7 +445,7 @@ async fn paced_stream(
 async fn a_stream_that_goes_quiet_times_out() {
     let (mock, chunks, err) = paced_stream(0.1, "one two three", 300).await;
     assert_eq!(content(&chunks), "one ");
-    assert_eq!(err.unwrap().kind, ErrorKind::Timeout);
+    assert_eq!(err.unwrap().class, FailureClass::Timeout);
     assert!(mock.wait_for_disconnect(0, GUARD).await);
 }
 
@@ -467,12 +466,12 @@ async fn a_refused_connection_is_a_connect_error() {
     drop(listener);
     let client = client(&format!("http://{addr}/v1"));
     let err = complete(&client, "gpt-mock").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Connect);
+    assert_eq!(err.class, FailureClass::Connect);
     assert_eq!(err.status, None);
     assert_eq!(err.client_status(), 502);
-    assert!(err.retryable());
+    assert!(FallbackPolicy::default().should_fall_back(err.class));
     let err = open_stream(&client, "gpt-mock").await.err().unwrap();
-    assert_eq!(err.kind, ErrorKind::Connect);
+    assert_eq!(err.class, FailureClass::Connect);
 }
 
 #[tokio::test]
@@ -491,7 +490,7 @@ async fn a_stream_cut_before_the_end_is_interrupted() {
     let text = content(&chunks);
     assert!("alpha beta ".starts_with(&text), "{text:?}");
     let err = err.expect("the cut is reported");
-    assert_eq!(err.kind, ErrorKind::StreamInterrupted);
+    assert_eq!(err.class, FailureClass::StreamInterrupted);
     assert_eq!(err.client_status(), 502);
 }
 
@@ -523,7 +522,7 @@ async fn a_wrong_key_is_an_auth_error_that_never_shows_the_key() {
     let from_complete = complete(&client, "gpt-mock").await.unwrap_err();
     let from_stream = open_stream(&client, "gpt-mock").await.err().unwrap();
     for err in [from_complete, from_stream] {
-        assert_eq!(err.kind, ErrorKind::Auth);
+        assert_eq!(err.class, FailureClass::Auth);
         assert_eq!(err.status, Some(401));
         // OpenRouter answers the last attempt's error; the message says whose key failed.
         assert_eq!(err.client_status(), 401);
@@ -679,8 +678,8 @@ async fn an_answer_over_max_response_bytes_is_invalid_and_read_no_further() {
     let client = ProviderClient::new(settings).unwrap();
 
     let err = complete(&client, "huge").await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidResponse, "{err:?}");
-    assert!(err.retryable());
+    assert_eq!(err.class, FailureClass::InvalidResponse, "{err:?}");
+    assert!(FallbackPolicy::default().should_fall_back(err.class));
     assert!(err.detail.contains("max_response_bytes"), "{err:?}");
     assert!(mock.wait_for_disconnect(0, GUARD).await);
 
@@ -688,7 +687,7 @@ async fn an_answer_over_max_response_bytes_is_invalid_and_read_no_further() {
     let (chunks, err) = drain(stream).await;
     assert!(chunks.is_empty());
     let err = err.unwrap();
-    assert_eq!(err.kind, ErrorKind::InvalidResponse, "{err:?}");
+    assert_eq!(err.class, FailureClass::InvalidResponse, "{err:?}");
     assert!(err.detail.contains("larger than 1048576 bytes"), "{err:?}");
     assert!(mock.wait_for_disconnect(1, GUARD).await);
 }

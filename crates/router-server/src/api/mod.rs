@@ -1,6 +1,6 @@
-//! The HTTP handlers, one module per endpoint group.
+//! The HTTP handlers, one module per endpoint group. Chat completions have a folder of their
+//! own, [`crate::chat`].
 //!
-//! - [`chat`]: `POST /api/v1/chat/completions` (and `/v1/chat/completions`).
 //! - [`route`]: `POST /api/v1/route` (and `/v1/route`): a request's plan, explained, without a
 //!   call.
 //! - [`models`]: `GET /api/v1/models` (and `/v1/models`), one model's row and endpoints, and
@@ -16,7 +16,6 @@ use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::response::Response;
 
-pub(crate) mod chat;
 pub(crate) mod generation;
 pub(crate) mod health;
 pub(crate) mod key;

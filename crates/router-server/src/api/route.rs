@@ -31,9 +31,11 @@ use serde::Serialize;
 use super::json_response;
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::chat::route::{
+    self as routing, AUTO_ROUTER_ID, AutoDecision, ModelKind, Planned, PluginUse,
+};
 use crate::error::ApiError;
 use crate::extract::ChatBody;
-use crate::routing::{self, AUTO_ROUTER_ID, AutoDecision, ModelKind, Planned, PluginUse};
 
 /// The route handler.
 pub(crate) async fn route(

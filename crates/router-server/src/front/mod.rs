@@ -5,7 +5,7 @@
 //! There is one code path. Each format is a translation at the edge ([`Front`]): the client's
 //! request becomes a chat completions request (OpenRouter's: OpenAI's chat format with
 //! `reasoning`, `reasoning_details` and `cache_control` on content parts), written as the bytes
-//! [`crate::api::chat::exchange`] reads; the exchange routes and runs it exactly as it runs a
+//! [`crate::chat::exchange`] reads; the exchange routes and runs it exactly as it runs a
 //! chat completion (plan, fallback loop, commit rule, receipts, cost, records); and its answer
 //! (a `chat.completion` body, an error in OpenRouter's shape, or a chunk stream) is rendered in
 //! the client's format. Pieces the chat format carries as they are (`cache_control`, text, tool
@@ -29,9 +29,9 @@ use axum::response::{IntoResponse, Response};
 use router_core::request::RequestError;
 
 use crate::api::X_GENERATION_ID;
-use crate::api::chat;
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::chat;
 use crate::config::FrontSettings;
 use crate::error::ApiError;
 use crate::extract::ChatBody;

@@ -33,8 +33,8 @@ use self::local::LocalCounts;
 use self::window::{Windows, secs_to_next_minute};
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::chat::route::Route;
 use crate::config::{ClientKey, KeyLimits, LimitReset};
-use crate::routing::Route;
 use crate::sticky::Clock;
 
 /// Completion tokens a request without `max_tokens` is assumed to produce, for its hold.

@@ -11,7 +11,7 @@
 //! client does.
 //!
 //! Each HTTP/1.1 request runs in the scope of its connection's deadline ([`StreamDeadline::scope`],
-//! cleared as the request starts), where [`crate::stream::Sink`] picks it up. HTTP/2 requests
+//! cleared as the request starts), where [`crate::chat::stream::Sink`] picks it up. HTTP/2 requests
 //! run outside it: their streams share one connection, whose socket writes do not stall on one
 //! stream's reader (flow control holds that stream back instead); the write timeout still
 //! applies to the connection as a whole.

@@ -18,8 +18,8 @@ use super::html::{self, Nav, Viewer, esc, query_value, usd};
 use super::store::{Principal, Session, random_token};
 use crate::app::AppState;
 use crate::auth::{constant_time_eq, find_key};
+use crate::chat::route::{Layer, SettingSources};
 use crate::records::GenerationRecord;
-use crate::routing::{Layer, SettingSources};
 
 /// The session cookie.
 const SESSION_COOKIE: &str = "turnout_session";

@@ -15,11 +15,12 @@ mod response;
 use std::sync::Arc;
 
 use router_core::catalog::Endpoint;
+use router_core::fallback::FailureClass;
 use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, ErrorKind, UpstreamError};
+use crate::error::{self, UpstreamError};
 use crate::{event_stream, exchange};
 use response::BodyProblem;
 pub(crate) use response::StreamReader;
@@ -74,7 +75,7 @@ fn write(
     stream: bool,
 ) -> Result<request::Written, UpstreamError> {
     request::write_body(endpoint, request, stream)
-        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
+        .map_err(|err| UpstreamError::new(inner.name(), FailureClass::BadRequest, err.to_string()))
 }
 
 /// The error for a 2xx body that is not a message.

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
+use router_core::fallback::FailureClass;
 
 use super::*;
 
@@ -30,38 +31,38 @@ fn classifies_http_errors() {
         "invalid_request_error",
         "context_length_exceeded",
     );
-    let cases: &[(u16, &str, ErrorKind)] = &[
-        (429, "{}", ErrorKind::RateLimited),
-        (400, &context, ErrorKind::ContextLength),
+    let cases: &[(u16, &str, FailureClass)] = &[
+        (429, "{}", FailureClass::RateLimited),
+        (400, &context, FailureClass::ContextLength),
         (
             400,
             r#"{"error":{"message":"prompt is too long: 300000 tokens > 200000 maximum","type":"invalid_request_error"}}"#,
-            ErrorKind::ContextLength,
+            FailureClass::ContextLength,
         ),
         (
             400,
             r#"{"error":{"message":"Too many tokens in request"}}"#,
-            ErrorKind::ContextLength,
+            FailureClass::ContextLength,
         ),
         (
             413,
             r#"{"error":{"code":"context_length_exceeded"}}"#,
-            ErrorKind::ContextLength,
+            FailureClass::ContextLength,
         ),
         (
             400,
             r#"{"error":{"message":"Your request was flagged by our moderation system","code":"content_policy_violation"}}"#,
-            ErrorKind::Moderation,
+            FailureClass::Moderation,
         ),
         (
             403,
             r#"{"error":{"code":403,"message":"Input was flagged","metadata":{"reasons":["violence"]}}}"#,
-            ErrorKind::Moderation,
+            FailureClass::Moderation,
         ),
         (
             403,
             r#"{"error":{"message":"You are not allowed to sample from this model"}}"#,
-            ErrorKind::Auth,
+            FailureClass::Auth,
         ),
         (
             401,
@@ -70,12 +71,12 @@ fn classifies_http_errors() {
                 "invalid_request_error",
                 "invalid_api_key",
             ),
-            ErrorKind::Auth,
+            FailureClass::Auth,
         ),
         (
             402,
             r#"{"error":{"message":"Insufficient credits"}}"#,
-            ErrorKind::Auth,
+            FailureClass::Auth,
         ),
         (
             404,
@@ -84,21 +85,21 @@ fn classifies_http_errors() {
                 "invalid_request_error",
                 "model_not_found",
             ),
-            ErrorKind::NotFound,
+            FailureClass::NotFound,
         ),
-        (408, "", ErrorKind::Timeout),
-        (504, "<html>gateway timeout</html>", ErrorKind::Timeout),
+        (408, "", FailureClass::Timeout),
+        (504, "<html>gateway timeout</html>", FailureClass::Timeout),
         (
             500,
             r#"{"error":{"message":"The server had an error","type":"server_error"}}"#,
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
         ),
-        (502, "bad gateway", ErrorKind::Unavailable),
-        (503, "", ErrorKind::Unavailable),
+        (502, "bad gateway", FailureClass::Unavailable),
+        (503, "", FailureClass::Unavailable),
         (
             529,
             r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
         ),
         (
             400,
@@ -107,15 +108,19 @@ fn classifies_http_errors() {
                 "invalid_request_error",
                 "invalid_value",
             ),
-            ErrorKind::BadRequest,
+            FailureClass::BadRequest,
         ),
-        (422, r#"{"detail":"unprocessable"}"#, ErrorKind::BadRequest),
-        (409, "", ErrorKind::BadRequest),
-        (302, "", ErrorKind::InvalidResponse),
+        (
+            422,
+            r#"{"detail":"unprocessable"}"#,
+            FailureClass::BadRequest,
+        ),
+        (409, "", FailureClass::BadRequest),
+        (302, "", FailureClass::InvalidResponse),
     ];
     for (status, body, expected) in cases {
         let err = error_for(*status, body);
-        assert_eq!(err.kind, *expected, "{status} {body}");
+        assert_eq!(err.class, *expected, "{status} {body}");
         assert_eq!(err.status, Some(*status));
     }
 }
@@ -125,34 +130,34 @@ fn classifies_errors_without_a_status_by_code() {
     let cases = [
         (
             r#"{"code":429,"message":"Rate limit exceeded"}"#,
-            ErrorKind::RateLimited,
+            FailureClass::RateLimited,
         ),
         (
             r#"{"code":502,"message":"upstream died"}"#,
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
         ),
         (
             r#"{"message":"slow down","type":"rate_limit_error"}"#,
-            ErrorKind::RateLimited,
+            FailureClass::RateLimited,
         ),
         (
             r#"{"message":"x","code":"context_length_exceeded"}"#,
-            ErrorKind::ContextLength,
+            FailureClass::ContextLength,
         ),
         (
             r#"{"message":"Overloaded","type":"overloaded_error"}"#,
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
         ),
         (
             r#"{"message":"x","type":"server_error"}"#,
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
         ),
-        (r#"{"message":"request timed out"}"#, ErrorKind::Timeout),
+        (r#"{"message":"request timed out"}"#, FailureClass::Timeout),
         (
             r#"{"message":"bad","type":"invalid_request_error"}"#,
-            ErrorKind::BadRequest,
+            FailureClass::BadRequest,
         ),
-        (r#""something broke""#, ErrorKind::Unavailable),
+        (r#""something broke""#, FailureClass::Unavailable),
     ];
     for (member, expected) in cases {
         let value: serde_json::Value = serde_json::from_str(member).unwrap();
@@ -192,114 +197,119 @@ fn maps_each_kind_for_our_clients() {
     };
     let cases = [
         (
-            ErrorKind::RateLimited,
+            FailureClass::RateLimited,
             Some(429),
             429,
             "rate_limit_exceeded",
             Fault::Upstream,
         ),
         (
-            ErrorKind::ContextLength,
+            FailureClass::ContextLength,
             Some(400),
             400,
             "context_length_exceeded",
             Fault::Client,
         ),
         (
-            ErrorKind::Moderation,
+            FailureClass::Moderation,
             Some(403),
             403,
             "content_policy_violation",
             Fault::Client,
         ),
         (
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
             Some(500),
             502,
             "provider_unavailable",
             Fault::Upstream,
         ),
         (
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
             Some(503),
             503,
             "provider_overloaded",
             Fault::Upstream,
         ),
         (
-            ErrorKind::Unavailable,
+            FailureClass::Unavailable,
             Some(529),
             503,
             "provider_overloaded",
             Fault::Upstream,
         ),
-        (ErrorKind::Timeout, None, 408, "timeout", Fault::Upstream),
+        (FailureClass::Timeout, None, 408, "timeout", Fault::Upstream),
         (
-            ErrorKind::Connect,
+            FailureClass::Connect,
             None,
             502,
             "provider_unavailable",
             Fault::Upstream,
         ),
         (
-            ErrorKind::Auth,
+            FailureClass::Auth,
             Some(401),
             401,
             "authentication",
             Fault::Internal,
         ),
         (
-            ErrorKind::Auth,
+            FailureClass::Auth,
             Some(402),
             402,
             "payment_required",
             Fault::Internal,
         ),
         (
-            ErrorKind::Auth,
+            FailureClass::Auth,
             Some(403),
             502,
             "provider_unavailable",
             Fault::Internal,
         ),
         (
-            ErrorKind::BadRequest,
+            FailureClass::BadRequest,
             Some(400),
             400,
             "invalid_request",
             Fault::Client,
         ),
         (
-            ErrorKind::NotFound,
+            FailureClass::NotFound,
             Some(404),
             502,
             "provider_unavailable",
             Fault::Internal,
         ),
         (
-            ErrorKind::InvalidResponse,
+            FailureClass::InvalidResponse,
             Some(200),
             502,
             "provider_unavailable",
             Fault::Upstream,
         ),
         (
-            ErrorKind::StreamInterrupted,
+            FailureClass::StreamInterrupted,
             None,
             502,
             "provider_unavailable",
             Fault::Upstream,
         ),
-        (ErrorKind::Config, None, 500, "server", Fault::Internal),
+        (
+            FailureClass::Unsupported,
+            None,
+            404,
+            "not_found",
+            Fault::Client,
+        ),
     ];
     for (kind, status, client_status, error_type, fault) in cases {
         let err = with(kind, status);
         assert_eq!(err.client_status(), client_status, "{kind}");
         assert_eq!(err.error_type(), error_type, "{kind}");
         assert_eq!(err.fault(), fault, "{kind}");
-        assert_eq!(err.retryable(), kind != ErrorKind::Config, "{kind}");
     }
-    let mut overloaded = with(ErrorKind::Unavailable, Some(500));
+    let mut overloaded = with(FailureClass::Unavailable, Some(500));
     overloaded.provider_code = Some("overloaded_error".to_owned());
     assert_eq!(overloaded.client_status(), 503);
 }
@@ -366,7 +376,7 @@ fn display_names_provider_kind_and_status() {
         err.to_string(),
         "provider `acme`: unavailable (HTTP 503): try later"
     );
-    let err = UpstreamError::new("acme", ErrorKind::Connect, "connection refused");
+    let err = UpstreamError::new("acme", FailureClass::Connect, "connection refused");
     assert_eq!(
         err.to_string(),
         "provider `acme`: connect: connection refused"

@@ -15,11 +15,12 @@ mod response;
 use std::sync::Arc;
 
 use router_core::catalog::Endpoint;
+use router_core::fallback::FailureClass;
 use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, ErrorKind, UpstreamError};
+use crate::error::{self, UpstreamError};
 use crate::{event_stream, exchange};
 use response::BodyProblem;
 pub(crate) use response::StreamReader;
@@ -88,8 +89,8 @@ fn refine(mut err: UpstreamError) -> UpstreamError {
     let overflow = err.provider_message.as_deref().is_some_and(|message| {
         message.contains("token count") && message.contains("exceeds the maximum")
     });
-    if err.kind == ErrorKind::BadRequest && overflow {
-        err.kind = ErrorKind::ContextLength;
+    if err.class == FailureClass::BadRequest && overflow {
+        err.class = FailureClass::ContextLength;
     }
     err
 }
@@ -101,7 +102,7 @@ fn write(
     request: &ChatRequest<'_>,
 ) -> Result<request::Written, UpstreamError> {
     request::write_body(endpoint, request)
-        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
+        .map_err(|err| UpstreamError::new(inner.name(), FailureClass::BadRequest, err.to_string()))
 }
 
 /// The error for a 2xx body that is not an answer.

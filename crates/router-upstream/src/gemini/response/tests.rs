@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use router_core::catalog::{Capabilities, Endpoint, Pricing};
+use router_core::fallback::FailureClass;
 use router_core::request::ChatRequest;
 use serde_json::{Value, json};
 
@@ -82,7 +83,7 @@ fn a_safety_stop_mid_stream_is_a_moderation_error() {
     };
     assert_eq!(
         crate::error::classify(None, &body),
-        crate::error::ErrorKind::Moderation
+        FailureClass::Moderation
     );
 }
 

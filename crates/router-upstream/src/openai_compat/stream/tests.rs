@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
 use proptest::prelude::*;
+use router_core::fallback::FailureClass;
 use router_core::pricing::Usage;
 use router_core::secret::Secret;
 
 use super::*;
 use crate::client::{ProviderClient, ProviderKind, ProviderSettings};
-use crate::error::{ErrorKind, UpstreamError};
+use crate::error::UpstreamError;
 
 /// Reads one event as the first of a stream.
 fn fresh(data: &[u8]) -> Event {
@@ -183,11 +184,11 @@ async fn a_clean_end_after_the_finish_is_not_an_interruption() {
 async fn an_end_before_any_finish_is_an_interruption() {
     let (chunks, err) = collect(decode_pieces(vec![CONTENT, CONTENT])).await;
     assert_eq!(chunks.len(), 2);
-    assert_eq!(err.unwrap().kind, ErrorKind::StreamInterrupted);
+    assert_eq!(err.unwrap().class, FailureClass::StreamInterrupted);
 
     let (chunks, err) = collect(decode_pieces(vec![])).await;
     assert!(chunks.is_empty());
-    assert_eq!(err.unwrap().kind, ErrorKind::StreamInterrupted);
+    assert_eq!(err.unwrap().class, FailureClass::StreamInterrupted);
 }
 
 #[tokio::test]
@@ -200,7 +201,7 @@ async fn an_error_event_is_classified_and_scrubbed() {
     .await;
     assert_eq!(chunks.len(), 1);
     let err = err.unwrap();
-    assert_eq!(err.kind, ErrorKind::RateLimited);
+    assert_eq!(err.class, FailureClass::RateLimited);
     assert_eq!(err.status, Some(429));
     assert_eq!(err.provider, "acme");
     let shown = format!("{err} {err:?}");
@@ -211,7 +212,7 @@ async fn an_error_event_is_classified_and_scrubbed() {
 async fn invalid_json_ends_the_stream_with_an_error() {
     let (chunks, err) = collect(decode_pieces(vec![CONTENT, b"data: {oops\n\n", CONTENT])).await;
     assert_eq!(chunks.len(), 1);
-    assert_eq!(err.unwrap().kind, ErrorKind::InvalidResponse);
+    assert_eq!(err.unwrap().class, FailureClass::InvalidResponse);
 }
 
 #[tokio::test(start_paused = true)]
@@ -219,7 +220,7 @@ async fn a_silent_body_times_out() {
     let body = stream::iter([Ok(Bytes::from_static(CONTENT))]).chain(stream::pending());
     let (chunks, err) = collect(decode(inner(), body, false)).await;
     assert_eq!(chunks.len(), 1);
-    assert_eq!(err.unwrap().kind, ErrorKind::Timeout);
+    assert_eq!(err.unwrap().class, FailureClass::Timeout);
 }
 
 /// Pieces of stream chunks: starts that providers repeat, and what follows them.

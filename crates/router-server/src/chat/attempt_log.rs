@@ -1,32 +1,30 @@
-//! Running a plan: take its steps in order, record what each did, and move to the next step while
-//! the fallback policy allows it.
+//! The attempt log: what each step of a plan did, in order, shared by the non-streaming run
+//! ([`super::complete`]), the streaming one ([`super::stream`]) and, through the one chat
+//! exchange, the other request formats.
 //!
-//! A step is a call ([`Step::Call`]) or a model the plan skipped before any call
-//! ([`Step::Skip`]: its context is too small, or it lacks a capability the request needs). A skip
-//! counts as a failed attempt with its own status and `error_type`, without a network call. A
-//! failed call's [`ErrorKind`] becomes a [`FailureClass`] ([`failure_class`]), and the request's
+//! A step is a call ([`Step::Call`](router_core::plan::Step::Call)) or a model the plan skipped
+//! before any call ([`Step::Skip`](router_core::plan::Step::Skip): its context is too small, or
+//! it lacks a capability the request needs). A skip counts as a failed attempt with its own
+//! status and `error_type`, without a network call. A failed call's [`UpstreamError`] carries
+//! its [`FailureClass`], and the request's
 //! [`FallbackPolicy`](router_core::fallback::FallbackPolicy) says whether the next step is tried;
 //! messages are never matched.
 //!
 //! When every step fails, the **last** one's error is answered, with the whole history in
-//! `error.metadata.attempts` ([`AttemptLog::take_error`]). The non-streaming run is
-//! [`complete`]; the streaming one, which also has to decide when the response is committed, is
-//! in [`crate::stream`] and shares [`AttemptLog`]. After each call, its outcome goes to the
-//! endpoint's health ([`crate::health_board`]): the time it took, and its tokens per second.
+//! `error.metadata.attempts` ([`AttemptLog::take_error`], [`AttemptsFailed`]). The log also
+//! feeds the receipt's `X-Turnout-Attempts` header, the generation record's attempts and the
+//! metrics.
 
 use std::time::{Duration, Instant};
 
 use router_core::catalog::{EndpointIdx, ModelIdx};
 use router_core::fallback::FailureClass;
-use router_core::plan::{Attempt, Excluded, Skipped, Step};
-use router_core::request::ChatRequest;
-use router_core::response::ChatResponse;
-use router_upstream::{ErrorKind, UpstreamError};
+use router_core::plan::{Attempt, Excluded, SkipReason, Skipped};
+use router_upstream::UpstreamError;
+use serde::Serialize;
 
 use crate::app::AppState;
-use crate::error::{ApiError, AttemptReport, AttemptsFailed, LastFailure};
-use crate::receipt::Receipt;
-use crate::routing::Route;
+use crate::error::ApiError;
 
 /// What happened to one step of a plan.
 #[derive(Debug, Clone, Copy)]
@@ -67,78 +65,82 @@ pub(crate) struct AttemptLog {
     excluded: Vec<Excluded>,
 }
 
-/// A plan that produced a complete response.
-#[derive(Debug)]
-pub(crate) struct Completed {
-    /// The attempt that answered.
-    pub(crate) attempt: Attempt,
-    /// Its response.
-    pub(crate) response: ChatResponse,
+/// The failure of a plan whose every attempt failed: the last attempt's error, reported with
+/// the whole history.
+#[derive(Debug, thiserror::Error)]
+#[error("every attempt failed, the last with: {last}")]
+pub(crate) struct AttemptsFailed {
+    /// The last attempt's error.
+    #[source]
+    pub(crate) last: LastFailure,
+    /// Display name of the last attempt's provider; `None` when the last step was a skip.
+    pub(crate) provider_name: Option<String>,
+    /// Every attempt, in order.
+    pub(crate) attempts: Vec<AttemptReport>,
+    /// The `Retry-After` to send: on a 429 or 503, the smallest one when every provider called
+    /// gave one (see [`crate::error`]).
+    pub(crate) retry_after: Option<Duration>,
 }
 
-/// Runs `route` without streaming: the first attempt that answers wins. The attempts are logged
-/// in `receipt`.
-pub(crate) async fn complete(
-    app: &AppState,
-    request: &ChatRequest<'_>,
-    route: &Route,
-    receipt: &mut Receipt,
-) -> Result<Completed, ApiError> {
-    for step in route.plan.steps() {
-        let class = match step {
-            Step::Skip(skipped) => receipt.attempts.skipped(skipped),
-            Step::Call(attempt) => {
-                let target = app.target(attempt);
-                let started = Instant::now();
-                let result = target
-                    .provider
-                    .client
-                    .complete(target.endpoint, request)
-                    .await;
-                match result {
-                    Ok(response) => {
-                        let elapsed = started.elapsed();
-                        let tokens = response.usage.completion_tokens;
-                        let throughput =
-                            (tokens > 0).then(|| tokens as f64 / elapsed.as_secs_f64().max(1e-3));
-                        app.health()
-                            .answered(attempt.model, attempt.endpoint, elapsed, throughput);
-                        receipt.attempts.answered(*attempt, started);
-                        receipt.answered(*attempt);
-                        return Ok(Completed {
-                            attempt: *attempt,
-                            response,
-                        });
-                    }
-                    Err(err) => {
-                        app.health().failed(attempt.model, attempt.endpoint, &err);
-                        receipt.attempts.failed(*attempt, err, started)
-                    }
-                }
-            }
-        };
-        if !route.policy.should_fall_back(class) {
-            break;
+/// How the last attempt of a plan failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LastFailure {
+    /// The provider call failed.
+    #[error(transparent)]
+    Upstream(UpstreamError),
+    /// The plan skipped the model without a call.
+    #[error("skipped: {0}")]
+    Skipped(SkipReason),
+}
+
+/// One attempt as reported in `error.metadata.attempts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct AttemptReport {
+    /// The public model id.
+    pub(crate) model: String,
+    /// The provider's slug; `None` when the plan skipped the model without a call.
+    pub(crate) provider: Option<String>,
+    /// The provider's HTTP status (for a skip, the status it counts as); `None` when there was
+    /// none (connection failure, timeout before the headers).
+    pub(crate) status: Option<u16>,
+    /// The failure class (`rate_limited`, `context_length`, …, as in `fallback_policy`), or
+    /// `none` for an attempt that answered.
+    pub(crate) error: &'static str,
+    /// OpenRouter's typed error for it; `None` for an attempt that answered.
+    pub(crate) error_type: Option<&'static str>,
+    /// How long the attempt took (0 for a skip).
+    pub(crate) elapsed_ms: u64,
+    /// For an endpoint the plan left out before any call (`error` is `excluded`): why, as in
+    /// `X-Turnout-Excluded` (`max_tokens`, `only`, …). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) excluded: Option<&'static str>,
+}
+
+// === impl LastFailure ===
+
+impl LastFailure {
+    /// The HTTP status of the final answer.
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            LastFailure::Upstream(err) => err.client_status(),
+            LastFailure::Skipped(reason) => reason.status(),
         }
     }
-    Err(receipt.attempts.take_error(app))
-}
 
-/// The failure class of a provider error: the kind of the same name ([`ErrorKind::Config`],
-/// which a call never produces, counts as unavailable).
-pub(crate) fn failure_class(kind: ErrorKind) -> FailureClass {
-    match kind {
-        ErrorKind::RateLimited => FailureClass::RateLimited,
-        ErrorKind::ContextLength => FailureClass::ContextLength,
-        ErrorKind::Moderation => FailureClass::Moderation,
-        ErrorKind::Unavailable | ErrorKind::Config => FailureClass::Unavailable,
-        ErrorKind::Timeout => FailureClass::Timeout,
-        ErrorKind::Connect => FailureClass::Connect,
-        ErrorKind::Auth => FailureClass::Auth,
-        ErrorKind::BadRequest => FailureClass::BadRequest,
-        ErrorKind::NotFound => FailureClass::NotFound,
-        ErrorKind::InvalidResponse => FailureClass::InvalidResponse,
-        ErrorKind::StreamInterrupted => FailureClass::StreamInterrupted,
+    /// OpenRouter's typed error.
+    pub(crate) fn error_type(&self) -> &'static str {
+        match self {
+            LastFailure::Upstream(err) => err.error_type(),
+            LastFailure::Skipped(reason) => reason.error_type(),
+        }
+    }
+
+    /// A message safe to show the client.
+    pub(crate) fn client_message(&self) -> String {
+        match self {
+            LastFailure::Upstream(err) => err.client_message(),
+            LastFailure::Skipped(reason) => reason.to_string(),
+        }
     }
 }
 
@@ -176,10 +178,10 @@ impl AttemptLog {
         err: UpstreamError,
         started: Instant,
     ) -> FailureClass {
-        let class = failure_class(err.kind);
+        let class = err.class;
         tracing::debug!(
             provider = %err.provider,
-            kind = %err.kind,
+            class = %err.class,
             error = %err,
             "attempt failed"
         );
@@ -222,7 +224,7 @@ impl AttemptLog {
     pub(crate) fn interrupted(&mut self, err: &UpstreamError) {
         if let Some(record) = self.records.last_mut() {
             record.failure = Some(AttemptFailure {
-                class: failure_class(err.kind),
+                class: err.class,
                 status: Some(200),
                 error_type: err.error_type(),
                 retry_after: None,
@@ -341,31 +343,10 @@ mod tests {
     }
 
     fn rate_limited(retry_after: Option<u64>) -> UpstreamError {
-        let mut err = UpstreamError::new("p", ErrorKind::RateLimited, "slow down");
+        let mut err = UpstreamError::new("p", FailureClass::RateLimited, "slow down");
         err.status = Some(429);
         err.retry_after = retry_after.map(Duration::from_secs);
         err
-    }
-
-    #[test]
-    fn every_error_kind_has_the_class_of_its_name() {
-        let kinds = [
-            ErrorKind::RateLimited,
-            ErrorKind::ContextLength,
-            ErrorKind::Moderation,
-            ErrorKind::Unavailable,
-            ErrorKind::Timeout,
-            ErrorKind::Connect,
-            ErrorKind::Auth,
-            ErrorKind::BadRequest,
-            ErrorKind::NotFound,
-            ErrorKind::InvalidResponse,
-            ErrorKind::StreamInterrupted,
-        ];
-        for kind in kinds {
-            assert_eq!(failure_class(kind).as_str(), kind.as_str());
-        }
-        assert_eq!(failure_class(ErrorKind::Config), FailureClass::Unavailable);
     }
 
     #[test]

@@ -1,12 +1,33 @@
-//! `POST /api/v1/chat/completions`: authenticate, read the body, parse it once, route it, run
-//! the plan, and answer in OpenRouter's shape (a JSON body, or an SSE stream for
-//! `stream: true`).
+//! `POST /api/v1/chat/completions`, the whole exchange in one folder. It reads top-down:
 //!
-//! The exchange is one future that owns the body; [`crate::stream::respond`] turns it into the
-//! response (see [`crate::stream`] for why). Routing is [`crate::routing::route`]: the one place
-//! that decides which attempts a request gets. From then on a [`Receipt`] follows the request:
-//! its headers go on every routed response (answer, error or stream) and it writes the
-//! generation record when the exchange ends or is dropped (the client went away).
+//! 1. **Accept** (here): the connection's service ([`crate::dispatch`]) checks the head, the key
+//!    and reads the body, then calls [`completions`]; the other request formats
+//!    ([`crate::front`]) call [`exchange`] with the body they translated. The exchange stamps a
+//!    generation id, parses the body once (`ChatRequest::parse`) and resolves the sticky session
+//!    ([`crate::sticky`]).
+//! 2. **Route** ([`route`]): the one place that decides which attempts a request gets (explicit
+//!    `model`/`models`, or the Auto Router) and its fallback policy; then the key's limits
+//!    admit it ([`crate::limits`]).
+//! 3. **Run the attempts**, in plan order, falling back while the policy allows, each step
+//!    written to the [`attempt_log`] (which also builds the error when every attempt failed):
+//!    without streaming in [`complete`] (the first answer is rendered as one JSON body), with
+//!    `stream: true` in [`stream`] (attempts fall back until the response commits, then one is
+//!    relayed).
+//! 4. **Respond** ([`respond`]): every exchange, streaming or not, is one future driven by
+//!    [`respond::json_or_stream`] until it finishes (a JSON response) or commits a stream.
+//! 5. **Receipt** ([`receipt`]): made once the request is routed, it follows it to the end; its
+//!    `X-Turnout-*` headers go on every routed response (answer, error or stream).
+//! 6. **Record** ([`record`]): when the receipt drops, whatever happened (an answer, an error,
+//!    a client that went away), it queues the generation record, reports the metrics and
+//!    settles the key's limits.
+
+pub(crate) mod attempt_log;
+mod complete;
+pub(crate) mod receipt;
+mod record;
+mod respond;
+pub(crate) mod route;
+mod stream;
 
 use std::time::Instant;
 
@@ -14,20 +35,18 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use router_core::render::{self, Generation, ModelRouting};
 use router_core::request::ChatRequest;
 
-use super::{X_GENERATION_ID, json_response};
+use crate::api::X_GENERATION_ID;
 use crate::app::AppState;
 use crate::auth::ClientAuth;
 use crate::error::ApiError;
-use crate::execute::{self, Completed};
 use crate::extract::ChatBody;
 use crate::ids::GenerationStamp;
-use crate::receipt::{self, Receipt};
-use crate::routing;
 use crate::sticky::{Session, SessionHeader};
-use crate::stream::{self, Abort, Finished, Sink};
+use receipt::Receipt;
+use respond::Finished;
+use stream::{Abort, Sink};
 
 /// The chat completions handler.
 pub(crate) async fn completions(
@@ -65,7 +84,7 @@ pub(crate) async fn exchange(
         }
         .run(body, sink),
     );
-    stream::respond(exchange, committed, generation_id).await
+    respond::json_or_stream(exchange, committed, generation_id).await
 }
 
 /// The response to a request refused before it was routed, counted under `model="other"`.
@@ -99,7 +118,7 @@ impl Exchange {
                 Ok(session) => session,
                 Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
             };
-        let route = match routing::route(app, &request, &self.auth, session.pin()) {
+        let route = match route::route(app, &request, &self.auth, session.pin()) {
             Ok(route) => route,
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
@@ -131,10 +150,7 @@ impl Exchange {
                 Err(Abort::Rejected(err)) => err.into_response(),
             }
         } else {
-            match execute::complete(app, &request, &route, &mut receipt).await {
-                Ok(completed) => self.completion_response(completed, &mut receipt),
-                Err(err) => err.into_response(),
-            }
+            complete::complete(app, &request, &route, &self.stamp, &mut receipt).await
         };
         receipt.settle_session().await;
         let headers = response.headers_mut();
@@ -143,40 +159,5 @@ impl Exchange {
         receipt.responded(response.status().as_u16());
         receipt.finish();
         Finished::Respond(response)
-    }
-
-    /// The `chat.completion` body of a completed plan, billed at the answering endpoint.
-    fn completion_response(&self, completed: Completed, receipt: &mut Receipt) -> Response {
-        let Completed {
-            attempt,
-            mut response,
-        } = completed;
-        let target = self.app.target(&attempt);
-        tracing::debug!(
-            model = %target.model.id,
-            provider = %target.endpoint.provider,
-            attempts = receipt.attempts.records().len(),
-            "answered"
-        );
-        receipt.saw_usage(response.usage);
-        if let Some(reason) = response.finish_reason.clone() {
-            receipt.saw_finish(reason);
-        }
-        receipt.saw_upstream_id(response.upstream_id.take());
-        let (_, cost) = receipt.bill();
-        let generation = Generation {
-            id: &self.stamp.id,
-            created: self.stamp.created,
-            model: &target.model.id,
-            provider: &target.provider.display_name,
-        };
-        let requested = receipt::model_ids(&self.app, receipt.requested());
-        let routing = ModelRouting {
-            requested: &requested,
-            actual: &target.model.id,
-        };
-        let mut body = Vec::with_capacity(response.choices.get().len() + 1024);
-        render::routed_completion(&mut body, &generation, &response, &cost, &routing);
-        json_response(body)
     }
 }

@@ -24,9 +24,9 @@
 //! with a fresh random seed ([`router_core::plan::build_with`]).
 //!
 //! The fallback policy is the request's `fallback_policy`, else the client key's, else
-//! OpenRouter's "any error falls back" (which is the key's default). The executors
-//! ([`crate::execute`], [`crate::stream`]) only run what [`route`] returns; `POST /api/v1/route`
-//! shows what [`plan`] returns without running it.
+//! OpenRouter's "any error falls back" (which is the key's default). The runs
+//! ([`super::complete`] without streaming, [`super::stream`] with it) only run what [`route`]
+//! returns; `POST /api/v1/route` shows what [`plan`] returns without running it.
 
 use std::borrow::Cow;
 

@@ -3,10 +3,8 @@
 //!
 //! A [`Receipt`] is made once the request is planned and follows it to the end. It renders as
 //! response headers ([`Receipt::write_headers`]; on a stream, as they stand when the response
-//! commits), and when it is dropped it writes the request's generation record, whatever
-//! happened: an answer, an error, or a client that went away (then the record says
-//! `cancelled`). Writing only queues the record ([`crate::records::Records::record`]), so the
-//! request path never waits on the store.
+//! commits), and when it is dropped it writes the request's generation record
+//! ([`super::record`]).
 //!
 //! # Headers
 //!
@@ -47,14 +45,12 @@ use router_core::response::FinishReason;
 
 use crate::app::AppState;
 use crate::auth::ClientAuth;
+use crate::chat::attempt_log::{AttemptLog, millis};
+use crate::chat::route::{AUTO_ROUTER_ID, AutoSummary, Route};
 use crate::config::ClientKey;
-use crate::execute::{AttemptLog, millis};
 use crate::ids::GenerationStamp;
 use crate::limits::Admission;
-use crate::metrics::{Observation, StatusClass};
 use crate::percent;
-use crate::records::{self, GenerationRecord};
-use crate::routing::{AUTO_ROUTER_ID, AutoSummary, Route};
 use crate::sticky::{Session, X_SESSION};
 
 /// Where the key's limits were counted (see [`crate::limits`]).
@@ -109,41 +105,41 @@ struct EndpointHeaders {
 
 /// The route receipt of one request; writes the generation record when dropped.
 pub(crate) struct Receipt {
-    app: AppState,
-    key: Arc<ClientKey>,
-    id: String,
-    created_at_ms: u64,
-    arrived: Instant,
-    requested: Vec<ModelIdx>,
+    pub(super) app: AppState,
+    pub(super) key: Arc<ClientKey>,
+    pub(super) id: String,
+    pub(super) created_at_ms: u64,
+    pub(super) arrived: Instant,
+    pub(super) requested: Vec<ModelIdx>,
     /// What the Auto Router saw, for an auto-routed request.
-    auto: Option<AutoSummary>,
-    streamed: bool,
-    prompt_tokens_estimate: u32,
+    pub(super) auto: Option<AutoSummary>,
+    pub(super) streamed: bool,
+    pub(super) prompt_tokens_estimate: u32,
     /// Every step of the plan that ran.
     pub(crate) attempts: AttemptLog,
-    served: Option<Served>,
+    pub(super) served: Option<Served>,
     /// The request ran to its end (an answer or an error was sent); otherwise the client went
     /// away and the record says `cancelled`.
-    finished: bool,
+    pub(super) finished: bool,
     /// What stickiness did (`X-Turnout-Session`, the record's `session_id`).
-    session: Option<Session>,
+    pub(super) session: Option<Session>,
     /// The HTTP status answered (a committed stream's `200` by default).
-    status: u16,
+    pub(super) status: u16,
     /// The request's hold on its key's limits, settled when the receipt is dropped.
-    limits: Option<Admission>,
+    pub(super) limits: Option<Admission>,
 }
 
 /// What the attempt that answered produced.
-struct Served {
-    attempt: Attempt,
-    time_to_first_token: Duration,
-    usage: Option<Usage>,
+pub(super) struct Served {
+    pub(super) attempt: Attempt,
+    pub(super) time_to_first_token: Duration,
+    pub(super) usage: Option<Usage>,
     /// Chunks with output relayed (streams): the completion estimate when no usage came.
-    output_chunks: u64,
-    finish_reason: Option<FinishReason>,
-    upstream_id: Option<String>,
+    pub(super) output_chunks: u64,
+    pub(super) finish_reason: Option<FinishReason>,
+    pub(super) upstream_id: Option<String>,
     /// The billed cost, once the request was billed.
-    cost: Option<Cost>,
+    pub(super) cost: Option<Cost>,
 }
 
 // === impl Receipt ===
@@ -387,159 +383,6 @@ impl Receipt {
         // Every byte is visible ASCII by construction.
         HeaderValue::try_from(attempts).unwrap_or(HeaderValue::from_static("-"))
     }
-
-    /// The generation record as things stand.
-    fn record(&self) -> GenerationRecord {
-        let catalog = self.app.catalog();
-        let attempts = self
-            .attempts
-            .records()
-            .iter()
-            .map(|record| records::AttemptRecord {
-                model: catalog.model(record.model).id.clone(),
-                provider: record.endpoint.map(|endpoint| {
-                    self.app
-                        .provider(record.model, endpoint)
-                        .display_name
-                        .clone()
-                }),
-                status: match record.failure {
-                    Some(failure) => failure.status,
-                    None => Some(200),
-                },
-                error_type: record.failure.map(|it| it.error_type.to_owned()),
-                elapsed_ms: millis(record.elapsed),
-            })
-            .collect();
-        let mut record = GenerationRecord {
-            id: self.id.clone(),
-            key_name: self.key.name.clone(),
-            created_at_ms: self.created_at_ms,
-            requested_models: self
-                .requested
-                .iter()
-                .map(|it| catalog.model(*it).id.clone())
-                .collect(),
-            model: None,
-            provider: None,
-            attempts,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cached_tokens: 0,
-            reasoning_tokens: 0,
-            cost_usd: 0.0,
-            latency_ms: millis(self.arrived.elapsed()),
-            time_to_first_token_ms: None,
-            finish_reason: None,
-            streamed: self.streamed,
-            cancelled: !self.finished,
-            router: self.auto.map(|_| AUTO_ROUTER_ID.to_owned()),
-            upstream_id: None,
-            session_id: self.session.as_ref().map(|it| it.id.clone()),
-            cache_savings_usd: 0.0,
-        };
-        let Some(served) = &self.served else {
-            return record;
-        };
-        let target = self.app.target(&served.attempt);
-        // A stream cut short before the provider reported usage is billed for what it
-        // produced: the prompt estimate and one token per output chunk relayed.
-        let (usage, cost) = match (served.usage, served.cost) {
-            (Some(usage), Some(cost)) => (usage, cost),
-            (usage, _) => {
-                let usage = usage.unwrap_or(Usage {
-                    prompt_tokens: u64::from(self.prompt_tokens_estimate),
-                    completion_tokens: served.output_chunks,
-                    total_tokens: u64::from(self.prompt_tokens_estimate) + served.output_chunks,
-                    ..Usage::default()
-                });
-                let cost = pricing::billed_cost(
-                    &target.endpoint.pricing,
-                    &usage,
-                    served.finish_reason.as_ref(),
-                );
-                (usage, cost)
-            }
-        };
-        record.model = Some(target.model.id.clone());
-        record.provider = Some(target.provider.display_name.clone());
-        record.prompt_tokens = usage.prompt_tokens;
-        record.completion_tokens = usage.completion_tokens;
-        record.cached_tokens = usage.cached_tokens;
-        record.cache_savings_usd = cache_savings(&target.endpoint.pricing, &usage);
-        record.reasoning_tokens = usage.reasoning_tokens;
-        record.cost_usd = cost.total;
-        record.time_to_first_token_ms = Some(millis(served.time_to_first_token));
-        record.finish_reason = served
-            .finish_reason
-            .as_ref()
-            .map(|it| it.as_str().to_owned());
-        record.upstream_id = served.upstream_id.clone();
-        record
-    }
-}
-
-impl Receipt {
-    /// Reports the finished request to the metrics.
-    fn observe(&self, record: &GenerationRecord) {
-        let attempts = self.attempts.records();
-        let interrupted = self
-            .served
-            .as_ref()
-            .and_then(|_| attempts.last())
-            .and_then(|it| it.failure);
-        let abort = match (self.streamed, self.finished, interrupted) {
-            (true, false, _) => Some("client_gone"),
-            (true, true, Some(failure)) => Some(failure.error_type),
-            _ => None,
-        };
-        let status = if self.finished {
-            StatusClass::of(self.status)
-        } else {
-            StatusClass::Cancelled
-        };
-        self.app.metrics().observe(&Observation {
-            model: self
-                .served
-                .as_ref()
-                .map(|it| it.attempt.model)
-                .or_else(|| self.requested.first().copied()),
-            status,
-            duration: self.arrived.elapsed().as_secs_f64(),
-            ttft: self
-                .served
-                .as_ref()
-                .map(|it| it.time_to_first_token.as_secs_f64()),
-            tokens: (record.prompt_tokens, record.completion_tokens),
-            cost: record.cost_usd,
-            attempts,
-            catalog: self.app.catalog(),
-            abort,
-            sticky: self.session.as_ref().map(Session::metric_label),
-        });
-        if let Some(otlp) = self.app.metrics().telemetry().otlp() {
-            otlp.export(record);
-        }
-    }
-}
-
-impl Drop for Receipt {
-    /// Queues the generation record (never blocks).
-    fn drop(&mut self) {
-        let record = self.record();
-        self.observe(&record);
-        if let Some(admission) = self.limits.take() {
-            let tokens = record.prompt_tokens + record.completion_tokens;
-            self.app.limits().settle(admission, record.cost_usd, tokens);
-        }
-        self.app.records().record(record);
-    }
-}
-
-/// What reading `usage.cached_tokens` from the cache saved against the prompt price.
-fn cache_savings(pricing: &router_core::catalog::Pricing, usage: &Usage) -> f64 {
-    let read_price = pricing.cache_read.unwrap_or(pricing.prompt);
-    (usage.cached_tokens as f64 * (pricing.prompt - read_price)).max(0.0)
 }
 
 /// The model ids of `models`.
