@@ -12,11 +12,10 @@
 //! - [`test`](mod@test): `cargo xtask test`, exactly what CI runs.
 //! - [`fuzz`]: `cargo xtask fuzz`, each cargo-fuzz target for a bounded time.
 //! - [`bench`](mod@bench): `cargo xtask bench`, the criterion benches and the loopback load test.
-//! - [`calibrate`]: `cargo xtask calibrate`, fitting an Auto Router quality profile from labelled
-//!   traffic.
+//! - [`offline`]: `cargo xtask calibrate` and `cargo xtask eval-router`, the Auto Router's
+//!   offline tools (`crates/router-calibrate`) in a release build.
 //! - [`distill`]: `cargo xtask distill`, the Auto Router's static token embeddings from a
 //!   sentence encoder.
-//! - [`eval_router`]: `cargo xtask eval-router`, the Auto Router's offline evaluation.
 //! - [`train_tasks`]: `cargo xtask train-tasks`, the Auto Router's task classifier from labelled
 //!   prompts.
 //! - `tidy` (tests only): the dependency rule and module docs, checked by `cargo test`.
@@ -28,12 +27,10 @@
 )]
 
 mod bench;
-mod calibrate;
 mod cmd;
 mod distill;
-mod eval_router;
 mod fuzz;
-mod rows;
+mod offline;
 mod serve;
 mod test;
 #[cfg(test)]
@@ -60,10 +57,10 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Run the criterion benches and the loopback load test against router and mock.
     Bench(bench::BenchArgs),
-    /// Fit an Auto Router quality profile from labelled traffic (JSON lines).
-    Calibrate(calibrate::CalibrateArgs),
-    /// Evaluate the Auto Router offline against labelled traffic.
-    EvalRouter(eval_router::EvalArgs),
+    /// Fit an Auto Router quality profile from labelled traffic (`router-calibrate calibrate`).
+    Calibrate(offline::ToolArgs),
+    /// Evaluate the Auto Router offline against labelled traffic (`router-calibrate eval-router`).
+    EvalRouter(offline::ToolArgs),
     /// Rebuild the Auto Router's static token embeddings from a sentence encoder (Python venv).
     Distill(distill::DistillArgs),
     /// Fit the Auto Router's task classifier on labelled prompts; report cross-validation.
@@ -79,8 +76,8 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
-        Command::Calibrate(args) => calibrate::run(args),
-        Command::EvalRouter(args) => eval_router::run(args),
+        Command::Calibrate(args) => offline::run("calibrate", &args),
+        Command::EvalRouter(args) => offline::run("eval-router", &args),
         Command::Distill(args) => distill::run(&args),
         Command::TrainTasks(args) => train_tasks::run(&args),
         Command::Embed(args) => train_tasks::embed(&args),

@@ -21,13 +21,13 @@ const DOC_ROOTS: &[&str] = &["crates", "xtask", "benches", "fuzz/fuzz_targets"];
 const TOP: &str = "router-server";
 
 /// Each workspace crate's layer. A normal dependency must point to a strictly lower layer (so
-/// `router-session`, `router-upstream` and `router-mock` never use each other); a dev-dependency
-/// may also stay on its own layer (sideways: `router-upstream`'s tests use `router-mock`), never
-/// go up. `None` for a crate the rule does not know yet.
+/// `router-session`, `router-upstream`, `router-mock` and `router-calibrate` never use each
+/// other); a dev-dependency may also stay on its own layer (sideways: `router-upstream`'s tests
+/// use `router-mock`), never go up. `None` for a crate the rule does not know yet.
 fn layer(krate: &str) -> Option<u8> {
     let layer = match krate {
         "router-core" => 0,
-        "router-session" | "router-upstream" | "router-mock" => 1,
+        "router-session" | "router-upstream" | "router-mock" | "router-calibrate" => 1,
         "router-server" => 2,
         // Tools: they may use any library below the server.
         "benches" | "xtask" => 3,

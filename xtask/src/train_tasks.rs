@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use router_calibrate::labelled::{Labelled, report};
 use router_core::analysis::task::TaskType;
 use router_core::analysis::task_model::{TaskInput, TaskModel, row_len};
 use router_core::analysis::{Conversation, task_input};
@@ -67,32 +68,12 @@ pub(crate) struct TrainArgs {
     errors: Option<PathBuf>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Line {
-    prompt: String,
-    task: String,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    lang: Option<String>,
-}
-
 /// One featurized, labelled prompt.
 pub(crate) struct Example {
     pub(crate) source: String,
     pub(crate) key: u64,
     pub(crate) task: usize,
     pub(crate) input: TaskInput,
-}
-
-/// One labelled prompt as read from a file.
-pub(crate) struct Labelled {
-    pub(crate) source: String,
-    pub(crate) id: String,
-    pub(crate) task: usize,
-    pub(crate) prompt: String,
 }
 
 /// Reads labelled prompts and featurizes them as routing does.
@@ -108,52 +89,11 @@ pub(crate) fn load(paths: &[PathBuf], bits: u8) -> anyhow::Result<Vec<Example>> 
         .collect())
 }
 
-/// Reads labelled prompts (`{"prompt", "task", "id"?, "source"?, "lang"?}` lines); a prompt
-/// without a source is named after its file (and language).
+/// Reads labelled prompts, relative paths from the repository's root.
 pub(crate) fn read_labelled(paths: &[PathBuf]) -> anyhow::Result<Vec<Labelled>> {
     let root = cmd::repo_root();
-    let mut out = Vec::new();
-    for path in paths {
-        let path = if path.is_absolute() {
-            path.clone()
-        } else {
-            root.join(path)
-        };
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-        let name = path
-            .file_stem()
-            .map_or_else(String::new, |it| it.to_string_lossy().into_owned());
-        for (idx, line) in text
-            .lines()
-            .enumerate()
-            .filter(|it| !it.1.trim().is_empty())
-        {
-            let line: Line = serde_json::from_str(line)
-                .with_context(|| format!("{}:{}", path.display(), idx + 1))?;
-            let Some(task) = TaskType::from_name(&line.task) else {
-                bail!(
-                    "{}:{}: unknown task `{}`",
-                    path.display(),
-                    idx + 1,
-                    line.task
-                );
-            };
-            let source = match (&line.source, &line.lang) {
-                (Some(source), _) => source.clone(),
-                (None, Some(lang)) => format!("{name}:{lang}"),
-                (None, None) => name.clone(),
-            };
-            let id = line.id.clone().unwrap_or_else(|| format!("{name}:{idx}"));
-            out.push(Labelled {
-                source,
-                id,
-                task: task.index(),
-                prompt: line.prompt,
-            });
-        }
-    }
-    Ok(out)
+    let paths: Vec<PathBuf> = paths.iter().map(|path| root.join(path)).collect();
+    router_calibrate::labelled::read_labelled(&paths)
 }
 
 /// Fits a model on `train` (indices into `examples`).
@@ -328,63 +268,6 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<()> {
         println!("wrote {} ({} bytes)", out.display(), model.to_bytes().len());
     }
     Ok(())
-}
-
-/// Accuracy by source and the confusion table, as markdown, from `(source, true task)` labels
-/// and the predicted task indices.
-pub(crate) fn report(labels: &[(&str, usize)], predicted: &[usize]) -> String {
-    let mut by_source: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut confusion = [[0usize; 9]; 9];
-    for (&(source, task), &guess) in labels.iter().zip(predicted) {
-        let entry = by_source.entry(source).or_default();
-        entry.1 += 1;
-        if guess == task {
-            entry.0 += 1;
-        }
-        confusion[task][guess] += 1;
-    }
-    let correct: usize = by_source.values().map(|it| it.0).sum();
-    let mut out = String::from("| Source | Prompts | Accuracy |\n| --- | --- | --- |\n");
-    for (source, (right, n)) in &by_source {
-        out += &format!(
-            "| {source} | {n} | {:.1}% |\n",
-            100.0 * *right as f64 / *n as f64
-        );
-    }
-    out += &format!(
-        "| all | {} | {:.1}% |\n\n",
-        labels.len(),
-        100.0 * correct as f64 / labels.len().max(1) as f64
-    );
-    out += "| True \\ predicted |";
-    for task in TaskType::ALL {
-        out += &format!(" {} |", short(task));
-    }
-    out += "\n| --- |";
-    out += &" --- |".repeat(9);
-    out += "\n";
-    for task in TaskType::ALL {
-        out += &format!("| {} |", task.as_str());
-        for count in confusion[task.index()] {
-            out += &format!(" {count} |");
-        }
-        out += "\n";
-    }
-    out
-}
-
-fn short(task: TaskType) -> &'static str {
-    match task {
-        TaskType::Code => "code",
-        TaskType::Math => "math",
-        TaskType::Reasoning => "reas.",
-        TaskType::CreativeWriting => "creat.",
-        TaskType::Summarization => "summ.",
-        TaskType::Translation => "transl.",
-        TaskType::Extraction => "extr.",
-        TaskType::GeneralQa => "QA",
-        TaskType::ChitChat => "chat",
-    }
 }
 
 /// Options of `cargo xtask embed`.

@@ -1,6 +1,8 @@
 //! The `router-server` binary: reads the arguments, builds the runtime for `--workers`, sets up
 //! logging, picks the config (see [`router_server::launch`]) and serves until SIGTERM or SIGINT
-//! (Ctrl-C).
+//! (Ctrl-C). `router-server calibrate` and `router-server eval-router` run the Auto Router's
+//! offline tools instead (see `router_calibrate`): fitting a quality profile from the operator's
+//! own labelled traffic, and judging it.
 //!
 //! On the first signal the server stops accepting and gives requests and streams in flight
 //! `server.shutdown_grace_ms` to finish; streams still running then end with the error chunk
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use router_calibrate::cli::Tool;
 use router_server::demo::{self, Demo};
 use router_server::launch::{self, ConfigSource};
 use tokio::net::TcpListener;
@@ -32,8 +35,11 @@ const DEMO_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Turnout: an OpenRouter-compatible LLM router for your own providers and keys.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// An offline tool to run instead of serving.
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// Serve this config file (TOML; see docs/config.md).
     #[arg(long, value_name = "FILE", conflicts_with = "demo")]
     config: Option<PathBuf>,
@@ -50,7 +56,10 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(tool) = args.tool.take() {
+        return tool.run();
+    }
     runtime(args.workers)
         .build()
         .context("cannot start the async runtime")?
@@ -192,6 +201,30 @@ mod tests {
         assert_eq!(flavor(Some(1)), RuntimeFlavor::CurrentThread);
         assert_eq!(flavor(Some(2)), RuntimeFlavor::MultiThread);
         assert_eq!(flavor(None), RuntimeFlavor::MultiThread);
+    }
+
+    #[test]
+    fn the_offline_tools_are_subcommands_that_exclude_serving_flags() {
+        let args = Args::try_parse_from([
+            "router-server",
+            "calibrate",
+            "--data",
+            "rows.jsonl",
+            "--out",
+            "profile.json",
+        ])
+        .unwrap();
+        assert!(matches!(args.tool, Some(Tool::Calibrate(_))), "{args:?}");
+        let args =
+            Args::try_parse_from(["router-server", "eval-router", "--data", "r.jsonl"]).unwrap();
+        assert!(matches!(args.tool, Some(Tool::EvalRouter(_))), "{args:?}");
+        assert!(Args::try_parse_from(["router-server", "--demo", "calibrate"]).is_err());
+        assert!(
+            Args::try_parse_from(["router-server", "--demo"])
+                .unwrap()
+                .tool
+                .is_none()
+        );
     }
 
     #[test]

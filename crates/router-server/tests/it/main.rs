@@ -10,6 +10,7 @@
 mod auto_router;
 mod bad_requests;
 mod banner;
+mod calibrate_cli;
 mod chat;
 mod compat;
 mod completions_legacy;

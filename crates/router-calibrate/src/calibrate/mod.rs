@@ -3,7 +3,7 @@
 //!
 //! Each input line is `{"id", "prompt", "quality": {model: 0..1}, "cost": {model: usd}}`;
 //! `--split`, `--include-contaminated` and `--models` choose rows and models as
-//! [`crate::rows`] describes. The fit, all deterministic:
+//! `rows` describes. The fit, all deterministic:
 //!
 //! 1. Featurize every prompt exactly as routing will (`router_core::analysis::raw_features`) and
 //!    weigh the hashed n-grams by inverse document frequency, so boilerplate shared by many
@@ -37,7 +37,7 @@
 //!    without itself as a neighbour.
 //!
 //! The profile is keyed by catalog ids: a data model name that is not `author/slug` must be
-//! mapped to one with `--map data_name=author/slug`, or calibration stops (see [`names`]).
+//! mapped to one with `--map data_name=author/slug`, or calibration stops (see `names.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -75,7 +75,7 @@ use quality::fit_estimates;
 
 /// Arguments of `cargo xtask calibrate`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct CalibrateArgs {
+pub struct CalibrateArgs {
     /// Labelled rows, one JSON object a line: {"id","prompt","quality":{model:0..1},"cost":{model:usd}}.
     #[arg(long)]
     pub(crate) data: PathBuf,
@@ -96,8 +96,8 @@ pub(crate) struct CalibrateArgs {
     pub(crate) map: Vec<String>,
 }
 
-/// Runs `cargo xtask calibrate`.
-pub(crate) fn run(args: CalibrateArgs) -> anyhow::Result<()> {
+/// Runs `calibrate`: fits the profile of `args.data` and writes it to `args.out`.
+pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let rows = read_rows(&args.data, &args.rows)?;
     let data_models: Vec<String> = rows[0].quality.keys().cloned().collect();
     let catalog_ids = names::catalog_names(&data_models, &args.map)?;

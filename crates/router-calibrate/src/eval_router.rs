@@ -31,7 +31,7 @@ use crate::rows::{self, Row, RowSelection, Split};
 
 /// Arguments of `cargo xtask eval-router`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct EvalArgs {
+pub struct EvalArgs {
     /// Labelled rows, one JSON object a line: {"id","prompt","quality":{model:0..1},"cost":{model:usd}}.
     #[arg(long)]
     pub(crate) data: PathBuf,
@@ -75,7 +75,7 @@ pub(crate) struct EvalArgs {
 /// Task-classification accuracy of the router's analysis (the shipped classifier, as the demo
 /// profile runs it) on labelled prompts, as markdown.
 fn task_report(path: &std::path::Path) -> anyhow::Result<String> {
-    let labelled = crate::train_tasks::read_labelled(&[path.to_path_buf()])?;
+    let labelled = crate::labelled::read_labelled(&[path.to_path_buf()])?;
     let profile = Profile::demo()?;
     let features = router_core::request::RequestFeatures::default();
     let predicted: Vec<usize> = labelled
@@ -95,15 +95,15 @@ fn task_report(path: &std::path::Path) -> anyhow::Result<String> {
         "Task classification on {} ({} prompts):\n\n{}",
         path.display(),
         labelled.len(),
-        crate::train_tasks::report(&labels, &predicted)
+        crate::labelled::report(&labels, &predicted)
     ))
 }
 
 /// The dial values evaluated.
 const KNOBS: std::ops::RangeInclusive<u8> = 0..=10;
 
-/// Runs `cargo xtask eval-router`.
-pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
+/// Runs `eval-router`: prints the cross-validated evaluation of `args.data`.
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.tasks {
         println!("{}", task_report(path)?);
     }
