@@ -12,8 +12,11 @@
 //! - A request is sent again only when hyper gives it back unsent (a pooled connection that
 //!   closed before any of it was written), and then only on another connection; one that was
 //!   written is never sent twice.
-//! - A connection whose answer was not read to its end is never reused: dropping the lease and
-//!   the body closes it, so the provider sees the request cancelled.
+//! - A connection goes back to the list when its exchange's lease drops, after the answer's
+//!   body: hyper keeps a connection whose answer it read to the end (a stream's last chunk may
+//!   come in the same read as its `[DONE]`, before the reader asks for the end), and closes one
+//!   whose body was dropped before its end, so the provider sees the request cancelled; such a
+//!   connection fails its readiness check and is dropped when its turn comes.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -50,11 +53,11 @@ struct Idle {
     since: Instant,
 }
 
-/// A connection lent to one exchange; [`Lease::release`] gives it back once the answer's body
-/// was read to its end. Dropped instead, the connection closes with the body.
+/// A connection lent to one exchange, given back to the pool when it drops (after the
+/// answer's body).
 pub(crate) struct Lease {
     pool: Arc<Inner>,
-    sender: Sender,
+    sender: Option<Sender>,
 }
 
 /// Why a request got no answer.
@@ -102,7 +105,7 @@ impl Pool {
                 Ok(response) => {
                     let lease = Lease {
                         pool: Arc::clone(&self.inner),
-                        sender,
+                        sender: Some(sender),
                     };
                     return Ok((response, lease));
                 }
@@ -184,17 +187,20 @@ fn expire(idle: &mut Vec<Idle>) {
 
 // === impl Lease ===
 
-impl Lease {
-    /// Gives the connection back for reuse: the answer's body was read to its end.
-    pub(crate) fn release(self) {
-        if self.sender.is_closed() {
+impl Drop for Lease {
+    /// Gives the connection back: whether it can serve again is checked when it is next taken.
+    fn drop(&mut self) {
+        let Some(sender) = self.sender.take() else {
+            return;
+        };
+        if sender.is_closed() {
             return;
         }
         let mut idle = self.pool.lock();
         expire(&mut idle);
         if idle.len() < MAX_IDLE {
             idle.push(Idle {
-                sender: self.sender,
+                sender,
                 since: Instant::now(),
             });
         }

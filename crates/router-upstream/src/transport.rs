@@ -84,8 +84,8 @@ enum ResponseBody {
         headers: HeaderMap,
         /// The body, on its connection.
         body: Incoming,
-        /// The connection, given back to the pool at the body's end.
-        lease: Option<Lease>,
+        /// The connection, given back to the pool when it drops, after the body.
+        _lease: Lease,
         /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
         /// registered the first time a read has to wait, rather than one per read.
         deadline: Pin<Box<Sleep>>,
@@ -228,7 +228,7 @@ impl Transport {
                     body: ResponseBody::Plain {
                         headers: parts.headers,
                         body,
-                        lease: Some(lease),
+                        _lease: lease,
                         deadline,
                         total_timeout,
                     },
@@ -318,7 +318,6 @@ impl Response {
             ResponseBody::Reqwest(response) => response.chunk().await.map_err(Into::into),
             ResponseBody::Plain {
                 body,
-                lease,
                 deadline,
                 total_timeout,
                 ..
@@ -329,13 +328,7 @@ impl Response {
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(*total_timeout)),
                 };
                 match frame {
-                    None => {
-                        // Read to its end: the connection may serve another exchange.
-                        if let Some(lease) = lease.take() {
-                            lease.release();
-                        }
-                        return Ok(None);
-                    }
+                    None => return Ok(None),
                     Some(Err(err)) => return Err(TransportError::Body(err)),
                     // Trailers carry nothing a chat answer needs.
                     Some(Ok(frame)) => {
@@ -898,6 +891,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_is_reused_once_its_answer_was_read_even_if_its_end_was_not_asked_for() {
+        use std::sync::atomic::Ordering::SeqCst;
+
+        // A stream reader stops at its last event (`[DONE]`) and drops the body without asking
+        // for its end; hyper has read the whole answer by then, so the connection serves again.
+        let (url, seen, _closed) = scripted_server(vec![]).await;
+        let client = transport(url.as_str(), false);
+        for _ in 0..3 {
+            let mut response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+                .await
+                .unwrap();
+            assert_eq!(response.chunk().await.unwrap().as_deref(), Some(&b"ok"[..]));
+        }
+        assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
+        assert_eq!(seen.requests.load(SeqCst), 4);
+        assert_eq!(seen.connections.load(SeqCst), 1, "a connection per answer");
+        let Transport::Plain(plain) = &client else {
+            panic!("not plain")
+        };
+        assert_eq!(plain.pool.idle(), 1);
+    }
+
+    #[tokio::test]
     async fn a_body_dropped_before_its_end_closes_its_connection() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!(
@@ -930,10 +946,6 @@ mod tests {
         );
         drop(response);
         assert_eq!(closed.await.unwrap(), 0, "the connection stayed open");
-        let Transport::Plain(plain) = &client else {
-            panic!("not plain")
-        };
-        assert_eq!(plain.pool.idle(), 0);
     }
 
     #[tokio::test]
