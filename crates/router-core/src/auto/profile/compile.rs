@@ -9,7 +9,10 @@ use crate::analysis::classifier::{Classifier, ClassifierSettings};
 use crate::analysis::features::{self, SparseVector};
 use crate::analysis::{self, Conversation};
 
-use super::{FORMAT, PredictorsData, Profile, ProfileData, ProfileError, SelectionData, VERSION};
+use super::{
+    EmbeddingModelData, FORMAT, PredictorsData, Profile, ProfileData, ProfileError, SelectionData,
+    VERSION,
+};
 
 /// Compiled [`PredictorsData`]: a dense slot index into slot-major weight rows.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +109,7 @@ impl Profile {
         if data.tasks.is_empty() {
             return Err(invalid("tasks", "must list at least one task cluster"));
         }
-        let estimate_weight = check_selection(&data.selection)?;
+        let (estimate_weight, embedding_weight) = check_selection(&data.selection)?;
         let classifier_data = &data.classifier;
         if !(classifier_data.temperature > 0.0 && classifier_data.temperature.is_finite()) {
             return Err(invalid("classifier.temperature", "must be > 0"));
@@ -256,6 +259,11 @@ impl Profile {
             .as_ref()
             .map(|it| Predictors::compile(it, &model_index, n_models, n_slots))
             .transpose()?;
+        let embedding = data
+            .embedding
+            .as_ref()
+            .map(|it| EmbeddingModel::compile(it, &model_index, n_models))
+            .transpose()?;
         let classifier = Classifier::new(bits, idf, clusters, &example_vectors, settings);
         let completion_tokens = data
             .tasks
@@ -274,6 +282,8 @@ impl Profile {
             predictors,
             means,
             estimate_weight,
+            embedding,
+            embedding_weight,
         })
     }
 
@@ -281,14 +291,15 @@ impl Profile {
     /// checking them as [`Profile::from_data`] does. Calibration tries many of them on one
     /// profile.
     pub fn set_selection(&mut self, selection: SelectionData) -> Result<(), ProfileError> {
-        self.estimate_weight = check_selection(&selection)?;
+        (self.estimate_weight, self.embedding_weight) = check_selection(&selection)?;
         self.data.selection = selection;
         Ok(())
     }
 }
 
-/// Checks the selection tunables; the estimate weight they give (1 when absent).
-fn check_selection(selection: &SelectionData) -> Result<f32, ProfileError> {
+/// Checks the selection tunables; the estimate weight and the embedding weight they give (each 1
+/// when absent).
+fn check_selection(selection: &SelectionData) -> Result<(f32, f32), ProfileError> {
     let invalid = |field: &str, message: &str| ProfileError::Invalid {
         field: field.to_owned(),
         message: message.to_owned(),
@@ -312,7 +323,76 @@ fn check_selection(selection: &SelectionData) -> Result<f32, ProfileError> {
     if !(0.0..=1.0).contains(&estimate_weight) {
         return Err(invalid("selection.estimate_weight", "must be from 0 to 1"));
     }
-    Ok(estimate_weight as f32)
+    let embedding_weight = selection.embedding_weight.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&embedding_weight) {
+        return Err(invalid("selection.embedding_weight", "must be from 0 to 1"));
+    }
+    Ok((estimate_weight as f32, embedding_weight as f32))
+}
+
+/// Compiled [`EmbeddingModelData`]: per profile model its column, and the weights row-major.
+#[derive(Debug, Clone)]
+pub(super) struct EmbeddingModel {
+    /// Per profile model: its column, if the embedding models know it.
+    pub(super) columns: Vec<Option<usize>>,
+    pub(super) center: Vec<f32>,
+    pub(super) bias: Vec<f32>,
+    /// `[column][dimension]`, flattened.
+    pub(super) weights: Vec<f32>,
+}
+
+impl EmbeddingModel {
+    /// Checks the data against the embedding's dimension and indexes it by profile model.
+    pub(super) fn compile(
+        data: &EmbeddingModelData,
+        model_index: &HashMap<String, usize, BuildHasherDefault<IdHasher>>,
+        n_models: usize,
+    ) -> Result<Self, ProfileError> {
+        let invalid = |field: &str, message: String| ProfileError::Invalid {
+            field: format!("embedding.{field}"),
+            message,
+        };
+        let dim = crate::analysis::embed::embedder().dim();
+        if data.center.len() != dim {
+            return Err(invalid(
+                "center",
+                format!("needs one value per dimension of the embedding ({dim})"),
+            ));
+        }
+        let n_columns = data.models.len();
+        if data.bias.len() != n_columns || data.weights.len() != n_columns {
+            return Err(invalid(
+                "bias",
+                "`bias` and `weights` need one entry per model of `embedding.models`".to_owned(),
+            ));
+        }
+        let mut weights = Vec::with_capacity(n_columns * dim);
+        for (idx, row) in data.weights.iter().enumerate() {
+            if row.len() != dim {
+                return Err(invalid(
+                    &format!("weights[{idx}]"),
+                    format!("needs one value per dimension of the embedding ({dim})"),
+                ));
+            }
+            weights.extend_from_slice(row);
+        }
+        let finite = |values: &[f32]| values.iter().all(|it| it.is_finite());
+        if !(finite(&data.center) && finite(&data.bias) && finite(&weights)) {
+            return Err(invalid("weights", "values must be finite".to_owned()));
+        }
+        let mut columns = vec![None; n_models];
+        for (column, model) in data.models.iter().enumerate() {
+            if let Some(&idx) = model_index.get(model) {
+                columns[idx] = Some(column);
+            }
+        }
+        Ok(Self {
+            columns,
+            center: data.center.clone(),
+            bias: data.bias.clone(),
+            weights,
+        })
+    }
 }
 
 /// An FxHash-style hasher for the model-id map: ids are short and trusted (they come from the
@@ -379,6 +459,37 @@ mod tests {
         let mut bad = good.clone();
         bad.models.get_mut("a/coder").unwrap().mean = Some(-0.1);
         check(bad, "models.a/coder.mean");
+        let mut bad = good.clone();
+        bad.selection.embedding_weight = Some(-0.5);
+        check(bad, "selection.embedding_weight");
+        let dim = crate::analysis::embed::embedder().dim();
+        let embedding = EmbeddingModelData {
+            models: vec!["a/coder".to_owned()],
+            center: vec![0.0; dim],
+            bias: vec![0.5],
+            weights: vec![vec![0.0; dim]],
+        };
+        let mut bad = good.clone();
+        bad.embedding = Some(EmbeddingModelData {
+            center: vec![0.0; dim + 1],
+            ..embedding.clone()
+        });
+        check(bad, "embedding.center");
+        let mut bad = good.clone();
+        bad.embedding = Some(EmbeddingModelData {
+            weights: vec![vec![0.0; 3]],
+            ..embedding.clone()
+        });
+        check(bad, "embedding.weights[0]");
+        let mut bad = good.clone();
+        bad.embedding = Some(EmbeddingModelData {
+            bias: vec![f32::NAN],
+            ..embedding.clone()
+        });
+        check(bad, "embedding.weights");
+        let mut ok = good.clone();
+        ok.embedding = Some(embedding);
+        assert!(Profile::from_data(ok).is_ok());
         let mut bad = good;
         bad.version = 2;
         assert!(matches!(

@@ -6,7 +6,7 @@ use crate::analysis::Analysis;
 use crate::analysis::features::SparseVector;
 
 use super::Profile;
-use super::compile::Predictors;
+use super::compile::{EmbeddingModel, Predictors};
 
 impl Predictors {
     /// `bias + x . w` per column.
@@ -26,6 +26,30 @@ impl Predictors {
             }
         }
         logits
+    }
+}
+
+impl EmbeddingModel {
+    /// Each column's `bias + (x - center) . w`, clamped to 0..1 (empty when `embedding` has
+    /// another dimension).
+    fn estimates(&self, embedding: &[f32]) -> Vec<f32> {
+        let dim = self.center.len();
+        if embedding.len() != dim || dim == 0 {
+            return Vec::new();
+        }
+        let centered: Vec<f32> = embedding
+            .iter()
+            .zip(&self.center)
+            .map(|(x, c)| x - c)
+            .collect();
+        self.bias
+            .iter()
+            .zip(self.weights.chunks_exact(dim))
+            .map(|(bias, row)| {
+                let dot: f32 = centered.iter().zip(row).map(|(x, w)| x * w).sum();
+                (bias + dot).clamp(0.0, 1.0)
+            })
+            .collect()
     }
 }
 
@@ -97,12 +121,17 @@ impl Profile {
             .as_ref()
             .map(|it| it.logits(&analysis.features))
             .unwrap_or_default();
+        let embedded = match &self.embedding {
+            Some(model) if self.embedding_weight > 0.0 => model.estimates(&analysis.embedding),
+            _ => Vec::new(),
+        };
         QualityEstimator {
             profile: self,
             analysis,
             bucket: bucket_position(analysis.difficulty, self.data.difficulty_buckets),
             evidence,
             logits,
+            embedded,
         }
     }
 }
@@ -125,6 +154,8 @@ pub struct QualityEstimator<'p> {
     evidence: Evidence,
     /// Per predictor column: `bias + x . w` (empty: no predictors).
     logits: Vec<f32>,
+    /// Per embedding-model column: its estimate, 0..1 (empty: no embedding models, or weight 0).
+    embedded: Vec<f32>,
 }
 
 impl QualityEstimator<'_> {
@@ -161,6 +192,15 @@ impl QualityEstimator<'_> {
                 }
             }
             _ => prior,
+        };
+        let estimate = match (&profile.embedding, self.embedded.is_empty()) {
+            (Some(embedding), false) => match embedding.columns.get(model) {
+                Some(Some(column)) => {
+                    estimate + profile.embedding_weight * (self.embedded[*column] - estimate)
+                }
+                _ => estimate,
+            },
+            _ => estimate,
         };
         let mean = profile.means[model];
         let shrunk = if mean.is_nan() {
@@ -302,6 +342,44 @@ mod tests {
             let b = base.quality("a/coder", &plain).unwrap();
             assert!((a - b).abs() < 1e-4, "{a} {b}");
         }
+    }
+
+    #[test]
+    fn the_embedding_models_move_the_estimate_by_their_weight() {
+        let base = two_model_profile(None);
+        let prompt = "please fix the bug in my python function";
+        let analysis = base.analyze(&Conversation::user(prompt), &RequestFeatures::default());
+        let coder = base.quality("a/coder", &analysis).unwrap();
+        let talker = base.quality("a/talker", &analysis).unwrap();
+        let dim = analysis.embedding.len();
+        // Zero weights and the prompt as the centre: the model's estimate is its bias.
+        let with_weight = |weight: f64| {
+            let mut data = base.data().clone();
+            data.embedding = Some(EmbeddingModelData {
+                models: vec!["a/coder".to_owned(), "x/absent".to_owned()],
+                center: analysis.embedding.clone(),
+                bias: vec![0.1, 0.9],
+                weights: vec![vec![0.0; dim]; 2],
+            });
+            data.selection.embedding_weight = Some(weight);
+            let profile = Profile::from_json(&Profile::from_data(data).unwrap().to_json()).unwrap();
+            let analysis =
+                profile.analyze(&Conversation::user(prompt), &RequestFeatures::default());
+            (
+                profile.quality("a/coder", &analysis).unwrap(),
+                profile.quality("a/talker", &analysis).unwrap(),
+            )
+        };
+        let (none, untouched) = with_weight(0.0);
+        assert!((none - coder).abs() < 1e-6 && (untouched - talker).abs() < 1e-6);
+        let (full, untouched) = with_weight(1.0);
+        assert!((full - 0.1).abs() < 1e-4, "{full}");
+        assert!((untouched - talker).abs() < 1e-6);
+        let (half, _) = with_weight(0.5);
+        assert!(
+            (half - (coder + 0.5 * (0.1 - coder))).abs() < 1e-4,
+            "{half}"
+        );
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct ProfileData {
     /// Per-model logistic regressions on the prompt's features, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predictors: Option<PredictorsData>,
+    /// Per-model linear models on the prompt's static embedding, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingModelData>,
 }
 
 fn default_buckets() -> usize {
@@ -133,6 +136,11 @@ pub struct SelectionData {
     /// profile fitted on few rows leans on each model's mean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_weight: Option<f64>,
+    /// How far the embedding models' estimate ([`EmbeddingModelData`]) moves a prompt's estimate,
+    /// from 0 (not at all) to 1 (absent: 1). Calibration fits it on held-out estimates, so where
+    /// the embedding tells the models apart no better than the clusters it stays near 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_weight: Option<f64>,
 }
 
 impl SelectionData {
@@ -239,4 +247,21 @@ pub struct PredictorsData {
 
 fn default_prior_weight() -> f32 {
     1.0
+}
+
+/// Per-model linear models of the expected quality on the prompt's static embedding
+/// ([`crate::analysis::Analysis::embedding`]), fitted by ridge regression on labelled outcomes:
+/// `q[m] = bias[m] + (x - center) . weights[m]`, clamped to 0..1. A prompt's estimate `e` (from
+/// clusters, predictors and examples) becomes `e + embedding_weight * (q - e)`, before the
+/// shrink toward the model's mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingModelData {
+    /// The models, in the order of `bias` and `weights`.
+    pub models: Vec<String>,
+    /// The mean embedding of the training prompts (one value per dimension).
+    pub center: Vec<f32>,
+    /// Each model's mean quality on the training prompts.
+    pub bias: Vec<f32>,
+    /// Per model, one weight per dimension.
+    pub weights: Vec<Vec<f32>>,
 }

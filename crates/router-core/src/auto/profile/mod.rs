@@ -55,7 +55,7 @@ use crate::analysis::classifier::Classifier;
 use crate::analysis::{self, Analysis, Conversation};
 use crate::request::RequestFeatures;
 
-use compile::{IdHasher, Predictors};
+use compile::{EmbeddingModel, IdHasher, Predictors};
 pub use estimate::{QualityEstimator, logit, sigmoid};
 pub use format::*;
 
@@ -105,6 +105,10 @@ pub struct Profile {
     means: Vec<f32>,
     /// `selection.estimate_weight`, 1 when absent.
     estimate_weight: f32,
+    /// The embedding models, if the profile has them.
+    embedding: Option<EmbeddingModel>,
+    /// `selection.embedding_weight`, 1 when absent.
+    embedding_weight: f32,
 }
 
 impl Profile {
@@ -218,6 +222,7 @@ mod tests {
                 reference_prompt_tokens: 1000,
                 dial_lambdas: None,
                 estimate_weight: None,
+                embedding_weight: None,
             },
             difficulty_buckets: 3,
             tasks: vec![
@@ -234,6 +239,7 @@ mod tests {
             ]),
             examples,
             predictors: None,
+            embedding: None,
         })
         .unwrap()
     }
