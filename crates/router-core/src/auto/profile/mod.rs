@@ -31,13 +31,15 @@
 //! per-model predictors ([`PredictorsData`], optional), a logistic regression on the prompt's
 //! features corrects that estimate (`sigmoid(logit(q_cluster) + bias + x . w)`); when it has
 //! labelled examples, the nearest ones then pull the estimate toward what the model actually
-//! scored on them (`(sum w_i y_i + prior * q) / (sum w_i + prior)`). Last, when the profile has
+//! scored on them (`(sum w_i y_i + prior * q) / (sum w_i + prior)`); when it has per-model
+//! linear models on the prompt's static embedding ([`EmbeddingModelData`]), their estimate `q`
+//! moves it by `selection.embedding_weight` `v` (`e + v * (q - e)`). Last, when the profile has
 //! `selection.estimate_weight` `w` and the model a `mean` `m`, the estimate `e` becomes
 //! `m + w * (e - m)`.
 //!
 //! Optional fields a calibrated profile may add: `selection.dial_lambdas` (lambda per dial value
-//! 1 to 9), `selection.estimate_weight`, each model's `mean`, `examples` and `predictors`. The
-//! demo profile has none of them.
+//! 1 to 9), `selection.estimate_weight`, `selection.embedding_weight`, each model's `mean`,
+//! `examples`, `predictors` and `embedding`. The demo profile has none of them.
 //!
 //! The layout: `format.rs` (the stored document, field for field), `compile.rs` (checking a
 //! document and building the dense tables routing reads) and `estimate.rs` (a model's expected
