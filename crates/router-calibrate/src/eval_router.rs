@@ -66,6 +66,10 @@ pub struct EvalArgs {
     /// of labelled prompts (`{"prompt", "task", "source"?}` lines), through the router's analysis.
     #[arg(long)]
     pub(crate) tasks: Option<PathBuf>,
+    /// L2 strength of the per-model ridge regressions on the prompts' embeddings, in units of
+    /// rows (0: none).
+    #[arg(long, default_value_t = FitOptions::default().embedding_l2)]
+    pub(crate) embedding_l2: f64,
     /// Inner folds for the held-out estimates calibration chooses the estimate weight on (below
     /// 2: in-sample estimates).
     #[arg(long, default_value_t = FitOptions::default().inner_folds)]
@@ -113,6 +117,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         neighbours: args.neighbours,
         predictors: args.predictors,
         inner_folds: args.inner_folds,
+        embedding_l2: args.embedding_l2,
         ..FitOptions::default()
     };
     let models: Vec<String> = rows[0].quality.keys().cloned().collect();
@@ -253,9 +258,10 @@ fn route_part(
     let profile = Profile::from_json(&Profile::from_data(fitted.data)?.to_json())
         .context("the fitted profile does not read back")?;
     let line = format!(
-        "{label}: calibrated on {} rows ({} clusters, estimate weight {:.2}, lambda scale {:.4}), routing {}",
+        "{label}: calibrated on {} rows ({} clusters, embedding weight {:.2}, estimate weight {:.2}, lambda scale {:.4}), routing {}",
         train.len(),
         profile.data().tasks.len(),
+        profile.selection().embedding_weight.unwrap_or(0.0),
         profile.selection().estimate_weight.unwrap_or(1.0),
         profile.selection().lambda_scale,
         targets.len()

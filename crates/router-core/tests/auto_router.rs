@@ -436,6 +436,7 @@ fn build(specs: &[ModelSpec], scale: f64, cost_scale: CostScale) -> (Catalog, Pr
             reference_prompt_tokens: 1000,
             dial_lambdas: None,
             estimate_weight: Some(0.7),
+            embedding_weight: None,
         },
         difficulty_buckets: 3,
         tasks: TaskType::ALL
@@ -452,6 +453,7 @@ fn build(specs: &[ModelSpec], scale: f64, cost_scale: CostScale) -> (Catalog, Pr
         models: quality,
         examples: None,
         predictors: None,
+        embedding: None,
     };
     (
         Catalog::new(models).unwrap(),

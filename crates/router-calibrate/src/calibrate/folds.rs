@@ -146,21 +146,7 @@ pub(super) fn choose_estimate_weight(
     for weight in candidates {
         let weight = round4(weight);
         Estimates::set(parts, |it| it.estimate_weight = Some(weight))?;
-        let mut points = vec![cheapest];
-        for step in 0..=24 {
-            let lambda = 10f64.powf(-3.0 + f64::from(step) / 4.0);
-            Estimates::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
-            points.push(Estimates::point(parts, catalog, rows, &by_id, 5)?);
-        }
-        Estimates::set(parts, |it| it.dial_lambdas = Some(vec![0.0; 9]))?;
-        points.push(Estimates::point(parts, catalog, rows, &by_id, 5)?);
-        let hull = upper_hull(&points);
-        let area = if strongest.0 > cheapest.0 {
-            hull_integral(&hull, cheapest.0, strongest.0) / (strongest.0 - cheapest.0)
-        } else {
-            hull.last().map_or(0.0, |it| it.1)
-        };
-        areas.push((weight, area));
+        areas.push((weight, curve_area(parts, catalog, rows, &by_id, &scoring)?));
     }
     // Trusting every prompt's own estimate (weight 1) stays unless a smaller weight gains at
     // least 2% of the gap between the cheapest and the strongest model: the areas of the
@@ -177,6 +163,34 @@ pub(super) fn choose_estimate_weight(
         }
     }
     Ok(best.1)
+}
+
+/// The area under the held-out rows' quality/cost curve over a sweep of lambda (score.py's
+/// APGR before its normalization), on the parts' profiles as they are set.
+pub(super) fn curve_area(
+    parts: &mut [Estimates],
+    catalog: &Catalog,
+    rows: &[Row],
+    by_id: &BTreeMap<String, &String>,
+    scoring: &Scoring<'_>,
+) -> anyhow::Result<f64> {
+    let cheapest = scoring.single[scoring.cheapest];
+    let strongest = scoring.single[scoring.strongest];
+    let mut points = vec![cheapest];
+    for step in 0..=24 {
+        let lambda = 10f64.powf(-3.0 + f64::from(step) / 4.0);
+        Estimates::set(parts, |it| it.dial_lambdas = Some(vec![lambda; 9]))?;
+        points.push(Estimates::point(parts, catalog, rows, by_id, 5)?);
+    }
+    Estimates::set(parts, |it| it.dial_lambdas = Some(vec![0.0; 9]))?;
+    points.push(Estimates::point(parts, catalog, rows, by_id, 5)?);
+    Estimates::set(parts, |it| it.dial_lambdas = None)?;
+    let hull = upper_hull(&points);
+    Ok(if strongest.0 > cheapest.0 {
+        hull_integral(&hull, cheapest.0, strongest.0) / (strongest.0 - cheapest.0)
+    } else {
+        hull.last().map_or(0.0, |it| it.1)
+    })
 }
 
 /// The weight `w` in `mean + w * (estimate - mean)` that best predicts the held-out rows'

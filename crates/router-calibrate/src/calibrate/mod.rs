@@ -18,14 +18,19 @@
 //!    the cluster estimate as their offset (the L2 strength chosen by 3-fold cross-validation on
 //!    the rows). Measured on the development set they did not beat the nearest examples, so
 //!    they are off by default.
-//! 6. Choose how far a prompt's own estimate is trusted over the model's mean over all rows
+//! 6. With `--embedding-l2` above 0 (the default), per-model ridge regressions of quality on the
+//!    prompts' static embeddings ([`embedding`]), blended into each prompt's estimate with the
+//!    weight that best fits the held-out rows' quality, kept only when routing the held-out rows
+//!    with it gains at least 2% of the gap between the cheapest and the strongest model (else
+//!    the profile carries no embedding models).
+//! 7. Choose how far a prompt's own estimate is trusted over the model's mean over all rows
 //!    (`selection.estimate_weight`, each model's `mean`): fit profiles on four fifths of the
 //!    rows, route the other fifth with them over a sweep of lambda, and keep the weight (0, 0.25,
 //!    0.5, 0.75, 1 or the least-squares fit of the held-out quality) whose curve has the largest
 //!    area, when it beats weight 1 by at least 2% of the gap between the cheapest and the
 //!    strongest model. On a few hundred rows the estimates are noisy, and leaning on each
 //!    model's mean keeps the router from doing worse than a fixed mix of models.
-//! 7. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
+//! 8. Fit the dial's lambda scale so that the default dial (7) keeps about 95% of the quality of
 //!    the quality-only choice, then a lambda per dial value so the operating points spread in
 //!    cost instead of bunching: dials 1 to 6 geometrically between the quality-only cost and the
 //!    default's, dial 9 at the scale curve's `9 * scale` (the knee where the cheap strong models
@@ -47,8 +52,9 @@ use router_core::analysis::features::{SparseVector, fnv1a};
 use router_core::analysis::task::TaskType;
 use router_core::analysis::{self, Analysis, Conversation};
 use router_core::auto::profile::{
-    ClassifierData, CostScale, ExampleRow, ExamplesData, FORMAT, FeatureData, IdfData, ModelData,
-    PredictorsData, Profile, ProfileData, SelectionData, TaskData, VERSION, logit, sigmoid,
+    ClassifierData, CostScale, EmbeddingModelData, ExampleRow, ExamplesData, FORMAT, FeatureData,
+    IdfData, ModelData, PredictorsData, Profile, ProfileData, SelectionData, TaskData, VERSION,
+    logit, sigmoid,
 };
 use router_core::auto::select::{self, SelectParams};
 use router_core::catalog::{Capabilities, Catalog, Endpoint, Model, Pricing, is_model_id};
@@ -59,6 +65,7 @@ use crate::rows::{Row, RowSelection, read_rows};
 
 mod catalog;
 mod dial;
+mod embedding;
 mod folds;
 mod kmeans;
 mod logistic;
@@ -88,6 +95,10 @@ pub struct CalibrateArgs {
     /// Also fit per-model logistic regressions on the prompt features (`predictors`).
     #[arg(long)]
     pub(crate) predictors: bool,
+    /// L2 strength of the per-model ridge regressions on the prompts' embeddings, in units of
+    /// rows (0: none).
+    #[arg(long, default_value_t = FitOptions::default().embedding_l2)]
+    pub(crate) embedding_l2: f64,
     #[command(flatten)]
     pub(crate) rows: RowSelection,
     /// The catalog id of a data model whose name is not one (`data_name=author/slug`; repeat for
@@ -104,6 +115,7 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let options = FitOptions {
         clusters: args.clusters,
         predictors: args.predictors,
+        embedding_l2: args.embedding_l2,
         progress: progress::bar(FIT_STEPS),
         ..FitOptions::default()
     };
@@ -190,6 +202,9 @@ pub(crate) struct FitOptions {
     /// Inner folds for the held-out estimates the estimate weight is chosen on (below 2:
     /// in-sample estimates, each row without itself as a neighbour).
     pub(crate) inner_folds: usize,
+    /// The L2 strength of the per-model ridge regressions on the prompts' embeddings, in units
+    /// of rows (0: no embedding models).
+    pub(crate) embedding_l2: f64,
     /// Where the fit reports its steps ([`FIT_STEPS`] of them, `progress_units` each).
     pub(crate) progress: indicatif::ProgressBar,
     /// Units the progress bar moves per step of the fit.
@@ -216,6 +231,7 @@ impl Default for FitOptions {
             example_slots: 64,
             target_share: 0.95,
             cost_scale: CostScale::Reference,
+            embedding_l2: 0.01,
             progress: progress::hidden(),
             progress_units: 1,
         }
@@ -272,6 +288,16 @@ pub(crate) fn fit(rows: &[Row], options: &FitOptions) -> anyhow::Result<Fitted> 
     let mut held_out = held_out_estimates(rows, &models, &ids, &catalog, &data, options)?;
     bar.inc(options.progress_units);
     step("the estimate weight");
+    if data.embedding.is_some() {
+        let weight =
+            embedding::choose_embedding_weight(&mut held_out, &catalog, rows, &models, &ids)?;
+        if weight > 0.0 {
+            data.selection.embedding_weight = Some(weight);
+        } else {
+            // Not worth its bytes or its multiply-adds per decision.
+            data.embedding = None;
+        }
+    }
     let weight = choose_estimate_weight(&mut held_out, &catalog, rows, &models, &ids)?;
     data.selection.estimate_weight = Some(weight);
     bar.inc(options.progress_units);

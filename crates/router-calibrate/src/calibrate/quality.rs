@@ -225,13 +225,26 @@ pub(super) fn fit_estimates(
             reference_prompt_tokens,
             dial_lambdas: None,
             estimate_weight: None,
+            embedding_weight: None,
         },
         difficulty_buckets: n_buckets,
         tasks,
         models: models_data,
         examples,
         predictors: None,
+        embedding: None,
     };
+
+    // 6. Per-model ridge regressions on the prompts' embeddings (their weight is chosen later,
+    //    on held-out estimates).
+    if options.embedding_l2 > 0.0 {
+        data.embedding = Some(embedding::fit_embedding_models(
+            rows,
+            models,
+            ids,
+            options.embedding_l2,
+        )?);
+    }
 
     // 6. Per-model logistic regressions, the cluster estimate as their offset.
     if options.predictors {

@@ -7,7 +7,8 @@
 //! vocabulary are compiled into the crate (`data/embed/`), so embedding a text is: BERT's basic
 //! tokenization (lower-case, accents folded, punctuation and CJK characters split), greedy
 //! longest-match WordPiece against the vocabulary, and the mean of the tokens' vectors, scaled to
-//! unit length. It reads at most [`MAX_TOKENS`] tokens and allocates only the output vector.
+//! unit length. It reads at most [`MAX_TOKENS`] tokens and allocates only the output vector (its
+//! per-thread buffers grow once).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -38,6 +39,9 @@ pub struct Embedder {
     unknown: Option<u32>,
     /// Bytes of the longest token (without `##`).
     longest: usize,
+    /// Per ASCII byte that is punctuation: its token (the unknown token when the vocabulary has
+    /// none), which [`Embedder::tokenize`] emits without a lookup.
+    ascii_punctuation: [Option<u32>; 128],
 }
 
 /// The table shipped with the crate, parsed on first use.
@@ -112,6 +116,14 @@ impl Embedder {
             .map(|it| it.len())
             .max()
             .unwrap_or(0);
+        let mut ascii_punctuation = [None; 128];
+        for (byte, id) in (0u8..128).zip(ascii_punctuation.iter_mut()) {
+            if byte.is_ascii_punctuation() {
+                let text = [byte];
+                let token = std::str::from_utf8(&text).ok();
+                *id = token.and_then(|it| words.get(it).copied()).or(unknown);
+            }
+        }
         Ok(Self {
             dim,
             vectors,
@@ -119,6 +131,7 @@ impl Embedder {
             pieces,
             unknown,
             longest,
+            ascii_punctuation,
         })
     }
 
@@ -131,6 +144,7 @@ impl Embedder {
             pieces: HashMap::default(),
             unknown: None,
             longest: 0,
+            ascii_punctuation: [None; 128],
         }
     }
 
@@ -146,28 +160,53 @@ impl Embedder {
 
     /// The token ids of `text` (BERT's uncased basic tokenization, then WordPiece), at most
     /// `limit` of them, passed to `emit`. Returns how many were emitted.
-    pub fn tokenize(&self, text: &str, limit: usize, mut emit: impl FnMut(u32)) -> usize {
+    pub fn tokenize<F: FnMut(u32)>(&self, text: &str, limit: usize, mut emit: F) -> usize {
         let mut count = 0usize;
         let mut word = String::with_capacity(32);
-        let mut flush = |word: &mut String, count: &mut usize| {
+        let flush = |word: &mut String, count: &mut usize, emit: &mut F| {
             if !word.is_empty() && *count < limit {
-                *count += self.word_pieces(word, limit - *count, &mut emit);
+                *count += self.word_pieces(word, limit - *count, emit);
             }
             word.clear();
         };
-        for ch in text.chars() {
+        let bytes = text.as_bytes();
+        let mut at = 0usize;
+        while at < bytes.len() {
             if count >= limit {
                 break;
             }
-            if ch.is_ascii_alphanumeric() {
-                word.push(ch.to_ascii_lowercase());
-            } else if ch.is_whitespace() || ch.is_control() {
-                flush(&mut word, &mut count);
+            let b = bytes[at];
+            // ASCII, most text: a byte is a character, and every ASCII character is a letter or
+            // digit, white space or a control, or punctuation.
+            if b.is_ascii() {
+                at += 1;
+                if b.is_ascii_alphanumeric() {
+                    word.push(char::from(b.to_ascii_lowercase()));
+                } else if b.is_ascii_punctuation() {
+                    flush(&mut word, &mut count, &mut emit);
+                    // A punctuation character is one token, looked up once at start-up.
+                    if let Some(id) = self.ascii_punctuation[usize::from(b)]
+                        && count < limit
+                    {
+                        emit(id);
+                        count += 1;
+                    }
+                } else {
+                    flush(&mut word, &mut count, &mut emit);
+                }
+                continue;
+            }
+            let Some(ch) = text[at..].chars().next() else {
+                break;
+            };
+            at += ch.len_utf8();
+            if ch.is_whitespace() || ch.is_control() {
+                flush(&mut word, &mut count, &mut emit);
             } else if is_punctuation(ch) || is_cjk(ch) {
-                flush(&mut word, &mut count);
+                flush(&mut word, &mut count, &mut emit);
                 let mut buf = [0u8; 4];
                 word.push_str(ch.encode_utf8(&mut buf));
-                flush(&mut word, &mut count);
+                flush(&mut word, &mut count, &mut emit);
             } else {
                 for lower in ch.to_lowercase() {
                     if let Some(folded) = fold_accent(lower) {
@@ -176,13 +215,14 @@ impl Embedder {
                 }
             }
         }
-        flush(&mut word, &mut count);
+        flush(&mut word, &mut count, &mut emit);
         count
     }
 
     /// Greedy longest-match-first WordPiece of one word.
     fn word_pieces(&self, word: &str, limit: usize, emit: &mut impl FnMut(u32)) -> usize {
-        if word.chars().count() > MAX_WORD_CHARS {
+        // A word has at least as many bytes as characters: count them only when it might be long.
+        if word.len() > MAX_WORD_CHARS && word.chars().count() > MAX_WORD_CHARS {
             return self.emit_unknown(emit);
         }
         let mut found: [u32; 32] = [0; 32];
@@ -248,16 +288,34 @@ impl Embedder {
     /// known tokens embeds to zeros.
     pub fn embed(&self, windows: &[Window<'_>]) -> Vec<f32> {
         let mut out = vec![0.0f32; self.dim];
-        let mut left = MAX_TOKENS;
-        for window in windows {
-            if left == 0 {
-                break;
+        TOKEN_WEIGHTS.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let TokenWeights { weights, seen } = &mut *scratch;
+            if weights.len() < self.vocab_len() {
+                weights.resize(self.vocab_len(), 0.0);
             }
-            let weight = window.weight;
-            left -= self.tokenize(window.text, left, |id| {
-                self.add_token(id, weight, &mut out);
-            });
-        }
+            // Each token's total weight first, then each distinct token's vector once: a text
+            // repeats its tokens, and a vector costs `dim` multiply-adds.
+            let mut left = MAX_TOKENS;
+            for window in windows {
+                if left == 0 {
+                    break;
+                }
+                let weight = window.weight;
+                left -= self.tokenize(window.text, left, |id| {
+                    if let Some(total) = weights.get_mut(id as usize) {
+                        if *total == 0.0 {
+                            seen.push(id);
+                        }
+                        *total += weight;
+                    }
+                });
+            }
+            for id in seen.drain(..) {
+                let total = std::mem::take(&mut weights[id as usize]);
+                self.add_token(id, total, &mut out);
+            }
+        });
         let norm = out.iter().map(|it| it * it).sum::<f32>().sqrt();
         if norm > 0.0 {
             out.iter_mut().for_each(|it| *it /= norm);
@@ -269,6 +327,22 @@ impl Embedder {
     pub fn embed_text(&self, text: &str) -> Vec<f32> {
         self.embed(&[Window { text, weight: 1.0 }])
     }
+}
+
+/// Per-thread buffers of [`Embedder::embed`]: each token's summed weight (all zero between
+/// calls) and the tokens with a weight, in order of first use.
+struct TokenWeights {
+    weights: Vec<f32>,
+    seen: Vec<u32>,
+}
+
+thread_local! {
+    static TOKEN_WEIGHTS: std::cell::RefCell<TokenWeights> = const {
+        std::cell::RefCell::new(TokenWeights {
+            weights: Vec::new(),
+            seen: Vec::new(),
+        })
+    };
 }
 
 /// BERT's punctuation: ASCII symbols and the general, CJK and full-width punctuation blocks.

@@ -122,13 +122,20 @@ pub fn hash_features(windows: &[Window<'_>], bits: u8) -> SparseVector {
     let bits = bits.clamp(*BITS_RANGE.start(), *BITS_RANGE.end());
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        let Scratch { dense, lowered } = &mut *scratch;
-        if dense.len() < 1 << bits {
-            dense.resize(1 << bits, 0.0);
+        let Scratch {
+            dense,
+            marks,
+            lowered,
+        } = &mut *scratch;
+        let slots = 1usize << bits;
+        if dense.len() < slots {
+            dense.resize(slots, 0.0);
+            marks.resize(slots / 64, 0);
         }
         let mut acc = Accumulator {
-            dense: &mut dense[..1 << bits],
-            touched: Vec::with_capacity(1024),
+            dense: &mut dense[..slots],
+            marks: &mut marks[..slots / 64],
+            touched: 0,
             mask: (1u32 << bits) - 1,
         };
         for window in windows {
@@ -140,25 +147,32 @@ pub fn hash_features(windows: &[Window<'_>], bits: u8) -> SparseVector {
             push_words(lowered, window.weight, &mut acc);
             push_byte_grams(lowered, window.weight * CHAR_GRAM_WEIGHT, &mut acc);
         }
-        acc.touched.sort_unstable();
-        let mut entries = Vec::with_capacity(acc.touched.len());
-        for &slot in &acc.touched {
-            let cell = &mut acc.dense[slot as usize];
-            let count = std::mem::take(cell);
-            // Sublinear term frequency: a word said ten times is not ten times as telling.
-            let value = if count > 1.0 { 1.0 + count.ln() } else { count };
-            if value > 0.0 {
-                entries.push((slot, value));
+        // The marked slots in ascending order, read off the bitmap a word at a time (cheaper
+        // than sorting the touched slots), each cell and word reset as it is read.
+        let mut entries = Vec::with_capacity(acc.touched);
+        for (word_idx, word) in acc.marks.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let slot = word_idx * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let count = std::mem::take(&mut acc.dense[slot]);
+                // Sublinear term frequency: a word said ten times is not ten times as telling.
+                let value = if count > 1.0 { 1.0 + count.ln() } else { count };
+                if value > 0.0 {
+                    entries.push((slot as u32, value));
+                }
             }
         }
         SparseVector { entries }
     })
 }
 
-/// Per-thread buffers of [`hash_features`]: the dense counts (all zero between calls: only the
-/// touched cells are written, and they are reset as they are read) and the lower-cased window.
+/// Per-thread buffers of [`hash_features`]: the dense counts and a bitmap of the slots they
+/// touch (both all zero between calls: only the touched cells are written, and they are reset as
+/// they are read) and the lower-cased window.
 struct Scratch {
     dense: Vec<f32>,
+    marks: Vec<u64>,
     lowered: Vec<u8>,
 }
 
@@ -166,6 +180,7 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = const {
         std::cell::RefCell::new(Scratch {
             dense: Vec::new(),
+            marks: Vec::new(),
             lowered: Vec::new(),
         })
     };
@@ -173,7 +188,9 @@ thread_local! {
 
 struct Accumulator<'d> {
     dense: &'d mut [f32],
-    touched: Vec<u32>,
+    marks: &'d mut [u64],
+    /// How many slots are marked.
+    touched: usize,
     mask: u32,
 }
 
@@ -183,7 +200,8 @@ impl Accumulator<'_> {
         let slot = ((mixed >> 32) as u32) & self.mask;
         let cell = &mut self.dense[slot as usize];
         if *cell == 0.0 {
-            self.touched.push(slot);
+            self.marks[slot as usize / 64] |= 1 << (slot % 64);
+            self.touched += 1;
         }
         *cell += weight;
     }

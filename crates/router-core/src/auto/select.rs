@@ -270,20 +270,21 @@ fn rank(kept: &mut [Scored], lambda: f64, scale: CostScale) {
             -normalized
         };
     }
+    // Integer keys in `f64::total_cmp`'s order compare faster than the floats.
     if lambda.is_finite() {
-        kept.sort_unstable_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.cost.total_cmp(&b.cost))
-                .then(a.model.cmp(&b.model))
-        });
+        kept.sort_unstable_by_key(|it| (!ordered(it.score), ordered(it.cost), it.model));
     } else {
-        kept.sort_unstable_by(|a, b| {
-            a.cost
-                .total_cmp(&b.cost)
-                .then(b.quality.total_cmp(&a.quality))
-                .then(a.model.cmp(&b.model))
-        });
+        kept.sort_unstable_by_key(|it| (ordered(it.cost), !ordered(it.quality), it.model));
+    }
+}
+
+/// A key whose unsigned order is `f64::total_cmp`'s order.
+fn ordered(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
@@ -342,4 +343,30 @@ fn describe_needs(analysis: &Analysis) -> String {
         .saturating_add(needs.max_output_tokens.unwrap_or(0));
     parts.push(format!("a context of at least {tokens} tokens"));
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordered;
+
+    #[test]
+    fn ordered_keys_sort_as_total_cmp() {
+        let values = [
+            f64::NEG_INFINITY,
+            -3.5,
+            -0.0,
+            0.0,
+            1e-300,
+            0.25,
+            7.0,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(ordered(a).cmp(&ordered(b)), a.total_cmp(&b), "{a} {b}");
+            }
+        }
+    }
 }
