@@ -88,9 +88,13 @@ pub(crate) enum ApiError {
     /// A model looked up by id (not requested for a completion) is not in the catalog.
     #[error("model `{0}` not found")]
     ModelNotFound(String),
-    /// A bug (a handler panicked), or a store that failed.
+    /// A bug (a handler panicked).
     #[error("internal server error")]
     Internal,
+    /// The generation records or the key store cannot be read or written just now (their
+    /// database is unreachable, say): worth retrying.
+    #[error("the {0} cannot be reached; retry the request")]
+    StoreUnavailable(&'static str),
     /// The server is stopping and the request's time to finish has run out.
     #[error("the server is shutting down; retry the request")]
     ShuttingDown,
@@ -116,7 +120,23 @@ struct ErrorObject<'a> {
 
 // === impl ApiError ===
 
+/// The generation records, as [`ApiError::StoreUnavailable`] names them.
+pub(crate) const RECORD_STORE: &str = "record store";
+/// The provisioned keys, as [`ApiError::StoreUnavailable`] names them.
+pub(crate) const KEY_STORE: &str = "key store";
+
 impl ApiError {
+    /// A store call that failed (logged with `what`), answered 503 so the client retries: a
+    /// database that is down is not a bug.
+    pub(crate) fn store_failed(
+        store: &'static str,
+        what: &str,
+        err: impl std::fmt::Display,
+    ) -> Self {
+        tracing::error!(error = %err, "{what}");
+        ApiError::StoreUnavailable(store)
+    }
+
     /// The HTTP status, which is also `error.code`.
     pub(crate) fn status(&self) -> StatusCode {
         match self {
@@ -148,7 +168,9 @@ impl ApiError {
                 StatusCode::from_u16(failure.last.status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ShuttingDown | ApiError::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Limit(err) => {
                 StatusCode::from_u16(err.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
             }
@@ -188,6 +210,7 @@ impl ApiError {
             ApiError::AttemptsFailed(failure) => failure.last.error_type(),
             ApiError::Internal => "server",
             ApiError::ShuttingDown => "server_shutting_down",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Limit(err) => err.error_type(),
             ApiError::Keys(err) => err.error_type(),
         }
@@ -438,6 +461,11 @@ mod tests {
                 "generation `gen-1-x` not found",
             ),
             (ApiError::Internal, 500, "internal server error"),
+            (
+                ApiError::StoreUnavailable("record store"),
+                503,
+                "the record store cannot be reached; retry the request",
+            ),
             (
                 ApiError::from(RouteError::NoModelsMatch),
                 404,

@@ -45,8 +45,11 @@ pub(crate) async fn generation(
             ApiError::Internal
         })?
         .map_err(|err| {
-            tracing::error!(error = %err, "cannot read a generation record");
-            ApiError::Internal
+            ApiError::store_failed(
+                crate::error::RECORD_STORE,
+                "cannot read a generation record",
+                err,
+            )
         })?;
     let record = found.ok_or(ApiError::GenerationNotFound(id))?;
     Ok(json_response(render::generation_json(&record)))

@@ -53,8 +53,11 @@ pub(crate) async fn usage_and_spent(
             ApiError::Internal
         })?
         .map_err(|err| {
-            tracing::error!(error = %err, "cannot sum the key's usage");
-            ApiError::Internal
+            ApiError::store_failed(
+                crate::error::RECORD_STORE,
+                "cannot sum the key's usage",
+                err,
+            )
         })?;
     let spent = match key.limits.limit {
         Some(_) => {

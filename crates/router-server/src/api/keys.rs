@@ -276,10 +276,7 @@ async fn blocking<T: Send + 'static>(
             tracing::error!(error = %err, "key store task failed");
             ApiError::Internal
         })?
-        .map_err(|err| {
-            tracing::error!(error = %err, "the key store failed");
-            ApiError::Internal
-        })
+        .map_err(|err| ApiError::store_failed(crate::error::KEY_STORE, "the key store failed", err))
 }
 
 async fn stored_key(app: &AppState, hash: &str) -> Result<ApiKey, ApiError> {
@@ -318,8 +315,7 @@ fn checked_name(app: &AppState, name: &str, own: Option<&str>) -> Result<String,
         .store()
         .list()
         .map_err(|err| {
-            tracing::error!(error = %err, "the key store failed");
-            ApiError::Internal
+            ApiError::store_failed(crate::error::KEY_STORE, "the key store failed", err)
         })?
         .iter()
         .any(|it| it.name == name && Some(it.hash.as_str()) != own);

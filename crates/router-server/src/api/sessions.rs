@@ -54,8 +54,11 @@ pub(crate) async fn session(
                 ApiError::Internal
             })?
             .map_err(|err| {
-                tracing::error!(error = %err, "cannot read a session's records");
-                ApiError::Internal
+                ApiError::store_failed(
+                    crate::error::RECORD_STORE,
+                    "cannot read a session's records",
+                    err,
+                )
             })?;
     if found.is_empty() {
         return Err(ApiError::SessionNotFound(id));
