@@ -1,5 +1,7 @@
-//! Tidy checks, run by `cargo test`: the dependency rule between our crates and a module doc at
-//! the top of every source file.
+//! Tidy checks, run by `cargo test`: the dependency rule between our crates, a module doc at
+//! the top of every source file, no test or xtask code imported on the request path
+//! ([`imports`]), no long file without a reason at its top ([`length`]), and a code map in
+//! ARCHITECTURE.md that names only what exists ([`codemap`]).
 //!
 //! The rule is written down once, in [`layer`] and [`BANNED_IN_CORE`]; ARCHITECTURE.md explains
 //! it. A new workspace crate fails the check until it is given a layer here.
@@ -8,6 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cmd;
+
+mod codemap;
+mod imports;
+mod length;
 
 /// External crates `router-core` must not depend on: it does no I/O and runs no async code.
 const BANNED_IN_CORE: &[&str] = &[
