@@ -3,8 +3,9 @@
 //!
 //! Here the helpers and the shipped files (the demo, the provider template, the example in the
 //! docs); [`sections`] checks each section's keys and defaults, [`reporting`] how problems are
-//! reported.
+//! reported, [`docs`] that docs/config.md lists exactly the keys the loader accepts.
 
+mod docs;
 mod reporting;
 mod sections;
 
