@@ -1,10 +1,12 @@
 //! Generation ids (`gen-<unix seconds>-<20 base62 characters>`) and the `created` timestamp of
 //! each generation.
 //!
-//! Ids need to be unique and unguessable enough that one client cannot predict another's, not
-//! cryptographically secure: a process-wide random seed (from the standard library's hasher
+//! Ids are unique, not secret: a process-wide random seed (from the standard library's hasher
 //! keys) is mixed with a counter through splitmix64, which is a bijection, so ids never repeat
-//! within a process.
+//! within a process. The same bijection can be undone: from one id (which keeps all but about
+//! four bits of each word) a client can work out the seed by trying the few missing values, and
+//! then compute the ids that follow. Nothing relies on their secrecy: a generation is read back
+//! only with the key that made it (`GET /api/v1/generation`).
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
