@@ -59,6 +59,34 @@ id = "openai/gpt-5.1"
   pricing = { prompt = 1.25, completion = 10.0 }
 "#;
 
+/// One provider and one model, without keys: the smallest catalog, for the section modules'
+/// tests that add keys and sections of their own.
+pub(super) const ONE_MODEL: &str = r#"
+[providers.p]
+base_url = "http://127.0.0.1:1"
+
+[[models]]
+id = "a/b"
+  [[models.endpoints]]
+  provider = "p"
+  upstream_model = "b"
+  context_length = 1000
+  pricing = { prompt = 1, completion = 1 }
+"#;
+
+/// [`ONE_MODEL`] with `extra` after it, loaded without variables: the config, or its problems as
+/// `(path, message)`.
+pub(super) fn load_one_model(extra: &str) -> Result<Config, Vec<(String, String)>> {
+    match load_str(&format!("{ONE_MODEL}\n{extra}"), &no_vars) {
+        Ok(config) => Ok(config),
+        Err(ConfigError::Invalid(problems)) => Err(problems
+            .into_iter()
+            .map(|it| (it.path, it.message))
+            .collect()),
+        Err(err) => panic!("unexpected error {err:?}"),
+    }
+}
+
 fn no_vars(_: &str) -> Option<String> {
     None
 }
