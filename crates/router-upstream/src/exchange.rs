@@ -2,13 +2,17 @@
 //! timeout, classify a non-2xx answer from its status, headers and body, read a bounded error
 //! body, read a 2xx body up to `max_response_bytes`, and describe a 2xx body that could not be
 //! read.
+//!
+//! [`complete`] and [`open_stream`] are the whole exchange of a non-streaming and a streaming
+//! call; a wire format brings its body, its reader of a 2xx body and, where its errors need it,
+//! a refinement of the shared classification.
 
 use std::time::SystemTime;
 
 use reqwest::header::HeaderValue;
 
 use crate::client::Inner;
-use crate::error::{self, ErrorKind, UpstreamError};
+use crate::error::{self, ErrorKind, ProviderErrorBody, UpstreamError};
 use crate::transport::{Response, Transport};
 
 /// The most of an error body we read (the rest is dropped with the connection).
@@ -121,5 +125,74 @@ pub(crate) fn invalid_body(inner: &Inner, status: u16, why: &str, raw: &[u8]) ->
         inner.scrubber().clean(&detail),
     );
     err.status = Some(status);
+    err
+}
+
+/// Why a 2xx body is not an answer; each wire format's reader says which.
+#[derive(Debug)]
+pub(crate) enum BodyProblem {
+    /// Not JSON, or not the expected shape; says why.
+    Invalid(String),
+    /// The provider reported an error in a 2xx body (or, for Gemini, blocked the prompt).
+    Error(ProviderErrorBody),
+}
+
+/// The error for a 2xx body that is not an answer.
+pub(crate) fn body_error(
+    inner: &Inner,
+    status: u16,
+    problem: BodyProblem,
+    raw: &[u8],
+) -> UpstreamError {
+    match problem {
+        BodyProblem::Error(parsed) => {
+            error::from_parsed(inner.name(), &inner.scrubber(), None, None, parsed, raw)
+        }
+        BodyProblem::Invalid(why) => invalid_body(inner, status, &why, raw),
+    }
+}
+
+/// A non-streaming call: sends `body` on `transport`, reads the 2xx body whole (up to
+/// `max_response_bytes`) and reads the answer from it with `parse`. `refine` may reword the
+/// error of a non-2xx answer in the format's own terms.
+pub(crate) async fn complete<T>(
+    inner: &Inner,
+    transport: &Transport,
+    body: Vec<u8>,
+    refine: fn(UpstreamError) -> UpstreamError,
+    parse: impl FnOnce(&[u8]) -> Result<T, BodyProblem>,
+) -> Result<T, UpstreamError> {
+    let response = send(inner, transport, body, false).await.map_err(refine)?;
+    let status = response.status().as_u16();
+    let bytes = read_body(inner, response).await?;
+    parse(&bytes).map_err(|problem| body_error(inner, status, problem, &bytes))
+}
+
+/// The start of a streaming call: sends `body` on `transport` and returns the 2xx answer, whose
+/// body is the event stream. Some providers answer a stream request with a JSON body (an error,
+/// or `stream` ignored): `parse` reads it, and the provider's error in it is the error, else the
+/// answer is invalid. `refine` as for [`complete`].
+pub(crate) async fn open_stream<T>(
+    inner: &Inner,
+    transport: &Transport,
+    body: Vec<u8>,
+    refine: fn(UpstreamError) -> UpstreamError,
+    parse: impl FnOnce(&[u8]) -> Result<T, BodyProblem>,
+) -> Result<Response, UpstreamError> {
+    let response = send(inner, transport, body, true).await.map_err(refine)?;
+    if !is_json(&response) {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let bytes = read_limited(inner, response).await;
+    let problem = match parse(&bytes) {
+        Err(problem @ BodyProblem::Error(_)) => problem,
+        _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
+    };
+    Err(body_error(inner, status, problem, &bytes))
+}
+
+/// The `refine` of a format whose errors the shared classification reads as they are.
+pub(crate) fn as_classified(err: UpstreamError) -> UpstreamError {
     err
 }

@@ -19,9 +19,8 @@ use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, ErrorKind, UpstreamError};
+use crate::error::{ErrorKind, UpstreamError};
 use crate::{event_stream, exchange};
-use response::BodyProblem;
 pub(crate) use response::StreamReader;
 
 /// The prefix of tool-call ids Turnout makes up when Gemini gives none (they are not sent back).
@@ -35,13 +34,10 @@ pub(crate) async fn complete(
 ) -> Result<ChatResponse, UpstreamError> {
     let written = write(inner, endpoint, request)?;
     let transport = inner.transport_for(&path(endpoint, false))?;
-    let response = exchange::send(inner, &transport, written.body, false)
-        .await
-        .map_err(refine)?;
-    let status = response.status().as_u16();
-    let bytes = exchange::read_body(inner, response).await?;
-    response::parse_response(&bytes, written.exclude_reasoning)
-        .map_err(|problem| body_error(inner, status, problem, &bytes))
+    exchange::complete(inner, &transport, written.body, refine, |bytes| {
+        response::parse_response(bytes, written.exclude_reasoning)
+    })
+    .await
 }
 
 /// A streaming answer: resolves once Gemini answered with 2xx headers.
@@ -52,18 +48,10 @@ pub(crate) async fn stream(
 ) -> Result<ChunkStream, UpstreamError> {
     let written = write(inner, endpoint, request)?;
     let transport = inner.transport_for(&path(endpoint, true))?;
-    let response = exchange::send(inner, &transport, written.body, true)
-        .await
-        .map_err(refine)?;
-    if exchange::is_json(&response) {
-        let status = response.status().as_u16();
-        let bytes = exchange::read_limited(inner, response).await;
-        let problem = match response::parse_response(&bytes, true) {
-            Err(problem @ BodyProblem::Error(_)) => problem,
-            _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
-        };
-        return Err(body_error(inner, status, problem, &bytes));
-    }
+    let response = exchange::open_stream(inner, &transport, written.body, refine, |bytes| {
+        response::parse_response(bytes, true)
+    })
+    .await?;
     let reader = StreamReader::new(written.exclude_reasoning);
     Ok(event_stream::decode(
         Arc::clone(inner),
@@ -102,14 +90,4 @@ fn write(
 ) -> Result<request::Written, UpstreamError> {
     request::write_body(endpoint, request)
         .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
-}
-
-/// The error for a 2xx body that is not an answer.
-fn body_error(inner: &Inner, status: u16, problem: BodyProblem, raw: &[u8]) -> UpstreamError {
-    match problem {
-        BodyProblem::Error(parsed) => {
-            error::from_parsed(inner.name(), &inner.scrubber(), None, None, parsed, raw)
-        }
-        BodyProblem::Invalid(why) => exchange::invalid_body(inner, status, &why, raw),
-    }
 }

@@ -21,9 +21,8 @@ use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, ErrorKind, UpstreamError};
+use crate::error::{ErrorKind, UpstreamError};
 use crate::exchange;
-use response::BodyProblem;
 pub(crate) use stream::reader;
 
 /// A non-streaming chat completion.
@@ -33,11 +32,14 @@ pub(crate) async fn complete(
     request: &ChatRequest<'_>,
 ) -> Result<ChatResponse, UpstreamError> {
     let written = write(inner, endpoint, request, false)?;
-    let response = exchange::send(inner, &inner.transport, written.body, false).await?;
-    let status = response.status().as_u16();
-    let bytes = exchange::read_body(inner, response).await?;
-    response::parse_response(&bytes, written.exclude_reasoning)
-        .map_err(|problem| body_error(inner, status, problem, &bytes))
+    exchange::complete(
+        inner,
+        &inner.transport,
+        written.body,
+        exchange::as_classified,
+        |bytes| response::parse_response(bytes, written.exclude_reasoning),
+    )
+    .await
 }
 
 /// A streaming chat completion: resolves once the provider answered with 2xx headers.
@@ -47,17 +49,14 @@ pub(crate) async fn stream(
     request: &ChatRequest<'_>,
 ) -> Result<ChunkStream, UpstreamError> {
     let written = write(inner, endpoint, request, true)?;
-    let response = exchange::send(inner, &inner.transport, written.body, true).await?;
-    if exchange::is_json(&response) {
-        // Some providers answer a stream request with a JSON error (or ignore `stream`).
-        let status = response.status().as_u16();
-        let bytes = exchange::read_limited(inner, response).await;
-        let problem = match response::parse_response(&bytes, true) {
-            Err(problem @ BodyProblem::Error(_)) => problem,
-            _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
-        };
-        return Err(body_error(inner, status, problem, &bytes));
-    }
+    let response = exchange::open_stream(
+        inner,
+        &inner.transport,
+        written.body,
+        exchange::as_classified,
+        |bytes| response::parse_response(bytes, true),
+    )
+    .await?;
     Ok(stream::decode(
         Arc::clone(inner),
         response.into_stream(),
@@ -74,15 +73,4 @@ fn write(
 ) -> Result<request::Written, UpstreamError> {
     request::write_body(endpoint, request, stream)
         .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
-}
-
-/// The error for a 2xx body that is not a completion.
-fn body_error(inner: &Inner, status: u16, problem: BodyProblem, raw: &[u8]) -> UpstreamError {
-    let scrubber = inner.scrubber();
-    match problem {
-        BodyProblem::Error(parsed) => {
-            error::from_parsed(inner.name(), &scrubber, None, None, parsed, raw)
-        }
-        BodyProblem::Invalid(why) => exchange::invalid_body(inner, status, &why, raw),
-    }
 }
