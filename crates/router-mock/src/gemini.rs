@@ -15,14 +15,13 @@ use std::sync::atomic::Ordering;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::openai::{Frame, Playback, huge_response, json_response, sse_response};
+use crate::native::{before_answer, cache_view};
+use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
-use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
-use crate::reply::tokens_of_chars;
 use crate::script::{Behavior, Failure, FailureKind};
 use crate::server::Shared;
 
@@ -89,40 +88,14 @@ pub(crate) async fn models(
     };
     let behavior = shared.behavior(model);
     let guard = record(model, CallOutcome::InProgress);
-    if !behavior.first_token_latency.is_zero() {
-        tokio::time::sleep(behavior.first_token_latency).await;
-    }
-    if let Some(failure) = &behavior.fail {
-        guard.finish(CallOutcome::Failed);
-        return failure_response(failure, parts.headers.get("x-goog-api-key"));
-    }
-    if behavior.hang {
-        std::future::pending::<()>().await;
-    }
-    if behavior.non_json {
-        guard.finish(CallOutcome::Completed);
-        return (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            "<html>oops</html>",
-        )
-            .into_response();
-    }
-    if let Some(bytes) = behavior.huge_body_bytes {
-        return huge_response(stream, bytes, guard);
-    }
+    let key = parts.headers.get("x-goog-api-key");
+    let guard = match before_answer(&behavior, guard, stream, |it| failure_response(it, key)).await
+    {
+        Ok(guard) => guard,
+        Err(response) => return response,
+    };
     let texts = content_texts(&request);
-    let cache_messages: Vec<CacheMessage<'_>> = texts
-        .iter()
-        .map(|(role, text)| CacheMessage {
-            role,
-            text,
-            chars: text.chars().count(),
-        })
-        .collect();
-    let prompt_tokens = tokens_of_chars(cache_messages.iter().map(|it| it.chars).sum()).max(1);
+    let (cache_messages, prompt_tokens) = cache_view(&texts);
     let cached = shared
         .prompt_cache
         .read_and_write(model, &cache_messages)

@@ -1,0 +1,63 @@
+//! What the native formats' handlers (Anthropic's and Gemini's) share: playing the part of a
+//! model's [`Behavior`] that comes before an answer, and the prompt as the simulated cache
+//! reads it.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::openai::huge_response;
+use crate::prompt_cache::CacheMessage;
+use crate::recorder::{CallGuard, CallOutcome};
+use crate::reply::tokens_of_chars;
+use crate::script::{Behavior, Failure};
+
+/// Plays what `behavior` does before answering: waits the first-token latency, then fails (the
+/// format's error body, from `failure`), hangs, sends a non-JSON body or a huge one. `Ok` hands
+/// the call back to be answered; `Err` is the response the behaviour gave instead.
+pub(crate) async fn before_answer(
+    behavior: &Behavior,
+    guard: CallGuard,
+    stream: bool,
+    failure: impl FnOnce(&Failure) -> Response,
+) -> Result<CallGuard, Response> {
+    if !behavior.first_token_latency.is_zero() {
+        tokio::time::sleep(behavior.first_token_latency).await;
+    }
+    if let Some(fail) = &behavior.fail {
+        guard.finish(CallOutcome::Failed);
+        return Err(failure(fail));
+    }
+    if behavior.hang {
+        std::future::pending::<()>().await;
+    }
+    if behavior.non_json {
+        guard.finish(CallOutcome::Completed);
+        let html = (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            "<html>oops</html>",
+        );
+        return Err(html.into_response());
+    }
+    if let Some(bytes) = behavior.huge_body_bytes {
+        return Err(huge_response(stream, bytes, guard));
+    }
+    Ok(guard)
+}
+
+/// Each message's role and text as the prompt cache reads them, and the prompt's tokens (at
+/// least 1).
+pub(crate) fn cache_view(texts: &[(String, String)]) -> (Vec<CacheMessage<'_>>, u32) {
+    let messages: Vec<CacheMessage<'_>> = texts
+        .iter()
+        .map(|(role, text)| CacheMessage {
+            role,
+            text,
+            chars: text.chars().count(),
+        })
+        .collect();
+    let prompt_tokens = tokens_of_chars(messages.iter().map(|it| it.chars).sum()).max(1);
+    (messages, prompt_tokens)
+}
