@@ -19,60 +19,33 @@ use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{ErrorKind, UpstreamError};
-use crate::{event_stream, exchange};
+use crate::event_stream;
+use crate::exchange::{BodyProblem, WireFormat, Written};
+use crate::transport::Response;
 pub(crate) use response::StreamReader;
 
 /// The `anthropic-version` header sent on every request.
 pub(crate) const API_VERSION: &str = "2023-06-01";
 
-/// A non-streaming message.
-pub(crate) async fn complete(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChatResponse, UpstreamError> {
-    let written = write(inner, endpoint, request, false)?;
-    exchange::complete(
-        inner,
-        &inner.transport,
-        written.body,
-        exchange::as_classified,
-        |bytes| response::parse_response(bytes, written.exclude_reasoning),
-    )
-    .await
-}
+/// Anthropic's Messages format.
+#[derive(Debug)]
+pub(crate) struct Anthropic;
 
-/// A streaming message: resolves once Anthropic answered with 2xx headers.
-pub(crate) async fn stream(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChunkStream, UpstreamError> {
-    let written = write(inner, endpoint, request, true)?;
-    let response = exchange::open_stream(
-        inner,
-        &inner.transport,
-        written.body,
-        exchange::as_classified,
-        |bytes| response::parse_response(bytes, true),
-    )
-    .await?;
-    let reader = StreamReader::new(written.exclude_reasoning);
-    Ok(event_stream::decode(
-        Arc::clone(inner),
-        response.into_stream(),
-        reader,
-    ))
-}
+impl WireFormat for Anthropic {
+    fn write(
+        endpoint: &Endpoint,
+        request: &ChatRequest<'_>,
+        stream: bool,
+    ) -> Result<Written, String> {
+        request::write_body(endpoint, request, stream).map_err(|err| err.to_string())
+    }
 
-/// The body, or a client error naming what cannot be sent.
-fn write(
-    inner: &Inner,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-    stream: bool,
-) -> Result<request::Written, UpstreamError> {
-    request::write_body(endpoint, request, stream)
-        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
+    fn parse(bytes: &[u8], exclude_reasoning: bool) -> Result<ChatResponse, BodyProblem> {
+        response::parse_response(bytes, exclude_reasoning)
+    }
+
+    fn decode(inner: Arc<Inner>, response: Response, exclude_reasoning: bool) -> ChunkStream {
+        let reader = StreamReader::new(exclude_reasoning);
+        event_stream::decode(inner, response.into_stream(), reader)
+    }
 }

@@ -20,44 +20,47 @@ use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
 use crate::error::{ErrorKind, UpstreamError};
-use crate::{event_stream, exchange};
+use crate::event_stream;
+use crate::exchange::{BodyProblem, WireFormat, Written};
+use crate::transport::{Response, Transport};
 pub(crate) use response::StreamReader;
 
 /// The prefix of tool-call ids Turnout makes up when Gemini gives none (they are not sent back).
 pub(crate) const SYNTHETIC_ID_PREFIX: &str = "call_gm_";
 
-/// A non-streaming answer.
-pub(crate) async fn complete(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChatResponse, UpstreamError> {
-    let written = write(inner, endpoint, request)?;
-    let transport = inner.transport_for(&path(endpoint, false))?;
-    exchange::complete(inner, &transport, written.body, refine, |bytes| {
-        response::parse_response(bytes, written.exclude_reasoning)
-    })
-    .await
-}
+/// Gemini's `generateContent` format.
+#[derive(Debug)]
+pub(crate) struct Gemini;
 
-/// A streaming answer: resolves once Gemini answered with 2xx headers.
-pub(crate) async fn stream(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChunkStream, UpstreamError> {
-    let written = write(inner, endpoint, request)?;
-    let transport = inner.transport_for(&path(endpoint, true))?;
-    let response = exchange::open_stream(inner, &transport, written.body, refine, |bytes| {
-        response::parse_response(bytes, true)
-    })
-    .await?;
-    let reader = StreamReader::new(written.exclude_reasoning);
-    Ok(event_stream::decode(
-        Arc::clone(inner),
-        response.into_stream(),
-        reader,
-    ))
+impl WireFormat for Gemini {
+    fn write(
+        endpoint: &Endpoint,
+        request: &ChatRequest<'_>,
+        _stream: bool,
+    ) -> Result<Written, String> {
+        request::write_body(endpoint, request).map_err(|err| err.to_string())
+    }
+
+    fn transport(
+        inner: &Inner,
+        endpoint: &Endpoint,
+        stream: bool,
+    ) -> Result<Option<Arc<Transport>>, UpstreamError> {
+        inner.transport_for(&path(endpoint, stream)).map(Some)
+    }
+
+    fn refine(err: UpstreamError) -> UpstreamError {
+        refine(err)
+    }
+
+    fn parse(bytes: &[u8], exclude_reasoning: bool) -> Result<ChatResponse, BodyProblem> {
+        response::parse_response(bytes, exclude_reasoning)
+    }
+
+    fn decode(inner: Arc<Inner>, response: Response, exclude_reasoning: bool) -> ChunkStream {
+        let reader = StreamReader::new(exclude_reasoning);
+        event_stream::decode(inner, response.into_stream(), reader)
+    }
 }
 
 /// `models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`. A model named
@@ -80,14 +83,4 @@ fn refine(mut err: UpstreamError) -> UpstreamError {
         err.kind = ErrorKind::ContextLength;
     }
     err
-}
-
-/// The body, or a client error naming what cannot be sent.
-fn write(
-    inner: &Inner,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<request::Written, UpstreamError> {
-    request::write_body(endpoint, request)
-        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
 }

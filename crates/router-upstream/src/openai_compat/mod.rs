@@ -21,56 +21,28 @@ use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{ErrorKind, UpstreamError};
-use crate::exchange;
+use crate::exchange::{BodyProblem, WireFormat, Written};
+use crate::transport::Response;
 pub(crate) use stream::reader;
 
-/// A non-streaming chat completion.
-pub(crate) async fn complete(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChatResponse, UpstreamError> {
-    let written = write(inner, endpoint, request, false)?;
-    exchange::complete(
-        inner,
-        &inner.transport,
-        written.body,
-        exchange::as_classified,
-        |bytes| response::parse_response(bytes, written.exclude_reasoning),
-    )
-    .await
-}
+/// The OpenAI chat completions format.
+#[derive(Debug)]
+pub(crate) struct OpenAiCompat;
 
-/// A streaming chat completion: resolves once the provider answered with 2xx headers.
-pub(crate) async fn stream(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChunkStream, UpstreamError> {
-    let written = write(inner, endpoint, request, true)?;
-    let response = exchange::open_stream(
-        inner,
-        &inner.transport,
-        written.body,
-        exchange::as_classified,
-        |bytes| response::parse_response(bytes, true),
-    )
-    .await?;
-    Ok(stream::decode(
-        Arc::clone(inner),
-        response.into_stream(),
-        written.exclude_reasoning,
-    ))
-}
+impl WireFormat for OpenAiCompat {
+    fn write(
+        endpoint: &Endpoint,
+        request: &ChatRequest<'_>,
+        stream: bool,
+    ) -> Result<Written, String> {
+        request::write_body(endpoint, request, stream).map_err(|err| err.to_string())
+    }
 
-/// The body, or a client error naming the field that cannot be translated.
-fn write(
-    inner: &Inner,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-    stream: bool,
-) -> Result<request::Written, UpstreamError> {
-    request::write_body(endpoint, request, stream)
-        .map_err(|err| UpstreamError::new(inner.name(), ErrorKind::BadRequest, err.to_string()))
+    fn parse(bytes: &[u8], exclude_reasoning: bool) -> Result<ChatResponse, BodyProblem> {
+        response::parse_response(bytes, exclude_reasoning)
+    }
+
+    fn decode(inner: Arc<Inner>, response: Response, exclude_reasoning: bool) -> ChunkStream {
+        stream::decode(inner, response.into_stream(), exclude_reasoning)
+    }
 }
