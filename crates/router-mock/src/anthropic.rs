@@ -15,11 +15,11 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::native::{before_answer, cache_view};
+use crate::native::{before_answer, cache_view, echoed_key, error_response, failure_status};
 use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
@@ -372,24 +372,15 @@ pub(crate) fn take_content(frames: Vec<Frame>, n_chunks: usize) -> Vec<Frame> {
 /// An error body in Anthropic's shape, `{"type":"error","error":{"type","message"}}`.
 fn error(status: StatusCode, kind: &str, message: &str, retry_after: Option<u64>) -> Response {
     let body = json!({"type":"error","error":{"type":kind,"message":message}});
-    let mut response = json_response(status, &body);
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
+    error_response(status, &body, retry_after)
 }
 
 /// A scripted failure in Anthropic's words (`overloaded_error` is its 529); `key` is the
 /// request's `x-api-key`, which an [`FailureKind::EchoKey`] failure quotes back upper-cased.
 fn failure_response(failure: &Failure, key: Option<&HeaderValue>) -> Response {
-    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = failure_status(failure);
     if failure.kind == FailureKind::EchoKey {
-        let key = key
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let key = echoed_key(key);
         let message = format!("invalid x-api-key: {key}");
         return error(
             status,

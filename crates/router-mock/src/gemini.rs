@@ -14,11 +14,11 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::native::{before_answer, cache_view};
+use crate::native::{before_answer, cache_view, echoed_key, error_response, failure_status};
 use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
@@ -333,24 +333,15 @@ fn error(status: StatusCode, message: &str, retry_after: Option<u64>) -> Respons
         _ => "INTERNAL",
     };
     let body = json!({"error": {"code": status.as_u16(), "message": message, "status": name}});
-    let mut response = json_response(status, &body);
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
+    error_response(status, &body, retry_after)
 }
 
 /// A scripted failure in Google's words; `key` is the request's `x-goog-api-key`, which an
 /// [`FailureKind::EchoKey`] failure quotes back upper-cased.
 fn failure_response(failure: &Failure, key: Option<&HeaderValue>) -> Response {
-    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = failure_status(failure);
     if failure.kind == FailureKind::EchoKey {
-        let key = key
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let key = echoed_key(key);
         let message = format!("API key not valid: {key}. Please pass a valid API key.");
         return error(status, &message, failure.retry_after);
     }

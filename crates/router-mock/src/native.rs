@@ -1,11 +1,13 @@
 //! What the native formats' handlers (Anthropic's and Gemini's) share: playing the part of a
-//! model's [`Behavior`] that comes before an answer, and the prompt as the simulated cache
-//! reads it.
+//! model's [`Behavior`] that comes before an answer, the prompt as the simulated cache reads it,
+//! and the pieces of their error answers.
 
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::openai::huge_response;
+use serde_json::Value;
+
+use crate::openai::{huge_response, json_response};
 use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallGuard, CallOutcome};
 use crate::reply::tokens_of_chars;
@@ -60,4 +62,32 @@ pub(crate) fn cache_view(texts: &[(String, String)]) -> (Vec<CacheMessage<'_>>, 
         .collect();
     let prompt_tokens = tokens_of_chars(messages.iter().map(|it| it.chars).sum()).max(1);
     (messages, prompt_tokens)
+}
+
+/// An error answer: `body` with `status`, and `Retry-After` when given (seconds).
+pub(crate) fn error_response(
+    status: StatusCode,
+    body: &Value,
+    retry_after: Option<u64>,
+) -> Response {
+    let mut response = json_response(status, body);
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// The status of a scripted failure (500 when it is not a status).
+pub(crate) fn failure_status(failure: &Failure) -> StatusCode {
+    StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The request's key upper-cased, as a [`crate::script::FailureKind::EchoKey`] failure quotes
+/// it back (so a test can see a key leak through the router).
+pub(crate) fn echoed_key(key: Option<&HeaderValue>) -> String {
+    key.and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_uppercase()
 }
