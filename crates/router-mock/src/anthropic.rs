@@ -19,7 +19,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::native::{before_answer, cache_view, echoed_key, error_response, failure_status};
+use crate::native::{
+    before_answer, cache_view, echoed_key, error_response, failure_status, last_user_text,
+};
 use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
@@ -188,11 +190,7 @@ fn block_text(content: &Value) -> String {
 
 /// What the request asks for.
 fn ask_of<'a>(request: &Value, texts: &'a [(String, String)]) -> Ask<'a> {
-    let last_user_text = texts
-        .iter()
-        .rev()
-        .find(|(role, _)| role == "user")
-        .map_or("", |(_, text)| text.as_str());
+    let last_user_text = last_user_text(texts);
     let answers_tool_call = request["messages"]
         .as_array()
         .and_then(|messages| messages.last())

@@ -18,7 +18,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::native::{before_answer, cache_view, echoed_key, error_response, failure_status};
+use crate::native::{
+    before_answer, cache_view, echoed_key, error_response, failure_status, last_user_text,
+};
 use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
@@ -154,11 +156,7 @@ fn parts_text(parts: &Value) -> String {
 }
 
 fn ask_of<'a>(request: &Value, texts: &'a [(String, String)]) -> Ask<'a> {
-    let last_user_text = texts
-        .iter()
-        .rev()
-        .find(|(role, _)| role == "user")
-        .map_or("", |(_, text)| text.as_str());
+    let last_user_text = last_user_text(texts);
     let answers_tool_call = request["contents"]
         .as_array()
         .and_then(|contents| contents.last())

@@ -91,3 +91,12 @@ pub(crate) fn echoed_key(key: Option<&HeaderValue>) -> String {
         .unwrap_or_default()
         .to_ascii_uppercase()
 }
+
+/// The text of the last user message of `texts` (role and text pairs), or "".
+pub(crate) fn last_user_text(texts: &[(String, String)]) -> &str {
+    texts
+        .iter()
+        .rev()
+        .find(|(role, _)| role == "user")
+        .map_or("", |(_, text)| text.as_str())
+}
