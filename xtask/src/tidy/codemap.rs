@@ -64,30 +64,11 @@ pub(super) fn sections(architecture: &str) -> Vec<Section> {
     sections
 }
 
-/// Every file and folder below `dir`, skipping build output and hidden folders.
-fn entries(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in read.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        if path.is_dir() {
-            entries(&path, out);
-        }
-        out.push(path);
-    }
-}
-
 /// The names of `section` that name nothing under its folders (or the repository root).
 pub(super) fn missing(root: &Path, section: &Section) -> Vec<String> {
     let mut found = Vec::new();
     for folder in &section.folders {
-        entries(&root.join(folder), &mut found);
+        super::walk(&root.join(folder), &["target"], true, &mut found);
     }
     let top: Vec<PathBuf> = std::fs::read_dir(root)
         .map(|read| read.flatten().map(|it| it.path()).collect())

@@ -35,24 +35,12 @@ const NOT_YET: &[&str] = &[
 
 /// Every file below `dir` this check reads: not hidden, not in a skipped folder, not generated.
 pub(super) fn checked_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || GENERATED_FILES.contains(&name.as_ref()) {
-            continue;
-        }
-        if path.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_ref()) {
-                checked_files(&path, out);
-            }
-        } else {
-            out.push(path);
-        }
-    }
+    let mut files = Vec::new();
+    super::walk(dir, SKIPPED_DIRS, false, &mut files);
+    out.extend(files.into_iter().filter(|path| {
+        let name = path.file_name().map(|it| it.to_string_lossy());
+        !name.is_some_and(|name| GENERATED_FILES.contains(&name.as_ref()))
+    }));
 }
 
 /// Whether `text` is too long without a reason at its top; `None` when it passes.
