@@ -33,3 +33,14 @@ pub(crate) fn model(id: &str, upstream: &str, providers: &[&str], pricing: &str)
     }
     toml
 }
+
+/// The mocks `alpha` and `beta` (first byte within 2 s), and `test/chat` served by both in that
+/// order at `pricing`: the two-provider fleet of the stickiness and replica tests.
+pub(crate) fn chat_on_alpha_and_beta(pricing: &str) -> String {
+    [
+        mock_provider("alpha", Some(2000)),
+        mock_provider("beta", Some(2000)),
+        model("test/chat", "chat", &["alpha", "beta"], pricing),
+    ]
+    .concat()
+}

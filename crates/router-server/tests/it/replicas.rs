@@ -37,18 +37,8 @@ key = "sk-replica"
 
 /// [`KEYS`] with `server` in its `[server]`, and `test/chat` on the mocks `alpha` and `beta`.
 fn config(server: &str) -> String {
-    [
-        KEYS.replace("{server}", server),
-        configs::mock_provider("alpha", Some(2000)),
-        configs::mock_provider("beta", Some(2000)),
-        configs::model(
-            "test/chat",
-            "chat",
-            &["alpha", "beta"],
-            "{ prompt = 1.0, completion = 2.0 }",
-        ),
-    ]
-    .concat()
+    let fleet = configs::chat_on_alpha_and_beta("{ prompt = 1.0, completion = 2.0 }");
+    format!("{}{fleet}", KEYS.replace("{server}", server))
 }
 
 /// Two mock providers and `n` servers with the same config (`extra` appended to it, `{server}`

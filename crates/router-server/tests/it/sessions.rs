@@ -51,18 +51,9 @@ key = "sk-two"
 
 /// [`KEYS`], and `test/chat` on the mocks `alpha` and `beta`, in that order.
 fn config() -> String {
-    [
-        KEYS.to_owned(),
-        configs::mock_provider("alpha", Some(2000)),
-        configs::mock_provider("beta", Some(2000)),
-        configs::model(
-            "test/chat",
-            "chat",
-            &["alpha", "beta"],
-            "{ prompt = 1.0, completion = 2.0, cache_read = 0.1 }",
-        ),
-    ]
-    .concat()
+    let fleet =
+        configs::chat_on_alpha_and_beta("{ prompt = 1.0, completion = 2.0, cache_read = 0.1 }");
+    format!("{KEYS}{fleet}")
 }
 
 /// The two mocks and one or more servers on them.
