@@ -1,5 +1,7 @@
-//! Tidy checks, run by `cargo test`: the dependency rule between our crates and a module doc at
-//! the top of every source file.
+//! Tidy checks, run by `cargo test`: the dependency rule between our crates, a module doc at
+//! the top of every source file, no test or xtask code imported on the request path
+//! ([`imports`]), no long file without a reason at its top ([`length`]), and a code map in
+//! ARCHITECTURE.md that names only what exists ([`codemap`]).
 //!
 //! The rule is written down once, in [`layer`] and [`BANNED_IN_CORE`]; ARCHITECTURE.md explains
 //! it. A new workspace crate fails the check until it is given a layer here.
@@ -8,6 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cmd;
+
+mod codemap;
+mod imports;
+mod length;
 
 /// External crates `router-core` must not depend on: it does no I/O and runs no async code.
 const BANNED_IN_CORE: &[&str] = &[
@@ -144,8 +150,9 @@ fn has_module_doc(source: &str) -> bool {
     false
 }
 
-/// Every `.rs` file under `dir`, skipping build output and hidden folders.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file below `dir`, and every folder too when `folders`, leaving out hidden entries and
+/// the folders named in `skip` (with what they hold).
+fn walk(dir: &Path, skip: &[&str], folders: bool, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -153,14 +160,29 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if path.is_dir() {
-            if name != "target" && !name.starts_with('.') {
-                rust_files(&path, out);
-            }
-        } else if name.ends_with(".rs") {
+        if name.starts_with('.') {
+            continue;
+        }
+        if !path.is_dir() {
             out.push(path);
+        } else if !skip.contains(&name.as_ref()) {
+            walk(&path, skip, folders, out);
+            if folders {
+                out.push(path);
+            }
         }
     }
+}
+
+/// Every `.rs` file under `dir`, skipping build output and hidden folders.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut files = Vec::new();
+    walk(dir, &["target"], false, &mut files);
+    out.extend(
+        files
+            .into_iter()
+            .filter(|it| it.extension().is_some_and(|ext| ext == "rs")),
+    );
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 //! OpenRouter's shape with its own `id`, `model` and `provider`. `choices` stays raw JSON in
 //! OpenAI's shape, so an OpenAI-compatible response is passed through without being rebuilt.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
 use crate::json::RawJson;
 use crate::pricing::Usage;
 
@@ -77,4 +81,30 @@ pub struct ChatChunk {
     pub finish_reason: Option<FinishReason>,
     /// Usage, on the provider's usage chunk.
     pub usage: Option<Usage>,
+}
+
+/// One piece of an OpenAI-shaped message's `reasoning_details`, read from the JSON that carries
+/// it (a client's conversation, or an answer read back): `reasoning.text` (text and signature),
+/// `reasoning.summary` (summary) or `reasoning.encrypted` (data). Strings borrow from the JSON
+/// unless they hold escapes.
+#[derive(Debug, Deserialize)]
+pub struct ReasoningDetail<'a> {
+    /// The piece's type.
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    /// The reasoning text (`reasoning.text`).
+    #[serde(borrow, default)]
+    pub text: Option<Cow<'a, str>>,
+    /// The summary (`reasoning.summary`).
+    #[serde(borrow, default)]
+    pub summary: Option<Cow<'a, str>>,
+    /// The provider's signature over the text, which lets the reasoning be sent back.
+    #[serde(borrow, default)]
+    pub signature: Option<Cow<'a, str>>,
+    /// Redacted reasoning (`reasoning.encrypted`).
+    #[serde(borrow, default)]
+    pub data: Option<Cow<'a, str>>,
+    /// Whose blocks these are (`anthropic-claude-v1`, `google-gemini-v1`).
+    #[serde(borrow, default)]
+    pub format: Option<Cow<'a, str>>,
 }

@@ -15,15 +15,16 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::openai::{Frame, Playback, huge_response, json_response, sse_response};
+use crate::native::{
+    before_answer, cache_view, echoed_key, error_response, failure_status, last_user_text,
+};
+use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
-use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
-use crate::reply::tokens_of_chars;
 use crate::script::{Behavior, Failure, FailureKind};
 use crate::server::Shared;
 
@@ -101,40 +102,14 @@ pub(crate) async fn messages(State(shared): State<Arc<Shared>>, request: Request
     let stream = request["stream"].as_bool().unwrap_or(false);
     let behavior = shared.behavior(&model);
     let guard = record(&model, stream, CallOutcome::InProgress);
-    if !behavior.first_token_latency.is_zero() {
-        tokio::time::sleep(behavior.first_token_latency).await;
-    }
-    if let Some(failure) = &behavior.fail {
-        guard.finish(CallOutcome::Failed);
-        return failure_response(failure, parts.headers.get("x-api-key"));
-    }
-    if behavior.hang {
-        std::future::pending::<()>().await;
-    }
-    if behavior.non_json {
-        guard.finish(CallOutcome::Completed);
-        return (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            "<html>oops</html>",
-        )
-            .into_response();
-    }
-    if let Some(bytes) = behavior.huge_body_bytes {
-        return huge_response(stream, bytes, guard);
-    }
+    let key = parts.headers.get("x-api-key");
+    let guard = match before_answer(&behavior, guard, stream, |it| failure_response(it, key)).await
+    {
+        Ok(guard) => guard,
+        Err(response) => return response,
+    };
     let texts = message_texts(&request);
-    let cache_messages: Vec<CacheMessage<'_>> = texts
-        .iter()
-        .map(|(role, text)| CacheMessage {
-            role,
-            text,
-            chars: text.chars().count(),
-        })
-        .collect();
-    let prompt_tokens = tokens_of_chars(cache_messages.iter().map(|it| it.chars).sum()).max(1);
+    let (cache_messages, prompt_tokens) = cache_view(&texts);
     let (cache_read, cache_write) = if body_mentions(&body, b"\"cache_control\"") {
         match shared.prompt_cache.read_and_write(&model, &cache_messages) {
             0 => (0, prompt_tokens),
@@ -215,11 +190,7 @@ fn block_text(content: &Value) -> String {
 
 /// What the request asks for.
 fn ask_of<'a>(request: &Value, texts: &'a [(String, String)]) -> Ask<'a> {
-    let last_user_text = texts
-        .iter()
-        .rev()
-        .find(|(role, _)| role == "user")
-        .map_or("", |(_, text)| text.as_str());
+    let last_user_text = last_user_text(texts);
     let answers_tool_call = request["messages"]
         .as_array()
         .and_then(|messages| messages.last())
@@ -399,24 +370,15 @@ pub(crate) fn take_content(frames: Vec<Frame>, n_chunks: usize) -> Vec<Frame> {
 /// An error body in Anthropic's shape, `{"type":"error","error":{"type","message"}}`.
 fn error(status: StatusCode, kind: &str, message: &str, retry_after: Option<u64>) -> Response {
     let body = json!({"type":"error","error":{"type":kind,"message":message}});
-    let mut response = json_response(status, &body);
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
+    error_response(status, &body, retry_after)
 }
 
 /// A scripted failure in Anthropic's words (`overloaded_error` is its 529); `key` is the
 /// request's `x-api-key`, which an [`FailureKind::EchoKey`] failure quotes back upper-cased.
 fn failure_response(failure: &Failure, key: Option<&HeaderValue>) -> Response {
-    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = failure_status(failure);
     if failure.kind == FailureKind::EchoKey {
-        let key = key
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let key = echoed_key(key);
         let message = format!("invalid x-api-key: {key}");
         return error(
             status,

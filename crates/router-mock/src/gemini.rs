@@ -14,15 +14,16 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::openai::{Frame, Playback, huge_response, json_response, sse_response};
+use crate::native::{
+    before_answer, cache_view, echoed_key, error_response, failure_status, last_user_text,
+};
+use crate::openai::{Frame, Playback, json_response, sse_response};
 use crate::plan::{Ask, Plan, plan};
-use crate::prompt_cache::CacheMessage;
 use crate::recorder::{CallGuard, CallOutcome, NewCall};
-use crate::reply::tokens_of_chars;
 use crate::script::{Behavior, Failure, FailureKind};
 use crate::server::Shared;
 
@@ -89,40 +90,14 @@ pub(crate) async fn models(
     };
     let behavior = shared.behavior(model);
     let guard = record(model, CallOutcome::InProgress);
-    if !behavior.first_token_latency.is_zero() {
-        tokio::time::sleep(behavior.first_token_latency).await;
-    }
-    if let Some(failure) = &behavior.fail {
-        guard.finish(CallOutcome::Failed);
-        return failure_response(failure, parts.headers.get("x-goog-api-key"));
-    }
-    if behavior.hang {
-        std::future::pending::<()>().await;
-    }
-    if behavior.non_json {
-        guard.finish(CallOutcome::Completed);
-        return (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            "<html>oops</html>",
-        )
-            .into_response();
-    }
-    if let Some(bytes) = behavior.huge_body_bytes {
-        return huge_response(stream, bytes, guard);
-    }
+    let key = parts.headers.get("x-goog-api-key");
+    let guard = match before_answer(&behavior, guard, stream, |it| failure_response(it, key)).await
+    {
+        Ok(guard) => guard,
+        Err(response) => return response,
+    };
     let texts = content_texts(&request);
-    let cache_messages: Vec<CacheMessage<'_>> = texts
-        .iter()
-        .map(|(role, text)| CacheMessage {
-            role,
-            text,
-            chars: text.chars().count(),
-        })
-        .collect();
-    let prompt_tokens = tokens_of_chars(cache_messages.iter().map(|it| it.chars).sum()).max(1);
+    let (cache_messages, prompt_tokens) = cache_view(&texts);
     let cached = shared
         .prompt_cache
         .read_and_write(model, &cache_messages)
@@ -181,11 +156,7 @@ fn parts_text(parts: &Value) -> String {
 }
 
 fn ask_of<'a>(request: &Value, texts: &'a [(String, String)]) -> Ask<'a> {
-    let last_user_text = texts
-        .iter()
-        .rev()
-        .find(|(role, _)| role == "user")
-        .map_or("", |(_, text)| text.as_str());
+    let last_user_text = last_user_text(texts);
     let answers_tool_call = request["contents"]
         .as_array()
         .and_then(|contents| contents.last())
@@ -360,24 +331,15 @@ fn error(status: StatusCode, message: &str, retry_after: Option<u64>) -> Respons
         _ => "INTERNAL",
     };
     let body = json!({"error": {"code": status.as_u16(), "message": message, "status": name}});
-    let mut response = json_response(status, &body);
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
+    error_response(status, &body, retry_after)
 }
 
 /// A scripted failure in Google's words; `key` is the request's `x-goog-api-key`, which an
 /// [`FailureKind::EchoKey`] failure quotes back upper-cased.
 fn failure_response(failure: &Failure, key: Option<&HeaderValue>) -> Response {
-    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = failure_status(failure);
     if failure.kind == FailureKind::EchoKey {
-        let key = key
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let key = echoed_key(key);
         let message = format!("API key not valid: {key}. Please pass a valid API key.");
         return error(status, &message, failure.retry_after);
     }

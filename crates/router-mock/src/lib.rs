@@ -68,6 +68,7 @@
 
 mod anthropic;
 mod gemini;
+mod native;
 mod openai;
 mod plan;
 mod prompt_cache;

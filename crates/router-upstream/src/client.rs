@@ -18,9 +18,12 @@ use router_core::response::{ChatChunk, ChatResponse};
 use router_core::secret::Secret;
 use serde::Deserialize;
 
+use crate::anthropic::{self, Anthropic};
 use crate::error::{Scrubber, UpstreamError};
+use crate::exchange;
+use crate::gemini::Gemini;
+use crate::openai_compat::OpenAiCompat;
 use crate::transport::Transport;
-use crate::{anthropic, gemini, openai_compat};
 
 /// A stream of chunks from a provider.
 ///
@@ -209,12 +212,15 @@ impl ProviderClient {
         endpoint: &Endpoint,
         request: &ChatRequest<'_>,
     ) -> Result<ChatResponse, UpstreamError> {
-        match self.inner.settings.kind {
+        let inner = &self.inner;
+        match inner.settings.kind {
             ProviderKind::OpenAiCompatible => {
-                openai_compat::complete(&self.inner, endpoint, request).await
+                exchange::complete::<OpenAiCompat>(inner, endpoint, request).await
             }
-            ProviderKind::Anthropic => anthropic::complete(&self.inner, endpoint, request).await,
-            ProviderKind::Gemini => gemini::complete(&self.inner, endpoint, request).await,
+            ProviderKind::Anthropic => {
+                exchange::complete::<Anthropic>(inner, endpoint, request).await
+            }
+            ProviderKind::Gemini => exchange::complete::<Gemini>(inner, endpoint, request).await,
         }
     }
 
@@ -225,12 +231,15 @@ impl ProviderClient {
         endpoint: &Endpoint,
         request: &ChatRequest<'_>,
     ) -> Result<ChunkStream, UpstreamError> {
-        match self.inner.settings.kind {
+        let inner = &self.inner;
+        match inner.settings.kind {
             ProviderKind::OpenAiCompatible => {
-                openai_compat::stream(&self.inner, endpoint, request).await
+                exchange::stream::<OpenAiCompat>(inner, endpoint, request).await
             }
-            ProviderKind::Anthropic => anthropic::stream(&self.inner, endpoint, request).await,
-            ProviderKind::Gemini => gemini::stream(&self.inner, endpoint, request).await,
+            ProviderKind::Anthropic => {
+                exchange::stream::<Anthropic>(inner, endpoint, request).await
+            }
+            ProviderKind::Gemini => exchange::stream::<Gemini>(inner, endpoint, request).await,
         }
     }
 }

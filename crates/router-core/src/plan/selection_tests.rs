@@ -3,8 +3,9 @@
 use std::cell::Cell;
 
 use super::*;
-use crate::catalog::{Capabilities, EndpointTraits, Model, Pricing};
-use crate::health::Observed;
+use crate::catalog::{Capabilities, DataCollection, EndpointTraits, Model, Pricing};
+use crate::health::{Observed, Status};
+use crate::request::ChatRequest;
 
 /// An endpoint of `provider` (display name `Provider`) at `price` USD per million prompt and
 /// completion tokens.

@@ -21,7 +21,7 @@ use crate::auth::ProvisioningAuth;
 use crate::config::{ClientKey, LimitReset};
 use crate::error::ApiError;
 use crate::keys::{ApiKey, client_key, hash_hex};
-use crate::records::render::timestamp;
+use crate::records::render::{self, timestamp};
 
 /// The prefix of the secrets Turnout makes.
 const SECRET_PREFIX: &str = "sk-tn-v1-";
@@ -379,32 +379,26 @@ async fn object(
     updated_at_ms: Option<u64>,
 ) -> Result<Value, ApiError> {
     let (usage, spent) = super::key::usage_and_spent(app, key).await?;
-    let reset = key.limits.limit_reset;
-    let remaining = key.limits.limit.map(|limit| (limit - spent).max(0.0));
-    Ok(json!({
+    let object = json!({
         "hash": hash,
         "name": key.name,
         "label": label,
         "disabled": disabled,
-        "limit": key.limits.limit,
-        "limit_remaining": remaining,
-        "limit_reset": reset.map(LimitReset::as_str),
-        "include_byok_in_limit": false,
-        "usage": usage.total,
-        "usage_daily": usage.daily,
-        "usage_weekly": usage.weekly,
-        "usage_monthly": usage.monthly,
-        "byok_usage": 0.0,
-        "byok_usage_daily": 0.0,
-        "byok_usage_weekly": 0.0,
-        "byok_usage_monthly": 0.0,
         "created_at": timestamp(created_at_ms),
         "updated_at": updated_at_ms.map(timestamp),
         "expires_at": null,
         "creator_user_id": null,
         "external_user": null,
         "workspace_id": "default",
-    }))
+    });
+    let reset = key.limits.limit_reset.map(LimitReset::as_str);
+    Ok(render::with_limit_and_usage(
+        object,
+        key.limits.limit,
+        spent,
+        reset,
+        &usage,
+    ))
 }
 
 /// `sk-tn-v1-abc...xyz`: enough to recognise a key, not to use it.

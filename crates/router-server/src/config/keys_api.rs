@@ -50,42 +50,27 @@ pub(super) fn validate<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ConfigError, load_str};
+    use super::super::tests::load_one_model;
 
-    const BASE: &str = r#"
-[providers.p]
-base_url = "http://127.0.0.1:1"
-
-[[keys]]
-name = "k"
-key = "sk-client"
-
-[[models]]
-id = "a/b"
-  [[models.endpoints]]
-  provider = "p"
-  upstream_model = "b"
-  context_length = 1000
-  pricing = { prompt = 1, completion = 1 }
-"#;
+    /// One client key.
+    const CLIENT_KEY: &str = "[[keys]]\nname = \"k\"\nkey = \"sk-client\"\n";
 
     #[test]
     fn reads_the_provisioning_key_and_refuses_a_client_keys() {
-        let config = load_str(
-            &format!("{BASE}\n[keys_api]\nprovisioning_key = \"sk-admin\"\n"),
-            &|_| None,
-        )
+        let config = load_one_model(&format!(
+            "{CLIENT_KEY}[keys_api]\nprovisioning_key = \"sk-admin\"\n"
+        ))
         .unwrap();
         let settings = config.keys_api.unwrap();
         assert_eq!(settings.provisioning_key.expose(), "sk-admin");
-        assert!(load_str(BASE, &|_| None).unwrap().keys_api.is_none());
+        assert!(load_one_model(CLIENT_KEY).unwrap().keys_api.is_none());
         for bad in ["sk-client", "", "sk admin"] {
-            let text = format!("{BASE}\n[keys_api]\nprovisioning_key = \"{bad}\"\n");
-            let Err(ConfigError::Invalid(problems)) = load_str(&text, &|_| None) else {
+            let text = format!("{CLIENT_KEY}[keys_api]\nprovisioning_key = \"{bad}\"\n");
+            let Err(problems) = load_one_model(&text) else {
                 panic!("`{bad}` accepted");
             };
-            assert_eq!(problems[0].path, "keys_api.provisioning_key");
-            assert!(!problems[0].message.contains("sk-client"));
+            assert_eq!(problems[0].0, "keys_api.provisioning_key");
+            assert!(!problems[0].1.contains("sk-client"));
         }
     }
 }

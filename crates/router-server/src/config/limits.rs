@@ -185,31 +185,8 @@ fn default_local_share() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ConfigError, load_str};
+    use super::super::tests::load_one_model as load;
     use super::*;
-
-    const BASE: &str = r#"
-[providers.p]
-base_url = "http://127.0.0.1:1"
-
-[[models]]
-id = "a/b"
-  [[models.endpoints]]
-  provider = "p"
-  upstream_model = "b"
-  context_length = 1000
-  pricing = { prompt = 1, completion = 1 }
-"#;
-
-    fn load(extra: &str) -> Result<super::super::Config, Vec<(String, String)>> {
-        load_str(&format!("{BASE}\n{extra}"), &|_| None).map_err(|err| match err {
-            ConfigError::Invalid(problems) => problems
-                .into_iter()
-                .map(|it| (it.path, it.message))
-                .collect(),
-            ConfigError::Io { .. } => Vec::new(),
-        })
-    }
 
     #[test]
     fn reads_a_keys_limits_and_the_local_share() {

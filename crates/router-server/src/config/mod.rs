@@ -9,7 +9,9 @@
 //!    keys; each provider, client key, model and endpoint is deserialized on its own, so one bad
 //!    entry does not hide the problems of the others;
 //! 4. `validate` turns the raw structs into the validated [`Config`]: provider references
-//!    resolve, prices are present and finite, ids are unique, and so on.
+//!    resolve, prices are present and finite, ids are unique, and so on; the larger sections
+//!    have a module of their own (`providers`, `models`, `limits`, `keys_api`, `redis`,
+//!    `sessions`).
 //!
 //! Every step records problems (in `problems`) instead of stopping at the first, and each
 //! problem carries the key path it is about (`models[2].endpoints[0].provider`), so one start of
@@ -22,7 +24,9 @@
 mod expand;
 mod keys_api;
 mod limits;
+mod models;
 mod problems;
+mod providers;
 mod raw;
 mod redis;
 mod sessions;

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use router_core::response::ReasoningDetail;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -59,27 +60,6 @@ pub(crate) struct Message<'a> {
     /// The function calls.
     #[serde(borrow, default)]
     pub(crate) tool_calls: Option<Vec<ToolCall<'a>>>,
-}
-
-/// One piece of `reasoning_details`: `reasoning.text` (text and signature),
-/// `reasoning.summary` (summary) or `reasoning.encrypted` (data).
-#[derive(Debug, Deserialize)]
-pub(crate) struct ReasoningDetail<'a> {
-    /// The piece's type.
-    #[serde(rename = "type", borrow)]
-    pub(crate) kind: Cow<'a, str>,
-    /// The reasoning text (`reasoning.text`).
-    #[serde(borrow, default)]
-    pub(crate) text: Option<Cow<'a, str>>,
-    /// The summary (`reasoning.summary`).
-    #[serde(borrow, default)]
-    pub(crate) summary: Option<Cow<'a, str>>,
-    /// The signature that lets the reasoning be sent back.
-    #[serde(borrow, default)]
-    pub(crate) signature: Option<Cow<'a, str>>,
-    /// Redacted reasoning (`reasoning.encrypted`).
-    #[serde(borrow, default)]
-    pub(crate) data: Option<Cow<'a, str>>,
 }
 
 /// A function call, whole (in a message) or in pieces (in a chunk's delta).

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::answer::{Completion, ErrorObject};
 use super::json::{self, ChatMessage, Content, Object, Text, invalid};
 use super::sse::{Event, Events, push_data};
-use super::{Front, alias};
+use super::{Front, catalog_id, catalog_ids};
 use crate::config::FrontSettings;
 
 #[derive(Deserialize)]
@@ -103,23 +103,19 @@ impl Front for TextCompletion {
         }
         let prompt = prompt(request.prompt)?;
         let mut out = Object::with_capacity(body.len() + 128);
-        out.value(
-            "model",
-            alias(front, &request.model).unwrap_or(&request.model),
-        );
+        out.value("model", catalog_id(front, &request.model));
         if let Some(models) = &request.models {
-            let models: Vec<&str> = models
-                .iter()
-                .map(|it| alias(front, it).unwrap_or(it))
-                .collect();
-            out.value("models", &models);
+            out.value(
+                "models",
+                &catalog_ids(front, models.iter().map(AsRef::as_ref)),
+            );
         }
         out.value(
             "messages",
             &[ChatMessage::new("user", Content::Text(prompt))],
         );
         out.value("stream", &request.stream.unwrap_or(false));
-        for (key, value) in [
+        out.raws(&[
             ("max_tokens", request.max_tokens),
             ("temperature", request.temperature),
             ("top_p", request.top_p),
@@ -135,9 +131,7 @@ impl Front for TextCompletion {
             ("plugins", request.plugins),
             ("route", request.route),
             ("session_id", request.session_id),
-        ] {
-            out.raw(key, value);
-        }
+        ]);
         Ok((out.finish(), TextCompletion))
     }
 

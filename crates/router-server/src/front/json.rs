@@ -40,6 +40,14 @@ impl Object {
         }
     }
 
+    /// `"key": <raw>` for each member that is given, in order: the fields a format passes on as
+    /// the client sent them.
+    pub(crate) fn raws(&mut self, members: &[(&str, Option<&RawValue>)]) {
+        for (key, raw) in members {
+            self.raw(key, *raw);
+        }
+    }
+
     /// `"key": <value>`.
     pub(crate) fn value<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
         self.key(key);
@@ -52,6 +60,19 @@ impl Object {
         self.out.push(b'}');
         self.out
     }
+}
+
+/// Each of `items` translated by `translate`, with its index (for the error's field path); the
+/// first error stops.
+pub(crate) fn each<T, U>(
+    items: &[T],
+    translate: impl Fn(&T, usize) -> Result<U, RequestError>,
+) -> Result<Vec<U>, RequestError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(idx, item)| translate(item, idx))
+        .collect()
 }
 
 /// A JSON string: a string token of the client's body, or one of ours.

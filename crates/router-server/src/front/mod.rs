@@ -194,6 +194,22 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|it| it.as_bytes().starts_with(b"text/event-stream"))
 }
 
+/// The catalog id for `name`: its alias target ([`alias`]), or itself.
+fn catalog_id<'a>(front: &'a FrontSettings, name: &'a str) -> &'a str {
+    alias(front, name).unwrap_or(name)
+}
+
+/// The catalog id of each of `names` ([`catalog_id`]).
+fn catalog_ids<'a>(
+    front: &'a FrontSettings,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    names
+        .into_iter()
+        .map(|name| catalog_id(front, name))
+        .collect()
+}
+
 /// The catalog id `[front.model_aliases]` maps `model` to: its own entry, else the entry of its
 /// undated name (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`). `None` when neither is
 /// listed.

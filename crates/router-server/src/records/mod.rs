@@ -37,6 +37,7 @@ mod postgres;
 
 pub(crate) use self::postgres::connect_migrated as postgres_connect;
 pub mod render;
+mod row;
 mod store;
 mod writer;
 

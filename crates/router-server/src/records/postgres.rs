@@ -31,7 +31,8 @@ use postgres::{Client, Config, NoTls, Row};
 
 use super::backend::Backend;
 use super::calendar::period_starts;
-use super::store::{from_sql, to_json, to_sql};
+use super::row::{self, Columns};
+use super::store::{to_json, to_sql};
 use super::{GenerationRecord, KeyUsage, RecordsError};
 
 /// The advisory lock key held while migrating (`turnout` in ASCII).
@@ -443,34 +444,33 @@ fn location(config: &Config) -> String {
 
 /// A row selected with [`COLUMNS`].
 fn read(row: &Row) -> Result<GenerationRecord, RecordsError> {
-    let id: String = row.try_get(0)?;
-    let corrupt = |err: serde_json::Error| RecordsError::Corrupt {
-        id: id.clone(),
-        message: err.to_string(),
-    };
-    let requested_models = serde_json::from_str(row.try_get::<_, &str>(3)?).map_err(corrupt)?;
-    let attempts = serde_json::from_str(row.try_get::<_, &str>(6)?).map_err(corrupt)?;
-    Ok(GenerationRecord {
-        key_name: row.try_get(1)?,
-        created_at_ms: from_sql(row.try_get(2)?),
-        requested_models,
-        model: row.try_get(4)?,
-        provider: row.try_get(5)?,
-        attempts,
-        prompt_tokens: from_sql(row.try_get(7)?),
-        completion_tokens: from_sql(row.try_get(8)?),
-        cached_tokens: from_sql(row.try_get(9)?),
-        reasoning_tokens: from_sql(row.try_get(10)?),
-        cost_usd: row.try_get(11)?,
-        latency_ms: from_sql(row.try_get(12)?),
-        time_to_first_token_ms: row.try_get::<_, Option<i64>>(13)?.map(from_sql),
-        finish_reason: row.try_get(14)?,
-        streamed: row.try_get(15)?,
-        cancelled: row.try_get(16)?,
-        router: row.try_get(17)?,
-        upstream_id: row.try_get(18)?,
-        session_id: row.try_get(19)?,
-        cache_savings_usd: row.try_get(20)?,
-        id,
-    })
+    row::read(row)?.into_record()
+}
+
+impl Columns for Row {
+    type Error = postgres::Error;
+
+    fn text(&self, idx: usize) -> Result<String, postgres::Error> {
+        self.try_get(idx)
+    }
+
+    fn optional_text(&self, idx: usize) -> Result<Option<String>, postgres::Error> {
+        self.try_get(idx)
+    }
+
+    fn integer(&self, idx: usize) -> Result<i64, postgres::Error> {
+        self.try_get(idx)
+    }
+
+    fn optional_integer(&self, idx: usize) -> Result<Option<i64>, postgres::Error> {
+        self.try_get(idx)
+    }
+
+    fn real(&self, idx: usize) -> Result<f64, postgres::Error> {
+        self.try_get(idx)
+    }
+
+    fn flag(&self, idx: usize) -> Result<bool, postgres::Error> {
+        self.try_get(idx)
+    }
 }

@@ -126,21 +126,8 @@ pub fn key_json(key_name: &str, usage: &KeyUsage, limits: &KeyLimitView<'_>) -> 
         Some(rpm) => (i64::try_from(rpm).unwrap_or(i64::MAX), "1m"),
         None => (-1, "10s"),
     };
-    let body = json!({
-        "data": {
+    let data = json!({
             "label": key_name,
-            "limit": limits.limit,
-            "limit_remaining": remaining,
-            "limit_reset": limits.reset,
-            "include_byok_in_limit": false,
-            "usage": usage.total,
-            "usage_daily": usage.daily,
-            "usage_weekly": usage.weekly,
-            "usage_monthly": usage.monthly,
-            "byok_usage": 0.0,
-            "byok_usage_daily": 0.0,
-            "byok_usage_weekly": 0.0,
-            "byok_usage_monthly": 0.0,
             "is_free_tier": false,
             "is_management_key": false,
             "is_provisioning_key": false,
@@ -157,9 +144,45 @@ pub fn key_json(key_name: &str, usage: &KeyUsage, limits: &KeyLimitView<'_>) -> 
                 "interval": interval,
                 "note": RATE_LIMIT_NOTE,
             },
-        }
     });
+    let data = with_limit_and_usage(data, limits.limit, limits.spent, limits.reset, usage);
+    let body = json!({ "data": data });
+
     body.to_string()
+}
+
+/// `object` with the members of a key's credit limit and usage that `GET /api/v1/key` and the
+/// key provisioning API's key objects share, in OpenRouter's names: the limit, what remains of it
+/// after `spent` and when it resets, USD spent in all, today, this week and this month, and no
+/// BYOK usage (Turnout has no BYOK).
+pub fn with_limit_and_usage(
+    mut object: Value,
+    limit: Option<f64>,
+    spent: f64,
+    reset: Option<&str>,
+    usage: &KeyUsage,
+) -> Value {
+    let remaining = limit.map(|limit| (limit - spent).max(0.0));
+    if let Some(members) = object.as_object_mut() {
+        let shared = [
+            ("limit", json!(limit)),
+            ("limit_remaining", json!(remaining)),
+            ("limit_reset", json!(reset)),
+            ("include_byok_in_limit", json!(false)),
+            ("usage", json!(usage.total)),
+            ("usage_daily", json!(usage.daily)),
+            ("usage_weekly", json!(usage.weekly)),
+            ("usage_monthly", json!(usage.monthly)),
+            ("byok_usage", json!(0.0)),
+            ("byok_usage_daily", json!(0.0)),
+            ("byok_usage_weekly", json!(0.0)),
+            ("byok_usage_monthly", json!(0.0)),
+        ];
+        for (name, value) in shared {
+            members.insert(name.to_owned(), value);
+        }
+    }
+    object
 }
 
 fn provider_response_json(attempt: &AttemptRecord) -> Value {

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::backend::Backend;
 use super::calendar::period_starts;
+use super::row::{self, Columns, RowRecord};
 use super::{GenerationRecord, KeyUsage, RecordsError};
 
 /// Bumped when the schema changes; older files are migrated ([`MIGRATIONS`]).
@@ -160,7 +161,7 @@ impl Store {
             "SELECT {COLUMNS} FROM generations WHERE id = ?1 AND key_name = ?2"
         ))?;
         let Some(row) = query
-            .query_row(params![id, key_name], RawRow::read)
+            .query_row(params![id, key_name], |it: &Row<'_>| row::read(it))
             .optional()?
         else {
             return Ok(None);
@@ -181,11 +182,13 @@ impl Store {
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = query
-            .query_map(params![key_name, session_id, limit], RawRow::read)?
+            .query_map(params![key_name, session_id, limit], |it: &Row<'_>| {
+                row::read(it)
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut records = rows
             .into_iter()
-            .map(RawRow::into_record)
+            .map(RowRecord::into_record)
             .collect::<Result<Vec<_>, _>>()?;
         records.reverse();
         Ok(records)
@@ -206,9 +209,12 @@ impl Store {
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = query
-            .query_map(params![key_name, to_sql(since_ms), limit], RawRow::read)?
+            .query_map(
+                params![key_name, to_sql(since_ms), limit],
+                |it: &Row<'_>| row::read(it),
+            )?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(RawRow::into_record).collect()
+        rows.into_iter().map(RowRecord::into_record).collect()
     }
 
     /// What `key_name` spent in total and in the day, week and month of `now_ms`.
@@ -282,56 +288,31 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")
 }
 
-/// A row as read, before its JSON columns are decoded.
-struct RawRow {
-    record: GenerationRecord,
-    requested_models: String,
-    attempts: String,
-}
+impl Columns for Row<'_> {
+    type Error = rusqlite::Error;
 
-impl RawRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            record: GenerationRecord {
-                id: row.get(0)?,
-                key_name: row.get(1)?,
-                created_at_ms: from_sql(row.get(2)?),
-                requested_models: Vec::new(),
-                model: row.get(4)?,
-                provider: row.get(5)?,
-                attempts: Vec::new(),
-                prompt_tokens: from_sql(row.get(7)?),
-                completion_tokens: from_sql(row.get(8)?),
-                cached_tokens: from_sql(row.get(9)?),
-                reasoning_tokens: from_sql(row.get(10)?),
-                cost_usd: row.get(11)?,
-                latency_ms: from_sql(row.get(12)?),
-                time_to_first_token_ms: row.get::<_, Option<i64>>(13)?.map(from_sql),
-                finish_reason: row.get(14)?,
-                streamed: row.get(15)?,
-                cancelled: row.get(16)?,
-                router: row.get(17)?,
-                upstream_id: row.get(18)?,
-                session_id: row.get(19)?,
-                cache_savings_usd: row.get(20)?,
-            },
-            requested_models: row.get(3)?,
-            attempts: row.get(6)?,
-        })
+    fn text(&self, idx: usize) -> rusqlite::Result<String> {
+        self.get(idx)
     }
 
-    fn into_record(self) -> Result<GenerationRecord, RecordsError> {
-        let corrupt = |err: serde_json::Error| RecordsError::Corrupt {
-            id: self.record.id.clone(),
-            message: err.to_string(),
-        };
-        let requested_models = serde_json::from_str(&self.requested_models).map_err(corrupt)?;
-        let attempts = serde_json::from_str(&self.attempts).map_err(corrupt)?;
-        Ok(GenerationRecord {
-            requested_models,
-            attempts,
-            ..self.record
-        })
+    fn optional_text(&self, idx: usize) -> rusqlite::Result<Option<String>> {
+        self.get(idx)
+    }
+
+    fn integer(&self, idx: usize) -> rusqlite::Result<i64> {
+        self.get(idx)
+    }
+
+    fn optional_integer(&self, idx: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(idx)
+    }
+
+    fn real(&self, idx: usize) -> rusqlite::Result<f64> {
+        self.get(idx)
+    }
+
+    fn flag(&self, idx: usize) -> rusqlite::Result<bool> {
+        self.get(idx)
     }
 }
 

@@ -23,7 +23,7 @@
 //! - [`store`]: saved settings (SQLite) and sessions.
 //! - `html`: escaping and the page frame.
 //! - `charts`: SVG charts.
-//! - `pages`: the handlers.
+//! - `pages`: the handlers, one module a page.
 
 mod charts;
 mod html;

@@ -20,7 +20,9 @@ use router_server::{Clock, ManualClock};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::sdk_pages::{describe, npm_prefix, run, virtualenv};
+use crate::configs;
+use crate::sdk_env::{describe, run};
+use crate::sdk_pages::{npm_prefix, virtualenv};
 use crate::sessions::Redis;
 use crate::support::{client, mock};
 
@@ -30,7 +32,8 @@ const MINUTE: Duration = Duration::from_secs(60);
 /// 2023-11-14T22:13:20Z: 40 s before the next minute.
 const START_MS: u64 = 1_700_000_000_000;
 
-const CONFIG: &str = r#"
+/// The server and the keys of every test here.
+const KEYS: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 
@@ -58,29 +61,28 @@ name = "narrow"
 key = "sk-narrow"
 allowed_models = ["test/cheap*"]
 
-[providers.alpha]
-base_url = "${MOCK_ALPHA}"
-api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = 5000
-
-[[models]]
-id = "test/chat"
-
-  [[models.endpoints]]
-  provider = "alpha"
-  upstream_model = "chat-alpha"
-  context_length = 8192
-  pricing = { prompt = 0, completion = 3000 }
-
-[[models]]
-id = "test/cheap"
-
-  [[models.endpoints]]
-  provider = "alpha"
-  upstream_model = "cheap-alpha"
-  context_length = 8192
-  pricing = { prompt = 0, completion = 0 }
 "#;
+
+/// [`KEYS`], and `test/chat` and `test/cheap` on the mock `alpha`.
+fn config() -> String {
+    [
+        KEYS.to_owned(),
+        configs::mock_provider("alpha", Some(5000)),
+        configs::model(
+            "test/chat",
+            "chat",
+            &["alpha"],
+            "{ prompt = 0, completion = 3000 }",
+        ),
+        configs::model(
+            "test/cheap",
+            "cheap",
+            &["alpha"],
+            "{ prompt = 0, completion = 0 }",
+        ),
+    ]
+    .concat()
+}
 
 /// One mock and `n` servers on it sharing a test clock.
 struct Fleet {
@@ -114,7 +116,7 @@ impl Fleet {
         let clock = Arc::new(ManualClock::new(START_MS));
         let mut servers = Vec::new();
         for _ in 0..n {
-            let text = format!("{CONFIG}\n{extra}");
+            let text = format!("{}\n{extra}", config());
             let config = config::load_str(&text, &|name: &str| match name {
                 "MOCK_ALPHA" => Some(alpha.base_url()),
                 _ => None,

@@ -9,6 +9,7 @@ use router_server::RunningServer;
 use router_server::config;
 use serde_json::{Value, json};
 
+use crate::configs;
 use crate::support::{client, mock, spawn};
 
 const PROVISIONING: &str = "sk-provisioning-test";
@@ -28,20 +29,14 @@ provisioning_key = "{PROVISIONING}"
 [[keys]]
 name = "config-key"
 key = "sk-config"
-
-[providers.alpha]
-base_url = "${{MOCK_ALPHA}}"
-api_key = "sk-provider-SECRET-123"
-
-[[models]]
-id = "test/chat"
-
-  [[models.endpoints]]
-  provider = "alpha"
-  upstream_model = "chat-alpha"
-  context_length = 8192
-  pricing = {{ prompt = 0, completion = 3000 }}
-"#
+{}{}"#,
+        configs::mock_provider("alpha", None),
+        configs::model(
+            "test/chat",
+            "chat",
+            &["alpha"],
+            "{ prompt = 0, completion = 3000 }"
+        ),
     )
 }
 

@@ -11,7 +11,8 @@ use router_server::RunningServer;
 use router_server::config;
 use serde_json::{Value, json};
 
-use crate::openai_sdk::{describe, openai_virtualenv, run};
+use crate::openai_sdk::openai_virtualenv;
+use crate::sdk_env::{describe, run};
 use crate::support::{
     CLIENT_KEY, Event, PROVIDER_KEY, assert_close, assert_no_secret, client, data, mock,
     read_events, spawn,

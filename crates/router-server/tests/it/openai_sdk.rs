@@ -6,9 +6,11 @@
 //! dependencies pinned too). Missing `python3` or a failing install fails the test: CI installs
 //! Python.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use crate::sdk_env::{self, describe, run};
 use crate::support::{CLIENT_KEY, Gateway};
 
 #[tokio::test]
@@ -39,54 +41,6 @@ pub(crate) fn openai_virtualenv() -> PathBuf {
     let requirements =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/openai_sdk.requirements.txt");
     let pinned = std::fs::read_to_string(&requirements).unwrap();
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openai-venv");
-    let python = venv.join("bin/python");
-    let installed_stamp = venv.join("turnout-requirements.txt");
-    if python.exists()
-        && std::fs::read_to_string(&installed_stamp).is_ok_and(|installed| installed == pinned)
-        && run(Command::new(&python).args(["-c", "import openai"]))
-            .status
-            .success()
-    {
-        return python;
-    }
-    let created = run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-    assert!(
-        created.status.success(),
-        "cannot create a virtualenv with `python3 -m venv` (is python3 with venv installed?):\n{}",
-        describe(&created)
-    );
-    let installed = run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--requirement",
-        ])
-        .arg(&requirements));
-    assert!(
-        installed.status.success(),
-        "`pip install --requirement {}` failed:\n{}",
-        requirements.display(),
-        describe(&installed)
-    );
-    std::fs::write(&installed_stamp, pinned).unwrap();
-    python
-}
-
-pub(crate) fn run(command: &mut Command) -> Output {
-    command
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
-}
-
-pub(crate) fn describe(output: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    let args = [OsStr::new("--requirement"), requirements.as_os_str()];
+    sdk_env::virtualenv("openai-venv", &args, &pinned)
 }

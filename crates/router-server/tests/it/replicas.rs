@@ -13,13 +13,15 @@ use router_server::RunningServer;
 use router_server::config;
 use serde_json::{Value, json};
 
+use crate::configs;
 use crate::postgres::Postgres;
 use crate::sessions::Redis;
 use crate::support::{client, mock, spawn};
 
 const KEY: &str = "sk-replica";
 
-const CONFIG: &str = r#"
+/// The server (`{server}` is replaced), routing and key of every test here.
+const KEYS: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 {server}
@@ -31,31 +33,13 @@ load_balance = false
 name = "replica-key"
 key = "sk-replica"
 
-[providers.alpha]
-base_url = "${MOCK_ALPHA}"
-api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = 2000
-
-[providers.beta]
-base_url = "${MOCK_BETA}"
-api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = 2000
-
-[[models]]
-id = "test/chat"
-
-  [[models.endpoints]]
-  provider = "alpha"
-  upstream_model = "chat-alpha"
-  context_length = 8192
-  pricing = { prompt = 1.0, completion = 2.0 }
-
-  [[models.endpoints]]
-  provider = "beta"
-  upstream_model = "chat-beta"
-  context_length = 8192
-  pricing = { prompt = 1.0, completion = 2.0 }
 "#;
+
+/// [`KEYS`] with `server` in its `[server]`, and `test/chat` on the mocks `alpha` and `beta`.
+fn config(server: &str) -> String {
+    let fleet = configs::chat_on_alpha_and_beta("{ prompt = 1.0, completion = 2.0 }");
+    format!("{}{fleet}", KEYS.replace("{server}", server))
+}
 
 /// Two mock providers and `n` servers with the same config (`extra` appended to it, `{server}`
 /// replaced by `server` keys), started together.
@@ -73,7 +57,7 @@ impl Replicas {
     pub(crate) async fn start(server: &str, extra: &str, n: usize) -> Replicas {
         let alpha = mock().await;
         let beta = mock().await;
-        let text = format!("{}\n{extra}", CONFIG.replace("{server}", server));
+        let text = format!("{}\n{extra}", config(server));
         let load = || {
             config::load_str(&text, &|name: &str| match name {
                 "MOCK_ALPHA" => Some(alpha.base_url()),

@@ -6,9 +6,11 @@
 //! (a virtualenv for Python, an npm prefix for Node) and reused afterwards. Missing `python3` or
 //! `npm`, or a failing install, fails the test: CI installs both.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use crate::sdk_env::{self, describe, run};
 use crate::support::{CLIENT_KEY, Gateway, chat_body};
 
 /// The Python packages, pinned.
@@ -73,74 +75,11 @@ async fn the_typescript_sdk_reads_the_model_pages() {
 
 /// The Python of a virtualenv with [`PYTHON_PACKAGES`], creating it when needed.
 pub(crate) fn virtualenv() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-pages-venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join(PYTHON_PACKAGES.join("+"));
-    if python.exists() && marker.exists() {
-        return python;
-    }
-    let created = run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-    assert!(
-        created.status.success(),
-        "cannot create a virtualenv with `python3 -m venv`:\n{}",
-        describe(&created)
-    );
-    let installed = run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PYTHON_PACKAGES));
-    assert!(
-        installed.status.success(),
-        "`pip install {}` failed:\n{}",
-        PYTHON_PACKAGES.join(" "),
-        describe(&installed)
-    );
-    std::fs::write(&marker, b"").unwrap();
-    python
+    let args: Vec<&OsStr> = PYTHON_PACKAGES.iter().map(OsStr::new).collect();
+    sdk_env::virtualenv("sdk-pages-venv", &args, &PYTHON_PACKAGES.join("\n"))
 }
 
 /// A directory with [`NPM_PACKAGE`] installed in its `node_modules`, installing it when needed.
 pub(crate) fn npm_prefix() -> PathBuf {
-    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-pages-npm");
-    let marker = prefix.join(NPM_PACKAGE.replace('/', "+"));
-    if marker.exists() {
-        return prefix;
-    }
-    std::fs::create_dir_all(&prefix).unwrap();
-    std::fs::write(
-        prefix.join("package.json"),
-        br#"{"name":"sdk-pages","private":true}"#,
-    )
-    .unwrap();
-    let installed = run(Command::new("npm")
-        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-        .arg(&prefix)
-        .arg(NPM_PACKAGE));
-    assert!(
-        installed.status.success(),
-        "`npm install {NPM_PACKAGE}` failed (is npm installed?):\n{}",
-        describe(&installed)
-    );
-    std::fs::write(&marker, b"").unwrap();
-    prefix
-}
-
-pub(crate) fn run(command: &mut Command) -> Output {
-    command
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
-}
-
-pub(crate) fn describe(output: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    sdk_env::npm_prefix("sdk-pages-npm", NPM_PACKAGE)
 }

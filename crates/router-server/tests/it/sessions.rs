@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::auto_router::{DEMO_KEY, DemoFleet, LIMERICK, PYTHON_BUG};
+use crate::configs;
 use crate::support::{client, error_response, mock};
 
 /// Config that turns sticky sessions off (for tests that repeat one prompt on purpose).
@@ -29,7 +30,8 @@ const KEY_ONE: &str = "sk-one";
 const KEY_TWO: &str = "sk-two";
 const MINUTE: Duration = Duration::from_secs(60);
 
-const CONFIG: &str = r#"
+/// The server, routing and keys of every test here.
+const KEYS: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 
@@ -45,31 +47,14 @@ key = "sk-one"
 name = "two"
 key = "sk-two"
 
-[providers.alpha]
-base_url = "${MOCK_ALPHA}"
-api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = 2000
-
-[providers.beta]
-base_url = "${MOCK_BETA}"
-api_key = "sk-provider-SECRET-123"
-first_byte_timeout_ms = 2000
-
-[[models]]
-id = "test/chat"
-
-  [[models.endpoints]]
-  provider = "alpha"
-  upstream_model = "chat-alpha"
-  context_length = 8192
-  pricing = { prompt = 1.0, completion = 2.0, cache_read = 0.1 }
-
-  [[models.endpoints]]
-  provider = "beta"
-  upstream_model = "chat-beta"
-  context_length = 8192
-  pricing = { prompt = 1.0, completion = 2.0, cache_read = 0.1 }
 "#;
+
+/// [`KEYS`], and `test/chat` on the mocks `alpha` and `beta`, in that order.
+fn config() -> String {
+    let fleet =
+        configs::chat_on_alpha_and_beta("{ prompt = 1.0, completion = 2.0, cache_read = 0.1 }");
+    format!("{KEYS}{fleet}")
+}
 
 /// The two mocks and one or more servers on them.
 struct Sticky {
@@ -102,7 +87,7 @@ impl Sticky {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let mut servers = Vec::new();
         for _ in 0..n {
-            let text = format!("{CONFIG}\n{extra}");
+            let text = format!("{}\n{extra}", config());
             let config = config::load_str(&text, &|name: &str| match name {
                 "MOCK_ALPHA" => Some(alpha.base_url()),
                 "MOCK_BETA" => Some(beta.base_url()),

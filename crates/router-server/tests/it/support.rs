@@ -307,76 +307,14 @@ const NODE_ANTHROPIC_SDK: &str = "@anthropic-ai/sdk@1.17.0";
 /// The Python of a virtualenv with the pinned [`PYTHON_SDKS`], creating it under the target
 /// directory when needed (and when a pin changed).
 pub(crate) fn sdk_python() -> std::path::PathBuf {
-    use std::process::Command;
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join("pins.txt");
-    let pins = PYTHON_SDKS.join("\n");
-    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|it| it == pins) {
-        return python;
-    }
-    let created = run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-    assert!(
-        created.status.success(),
-        "cannot create a virtualenv with `python3 -m venv` (is python3 with venv installed?):\n{}",
-        describe(&created)
-    );
-    let installed = run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PYTHON_SDKS));
-    assert!(
-        installed.status.success(),
-        "`pip install {}` failed:\n{}",
-        PYTHON_SDKS.join(" "),
-        describe(&installed)
-    );
-    std::fs::write(&stamp, pins).expect("cannot write the virtualenv's pins");
-    python
+    let args: Vec<&std::ffi::OsStr> = PYTHON_SDKS.iter().map(std::ffi::OsStr::new).collect();
+    crate::sdk_env::virtualenv("sdk-venv", &args, &PYTHON_SDKS.join("\n"))
 }
 
 /// A `node_modules` directory with the pinned [`NODE_ANTHROPIC_SDK`], installed with npm under
 /// the target directory when needed.
 pub(crate) fn anthropic_node_modules() -> std::path::PathBuf {
-    use std::process::Command;
-    let prefix = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-sdk");
-    let modules = prefix.join("node_modules");
-    let stamp = prefix.join("pins.txt");
-    if std::fs::read_to_string(&stamp).is_ok_and(|it| it == NODE_ANTHROPIC_SDK) {
-        return modules;
-    }
-    std::fs::create_dir_all(&prefix).expect("cannot create the npm prefix");
-    let installed = run(Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-        .arg(&prefix)
-        .arg(NODE_ANTHROPIC_SDK));
-    assert!(
-        installed.status.success(),
-        "`npm install {NODE_ANTHROPIC_SDK}` failed (are node and npm installed?):\n{}",
-        describe(&installed)
-    );
-    std::fs::write(&stamp, NODE_ANTHROPIC_SDK).expect("cannot write the npm pins");
-    modules
+    crate::sdk_env::npm_prefix("node-sdk", NODE_ANTHROPIC_SDK).join("node_modules")
 }
 
-/// Runs `command` to its end.
-pub(crate) fn run(command: &mut std::process::Command) -> std::process::Output {
-    command
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"))
-}
-
-/// A finished command's status and output, for a failure message.
-pub(crate) fn describe(output: &std::process::Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+pub(crate) use crate::sdk_env::{describe, run};

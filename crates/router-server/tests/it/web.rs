@@ -141,11 +141,37 @@ async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn sign_in(browser: &Client, server: &RunningServer, key: &str) {
+/// Opens `path` of `server`.
+async fn open(browser: &Client, server: &RunningServer, path: &str) {
     browser
-        .goto(&format!("{}/ui/sign-in", server.url()))
+        .goto(&format!("{}{path}", server.url()))
         .await
         .unwrap();
+}
+
+/// The elements `css` selects.
+async fn all(browser: &Client, css: &str) -> Vec<fantoccini::elements::Element> {
+    browser.find_all(Locator::Css(css)).await.unwrap()
+}
+
+/// Clicks the element `css` selects.
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the page has an element `css` selects.
+async fn wait_for(browser: &Client, css: &str) {
+    browser.wait().for_element(Locator::Css(css)).await.unwrap();
+}
+
+async fn sign_in(browser: &Client, server: &RunningServer, key: &str) {
+    open(browser, server, "/ui/sign-in").await;
     browser
         .find(Locator::Css("#key"))
         .await
@@ -153,33 +179,13 @@ async fn sign_in(browser: &Client, server: &RunningServer, key: &str) {
         .send_keys(key)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("#auto-router"))
-        .await
-        .unwrap();
+    click(browser, "button[type=submit]").await;
+    wait_for(browser, "#auto-router").await;
 }
 
 async fn sign_out(browser: &Client) {
-    browser
-        .find(Locator::Css("header form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("#key"))
-        .await
-        .unwrap();
+    click(browser, "header form button").await;
+    wait_for(browser, "#key").await;
 }
 
 /// The session cookie the browser holds, for posting forms without the browser.
@@ -229,11 +235,7 @@ async fn saved_auto_router_settings_route_the_key_s_requests_and_only_its_own() 
     let browser = browser(&driver).await;
 
     browser.goto(&format!("{}/ui", server.url())).await.unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css("#key"))
-        .await
-        .unwrap();
+    wait_for(&browser, "#key").await;
     screenshot(&browser, "sign-in").await;
     sign_in(&browser, &server, ALICE).await;
     let page = browser.source().await.unwrap();
@@ -271,18 +273,8 @@ async fn saved_auto_router_settings_route_the_key_s_requests_and_only_its_own() 
         .await
         .unwrap();
     screenshot(&browser, "settings-auto-router").await;
-    browser
-        .find(Locator::Css("#auto-router button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .for_element(Locator::Css(".notice.saved"))
-        .await
-        .unwrap();
+    click(&browser, "#auto-router button[type=submit]").await;
+    wait_for(&browser, ".notice.saved").await;
     let effective = browser
         .find(Locator::Css("#effective + p + div table"))
         .await
@@ -313,24 +305,12 @@ async fn saved_auto_router_settings_route_the_key_s_requests_and_only_its_own() 
     assert_eq!(tradeoff, "7");
 
     // Activity shows the generations, each opening its receipt.
-    browser
-        .goto(&format!("{}/ui/activity", server.url()))
-        .await
-        .unwrap();
-    let rows = browser
-        .find_all(Locator::Css("tbody tr[data-status=ok]"))
-        .await
-        .unwrap();
+    open(&browser, &server, "/ui/activity").await;
+    let rows = all(&browser, "tbody tr[data-status=ok]").await;
     assert_eq!(rows.len(), 4);
     assert!(browser.source().await.unwrap().contains("<svg"));
     screenshot(&browser, "activity").await;
-    browser
-        .find(Locator::Css("tbody tr[data-status=ok] a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "tbody tr[data-status=ok] a").await;
     let receipt = browser
         .wait()
         .for_element(Locator::XPath("//h2[text()='Attempts']"))
@@ -339,10 +319,7 @@ async fn saved_auto_router_settings_route_the_key_s_requests_and_only_its_own() 
     drop(receipt);
     assert!(browser.source().await.unwrap().contains("Alpha AI"));
     screenshot(&browser, "generation").await;
-    browser
-        .goto(&format!("{}/ui/models", server.url()))
-        .await
-        .unwrap();
+    open(&browser, &server, "/ui/models").await;
     assert!(
         browser
             .source()
@@ -363,14 +340,8 @@ async fn saved_auto_router_settings_route_the_key_s_requests_and_only_its_own() 
         .await
         .unwrap();
     assert_eq!(allowed.as_deref(), Some(""));
-    browser
-        .goto(&format!("{}/ui/activity", server.url()))
-        .await
-        .unwrap();
-    let rows = browser
-        .find_all(Locator::Css("tbody tr[data-status]"))
-        .await
-        .unwrap();
+    open(&browser, &server, "/ui/activity").await;
+    let rows = all(&browser, "tbody tr[data-status]").await;
     assert_eq!(rows.len(), 1, "bob sees only his own request");
 
     // A form post without the CSRF token is refused, and changes nothing.

@@ -25,14 +25,7 @@ use crate::sse::SseEvent;
 /// `format` of Anthropic's reasoning blocks in `reasoning_details`.
 const FORMAT: &str = "anthropic-claude-v1";
 
-/// What is wrong with a 2xx body.
-#[derive(Debug)]
-pub(crate) enum BodyProblem {
-    /// Not a message; says why.
-    Invalid(String),
-    /// An error object.
-    Error(ProviderErrorBody),
-}
+use crate::exchange::BodyProblem;
 
 #[derive(Deserialize)]
 struct WireMessage<'a> {

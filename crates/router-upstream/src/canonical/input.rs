@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use router_core::request::ChatRequest;
+use router_core::response::ReasoningDetail;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -100,26 +101,6 @@ pub(crate) struct FunctionCall<'a> {
     /// Its arguments, a JSON object encoded as a string.
     #[serde(borrow, default)]
     pub(crate) arguments: Cow<'a, str>,
-}
-
-/// A reasoning block of an earlier answer, as `reasoning_details` carries it.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ReasoningDetail<'a> {
-    /// `reasoning.text` (with a signature) or `reasoning.encrypted` (opaque `data`).
-    #[serde(rename = "type", borrow)]
-    pub(crate) kind: Cow<'a, str>,
-    /// The reasoning text.
-    #[serde(borrow, default)]
-    pub(crate) text: Option<Cow<'a, str>>,
-    /// The provider's signature over the text.
-    #[serde(borrow, default)]
-    pub(crate) signature: Option<Cow<'a, str>>,
-    /// An encrypted (redacted) block.
-    #[serde(borrow, default)]
-    pub(crate) data: Option<Cow<'a, str>>,
-    /// Whose blocks these are (`anthropic-claude-v1`, `google-gemini-v1`).
-    #[serde(borrow, default)]
-    pub(crate) format: Option<Cow<'a, str>>,
 }
 
 /// A function tool: `{"type":"function","function":{"name","description","parameters"}}`.

@@ -20,57 +20,48 @@ use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, UpstreamError};
-use crate::{event_stream, exchange};
-use response::BodyProblem;
+use crate::error::UpstreamError;
+use crate::event_stream;
+use crate::exchange::{BodyProblem, WireFormat, Written};
+use crate::transport::{Response, Transport};
 pub(crate) use response::StreamReader;
 
 /// The prefix of tool-call ids Turnout makes up when Gemini gives none (they are not sent back).
 pub(crate) const SYNTHETIC_ID_PREFIX: &str = "call_gm_";
 
-/// A non-streaming answer.
-pub(crate) async fn complete(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChatResponse, UpstreamError> {
-    let written = write(inner, endpoint, request)?;
-    let transport = inner.transport_for(&path(endpoint, false))?;
-    let response = exchange::send(inner, &transport, written.body, false)
-        .await
-        .map_err(refine)?;
-    let status = response.status().as_u16();
-    let bytes = exchange::read_body(inner, response).await?;
-    response::parse_response(&bytes, written.exclude_reasoning)
-        .map_err(|problem| body_error(inner, status, problem, &bytes))
-}
+/// Gemini's `generateContent` format.
+#[derive(Debug)]
+pub(crate) struct Gemini;
 
-/// A streaming answer: resolves once Gemini answered with 2xx headers.
-pub(crate) async fn stream(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChunkStream, UpstreamError> {
-    let written = write(inner, endpoint, request)?;
-    let transport = inner.transport_for(&path(endpoint, true))?;
-    let response = exchange::send(inner, &transport, written.body, true)
-        .await
-        .map_err(refine)?;
-    if exchange::is_json(&response) {
-        let status = response.status().as_u16();
-        let bytes = exchange::read_limited(inner, response).await;
-        let problem = match response::parse_response(&bytes, true) {
-            Err(problem @ BodyProblem::Error(_)) => problem,
-            _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
-        };
-        return Err(body_error(inner, status, problem, &bytes));
+impl WireFormat for Gemini {
+    fn write(
+        endpoint: &Endpoint,
+        request: &ChatRequest<'_>,
+        _stream: bool,
+    ) -> Result<Written, String> {
+        request::write_body(endpoint, request).map_err(|err| err.to_string())
     }
-    let reader = StreamReader::new(written.exclude_reasoning);
-    Ok(event_stream::decode(
-        Arc::clone(inner),
-        response.into_stream(),
-        reader,
-    ))
+
+    fn transport(
+        inner: &Inner,
+        endpoint: &Endpoint,
+        stream: bool,
+    ) -> Result<Option<Arc<Transport>>, UpstreamError> {
+        inner.transport_for(&path(endpoint, stream)).map(Some)
+    }
+
+    fn refine(err: UpstreamError) -> UpstreamError {
+        refine(err)
+    }
+
+    fn parse(bytes: &[u8], exclude_reasoning: bool) -> Result<ChatResponse, BodyProblem> {
+        response::parse_response(bytes, exclude_reasoning)
+    }
+
+    fn decode(inner: Arc<Inner>, response: Response, exclude_reasoning: bool) -> ChunkStream {
+        let reader = StreamReader::new(exclude_reasoning);
+        event_stream::decode(inner, response.into_stream(), reader)
+    }
 }
 
 /// `models/{model}:generateContent`, or `:streamGenerateContent?alt=sse`. A model named
@@ -93,24 +84,4 @@ fn refine(mut err: UpstreamError) -> UpstreamError {
         err.class = FailureClass::ContextLength;
     }
     err
-}
-
-/// The body, or a client error naming what cannot be sent.
-fn write(
-    inner: &Inner,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<request::Written, UpstreamError> {
-    request::write_body(endpoint, request)
-        .map_err(|err| UpstreamError::new(inner.name(), FailureClass::BadRequest, err.to_string()))
-}
-
-/// The error for a 2xx body that is not an answer.
-fn body_error(inner: &Inner, status: u16, problem: BodyProblem, raw: &[u8]) -> UpstreamError {
-    match problem {
-        BodyProblem::Error(parsed) => {
-            error::from_parsed(inner.name(), &inner.scrubber(), None, None, parsed, raw)
-        }
-        BodyProblem::Invalid(why) => exchange::invalid_body(inner, status, &why, raw),
-    }
 }

@@ -35,13 +35,7 @@ pub(crate) enum WriteError {
     Unsupported(String),
 }
 
-/// The body, and whether the client asked to see no reasoning.
-pub(crate) struct Written {
-    /// The JSON body.
-    pub(crate) body: Vec<u8>,
-    /// Leave reasoning out of the answer.
-    pub(crate) exclude_reasoning: bool,
-}
+use crate::exchange::Written;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -27,14 +27,7 @@ use crate::error::ProviderErrorBody;
 use crate::event_stream::{Event, EventReader};
 use crate::sse::SseEvent;
 
-/// What is wrong with a 2xx body.
-#[derive(Debug)]
-pub(crate) enum BodyProblem {
-    /// Not an answer; says why.
-    Invalid(String),
-    /// An error object, or a prompt blocked for safety.
-    Error(ProviderErrorBody),
-}
+use crate::exchange::BodyProblem;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

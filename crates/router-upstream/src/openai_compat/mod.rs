@@ -17,73 +17,32 @@ pub(crate) mod stream;
 use std::sync::Arc;
 
 use router_core::catalog::Endpoint;
-use router_core::fallback::FailureClass;
 use router_core::request::ChatRequest;
 use router_core::response::ChatResponse;
 
 use crate::client::{ChunkStream, Inner};
-use crate::error::{self, UpstreamError};
-use crate::exchange;
-use response::BodyProblem;
+use crate::exchange::{BodyProblem, WireFormat, Written};
+use crate::transport::Response;
 pub(crate) use stream::reader;
 
-/// A non-streaming chat completion.
-pub(crate) async fn complete(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChatResponse, UpstreamError> {
-    let written = write(inner, endpoint, request, false)?;
-    let response = exchange::send(inner, &inner.transport, written.body, false).await?;
-    let status = response.status().as_u16();
-    let bytes = exchange::read_body(inner, response).await?;
-    response::parse_response(&bytes, written.exclude_reasoning)
-        .map_err(|problem| body_error(inner, status, problem, &bytes))
-}
+/// The OpenAI chat completions format.
+#[derive(Debug)]
+pub(crate) struct OpenAiCompat;
 
-/// A streaming chat completion: resolves once the provider answered with 2xx headers.
-pub(crate) async fn stream(
-    inner: &Arc<Inner>,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-) -> Result<ChunkStream, UpstreamError> {
-    let written = write(inner, endpoint, request, true)?;
-    let response = exchange::send(inner, &inner.transport, written.body, true).await?;
-    if exchange::is_json(&response) {
-        // Some providers answer a stream request with a JSON error (or ignore `stream`).
-        let status = response.status().as_u16();
-        let bytes = exchange::read_limited(inner, response).await;
-        let problem = match response::parse_response(&bytes, true) {
-            Err(problem @ BodyProblem::Error(_)) => problem,
-            _ => BodyProblem::Invalid("expected an event stream, got a JSON body".to_owned()),
-        };
-        return Err(body_error(inner, status, problem, &bytes));
+impl WireFormat for OpenAiCompat {
+    fn write(
+        endpoint: &Endpoint,
+        request: &ChatRequest<'_>,
+        stream: bool,
+    ) -> Result<Written, String> {
+        request::write_body(endpoint, request, stream).map_err(|err| err.to_string())
     }
-    Ok(stream::decode(
-        Arc::clone(inner),
-        response.into_stream(),
-        written.exclude_reasoning,
-    ))
-}
 
-/// The body, or a client error naming the field that cannot be translated.
-fn write(
-    inner: &Inner,
-    endpoint: &Endpoint,
-    request: &ChatRequest<'_>,
-    stream: bool,
-) -> Result<request::Written, UpstreamError> {
-    request::write_body(endpoint, request, stream)
-        .map_err(|err| UpstreamError::new(inner.name(), FailureClass::BadRequest, err.to_string()))
-}
+    fn parse(bytes: &[u8], exclude_reasoning: bool) -> Result<ChatResponse, BodyProblem> {
+        response::parse_response(bytes, exclude_reasoning)
+    }
 
-/// The error for a 2xx body that is not a completion.
-fn body_error(inner: &Inner, status: u16, problem: BodyProblem, raw: &[u8]) -> UpstreamError {
-    let scrubber = inner.scrubber();
-    match problem {
-        BodyProblem::Error(parsed) => {
-            error::from_parsed(inner.name(), &scrubber, None, None, parsed, raw)
-        }
-        BodyProblem::Invalid(why) => exchange::invalid_body(inner, status, &why, raw),
+    fn decode(inner: Arc<Inner>, response: Response, exclude_reasoning: bool) -> ChunkStream {
+        stream::decode(inner, response.into_stream(), exclude_reasoning)
     }
 }

@@ -12,14 +12,7 @@ use router_core::request::ChatRequest;
 
 use crate::canonical::options::{Effort, OptionError, Reasoning, hashed_user};
 
-/// The body, and whether the client asked to see no reasoning.
-#[derive(Debug)]
-pub(crate) struct Written {
-    /// The JSON body.
-    pub(crate) body: Vec<u8>,
-    /// Leave reasoning out of the answer (`reasoning.exclude`, `include_reasoning: false`).
-    pub(crate) exclude_reasoning: bool,
-}
+use crate::exchange::Written;
 
 /// The body for `endpoint`: `model` (its upstream name), `messages`, every pass-through field
 /// the endpoint takes ([`parameters::forwarded`]) in the client's order, and

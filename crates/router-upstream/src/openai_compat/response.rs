@@ -14,14 +14,7 @@ use router_core::response::{ChatResponse, FinishReason};
 
 use crate::error::ProviderErrorBody;
 
-/// What is wrong with a 2xx body.
-#[derive(Debug)]
-pub(crate) enum BodyProblem {
-    /// Not JSON, or not the expected shape; says why.
-    Invalid(String),
-    /// The provider reported an error in a 2xx body.
-    Error(ProviderErrorBody),
-}
+use crate::exchange::BodyProblem;
 
 /// Reads a non-streaming response body; `exclude_reasoning` drops the message's reasoning.
 pub(crate) fn parse_response(

@@ -29,6 +29,7 @@ use crate::front::json::{
     self, ChatMessage, Content, File, Function, FunctionTool, Object, Part, ReasoningDetail, Text,
     Tool, ToolCall, Url, invalid, string,
 };
+use crate::front::{catalog_id, catalog_ids};
 
 /// Most entries of `fallbacks`, as OpenRouter.
 const MAX_FALLBACKS: usize = 3;
@@ -189,7 +190,7 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
     let request: Request<'_> =
         serde_json::from_slice(body).map_err(|err| json::unreadable(&err))?;
     let mut out = Object::with_capacity(body.len() + 256);
-    out.value("model", model_id(front, &request.model));
+    out.value("model", catalog_id(front, &request.model));
     match (&request.models, &request.fallbacks) {
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -198,8 +199,10 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
             ));
         }
         (Some(models), None) => {
-            let models: Vec<&str> = models.iter().map(|it| model_id(front, it)).collect();
-            out.value("models", &models);
+            out.value(
+                "models",
+                &catalog_ids(front, models.iter().map(AsRef::as_ref)),
+            );
         }
         (None, Some(fallbacks)) => {
             if fallbacks.len() > MAX_FALLBACKS {
@@ -208,10 +211,7 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
                     format!("at most {MAX_FALLBACKS} fallback models"),
                 ));
             }
-            let models: Vec<&str> = fallbacks
-                .iter()
-                .map(|it| model_id(front, &it.model))
-                .collect();
+            let models = catalog_ids(front, fallbacks.iter().map(|it| it.model.as_ref()));
             out.value("models", &models);
         }
         (None, None) => {}
@@ -230,12 +230,7 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
     out.value("max_tokens", &request.max_tokens);
     out.value("stream", &request.stream.unwrap_or(false));
     if let Some(tools) = &request.tools {
-        let tools = tools
-            .iter()
-            .enumerate()
-            .map(|(idx, tool)| translate_tool(tool, idx))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.value("tools", &tools);
+        out.value("tools", &json::each(tools, translate_tool)?);
     }
     if let Some(choice) = &request.tool_choice {
         tool_choice(choice, &mut out)?;
@@ -258,22 +253,19 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
             }
         }
     }
-    out.raw("stop", request.stop_sequences);
-    out.raw("temperature", request.temperature);
-    out.raw("top_p", request.top_p);
-    out.raw("top_k", request.top_k);
-    out.raw("user", request.metadata.as_ref().and_then(|it| it.user_id));
-    out.raw("cache_control", request.cache_control);
-    out.raw("provider", request.provider);
-    out.raw("plugins", request.plugins);
-    out.raw("route", request.route);
-    out.raw("session_id", request.session_id);
+    out.raws(&[
+        ("stop", request.stop_sequences),
+        ("temperature", request.temperature),
+        ("top_p", request.top_p),
+        ("top_k", request.top_k),
+        ("user", request.metadata.as_ref().and_then(|it| it.user_id)),
+        ("cache_control", request.cache_control),
+        ("provider", request.provider),
+        ("plugins", request.plugins),
+        ("route", request.route),
+        ("session_id", request.session_id),
+    ]);
     Ok(out.finish())
-}
-
-/// The catalog id for `model`: its alias target, or itself.
-fn model_id<'a>(front: &'a FrontSettings, model: &'a str) -> &'a str {
-    crate::front::alias(front, model).unwrap_or(model)
 }
 
 /// The system message's content: a string, or text blocks as text parts.

@@ -32,6 +32,7 @@ use crate::front::json::{
     self, ChatMessage, Content, File, Function, FunctionTool, Object, Part, Text, Tool, ToolCall,
     Url, invalid, string,
 };
+use crate::front::{catalog_id, catalog_ids};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -206,14 +207,12 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
         ));
     }
     let mut out = Object::with_capacity(body.len() + 256);
-    let model = crate::front::alias(front, &request.model).unwrap_or(&request.model);
-    out.value("model", model);
+    out.value("model", catalog_id(front, &request.model));
     if let Some(models) = &request.models {
-        let models: Vec<&str> = models
-            .iter()
-            .map(|it| crate::front::alias(front, it).unwrap_or(it))
-            .collect();
-        out.value("models", &models);
+        out.value(
+            "models",
+            &catalog_ids(front, models.iter().map(AsRef::as_ref)),
+        );
     }
     let mut messages = Vec::new();
     if let Some(instructions) = request.instructions {
@@ -239,12 +238,7 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
     out.value("stream", &request.stream.unwrap_or(false));
     out.raw("max_tokens", request.max_output_tokens);
     if let Some(tools) = &request.tools {
-        let tools = tools
-            .iter()
-            .enumerate()
-            .map(|(idx, tool)| translate_tool(tool, idx))
-            .collect::<Result<Vec<_>, _>>()?;
-        out.value("tools", &tools);
+        out.value("tools", &json::each(tools, translate_tool)?);
     }
     if let Some(choice) = request.tool_choice {
         tool_choice(choice, &mut out)?;
@@ -258,15 +252,17 @@ pub(crate) fn translate(body: &[u8], front: &FrontSettings) -> Result<Vec<u8>, R
     if let Some(effort) = request.reasoning.as_ref().and_then(|it| it.effort) {
         out.value("reasoning", &json!({ "effort": effort }));
     }
-    out.raw("temperature", request.temperature);
-    out.raw("top_p", request.top_p);
-    out.raw("parallel_tool_calls", request.parallel_tool_calls);
-    out.raw("user", request.user);
-    out.raw("prompt_cache_key", request.prompt_cache_key);
-    out.raw("provider", request.provider);
-    out.raw("plugins", request.plugins);
-    out.raw("route", request.route);
-    out.raw("session_id", request.session_id);
+    out.raws(&[
+        ("temperature", request.temperature),
+        ("top_p", request.top_p),
+        ("parallel_tool_calls", request.parallel_tool_calls),
+        ("user", request.user),
+        ("prompt_cache_key", request.prompt_cache_key),
+        ("provider", request.provider),
+        ("plugins", request.plugins),
+        ("route", request.route),
+        ("session_id", request.session_id),
+    ]);
     Ok(out.finish())
 }
 
