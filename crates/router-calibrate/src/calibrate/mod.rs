@@ -19,7 +19,7 @@
 //!    the rows). Measured on the development set they did not beat the nearest examples, so
 //!    they are off by default.
 //! 6. With `--embedding-l2` above 0 (the default), per-model ridge regressions of quality on the
-//!    prompts' static embeddings ([`embedding`]), blended into each prompt's estimate with the
+//!    prompts' static embeddings (`embedding.rs`), blended into each prompt's estimate with the
 //!    weight that best fits the held-out rows' quality, kept only when routing the held-out rows
 //!    with it gains at least 2% of the gap between the cheapest and the strongest model (else
 //!    the profile carries no embedding models).

@@ -232,15 +232,23 @@ impl Postgres {
         RecordsError::Unreachable(format!("{}: {why}", self.location))
     }
 
-    /// Starts (or extends) the wait before the next connection attempt; warns on the first.
+    /// Starts the wait before the next connection attempt (warning on the first), or starts it
+    /// again after an attempt that failed. A call refused while the wait runs leaves it as it
+    /// is: readers asking more often than [`RECONNECT_AFTER`] must not put off the reconnection
+    /// for ever.
     fn left_alone(&mut self, err: &RecordsError) {
-        if self.retry_at.is_none() {
-            tracing::warn!(
-                error = %err,
-                "the records database is unreachable: keeping records in memory until it returns"
-            );
+        let now = Instant::now();
+        match self.retry_at {
+            None => {
+                tracing::warn!(
+                    error = %err,
+                    "the records database is unreachable: keeping records in memory until it returns"
+                );
+                self.retry_at = Some(now + RECONNECT_AFTER);
+            }
+            Some(at) if now >= at => self.retry_at = Some(now + RECONNECT_AFTER),
+            Some(_) => {}
         }
-        self.retry_at = Some(Instant::now() + RECONNECT_AFTER);
     }
 }
 

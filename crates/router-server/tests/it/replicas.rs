@@ -123,7 +123,8 @@ impl Replicas {
     }
 
     /// The generation `id` read through server `idx`, waiting (a bounded number of tries) for
-    /// the batch that carries it from the other replica.
+    /// the batch that carries it from the other replica, or for the database to answer again
+    /// (a 503 until it does).
     async fn generation_eventually(&self, idx: usize, id: &str) -> Value {
         let path = format!("/api/v1/generation?id={id}");
         for _ in 0..500 {
@@ -131,7 +132,7 @@ impl Replicas {
             if status == 200 {
                 return body;
             }
-            assert_eq!(status, 404, "{body}");
+            assert!(status == 404 || status == 503, "{status}: {body}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("generation {id} never became readable through server {idx}");
@@ -219,6 +220,19 @@ async fn records_made_while_postgres_is_down_wait_in_memory_and_are_written_when
         .get(0, &format!("/api/v1/generation?id={last}"))
         .await;
     assert_eq!(status, 200, "{body}");
+    // What only the database can answer is a 503 the client may retry, in the error shape.
+    for (replica, path) in [
+        (1, format!("/api/v1/generation?id={last}")),
+        (0, "/api/v1/key".to_owned()),
+    ] {
+        let (status, body) = replicas.get(replica, &path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["error"]["code"], 503, "{body}");
+        assert_eq!(
+            body["error"]["metadata"]["error_type"], "store_unavailable",
+            "{body}"
+        );
+    }
     let metrics = replicas.metrics(0).await;
     let queued = metric(&metrics, "turnout_records_queued").unwrap();
     assert!(queued >= 1.0, "{metrics}");
