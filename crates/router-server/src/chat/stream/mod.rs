@@ -141,15 +141,7 @@ pub(crate) async fn run(
         }
     }
     let err = receipt.attempts.take_error(app);
-    match receipt.attempts.last_call() {
-        Some(attempt) if sink.is_committed() => {
-            let target = app.target(&attempt);
-            let mut event = err.to_sse_chunk(&generation(stamp, &target), None);
-            event.extend_from_slice(render::DONE);
-            Ok(sink.send(event.into()).await?)
-        }
-        _ => Err(Abort::Rejected(err)),
-    }
+    end_with(err, app, stamp, receipt, sink).await
 }
 
 /// The server stopped and its grace period is over before this stream had output: the error
@@ -160,7 +152,18 @@ async fn cut_off(
     receipt: &mut Receipt,
     sink: &mut Sink,
 ) -> Result<(), Abort> {
-    let err = ApiError::ShuttingDown;
+    end_with(ApiError::ShuttingDown, app, stamp, receipt, sink).await
+}
+
+/// Ends a stream that has no output with `err`: as its error chunk and `[DONE]` once the `200`
+/// went out (keep-alive comments), else as the error response.
+async fn end_with(
+    err: ApiError,
+    app: &AppState,
+    stamp: &GenerationStamp,
+    receipt: &mut Receipt,
+    sink: &mut Sink,
+) -> Result<(), Abort> {
     match receipt.attempts.last_call() {
         Some(attempt) if sink.is_committed() => {
             let target = app.target(&attempt);
