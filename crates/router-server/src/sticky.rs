@@ -13,6 +13,7 @@
 //! | --- | --- |
 //! | the pinned route answered | renewed (`ttl` from now) |
 //! | the pinned route failed, another attempt answered | left as it was, not renewed |
+//! | the pinned endpoint is in cool-down: the plan goes on without it | left as it was |
 //! | no pin, explicit key, success | created |
 //! | no pin, implicit fingerprint, success with `cached_tokens > 0` | created |
 //! | no pin, implicit fingerprint, no cache read | none |
@@ -35,6 +36,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use router_core::catalog::ModelIdx;
+use router_core::health::Status;
 use router_core::plan::{Attempt, Plan};
 use router_core::request::{ChatRequest, RequestError};
 use router_session::{
@@ -237,6 +239,9 @@ pub(crate) enum Ignored {
     ProviderOrder,
     /// The pinned route is not allowed for this request (its models, patterns or needs).
     Excluded,
+    /// The pinned endpoint is in cool-down: the request was routed without the pin, which is
+    /// unchanged and applies again once the cool-down ends.
+    CoolingDown,
     /// The pinned route failed; another answered. The pin is unchanged.
     PinFailed,
     /// The store could not be reached.
@@ -295,15 +300,22 @@ impl Session {
         Ok(session)
     }
 
-    /// The pin to put first in the plan.
-    pub(crate) fn pin(&self) -> Option<PinnedRoute> {
-        self.found
+    /// The pin to put first in the plan: none while its endpoint is in cool-down (failures, or
+    /// a `Retry-After`), so a conversation is not sent first where the router already knows
+    /// requests fail; the pin itself is left as it is.
+    pub(crate) fn pin(&mut self, app: &AppState) -> Option<PinnedRoute> {
+        let pin = self.found?;
+        if app.health().status(pin.model, pin.endpoint) == Status::CoolingDown {
+            self.outcome = Outcome::Ignored(Ignored::CoolingDown);
+            return None;
+        }
+        Some(pin)
     }
 
     /// The plan was built: `applied` says whether the pin went first.
     pub(crate) fn planned(&mut self, applied: bool) {
         self.applied = applied;
-        if self.found.is_some() && !applied {
+        if self.found.is_some() && !applied && self.outcome == Outcome::Pending {
             self.outcome = Outcome::Ignored(Ignored::Excluded);
         }
     }
@@ -342,6 +354,9 @@ impl Session {
         let outcome = match (self.found, self.applied) {
             (Some(pin), true) if pin == route => Outcome::Renewed,
             (Some(_), true) => Outcome::Ignored(Ignored::PinFailed),
+            (Some(_), false) if self.outcome == Outcome::Ignored(Ignored::CoolingDown) => {
+                self.outcome
+            }
             (Some(_), false) => Outcome::Ignored(Ignored::Excluded),
             (None, _) if self.explicit || cached_tokens > 0 => Outcome::Created,
             (None, _) => Outcome::Ignored(Ignored::NoCacheRead),
@@ -377,6 +392,7 @@ impl Session {
             Outcome::Ignored(Ignored::Disabled) => "ignored; disabled",
             Outcome::Ignored(Ignored::ProviderOrder) => "ignored; provider-order",
             Outcome::Ignored(Ignored::Excluded) => "ignored; pin-excluded",
+            Outcome::Ignored(Ignored::CoolingDown) => "ignored; pin-cooling-down",
             Outcome::Ignored(Ignored::PinFailed) => "ignored; pin-failed",
             Outcome::Ignored(Ignored::StoreUnavailable) => "ignored; store-unavailable",
             Outcome::Ignored(Ignored::NoCacheRead) => "ignored; no-cache-read",

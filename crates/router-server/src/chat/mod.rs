@@ -113,12 +113,12 @@ impl Exchange {
             Ok(request) => request,
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };
-        let session =
+        let mut session =
             match Session::start(app, &request, self.session_header.as_ref(), &self.auth).await {
                 Ok(session) => session,
                 Err(err) => return Finished::Respond(ApiError::from(err).into_response()),
             };
-        let route = match route::route(app, &request, &self.auth, session.pin()) {
+        let route = match route::route(app, &request, &self.auth, session.pin(app)) {
             Ok(route) => route,
             Err(err) => return Finished::Respond(rejected(app, ApiError::from(err))),
         };

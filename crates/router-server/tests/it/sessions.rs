@@ -239,6 +239,47 @@ async fn an_error_from_the_pinned_endpoint_falls_back_and_leaves_the_pin_unrenew
 }
 
 #[tokio::test]
+async fn a_pin_to_an_endpoint_in_cool_down_is_set_aside_and_left_as_it_was() {
+    let sticky = Sticky::start("").await;
+    assert_eq!(served(&sticky.chat(Some("s3")).await), ("alpha", "created"));
+    // alpha answers a 429 with a ten-minute Retry-After: the router cools it down.
+    sticky.alpha.set_behavior(
+        "chat-alpha",
+        Behavior {
+            fail: Some(Failure::rate_limit(Some(600))),
+            ..Behavior::default()
+        },
+    );
+    assert_eq!(served(&sticky.chat(None).await).0, "beta");
+    sticky.heal_alpha();
+    sticky.alpha.reset_calls();
+    // The conversation pinned to alpha is not sent there first while it cools down.
+    let answer = sticky.chat(Some("s3")).await;
+    assert_eq!(served(&answer), ("beta", "ignored; pin-cooling-down"));
+    assert!(
+        sticky.alpha.calls().is_empty(),
+        "{:?}",
+        sticky.alpha.calls()
+    );
+    // The pin is left as it was: still alpha, not replaced by the endpoint that answered.
+    let sessions = sticky
+        .client
+        .get(format!("{}/api/v1/sessions/s3", sticky.servers[0].url()))
+        .bearer_auth(KEY_ONE)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions["data"]["pins"],
+        json!([{"requested": "test/chat", "model": "test/chat", "provider": "alpha"}]),
+        "{sessions}"
+    );
+}
+
+#[tokio::test]
 async fn an_implicit_conversation_pins_only_after_a_cache_read() {
     let sticky = Sticky::start("").await;
     sticky.break_alpha();
