@@ -61,11 +61,13 @@ pub(crate) struct Lease {
 }
 
 /// Why a request got no answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum PoolError {
     /// The connection could not be opened (the connect timeout is an I/O `TimedOut`).
+    #[error("cannot connect: {0}")]
     Connect(std::io::Error),
     /// The exchange failed before the response head (I/O, a malformed response).
+    #[error(transparent)]
     Request(hyper::Error),
 }
 
@@ -220,24 +222,6 @@ impl PoolError {
         match self {
             PoolError::Connect(err) => err.kind() == std::io::ErrorKind::TimedOut,
             PoolError::Request(err) => err.is_timeout() || crate::transport::caused_by_timeout(err),
-        }
-    }
-}
-
-impl std::fmt::Display for PoolError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PoolError::Connect(err) => write!(f, "cannot connect: {err}"),
-            PoolError::Request(err) => write!(f, "{err}"),
-        }
-    }
-}
-
-impl std::error::Error for PoolError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PoolError::Connect(err) => err.source(),
-            PoolError::Request(err) => std::error::Error::source(err),
         }
     }
 }

@@ -43,8 +43,15 @@ async fn post(
 }
 
 /// A server that answers one request with `answer` and hands back the request it read. It
-/// then holds the connection open (a stalled body stays stalled) until the client leaves.
-async fn one_shot_server(answer: &'static [u8]) -> (Url, tokio::sync::oneshot::Receiver<String>) {
+/// then holds the connection open (a stalled body stays stalled) until the client leaves or
+/// sends more, and hands back how many bytes that next read got (0: the client closed).
+async fn one_shot_server(
+    answer: &'static [u8],
+) -> (
+    Url,
+    tokio::sync::oneshot::Receiver<String>,
+    tokio::sync::oneshot::Receiver<usize>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!(
         "http://{}/v1/chat/completions",
@@ -52,6 +59,7 @@ async fn one_shot_server(answer: &'static [u8]) -> (Url, tokio::sync::oneshot::R
     ))
     .unwrap();
     let (seen, request_seen) = tokio::sync::oneshot::channel();
+    let (next, next_read) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let (mut conn, _) = listener.accept().await.unwrap();
         let mut request = Vec::new();
@@ -63,9 +71,10 @@ async fn one_shot_server(answer: &'static [u8]) -> (Url, tokio::sync::oneshot::R
         }
         conn.write_all(answer).await.unwrap();
         let _ = seen.send(String::from_utf8(request).unwrap());
-        let _ = conn.read(&mut buf).await;
+        // What the client does next: close (0 bytes), or send more.
+        let _ = next.send(conn.read(&mut buf).await.unwrap_or(0));
     });
-    (url, request_seen)
+    (url, request_seen, next_read)
 }
 
 #[test]
@@ -77,7 +86,7 @@ fn only_plain_http_without_a_proxy_bypasses_reqwest() {
 
 #[tokio::test]
 async fn plain_requests_carry_every_header_and_read_the_body() {
-    let (url, server) = one_shot_server(
+    let (url, server, _next) = one_shot_server(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}",
     )
     .await;
@@ -116,7 +125,7 @@ async fn plain_requests_carry_every_header_and_read_the_body() {
 
 #[tokio::test]
 async fn the_total_timeout_bounds_the_body() {
-    let (url, _server) =
+    let (url, _server, _next) =
         one_shot_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
             .await;
     let transport = transport(url.as_str(), false);
@@ -161,7 +170,7 @@ async fn a_large_body_is_read_across_many_reads() {
     let mut answer =
         format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
     answer.extend_from_slice(&body);
-    let (url, _server) = one_shot_server(answer.leak()).await;
+    let (url, _server, _next) = one_shot_server(answer.leak()).await;
     let transport = transport(url.as_str(), false);
     let response = post(
         &transport,
@@ -179,7 +188,7 @@ async fn a_large_body_is_read_across_many_reads() {
 
 #[tokio::test]
 async fn a_streamed_body_ends_after_its_last_chunk() {
-    let (url, _server) = one_shot_server(
+    let (url, _server, _next) = one_shot_server(
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
     )
     .await;
@@ -203,7 +212,7 @@ async fn a_streamed_body_ends_after_its_last_chunk() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused() {
     // Declared too long: refused from the head, before any body byte is read.
-    let (url, _server) =
+    let (url, _server, _next) =
         one_shot_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000000\r\n\r\n{\"choices\":")
             .await;
     let client = transport(url.as_str(), false);
@@ -215,7 +224,7 @@ async fn a_body_over_the_limit_is_refused() {
     assert!(err.describe().contains("max_response_bytes (1024 bytes)"));
 
     // Chunked: read up to the limit, and no further.
-    let (url, _server) = one_shot_server(
+    let (url, _server, _next) = one_shot_server(
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n",
     )
     .await;
@@ -229,7 +238,7 @@ async fn a_body_over_the_limit_is_refused() {
 
 #[tokio::test]
 async fn a_body_of_exactly_the_limit_is_read() {
-    let (url, _server) = one_shot_server(
+    let (url, _server, _next) = one_shot_server(
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n4\r\nefgh\r\n4\r\nijkl\r\n0\r\n\r\n",
     )
     .await;
@@ -419,27 +428,9 @@ async fn a_connection_is_reused_once_its_answer_was_read_even_if_its_end_was_not
 
 #[tokio::test]
 async fn a_body_dropped_before_its_end_closes_its_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = Url::parse(&format!(
-        "http://{}/v1/chat/completions",
-        listener.local_addr().unwrap()
-    ))
-    .unwrap();
-    let (closed_tx, closed) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let mut buf = [0_u8; 4096];
-        let mut request = Vec::new();
-        while !request.ends_with(b"{}") {
-            let n = conn.read(&mut buf).await.unwrap();
-            request.extend_from_slice(&buf[..n]);
-        }
-        conn.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-            .await
-            .unwrap();
-        // What the client does next: close (0), or send another request.
-        let _ = closed_tx.send(conn.read(&mut buf).await.unwrap_or(0));
-    });
+    let (url, _request, next_read) =
+        one_shot_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+            .await;
     let client = transport(url.as_str(), false);
     let mut response = post(&client, b"{}", "text/event-stream", Duration::from_secs(20))
         .await
@@ -449,7 +440,7 @@ async fn a_body_dropped_before_its_end_closes_its_connection() {
         Some(&b"first"[..])
     );
     drop(response);
-    assert_eq!(closed.await.unwrap(), 0, "the connection stayed open");
+    assert_eq!(next_read.await.unwrap(), 0, "the connection stayed open");
 }
 
 #[tokio::test]
