@@ -22,10 +22,13 @@ pub(crate) fn run(tool: &str, args: &ToolArgs) -> anyhow::Result<()> {
     cmd::run(tool, &mut command(tool, args))
 }
 
-/// The `cargo run` command line for `tool` (the manifest named, so any directory works).
+/// The `cargo run` command line for `tool`, run from the current directory so that relative
+/// paths in the arguments mean what they meant to the caller.
 fn command(tool: &str, args: &ToolArgs) -> Command {
-    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(program);
+    let mut command = cmd::cargo();
+    if let Ok(here) = std::env::current_dir() {
+        command.current_dir(here);
+    }
     command
         .args(["run", "--quiet", "--release", "--locked", "--manifest-path"])
         .arg(cmd::repo_root().join("Cargo.toml"))

@@ -8,6 +8,8 @@
 //!   `shared/eval/score.py` scores it.
 //! - [`labelled`] reads prompts labelled with their task type and reports a classifier's
 //!   accuracy on them.
+//! - [`cli`] is the two tools' command line, shared by `router-server` and the quick developer
+//!   binary `router-calibrate` (`src/main.rs`).
 //!
 //! It sits beside the server, not under it: it uses `router-core` alone, reads and writes files,
 //! and shows progress on the terminal. Nothing on the request path depends on it.
