@@ -354,10 +354,9 @@ impl Session {
         let outcome = match (self.found, self.applied) {
             (Some(pin), true) if pin == route => Outcome::Renewed,
             (Some(_), true) => Outcome::Ignored(Ignored::PinFailed),
-            (Some(_), false) if self.outcome == Outcome::Ignored(Ignored::CoolingDown) => {
-                self.outcome
-            }
-            (Some(_), false) => Outcome::Ignored(Ignored::Excluded),
+            // Set aside before the plan ([`Session::pin`]) or left out of it
+            // ([`Session::planned`]): that reason stands.
+            (Some(_), false) => self.outcome,
             (None, _) if self.explicit || cached_tokens > 0 => Outcome::Created,
             (None, _) => Outcome::Ignored(Ignored::NoCacheRead),
         };
