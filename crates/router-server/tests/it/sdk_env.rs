@@ -2,13 +2,27 @@
 //! with pinned packages, an npm prefix with a pinned package, and running a command to its end.
 //!
 //! Each environment keeps a stamp of what was installed in it; it is installed again when what
-//! is asked for changes, and the stamp is written only after the install succeeded.
+//! is asked for changes, and the stamp is written only after the install succeeded. Tests run
+//! in parallel and several share an environment, so making one holds a lock: the second test
+//! waits, then finds the stamp and uses what the first made.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
 /// The file in an environment that says what it holds.
 const STAMP: &str = "turnout-pins.txt";
+
+/// Held while an environment is checked and made, so that two tests never make one at once.
+static MAKING: Mutex<()> = Mutex::new(());
+
+/// The lock on making environments; a test that panicked while holding it left at worst an
+/// environment without its stamp, which the next one makes again.
+fn making() -> MutexGuard<'static, ()> {
+    MAKING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Where the environment `name` lives.
 fn home(name: &str) -> PathBuf {
@@ -23,6 +37,7 @@ fn holds(dir: &Path, pins: &str) -> bool {
 /// The Python of the virtualenv `name` after `pip install <pip_args>`, creating it when it does
 /// not hold `pins` (the packages asked for, or the requirements file's text).
 pub(crate) fn virtualenv(name: &str, pip_args: &[&std::ffi::OsStr], pins: &str) -> PathBuf {
+    let _making = making();
     let venv = home(name);
     let python = venv.join("bin/python");
     if python.exists() && holds(&venv, pins) {
@@ -54,6 +69,7 @@ pub(crate) fn virtualenv(name: &str, pip_args: &[&std::ffi::OsStr], pins: &str) 
 
 /// The npm prefix `name` with `package` (`name@version`) installed in its `node_modules`.
 pub(crate) fn npm_prefix(name: &str, package: &str) -> PathBuf {
+    let _making = making();
     let prefix = home(name);
     if holds(&prefix, package) {
         return prefix;
