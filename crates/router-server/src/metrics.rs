@@ -105,7 +105,13 @@ pub(crate) struct Handles {
     other: [Counter; 4],
     /// Model ids, for the rare label lookups.
     ids: Vec<String>,
+    /// `turnout_sticky_sessions_total` by outcome ([`STICKY_OUTCOMES`]): every request has
+    /// one, so its counter is found here, not built and hashed from labels.
+    sticky: [Counter; STICKY_OUTCOMES.len()],
 }
+
+/// The `outcome` labels of `turnout_sticky_sessions_total`.
+const STICKY_OUTCOMES: [&str; 5] = ["pending", "used", "created", "renewed", "ignored"];
 
 /// One model's handles.
 struct ModelHandles {
@@ -369,11 +375,18 @@ impl Handles {
             .collect();
         let other = requests(OTHER_MODEL);
         let ids = catalog.models().iter().map(|it| it.id.clone()).collect();
+        let sticky = STICKY_OUTCOMES.map(|outcome| {
+            telemetry
+                .sticky
+                .get_or_create(&vec![("outcome", outcome.to_owned())])
+                .clone()
+        });
         Self {
             telemetry,
             models,
             other,
             ids,
+            sticky,
         }
     }
 
@@ -441,10 +454,14 @@ impl Handles {
             }
         }
         if let Some(outcome) = seen.sticky {
-            self.telemetry
-                .sticky
-                .get_or_create(&vec![("outcome", outcome.to_owned())])
-                .inc();
+            match STICKY_OUTCOMES.iter().position(|it| *it == outcome) {
+                Some(idx) => self.sticky[idx].inc(),
+                None => self
+                    .telemetry
+                    .sticky
+                    .get_or_create(&vec![("outcome", outcome.to_owned())])
+                    .inc(),
+            };
         }
         if let Some(reason) = seen.abort {
             self.telemetry
