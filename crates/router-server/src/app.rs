@@ -34,7 +34,7 @@ use crate::keys::{ApiKeys, KeyStoreError, open_store};
 use crate::limits::Limits;
 use crate::limits::local::LocalCounts;
 use crate::metrics::{Handles, Telemetry};
-use crate::records::{Records, RecordsError, RecordsTarget};
+use crate::records::{Name, Records, RecordsError, RecordsTarget};
 use crate::serve::Stopping;
 use crate::sticky::{Clock, Sticky};
 use crate::web::store::SettingsStore;
@@ -114,6 +114,8 @@ struct Shared {
     providers: Vec<Provider>,
     /// For each model (by index), for each of its endpoints: the index of its provider.
     endpoint_providers: Vec<Box<[usize]>>,
+    /// Each model's public id (by index), shared by the generation records that name it.
+    model_ids: Box<[Name]>,
     /// The `GET /models` body, rendered once.
     models_body: Bytes,
     /// The receipt header values that depend only on the catalog, rendered once.
@@ -181,8 +183,9 @@ pub(crate) struct SharedRedis {
 pub(crate) struct Provider {
     /// The pooled client.
     pub(crate) client: ProviderClient,
-    /// The name shown to clients (`provider` of responses).
-    pub(crate) display_name: String,
+    /// The name shown to clients (`provider` of responses), shared by the generation records
+    /// that name it.
+    pub(crate) display_name: Name,
     /// How long a stream may take to its first output token before the next attempt is tried.
     pub(crate) first_token_timeout: Duration,
     /// The longest one call may take, stream included (`providers.*.total_timeout_ms`).
@@ -229,7 +232,7 @@ impl AppState {
                 })?;
                 Ok(Provider {
                     client,
-                    display_name: it.display_name.clone(),
+                    display_name: Name::from(it.display_name.as_str()),
                     first_token_timeout: it.first_token_timeout,
                     total_timeout: it.settings.total_timeout,
                 })
@@ -355,11 +358,18 @@ impl AppState {
         );
         let metrics = Handles::new(telemetry, &config.catalog);
         let config_keys = config.keys.iter().cloned().map(Arc::new).collect();
+        let model_ids = config
+            .catalog
+            .models()
+            .iter()
+            .map(|it| Name::from(it.id.as_str()))
+            .collect();
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 providers,
                 endpoint_providers,
+                model_ids,
                 models_body,
                 catalog_headers,
                 profile,
@@ -416,6 +426,11 @@ impl AppState {
     /// The provider serving `model`'s `endpoint` (indices from this state's catalog).
     pub(crate) fn provider(&self, model: ModelIdx, endpoint: EndpointIdx) -> &Provider {
         &self.shared.providers[self.shared.endpoint_providers[model.0][endpoint.0]]
+    }
+
+    /// The public id of `model`, shared (for generation records).
+    pub(crate) fn model_id(&self, model: ModelIdx) -> &Name {
+        &self.shared.model_ids[model.0]
     }
 
     /// The `GET /models` body.

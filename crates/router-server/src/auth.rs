@@ -154,7 +154,7 @@ mod tests {
         ["sk-one", "sk-two"]
             .into_iter()
             .map(|key| ClientKey {
-                name: key.to_owned(),
+                name: key.into(),
                 key: Secret::new(key),
                 fallback_policy: FallbackPolicy::default(),
                 auto_router: None,

@@ -134,7 +134,7 @@ impl Banner {
     /// The banner of `source` served as `config` at `url`.
     pub fn new(source: &ConfigSource, config: &Config, url: &str) -> Self {
         let first_key = config.keys.first();
-        let key_name = first_key.map_or_else(String::new, |it| it.name.clone());
+        let key_name = first_key.map_or_else(String::new, |it| it.name.to_string());
         let model = config
             .catalog
             .models()

@@ -83,7 +83,7 @@ impl Otlp {
         let requested = record
             .router
             .as_deref()
-            .or(record.requested_models.first().map(String::as_str))
+            .or(record.requested_models.first().map(|it| &**it))
             .unwrap_or_default()
             .to_owned();
         let mut attributes = vec![

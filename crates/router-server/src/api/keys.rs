@@ -210,7 +210,7 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if let Some(key) = config_key_by_hash(&app, &hash) {
-        return Err(KeysApiError::ConfigKey(key.name.clone()).into());
+        return Err(KeysApiError::ConfigKey(key.name.to_string()).into());
     }
     let body: PatchBody = parse(&body)?;
     let _ignored = body.include_byok_in_limit;
@@ -249,7 +249,7 @@ pub(crate) async fn delete(
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
     if let Some(key) = config_key_by_hash(&app, &hash) {
-        return Err(KeysApiError::ConfigKey(key.name.clone()).into());
+        return Err(KeysApiError::ConfigKey(key.name.to_string()).into());
     }
     let removing = hash.clone();
     let found = blocking(&app, move |app| {
@@ -309,7 +309,7 @@ fn checked_name(app: &AppState, name: &str, own: Option<&str>) -> Result<String,
             "`name` must have 1 to {MAX_NAME_CHARS} characters"
         )));
     }
-    let in_config = app.config().keys.iter().any(|it| it.name == name);
+    let in_config = app.config().keys.iter().any(|it| *it.name == *name);
     let in_api = app
         .api_keys()
         .store()

@@ -105,7 +105,7 @@ fn requested_of(record: &GenerationRecord) -> &str {
     record
         .router
         .as_deref()
-        .or(record.requested_models.first().map(String::as_str))
+        .or(record.requested_models.first().map(|it| &**it))
         .unwrap_or_default()
 }
 

@@ -251,7 +251,7 @@ impl AttemptLog {
         };
         let provider_name = match (&last, self.last_call) {
             (LastFailure::Upstream(_), Some(attempt)) => {
-                Some(app.target(&attempt).provider.display_name.clone())
+                Some(app.target(&attempt).provider.display_name.to_string())
             }
             _ => None,
         };

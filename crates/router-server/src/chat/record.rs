@@ -10,7 +10,7 @@ use super::attempt_log::millis;
 use super::receipt::Receipt;
 use super::route::AUTO_ROUTER_ID;
 use crate::metrics::{Observation, StatusClass};
-use crate::records::{self, GenerationRecord};
+use crate::records::{self, GenerationRecord, Word};
 use crate::sticky::Session;
 
 impl Drop for Receipt {
@@ -27,15 +27,15 @@ impl Drop for Receipt {
 }
 
 impl Receipt {
-    /// The generation record as things stand.
-    fn record(&self) -> GenerationRecord {
-        let catalog = self.app.catalog();
+    /// The generation record as things stand. Takes the receipt's generation id and session
+    /// id (the receipt is dropping) instead of copying them.
+    fn record(&mut self) -> GenerationRecord {
         let attempts = self
             .attempts
             .records()
             .iter()
             .map(|record| records::AttemptRecord {
-                model: catalog.model(record.model).id.clone(),
+                model: self.app.model_id(record.model).clone(),
                 provider: record.endpoint.map(|endpoint| {
                     self.app
                         .provider(record.model, endpoint)
@@ -46,18 +46,18 @@ impl Receipt {
                     Some(failure) => failure.status,
                     None => Some(200),
                 },
-                error_type: record.failure.map(|it| it.error_type.to_owned()),
+                error_type: record.failure.map(|it| Word::Borrowed(it.error_type)),
                 elapsed_ms: millis(record.elapsed),
             })
             .collect();
         let mut record = GenerationRecord {
-            id: self.id.clone(),
+            id: std::mem::take(&mut self.id),
             key_name: self.key.name.clone(),
             created_at_ms: self.created_at_ms,
             requested_models: self
                 .requested
                 .iter()
-                .map(|it| catalog.model(*it).id.clone())
+                .map(|it| self.app.model_id(*it).clone())
                 .collect(),
             model: None,
             provider: None,
@@ -72,9 +72,9 @@ impl Receipt {
             finish_reason: None,
             streamed: self.streamed,
             cancelled: !self.finished,
-            router: self.auto.map(|_| AUTO_ROUTER_ID.to_owned()),
+            router: self.auto.map(|_| Word::Borrowed(AUTO_ROUTER_ID)),
             upstream_id: None,
-            session_id: self.session.as_ref().map(|it| it.id.clone()),
+            session_id: self.session.as_mut().map(|it| std::mem::take(&mut it.id)),
             cache_savings_usd: 0.0,
         };
         let Some(served) = &self.served else {
@@ -100,7 +100,7 @@ impl Receipt {
                 (usage, cost)
             }
         };
-        record.model = Some(target.model.id.clone());
+        record.model = Some(self.app.model_id(served.attempt.model).clone());
         record.provider = Some(target.provider.display_name.clone());
         record.prompt_tokens = usage.prompt_tokens;
         record.completion_tokens = usage.completion_tokens;
@@ -112,7 +112,7 @@ impl Receipt {
         record.finish_reason = served
             .finish_reason
             .as_ref()
-            .map(|it| it.as_str().to_owned());
+            .map(|it| Word::Borrowed(it.as_str()));
         record.upstream_id = served.upstream_id.clone();
         record
     }

@@ -179,8 +179,9 @@ pub struct ProviderConfig {
 /// One `[[keys]]` entry: a key clients send as `Authorization: Bearer <key>`.
 #[derive(Debug, Clone)]
 pub struct ClientKey {
-    /// Label of the key, unique; used in generation records and logs instead of the key.
-    pub name: String,
+    /// Label of the key, unique; used in generation records and logs instead of the key
+    /// (shared by the records that name it).
+    pub name: crate::records::Name,
     /// The key itself.
     pub key: Secret,
     /// Which failures move this key's requests on to the next attempt, unless a request names

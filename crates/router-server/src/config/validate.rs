@@ -535,7 +535,7 @@ fn client_keys(raw: Vec<Deferred<RawClientKey>>, problems: &mut Problems) -> Vec
             && let Some(limits) = limits
         {
             keys.push(ClientKey {
-                name: entry.name,
+                name: entry.name.into(),
                 key: Secret::new(entry.key),
                 fallback_policy: entry.fallback_policy.unwrap_or_default(),
                 auto_router,

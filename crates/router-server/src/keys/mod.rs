@@ -169,7 +169,7 @@ impl ApiKeys {
 /// The client key an API key authenticates as.
 pub(crate) fn client_key(key: &ApiKey) -> ClientKey {
     ClientKey {
-        name: key.name.clone(),
+        name: key.name.as_str().into(),
         // Never compared: API keys are found by their hash.
         key: Secret::new(""),
         fallback_policy: FallbackPolicy::default(),

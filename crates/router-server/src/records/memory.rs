@@ -141,7 +141,7 @@ impl MemoryStore {
             .records
             .iter()
             .rev()
-            .filter(|it| it.key_name == key_name && it.session_id.as_deref() == Some(session_id))
+            .filter(|it| *it.key_name == *key_name && it.session_id.as_deref() == Some(session_id))
             .take(limit)
             .cloned()
             .collect();
@@ -155,7 +155,7 @@ impl MemoryStore {
         let index = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
         self.records
             .get(index)
-            .filter(|record| record.id == id && record.key_name == key_name)
+            .filter(|record| record.id == id && *record.key_name == *key_name)
             .cloned()
     }
 
@@ -170,7 +170,7 @@ impl MemoryStore {
         self.records
             .iter()
             .rev()
-            .filter(|it| key_name.is_none_or(|key| it.key_name == key))
+            .filter(|it| key_name.is_none_or(|key| *it.key_name == *key))
             .take_while(|it| it.created_at_ms >= since_ms)
             .take(limit)
             .cloned()

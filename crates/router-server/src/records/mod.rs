@@ -41,6 +41,7 @@ mod row;
 mod store;
 mod writer;
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,21 +57,34 @@ use self::postgres::Postgres;
 use self::store::Store;
 use self::writer::{Command, Pending};
 
+/// A name a record shares with the configuration and with every other record that names the
+/// same thing (a model id, a provider's display name, a key's name): copying it into a record
+/// costs a reference count, not an allocation, and dropping the record frees nothing.
+pub type Name = Arc<str>;
+
+/// A word from a fixed vocabulary (a finish reason, an error type, a router id): borrowed
+/// while the request runs, owned only when read back from a store.
+pub type Word = Cow<'static, str>;
+
 /// Everything Turnout remembers about one request.
+///
+/// The records the in-memory store keeps are the coldest memory a request touches: names are
+/// shared ([`Name`]) and words borrowed ([`Word`]), so that a record owns as few allocations
+/// as it can, and evicting the oldest frees as few as it can.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerationRecord {
     /// Our generation id (`gen-…`), as returned to the client.
     pub id: String,
     /// Name of the client key that made the request; only that key may read the record.
-    pub key_name: String,
+    pub key_name: Name,
     /// Unix milliseconds when the request arrived.
     pub created_at_ms: u64,
     /// The models the client asked for, in order (`model` then `models`; for the Auto Router, its ranked picks).
-    pub requested_models: Vec<String>,
+    pub requested_models: Vec<Name>,
     /// The model that answered; `None` when every attempt failed.
-    pub model: Option<String>,
+    pub model: Option<Name>,
     /// Display name of the provider that answered (`OpenAI`); `None` when every attempt failed.
-    pub provider: Option<String>,
+    pub provider: Option<Name>,
     /// Every attempt of the plan, in order, the successful one last.
     pub attempts: Vec<AttemptRecord>,
     /// Prompt tokens, cached ones included.
@@ -88,13 +102,13 @@ pub struct GenerationRecord {
     /// Milliseconds from arrival to the first content token; `None` when none came.
     pub time_to_first_token_ms: Option<u64>,
     /// The normalized finish reason (`stop`, `length`, `error`, …).
-    pub finish_reason: Option<String>,
+    pub finish_reason: Option<Word>,
     /// Whether the client asked for a stream.
     pub streamed: bool,
     /// Whether the client went away before the end.
     pub cancelled: bool,
     /// The router the client named, such as `openrouter/auto`; `None` for explicit models.
-    pub router: Option<String>,
+    pub router: Option<Word>,
     /// The provider's own id for the generation.
     pub upstream_id: Option<String>,
     /// The conversation: the client's `session_id` (body or `x-session-id`), its
@@ -109,14 +123,14 @@ pub struct GenerationRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptRecord {
     /// Public id of the model tried.
-    pub model: String,
+    pub model: Name,
     /// Display name of the provider called; `None` when the model was skipped without a call.
-    pub provider: Option<String>,
+    pub provider: Option<Name>,
     /// The HTTP status the attempt ended with: the provider's, or the status a skipped model
     /// counts as; `None` when there was none (connection failure, timeout before headers).
     pub status: Option<u16>,
     /// OpenRouter's `error_type` of the failure; `None` for the attempt that answered.
-    pub error_type: Option<String>,
+    pub error_type: Option<Word>,
     /// Milliseconds the attempt took.
     pub elapsed_ms: u64,
 }

@@ -27,7 +27,7 @@ pub fn generation_json(record: &GenerationRecord) -> String {
     let model = record
         .model
         .as_deref()
-        .or(record.requested_models.first().map(String::as_str))
+        .or(record.requested_models.first().map(|it| &**it))
         .unwrap_or_default();
     let generation_time = record
         .model

@@ -50,25 +50,22 @@ pub(super) fn record(
 ) -> GenerationRecord {
     GenerationRecord {
         id: id.to_owned(),
-        key_name: key_name.to_owned(),
+        key_name: key_name.into(),
         created_at_ms,
-        requested_models: vec![
-            "openai/gpt-5.1".to_owned(),
-            "anthropic/claude-haiku-4.5".to_owned(),
-        ],
-        model: Some("anthropic/claude-haiku-4.5".to_owned()),
-        provider: Some("Anthropic".to_owned()),
+        requested_models: vec!["openai/gpt-5.1".into(), "anthropic/claude-haiku-4.5".into()],
+        model: Some("anthropic/claude-haiku-4.5".into()),
+        provider: Some("Anthropic".into()),
         attempts: vec![
             AttemptRecord {
-                model: "openai/gpt-5.1".to_owned(),
-                provider: Some("OpenAI".to_owned()),
+                model: "openai/gpt-5.1".into(),
+                provider: Some("OpenAI".into()),
                 status: Some(429),
-                error_type: Some("rate_limit_exceeded".to_owned()),
+                error_type: Some("rate_limit_exceeded".into()),
                 elapsed_ms: 12,
             },
             AttemptRecord {
-                model: "anthropic/claude-haiku-4.5".to_owned(),
-                provider: Some("Anthropic".to_owned()),
+                model: "anthropic/claude-haiku-4.5".into(),
+                provider: Some("Anthropic".into()),
                 status: Some(200),
                 error_type: None,
                 elapsed_ms: 340,
@@ -81,7 +78,7 @@ pub(super) fn record(
         cost_usd,
         latency_ms: 360,
         time_to_first_token_ms: Some(150),
-        finish_reason: Some("stop".to_owned()),
+        finish_reason: Some("stop".into()),
         streamed: true,
         cancelled: false,
         router: None,
@@ -190,7 +187,7 @@ fn records_survive_a_restart() {
     empty.time_to_first_token_ms = None;
     empty.finish_reason = None;
     empty.upstream_id = None;
-    empty.router = Some("openrouter/auto".to_owned());
+    empty.router = Some("openrouter/auto".into());
     {
         let records = Records::open_with(Some(path.as_ref()), slow_batches()).unwrap();
         records.record(rec.clone());
@@ -315,10 +312,10 @@ fn generation_json_of_a_failed_request_still_names_a_model() {
     rec.model = None;
     rec.provider = None;
     rec.attempts = vec![AttemptRecord {
-        model: "openai/gpt-5.1".to_owned(),
+        model: "openai/gpt-5.1".into(),
         provider: None,
         status: Some(400),
-        error_type: Some("context_length_exceeded".to_owned()),
+        error_type: Some("context_length_exceeded".into()),
         elapsed_ms: 0,
     }];
     let body: serde_json::Value = serde_json::from_str(&generation_json(&rec)).unwrap();

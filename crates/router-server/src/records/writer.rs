@@ -110,7 +110,7 @@ impl Pending {
         self.lock()
             .records
             .iter()
-            .find(|it| it.id == id && it.key_name == key_name)
+            .find(|it| it.id == id && *it.key_name == *key_name)
             .cloned()
     }
 

@@ -272,7 +272,7 @@ fn the_example_in_the_docs_loads() {
         ],
     )
     .unwrap();
-    assert_eq!(config.keys[0].name, "team-a");
+    assert_eq!(&*config.keys[0].name, "team-a");
     assert_eq!(config.catalog.models()[0].id, "openai/gpt-5.1");
     assert_eq!(config.provider("openai").unwrap().display_name, "OpenAI");
 }

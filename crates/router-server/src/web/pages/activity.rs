@@ -59,7 +59,7 @@ pub(crate) async fn activity(
     if signed.is_admin() {
         body.push_str("<div><label for=\"f-key\">Key</label><select id=\"f-key\" name=\"key\"><option value=\"\">all keys</option>");
         for it in &app.config().keys {
-            let selected = if key_filter.as_deref() == Some(it.name.as_str()) {
+            let selected = if key_filter.as_deref() == Some(&*it.name) {
                 " selected"
             } else {
                 ""
@@ -99,7 +99,7 @@ pub(crate) async fn activity(
         .filter(|it| {
             query.model.is_empty()
                 || it.model.as_deref() == Some(query.model.as_str())
-                || it.requested_models.contains(&query.model)
+                || it.requested_models.iter().any(|it| **it == *query.model)
         })
         .filter(|it| query.status.is_empty() || status_of(it) == query.status)
         .take(ACTIVITY_ROWS);
@@ -112,8 +112,8 @@ pub(crate) async fn activity(
             .and_then(|served| record.requested_models.iter().position(|it| it == served))
             .map_or_else(|| "-".to_owned(), |it| it.to_string());
         let requested = match &record.router {
-            Some(router) => router.clone(),
-            None => record.requested_models.first().cloned().unwrap_or_default(),
+            Some(router) => router,
+            None => record.requested_models.first().map_or("", |it| &**it),
         };
         let _ = write!(
             body,
@@ -121,7 +121,7 @@ pub(crate) async fn activity(
             status = status_of(record),
             id_q = esc(&query_value(&record.id)),
             time = html::time(record.created_at_ms),
-            requested = esc(&requested),
+            requested = esc(requested),
             served = esc(record.model.as_deref().unwrap_or("-")),
             provider = esc(record.provider.as_deref().unwrap_or("-")),
             pt = record.prompt_tokens,
@@ -169,10 +169,7 @@ pub(crate) async fn activity(
         let mut over_time = vec![0.0; n_buckets];
         let mut auto_over_time = vec![0.0; n_buckets];
         for record in &in_window {
-            let model = record
-                .model
-                .clone()
-                .unwrap_or_else(|| "(failed)".to_owned());
+            let model = record.model.as_deref().unwrap_or("(failed)").to_owned();
             *requests.entry(model.clone()).or_default() += 1.0;
             *spend.entry(model.clone()).or_default() += record.cost_usd;
             let idx =
@@ -247,7 +244,12 @@ pub(crate) async fn generation(
     };
     let keys: Vec<String> = match &signed.session.principal {
         Principal::Key(name) => vec![name.clone()],
-        Principal::Admin => app.config().keys.iter().map(|it| it.name.clone()).collect(),
+        Principal::Admin => app
+            .config()
+            .keys
+            .iter()
+            .map(|it| it.name.to_string())
+            .collect(),
     };
     let records = app.records().clone();
     let wanted = id.clone();
@@ -277,19 +279,16 @@ pub(crate) async fn generation(
     let rows: [(&str, String); 14] = [
         ("Id", record.id.clone()),
         ("Time (UTC)", html::time(record.created_at_ms)),
-        ("Key", record.key_name.clone()),
-        (
-            "Router",
-            record.router.clone().unwrap_or_else(|| "-".to_owned()),
-        ),
+        ("Key", record.key_name.to_string()),
+        ("Router", record.router.as_deref().unwrap_or("-").to_owned()),
         ("Requested models", record.requested_models.join(", ")),
         (
             "Served model",
-            record.model.clone().unwrap_or_else(|| "-".to_owned()),
+            record.model.as_deref().unwrap_or("-").to_owned(),
         ),
         (
             "Provider",
-            record.provider.clone().unwrap_or_else(|| "-".to_owned()),
+            record.provider.as_deref().unwrap_or("-").to_owned(),
         ),
         (
             "Tokens",
@@ -311,10 +310,7 @@ pub(crate) async fn generation(
         ),
         (
             "Finish reason",
-            record
-                .finish_reason
-                .clone()
-                .unwrap_or_else(|| "-".to_owned()),
+            record.finish_reason.as_deref().unwrap_or("-").to_owned(),
         ),
         ("Streamed", record.streamed.to_string()),
         ("Cancelled", record.cancelled.to_string()),

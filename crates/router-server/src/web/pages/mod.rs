@@ -60,9 +60,9 @@ impl Signed {
             Principal::Admin => {
                 let keys = &app.config().keys;
                 wanted
-                    .and_then(|it| keys.iter().find(|key| key.name == it))
+                    .and_then(|it| keys.iter().find(|key| *key.name == *it))
                     .or(keys.first())
-                    .map(|it| it.name.as_str())
+                    .map(|it| &*it.name)
             }
         }
     }
@@ -73,7 +73,7 @@ fn signed(app: &AppState, headers: &HeaderMap) -> Option<Signed> {
     let token = cookie(headers, SESSION_COOKIE)?;
     let session = app.settings().session(token)?;
     if let Principal::Key(name) = &session.principal
-        && !app.config().keys.iter().any(|it| &it.name == name)
+        && !app.config().keys.iter().any(|it| *it.name == **name)
     {
         return None;
     }

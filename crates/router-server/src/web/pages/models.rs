@@ -37,7 +37,7 @@ pub(crate) async fn models(State(app): State<AppState>, headers: HeaderMap) -> R
                 continue;
             };
             let entry = seen
-                .entry((attempt.model.clone(), provider.clone()))
+                .entry((attempt.model.to_string(), provider.to_string()))
                 .or_default();
             entry.0 += 1;
             if attempt.error_type.is_some() {

@@ -88,7 +88,7 @@ fn settings_html(
     if signed.is_admin() {
         body.push_str("<form method=\"get\" class=\"card filters\"><div><label for=\"key-select\">Key</label><select id=\"key-select\" name=\"key\">");
         for it in &app.config().keys {
-            let selected = if it.name == key { " selected" } else { "" };
+            let selected = if *it.name == *key { " selected" } else { "" };
             let _ = write!(body, "<option{selected}>{}</option>", esc(&it.name));
         }
         body.push_str("</select></div><button type=\"submit\">Show</button></form>");
@@ -148,7 +148,7 @@ fn effective_html(app: &AppState, key: &str) -> String {
         .config()
         .keys
         .iter()
-        .find(|it| it.name == key)
+        .find(|it| *it.name == *key)
         .and_then(|it| it.auto_router.as_ref());
     let saved = app.settings().saved(key);
     let layered = saved

@@ -83,7 +83,7 @@ pub(crate) async fn sign_in(
         .is_some_and(|it| !key.is_empty() && constant_time_eq(it.expose().as_bytes(), key));
     let principal = match find_key(&app.config().keys, key) {
         _ if admin => Principal::Admin,
-        Some(idx) => Principal::Key(app.key(idx).name.clone()),
+        Some(idx) => Principal::Key(app.key(idx).name.to_string()),
         None => {
             return sign_in_form(
                 StatusCode::UNAUTHORIZED,
