@@ -137,7 +137,7 @@ impl Inner {
     /// The warmest idle connection still open, if any.
     fn checkout(&self) -> Option<Sender> {
         let mut idle = self.lock();
-        expire(&mut idle);
+        expire(&mut idle, Instant::now());
         while let Some(it) = idle.pop() {
             if !it.sender.is_closed() {
                 return Some(it.sender);
@@ -178,11 +178,12 @@ impl Inner {
     }
 }
 
-/// Closes the connections idle for longer than [`IDLE_TIMEOUT`] (the oldest are first).
-fn expire(idle: &mut Vec<Idle>) {
+/// Closes the connections idle for longer than [`IDLE_TIMEOUT`] at `now` (the oldest are
+/// first).
+fn expire(idle: &mut Vec<Idle>, now: Instant) {
     let fresh = idle
         .iter()
-        .position(|it| it.since.elapsed() < IDLE_TIMEOUT)
+        .position(|it| now.saturating_duration_since(it.since) < IDLE_TIMEOUT)
         .unwrap_or(idle.len());
     idle.drain(..fresh);
 }
@@ -198,13 +199,11 @@ impl Drop for Lease {
         if sender.is_closed() {
             return;
         }
+        let now = Instant::now();
         let mut idle = self.pool.lock();
-        expire(&mut idle);
+        expire(&mut idle, now);
         if idle.len() < MAX_IDLE {
-            idle.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
+            idle.push(Idle { sender, since: now });
         }
     }
 }
