@@ -105,13 +105,10 @@ pub(crate) struct Handles {
     other: [Counter; 4],
     /// Model ids, for the rare label lookups.
     ids: Vec<String>,
-    /// `turnout_sticky_sessions_total` by outcome ([`STICKY_OUTCOMES`]): every request has
-    /// one, so its counter is found here, not built and hashed from labels.
-    sticky: [Counter; STICKY_OUTCOMES.len()],
+    /// `turnout_sticky_sessions_total` by outcome, in [`crate::sticky::METRIC_LABELS`]' order:
+    /// every request has one, so its counter is found here, not built and hashed from labels.
+    sticky: [Counter; crate::sticky::METRIC_LABELS.len()],
 }
-
-/// The `outcome` labels of `turnout_sticky_sessions_total`.
-const STICKY_OUTCOMES: [&str; 5] = ["pending", "used", "created", "renewed", "ignored"];
 
 /// One model's handles.
 struct ModelHandles {
@@ -145,8 +142,9 @@ pub(crate) struct Observation<'a> {
     pub(crate) catalog: &'a Catalog,
     /// Why a stream ended without finishing, if it did.
     pub(crate) abort: Option<&'static str>,
-    /// What stickiness did, when the request had a conversation key.
-    pub(crate) sticky: Option<&'static str>,
+    /// What stickiness did, when the request had a conversation key: an index into
+    /// [`crate::sticky::METRIC_LABELS`].
+    pub(crate) sticky: Option<usize>,
 }
 
 /// `GET /metrics`: the registry in Prometheus' text format (no key needed: every label is
@@ -375,7 +373,7 @@ impl Handles {
             .collect();
         let other = requests(OTHER_MODEL);
         let ids = catalog.models().iter().map(|it| it.id.clone()).collect();
-        let sticky = STICKY_OUTCOMES.map(|outcome| {
+        let sticky = crate::sticky::METRIC_LABELS.map(|outcome| {
             telemetry
                 .sticky
                 .get_or_create(&vec![("outcome", outcome.to_owned())])
@@ -453,15 +451,8 @@ impl Handles {
                     .inc();
             }
         }
-        if let Some(outcome) = seen.sticky {
-            match STICKY_OUTCOMES.iter().position(|it| *it == outcome) {
-                Some(idx) => self.sticky[idx].inc(),
-                None => self
-                    .telemetry
-                    .sticky
-                    .get_or_create(&vec![("outcome", outcome.to_owned())])
-                    .inc(),
-            };
+        if let Some(counter) = seen.sticky.and_then(|idx| self.sticky.get(idx)) {
+            counter.inc();
         }
         if let Some(reason) = seen.abort {
             self.telemetry

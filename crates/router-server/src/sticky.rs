@@ -198,6 +198,10 @@ impl FromRequestParts<AppState> for SessionHeader {
     }
 }
 
+/// The `outcome` labels of `turnout_sticky_sessions_total`, in [`Session::metric_index`]'s
+/// order.
+pub(crate) const METRIC_LABELS: [&str; 5] = ["pending", "used", "created", "renewed", "ignored"];
+
 /// What stickiness did for one request.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -369,15 +373,15 @@ impl Session {
         }
     }
 
-    /// The outcome as `turnout_sticky_sessions_total`'s `outcome` label: `used`, `created`,
-    /// `renewed` or `ignored` (`pending` while undecided).
-    pub(crate) fn metric_label(&self) -> &'static str {
+    /// The outcome as `turnout_sticky_sessions_total`'s `outcome` label: its index in
+    /// [`METRIC_LABELS`] (`pending` while undecided).
+    pub(crate) fn metric_index(&self) -> usize {
         match self.outcome {
-            Outcome::Pending => "pending",
-            Outcome::Used => "used",
-            Outcome::Created => "created",
-            Outcome::Renewed => "renewed",
-            Outcome::Ignored(_) => "ignored",
+            Outcome::Pending => 0,
+            Outcome::Used => 1,
+            Outcome::Created => 2,
+            Outcome::Renewed => 3,
+            Outcome::Ignored(_) => 4,
         }
     }
 

@@ -152,7 +152,7 @@ impl Receipt {
             attempts,
             catalog: self.app.catalog(),
             abort,
-            sticky: self.session.as_ref().map(Session::metric_label),
+            sticky: self.session.as_ref().map(Session::metric_index),
         });
         if let Some(otlp) = self.app.metrics().telemetry().otlp() {
             otlp.export(record);
