@@ -116,7 +116,7 @@ pub fn catalog(n_models: usize) -> Catalog {
                 endpoints.push(endpoint("together", idx));
             }
             Model {
-                id: model_id(idx),
+                id: model_id(idx).into(),
                 name: format!("Model {idx}"),
                 created: 1_700_000_000 + idx as u64,
                 description: format!("Bench model number {idx}."),
@@ -136,7 +136,7 @@ pub fn catalog(n_models: usize) -> Catalog {
 pub fn selection_catalog(n_models: usize, n_endpoints: usize) -> Catalog {
     let models = (0..n_models)
         .map(|idx| Model {
-            id: model_id(idx),
+            id: model_id(idx).into(),
             name: format!("Model {idx}"),
             created: 1_700_000_000 + idx as u64,
             description: format!("Bench model number {idx}."),

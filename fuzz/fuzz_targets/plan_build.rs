@@ -57,7 +57,7 @@ fn input(u: &mut Unstructured<'_>) -> Result<Input> {
             .map(|idx| endpoint(u, idx))
             .collect::<Result<Vec<_>>>()?;
         models.push(Model {
-            id: format!("a/m{model_idx}"),
+            id: format!("a/m{model_idx}").into(),
             name: String::new(),
             created: 0,
             description: String::new(),

@@ -29,7 +29,7 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
         traits: Default::default(),
     };
     let model = |id: &str, endpoints| Model {
-        id: id.to_owned(),
+        id: id.into(),
         name: id.to_owned(),
         created: 0,
         description: String::new(),

@@ -284,7 +284,7 @@ fn route_part(
             };
             let selection = select::select(&fitted.catalog, &profile, &analysis, &params)
                 .map_err(|err| anyhow::anyhow!("{err}"))?;
-            let id = &fitted.catalog.model(selection.picks[0]).id;
+            let id = &*fitted.catalog.model(selection.picks[0]).id;
             choices[usize::from(knob)][idx] = fitted.names[id].clone();
         }
     }

@@ -5,6 +5,7 @@
 //! endpoints by index ([`ModelIdx`], [`EndpointIdx`]) so the request path copies no strings.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Position of a model in its [`Catalog`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,8 +99,9 @@ pub struct EndpointTraits {
 /// A model as clients name it, with the endpoints that serve it in their configured order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    /// Public id, `author/slug` (`anthropic/claude-sonnet-4.5`).
-    pub id: String,
+    /// Public id, `author/slug` (`anthropic/claude-sonnet-4.5`), shared: a generation record
+    /// that names the model holds it without a copy.
+    pub id: Arc<str>,
     /// Display name (`Anthropic: Claude Sonnet 4.5`).
     pub name: String,
     /// Unix seconds when the model was published (for `/models`).
@@ -148,7 +150,7 @@ pub enum CatalogError {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     models: Vec<Model>,
-    by_id: HashMap<String, ModelIdx>,
+    by_id: HashMap<Arc<str>, ModelIdx>,
 }
 
 impl Catalog {
@@ -158,13 +160,13 @@ impl Catalog {
         let mut by_id = HashMap::with_capacity(models.len());
         for (idx, model) in models.iter().enumerate() {
             if !is_model_id(&model.id) {
-                return Err(CatalogError::InvalidModelId(model.id.clone()));
+                return Err(CatalogError::InvalidModelId(model.id.to_string()));
             }
             if model.endpoints.is_empty() {
-                return Err(CatalogError::NoEndpoints(model.id.clone()));
+                return Err(CatalogError::NoEndpoints(model.id.to_string()));
             }
             if by_id.insert(model.id.clone(), ModelIdx(idx)).is_some() {
-                return Err(CatalogError::DuplicateModel(model.id.clone()));
+                return Err(CatalogError::DuplicateModel(model.id.to_string()));
             }
         }
         Ok(Self { models, by_id })
@@ -247,7 +249,7 @@ pub(crate) mod tests {
     /// A model with one plain endpoint (provider `p`, context 1000): the shared test fixture.
     pub(crate) fn model(id: &str) -> Model {
         Model {
-            id: id.to_owned(),
+            id: id.into(),
             name: id.to_owned(),
             created: 0,
             description: String::new(),
@@ -287,7 +289,7 @@ pub(crate) mod tests {
         let catalog = Catalog::new(vec![model("a/x"), model("b/y")]).unwrap();
         assert_eq!(catalog.find("b/y"), Some(ModelIdx(1)));
         assert_eq!(catalog.find("b/z"), None);
-        assert_eq!(catalog.model(ModelIdx(0)).id, "a/x");
+        assert_eq!(&*catalog.model(ModelIdx(0)).id, "a/x");
     }
 
     #[test]

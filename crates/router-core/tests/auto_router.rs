@@ -124,7 +124,7 @@ fn endpoint(prompt: f64, completion: f64, context: u32, caps: Capabilities) -> E
 
 fn model(id: &str, endpoints: Vec<Endpoint>) -> Model {
     Model {
-        id: id.to_owned(),
+        id: id.into(),
         name: id.to_owned(),
         created: 0,
         description: String::new(),
@@ -234,10 +234,10 @@ fn the_dial_moves_along_the_demo_catalog() {
         catalog.model(selection.picks[0]).id.clone()
     };
     // The cheapest for a long answer: the lowest completion price.
-    assert_eq!(pick(10), "mistralai/mistral-small-3.2-24b-instruct");
+    assert_eq!(&*pick(10), "mistralai/mistral-small-3.2-24b-instruct");
     let best = pick(0);
     assert!(
-        ["openai/gpt-5.1", "google/gemini-3.1-pro-preview"].contains(&best.as_str()),
+        ["openai/gpt-5.1", "google/gemini-3.1-pro-preview"].contains(&&*best),
         "{best}"
     );
 }
@@ -252,7 +252,7 @@ fn capabilities_and_patterns_restrict_candidates() {
     let picks: Vec<_> = selection
         .picks
         .iter()
-        .map(|it| catalog.model(*it).id.as_str())
+        .map(|it| &*catalog.model(*it).id)
         .collect();
     assert_eq!(picks, ["openai/gpt-5-nano"]);
     let reason = |id: &str| {
@@ -624,7 +624,7 @@ proptest! {
             let params = SelectParams { filter: &filter, tradeoff, top_k: 1 };
             let selection = select::select(&catalog, &profile, &analysis, &params).unwrap();
             let id = &catalog.model(selection.picks[0]).id;
-            selection.explanation.candidates.iter().find(|it| it.model == id.as_str()).unwrap().expected_cost.unwrap()
+            selection.explanation.candidates.iter().find(|it| it.model == &**id).unwrap().expected_cost.unwrap()
         };
         let lambda = |t: u8| profile.selection().lambda(t);
         for dial in 0..10u8 {

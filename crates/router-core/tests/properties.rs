@@ -49,7 +49,7 @@ fn catalog() -> impl Strategy<Value = Catalog> {
             .into_iter()
             .enumerate()
             .map(|(idx, endpoints)| Model {
-                id: format!("a/m{idx}"),
+                id: format!("a/m{idx}").into(),
                 name: format!("M{idx}"),
                 created: 0,
                 description: String::new(),
@@ -444,7 +444,7 @@ mod selection {
     #[test]
     fn load_balancing_picks_by_inverse_square_price_and_never_puts_the_failing_one_first() {
         let catalog = Catalog::new(vec![Model {
-            id: "a/m".to_owned(),
+            id: "a/m".into(),
             name: "M".to_owned(),
             created: 0,
             description: String::new(),
@@ -603,7 +603,7 @@ mod selection {
                     .into_iter()
                     .enumerate()
                     .map(|(idx, endpoints)| Model {
-                        id: format!("a/m{idx}"),
+                        id: format!("a/m{idx}").into(),
                         name: format!("M{idx}"),
                         created: 0,
                         description: String::new(),

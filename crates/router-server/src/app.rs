@@ -114,8 +114,6 @@ struct Shared {
     providers: Vec<Provider>,
     /// For each model (by index), for each of its endpoints: the index of its provider.
     endpoint_providers: Vec<Box<[usize]>>,
-    /// Each model's public id (by index), shared by the generation records that name it.
-    model_ids: Box<[Name]>,
     /// The `GET /models` body, rendered once.
     models_body: Bytes,
     /// The receipt header values that depend only on the catalog, rendered once.
@@ -252,7 +250,7 @@ impl AppState {
                             .iter()
                             .position(|it| it.settings.name == endpoint.provider)
                             .ok_or_else(|| StartError::UnknownProvider {
-                                model: model.id.clone(),
+                                model: model.id.to_string(),
                                 provider: endpoint.provider.clone(),
                             })
                     })
@@ -358,18 +356,11 @@ impl AppState {
         );
         let metrics = Handles::new(telemetry, &config.catalog);
         let config_keys = config.keys.iter().cloned().map(Arc::new).collect();
-        let model_ids = config
-            .catalog
-            .models()
-            .iter()
-            .map(|it| Name::from(it.id.as_str()))
-            .collect();
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 providers,
                 endpoint_providers,
-                model_ids,
                 models_body,
                 catalog_headers,
                 profile,
@@ -430,7 +421,7 @@ impl AppState {
 
     /// The public id of `model`, shared (for generation records).
     pub(crate) fn model_id(&self, model: ModelIdx) -> &Name {
-        &self.shared.model_ids[model.0]
+        &self.catalog().model(model).id
     }
 
     /// The `GET /models` body.

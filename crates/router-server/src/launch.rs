@@ -139,7 +139,7 @@ impl Banner {
             .catalog
             .models()
             .first()
-            .map_or_else(|| "openrouter/auto".to_owned(), |it| it.id.clone());
+            .map_or_else(|| "openrouter/auto".to_owned(), |it| it.id.to_string());
         let (mode, client_key) = match source {
             ConfigSource::Demo => (
                 "demo (mock providers on loopback, the demo catalog and prices)".to_owned(),

@@ -165,7 +165,7 @@ pub(crate) async fn serve(State(app): State<AppState>) -> Response {
             telemetry
                 .endpoint_health
                 .get_or_create(&vec![
-                    ("model", model.id.clone()),
+                    ("model", model.id.to_string()),
                     ("provider", endpoint.provider.clone()),
                 ])
                 .set(value);
@@ -337,12 +337,12 @@ impl Handles {
             .models()
             .iter()
             .map(|model| {
-                let id = || vec![("model", model.id.clone())];
+                let id = || vec![("model", model.id.to_string())];
                 let tokens = |kind: &str| {
                     telemetry
                         .tokens
                         .get_or_create(&vec![
-                            ("model", model.id.clone()),
+                            ("model", model.id.to_string()),
                             ("kind", kind.to_owned()),
                         ])
                         .clone()
@@ -361,7 +361,7 @@ impl Handles {
                             telemetry
                                 .attempts
                                 .get_or_create(&vec![
-                                    ("model", model.id.clone()),
+                                    ("model", model.id.to_string()),
                                     ("provider", endpoint.provider.clone()),
                                     ("outcome", "ok".to_owned()),
                                 ])
@@ -372,7 +372,11 @@ impl Handles {
             })
             .collect();
         let other = requests(OTHER_MODEL);
-        let ids = catalog.models().iter().map(|it| it.id.clone()).collect();
+        let ids = catalog
+            .models()
+            .iter()
+            .map(|it| it.id.to_string())
+            .collect();
         let sticky = crate::sticky::METRIC_LABELS.map(|outcome| {
             telemetry
                 .sticky

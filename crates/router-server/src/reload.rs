@@ -284,7 +284,7 @@ type Route<'a> = (&'a str, &'a str, &'a str);
 fn routes(config: &Config) -> Vec<Box<[Route<'_>]>> {
     config.catalog.per_endpoint(|model, endpoint| {
         (
-            model.id.as_str(),
+            &*model.id,
             endpoint.provider.as_str(),
             endpoint.upstream_model.as_str(),
         )

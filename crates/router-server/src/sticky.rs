@@ -135,7 +135,7 @@ impl Sticky {
             .map(|model| {
                 settings
                     .ttl_by_model
-                    .get(&model.id)
+                    .get(&*model.id)
                     .copied()
                     .unwrap_or(settings.ttl)
             })

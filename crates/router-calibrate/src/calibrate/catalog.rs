@@ -37,7 +37,7 @@ pub(crate) fn synthetic_catalog(rows: &[Row], models: &[String]) -> anyhow::Resu
                 intercept = 0.0;
             }
             Model {
-                id: catalog_id(name),
+                id: catalog_id(name).into(),
                 name: name.clone(),
                 created: 0,
                 description: String::new(),

@@ -44,7 +44,7 @@ impl Estimates {
             for (idx, analysis) in part.rows.iter().zip(&part.analyses) {
                 let selection = select::select(catalog, &part.profile, analysis, &params)
                     .map_err(|err| anyhow::anyhow!("{err}"))?;
-                let pick = by_id[&catalog.model(selection.picks[0]).id];
+                let pick = by_id[&*catalog.model(selection.picks[0]).id];
                 cost += rows[*idx].cost[pick];
                 quality += rows[*idx].quality[pick];
                 n += 1;

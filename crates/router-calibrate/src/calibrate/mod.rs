@@ -380,9 +380,9 @@ mod tests {
         };
         let code = "Fix the bug in this python function: def g(y): return y[0]";
         let chat = "hello friend, how are you this morning?";
-        assert_eq!(pick(code, 0), "data/strong_coder");
-        assert_eq!(pick(chat, 0), "vendor/chatty");
-        assert_eq!(pick(code, 10), "vendor/chatty");
+        assert_eq!(&*pick(code, 0), "data/strong_coder");
+        assert_eq!(&*pick(chat, 0), "vendor/chatty");
+        assert_eq!(&*pick(code, 10), "vendor/chatty");
     }
 
     #[test]

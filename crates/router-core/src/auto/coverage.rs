@@ -72,7 +72,7 @@ mod tests {
 
     fn priced(id: &str, price: f64) -> Model {
         Model {
-            id: id.to_owned(),
+            id: id.into(),
             name: id.to_owned(),
             created: 0,
             description: String::new(),

@@ -5,7 +5,7 @@ use crate::catalog::{Capabilities, Endpoint, Model, Pricing};
 
 fn model(id: &str, created: u64, prompt: f64, context_length: u32, parameters: &[&str]) -> Model {
     Model {
-        id: id.to_owned(),
+        id: id.into(),
         name: id.to_owned(),
         created,
         description: String::new(),
@@ -40,7 +40,7 @@ fn ids(listing: &Listing<'_>) -> Vec<String> {
         .rows
         .iter()
         .map(|row| match row {
-            Row::Model(model) => model.id.clone(),
+            Row::Model(model) => model.id.to_string(),
             Row::Router(id) => (*id).to_owned(),
         })
         .collect()

@@ -47,7 +47,7 @@ fn catalog() -> Catalog {
     dear.traits.latency = Some(0.5);
     dear.supported_parameters.push("top_k".to_owned());
     let model = |id: &str, endpoints| Model {
-        id: id.to_owned(),
+        id: id.into(),
         name: id.to_owned(),
         created: 0,
         description: String::new(),

@@ -19,7 +19,7 @@ fn endpoint(provider: &str, context_length: u32, capabilities: Capabilities) -> 
 
 fn model(id: &str, endpoints: Vec<Endpoint>) -> Model {
     Model {
-        id: id.to_owned(),
+        id: id.into(),
         name: id.to_owned(),
         created: 0,
         description: String::new(),

@@ -380,7 +380,7 @@ mod tests {
         second.context_length = 32_000;
         second.max_output = None;
         let model = Model {
-            id: "openai/gpt-5.1".to_owned(),
+            id: "openai/gpt-5.1".into(),
             name: "OpenAI: GPT-5.1".to_owned(),
             created: 1_762_000_000,
             description: "A \"model\"".to_owned(),
@@ -472,7 +472,7 @@ mod tests {
         second.context_length = 200_000;
         let catalog = Catalog::new(vec![
             Model {
-                id: "openai/gpt-5.1".to_owned(),
+                id: "openai/gpt-5.1".into(),
                 name: "OpenAI: GPT-5.1".to_owned(),
                 created: 1_762_000_000,
                 description: "A \"model\"".to_owned(),
@@ -482,7 +482,7 @@ mod tests {
                 ],
             },
             Model {
-                id: "meta-llama/llama-3.3-70b-instruct".to_owned(),
+                id: "meta-llama/llama-3.3-70b-instruct".into(),
                 name: "Llama".to_owned(),
                 created: 0,
                 description: String::new(),

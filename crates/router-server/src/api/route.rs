@@ -171,7 +171,7 @@ impl<'a> RouteBody<'a> {
     fn new(app: &'a AppState, planned: &'a Planned<'a>) -> Self {
         let plan = &planned.route.plan;
         let catalog = app.catalog();
-        let model_id = |idx| catalog.model(idx).id.as_str();
+        let model_id = |idx| &*catalog.model(idx).id;
         let position = |model| {
             plan.requested
                 .iter()

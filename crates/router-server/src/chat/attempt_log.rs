@@ -285,7 +285,7 @@ impl AttemptLog {
                     None => (Some(200), "none", None),
                 };
                 AttemptReport {
-                    model: model.id.clone(),
+                    model: model.id.to_string(),
                     provider,
                     status,
                     error,
@@ -297,7 +297,7 @@ impl AttemptLog {
             .chain(self.excluded.iter().map(|excluded| {
                 let model = app.catalog().model(excluded.model);
                 AttemptReport {
-                    model: model.id.clone(),
+                    model: model.id.to_string(),
                     provider: Some(model.endpoint(excluded.endpoint).provider.clone()),
                     status: None,
                     error: "excluded",

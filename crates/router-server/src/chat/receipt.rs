@@ -389,7 +389,7 @@ impl Receipt {
 pub(crate) fn model_ids<'a>(app: &'a AppState, models: &[ModelIdx]) -> Vec<&'a str> {
     models
         .iter()
-        .map(|it| app.catalog().model(*it).id.as_str())
+        .map(|it| &*app.catalog().model(*it).id)
         .collect()
 }
 
@@ -462,7 +462,7 @@ mod tests {
             traits: Default::default(),
         };
         let catalog = Catalog::new(vec![Model {
-            id: "a/b,c@d".to_owned(),
+            id: "a/b,c@d".into(),
             name: "A".to_owned(),
             created: 0,
             description: String::new(),

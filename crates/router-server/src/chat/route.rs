@@ -342,10 +342,7 @@ fn auto_plan<'a>(
         }
     }
     picks.truncate(config.top_k.max(1));
-    let ids: Vec<&str> = picks
-        .iter()
-        .map(|it| catalog.model(*it).id.as_str())
-        .collect();
+    let ids: Vec<&str> = picks.iter().map(|it| &*catalog.model(*it).id).collect();
     let Some((primary, fallbacks)) = ids.split_first() else {
         // `select` returns at least one pick or an error.
         return Err(RouteError::NoModelsMatch);

@@ -115,7 +115,7 @@ fn model(
         None => raw.id.clone(),
     };
     valid.then_some(Model {
-        id: raw.id,
+        id: raw.id.into(),
         name,
         created: raw.created,
         description: raw.description,

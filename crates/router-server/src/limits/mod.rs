@@ -235,7 +235,7 @@ impl Limits {
             for model in &route.plan.requested {
                 let id = &app.catalog().model(*model).id;
                 if !allowed.is_match(id) {
-                    return Err(LimitError::ModelNotAllowed(id.clone()));
+                    return Err(LimitError::ModelNotAllowed(id.to_string()));
                 }
             }
         }

@@ -53,7 +53,7 @@ impl RedisStore {
                     .iter()
                     .map(|it| (it.provider.clone(), it.upstream_model.clone()))
                     .collect();
-                (model.id.clone(), endpoints)
+                (model.id.to_string(), endpoints)
             })
             .collect::<Vec<_>>();
         let by_id = models

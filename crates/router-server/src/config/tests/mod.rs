@@ -134,12 +134,7 @@ fn template_vars(name: &str) -> Option<String> {
 #[test]
 fn demo_config_loads_with_the_demo_catalog() {
     let config = load_str(DEMO, &demo_vars).unwrap();
-    let ids: Vec<_> = config
-        .catalog
-        .models()
-        .iter()
-        .map(|it| it.id.as_str())
-        .collect();
+    let ids: Vec<_> = config.catalog.models().iter().map(|it| &*it.id).collect();
     assert_eq!(ids, DEMO_MODEL_IDS);
     let names: Vec<_> = config
         .providers
@@ -273,6 +268,6 @@ fn the_example_in_the_docs_loads() {
     )
     .unwrap();
     assert_eq!(&*config.keys[0].name, "team-a");
-    assert_eq!(config.catalog.models()[0].id, "openai/gpt-5.1");
+    assert_eq!(&*config.catalog.models()[0].id, "openai/gpt-5.1");
     assert_eq!(config.provider("openai").unwrap().display_name, "OpenAI");
 }

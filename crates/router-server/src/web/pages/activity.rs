@@ -70,7 +70,7 @@ pub(crate) async fn activity(
     }
     body.push_str("<div><label for=\"f-model\">Model</label><select id=\"f-model\" name=\"model\"><option value=\"\">all models</option>");
     for model in app.catalog().models() {
-        let selected = if query.model == model.id {
+        let selected = if *query.model == *model.id {
             " selected"
         } else {
             ""

@@ -56,7 +56,7 @@ pub(crate) async fn models(State(app): State<AppState>, headers: HeaderMap) -> R
                 .config()
                 .provider(&endpoint.provider)
                 .map_or(endpoint.provider.as_str(), |it| it.display_name.as_str());
-            let health = seen.get_mut(&(model.id.clone(), provider.to_owned()));
+            let health = seen.get_mut(&(model.id.to_string(), provider.to_owned()));
             let (calls, failures, median) = match health {
                 Some((calls, failures, times)) => {
                     times.sort_unstable();

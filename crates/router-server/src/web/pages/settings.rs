@@ -377,7 +377,7 @@ pub(crate) async fn patterns(
                         .models()
                         .iter()
                         .filter(|it| compiled.is_match(&it.id))
-                        .map(|it| it.id.clone())
+                        .map(|it| it.id.to_string())
                         .collect(),
                 },
                 Err(err) => PatternCheck {

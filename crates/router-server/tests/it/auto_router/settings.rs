@@ -397,7 +397,7 @@ async fn the_route_api_decides_as_offline_evaluation_does() {
             let picks: Vec<&str> = offline
                 .picks
                 .iter()
-                .map(|idx| fleet.config.catalog.model(*idx).id.as_str())
+                .map(|idx| &*fleet.config.catalog.model(*idx).id)
                 .collect();
             assert_eq!(
                 online["requested_models"],
