@@ -160,14 +160,14 @@ impl AttemptLog {
         &self.excluded
     }
 
-    /// Records that `attempt`, started at `started`, answered.
-    pub(crate) fn answered(&mut self, attempt: Attempt, started: Instant) {
+    /// Records that `attempt` answered after `elapsed`.
+    pub(crate) fn answered(&mut self, attempt: Attempt, elapsed: Duration) {
         self.last_call = Some(attempt);
         self.records.push(AttemptRecord {
             model: attempt.model,
             endpoint: Some(attempt.endpoint),
             failure: None,
-            elapsed: started.elapsed(),
+            elapsed,
         });
     }
 

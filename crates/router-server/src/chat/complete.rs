@@ -72,7 +72,7 @@ async fn run_attempts(
                             (tokens > 0).then(|| tokens as f64 / elapsed.as_secs_f64().max(1e-3));
                         app.health()
                             .answered(attempt.model, attempt.endpoint, elapsed, throughput);
-                        receipt.attempts.answered(*attempt, started);
+                        receipt.attempts.answered(*attempt, elapsed);
                         receipt.answered(*attempt);
                         return Ok(Completed {
                             attempt: *attempt,

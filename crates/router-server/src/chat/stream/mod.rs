@@ -118,7 +118,9 @@ pub(crate) async fn run(
         };
         match first {
             Ok((upstream, held)) => {
-                receipt.attempts.answered(*attempt, started);
+                let first_output = Instant::now();
+                let time_to_first_token = first_output - started;
+                receipt.attempts.answered(*attempt, time_to_first_token);
                 receipt.answered(*attempt);
                 sink.update_headers(receipt);
                 let relay = relay::Relay {
@@ -126,8 +128,8 @@ pub(crate) async fn run(
                     generation,
                     prefix,
                     attempt: *attempt,
-                    time_to_first_token: started.elapsed(),
-                    first_output: Instant::now(),
+                    time_to_first_token,
+                    first_output,
                 };
                 return Ok(relay.run(upstream, held, sink, receipt).await?);
             }
