@@ -106,16 +106,7 @@ impl Relay<'_> {
                 () = &mut cutoff => {
                     // The server stopped and the grace period is over: end with the error chunk.
                     drop(upstream);
-                    receipt.saw_finish(FinishReason::Error);
-                    receipt.bill();
-                    let requested = receipt::model_ids(self.app, receipt.requested());
-                    let routing = ModelRouting {
-                        requested: &requested,
-                        actual: self.generation.model,
-                    };
-                    let mut event = ApiError::ShuttingDown.to_sse_chunk(&self.generation, Some(routing));
-                    event.extend_from_slice(render::DONE);
-                    sink.send(event.into()).await?;
+                    self.end_with(ApiError::ShuttingDown, receipt, sink).await?;
                     return Ok(Relayed::CutOff);
                 }
             };
@@ -140,8 +131,6 @@ impl Relay<'_> {
                 }
                 Some(Err(err)) => {
                     receipt.attempts.interrupted(&err);
-                    receipt.saw_finish(FinishReason::Error);
-                    receipt.bill();
                     // The endpoint failed after its first output.
                     self.app
                         .health()
@@ -152,14 +141,7 @@ impl Relay<'_> {
                         attempts: Vec::new(),
                         retry_after: None,
                     }));
-                    let requested = receipt::model_ids(self.app, receipt.requested());
-                    let routing = ModelRouting {
-                        requested: &requested,
-                        actual: self.generation.model,
-                    };
-                    let mut event = err.to_sse_chunk(&self.generation, Some(routing));
-                    event.extend_from_slice(render::DONE);
-                    sink.send(event.into()).await?;
+                    self.end_with(err, receipt, sink).await?;
                     return Ok(Relayed::Failed);
                 }
                 None => {
@@ -168,6 +150,26 @@ impl Relay<'_> {
                 }
             }
         }
+    }
+
+    /// Ends the stream with `err`: the finish reason `error`, the bill for what was relayed, and
+    /// the error chunk with the routing metadata, then `[DONE]`.
+    async fn end_with(
+        &self,
+        err: ApiError,
+        receipt: &mut Receipt,
+        sink: &mut Sink,
+    ) -> Result<(), Disconnected> {
+        receipt.saw_finish(FinishReason::Error);
+        receipt.bill();
+        let requested = receipt::model_ids(self.app, receipt.requested());
+        let routing = ModelRouting {
+            requested: &requested,
+            actual: self.generation.model,
+        };
+        let mut event = err.to_sse_chunk(&self.generation, Some(routing));
+        event.extend_from_slice(render::DONE);
+        sink.send(event.into()).await
     }
 
     /// `events`, then the usage chunk with its billed cost and the routing metadata, then
