@@ -7,7 +7,9 @@
 //! is the router's alone. Then it times the first byte of streamed answers one request at a time
 //! ([`ttfb`]), the mock's and the router's, since `wrk` only reports whole responses. With
 //! `--nginx` it also measures nginx as a plain reverse proxy on the router's core ([`nginx`]),
-//! the cost of the simplest proxy on the same machine. Everything
+//! the cost of the simplest proxy on the same machine, and router-mock's `bare-proxy`, the
+//! router's HTTP stack (hyper and tokio) proxying with nothing else: the router's cost minus
+//! the bare proxy's is what Turnout's own work adds. Everything
 //! listens on 127.0.0.1, every run is bounded in time, and the [`crate::cmd::Children`] guard
 //! kills both servers on the way out, error or not.
 
@@ -52,8 +54,8 @@ pub(crate) struct BenchArgs {
     /// Skip the load test.
     #[arg(long)]
     no_load: bool,
-    /// Use the `router-server` and `router-mock` binaries in this folder instead of building
-    /// them (to compare two builds with the same harness).
+    /// Use the `router-server` and `router-mock` binaries in this folder (and `bare-proxy`, with
+    /// `--nginx`) instead of building them (to compare two builds with the same harness).
     #[arg(long, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
     /// Streamed requests timed one at a time for the time-to-first-byte probe (0 skips it).
@@ -61,6 +63,7 @@ pub(crate) struct BenchArgs {
     ttfb_requests: usize,
     /// Also measure nginx as a reverse proxy in front of the same mock, on the router's core
     /// (installs Debian's `nginx` if missing): the reference cost of a proxy on this machine.
+    /// router-mock's `bare-proxy` (hyper and tokio alone) is measured beside it.
     #[arg(long)]
     nginx: bool,
     /// Give the bench key credit, request and token limits too high to refuse anything, counted
@@ -76,6 +79,8 @@ pub(crate) struct BenchArgs {
 
 /// The client key in the bench config.
 const CLIENT_KEY: &str = "sk-turnout-bench";
+/// The provider key the router (and the reference proxies) send the mock.
+const MOCK_KEY: &str = "sk-mock-bench";
 /// The model id the router serves in the bench config.
 const PUBLIC_MODEL: &str = "bench/chat";
 /// The model name the router sends upstream (and the direct runs send to the mock).
@@ -106,6 +111,8 @@ enum Target {
     Router,
     Mock,
     Nginx,
+    /// router-mock's `bare-proxy`: the router's HTTP stack with none of its work.
+    BareProxy,
 }
 
 /// The result of one `wrk` run, with the proxy's (router's or nginx's) resource use when it was the target.
@@ -226,12 +233,34 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The bare proxy beside it, also on the router's core.
+    let bare_proxy = if args.nginx {
+        let addr = free_loopback_addr()?;
+        let pid = children
+            .spawn(
+                "bare-proxy",
+                Command::new("taskset")
+                    .args(["-c", ROUTER_CORE])
+                    .arg(bin_dir.join("bare-proxy"))
+                    .args([addr.to_string(), mock_addr.to_string(), MOCK_KEY.to_owned()])
+                    .stdout(Stdio::null()),
+            )?
+            .id();
+        wait_until_listening(addr, &mut children, Duration::from_secs(30))?;
+        Some((addr, pid))
+    } else {
+        None
+    };
 
     // One request each way, so a broken setup fails here with the answer, not as a table of errors.
     for stream in [false, true] {
         if let Some((addr, _)) = nginx {
             smoke_check(addr, "/v1/chat/completions", UPSTREAM_MODEL, stream)
                 .context("nginx in front of the mock")?;
+        }
+        if let Some((addr, _)) = bare_proxy {
+            smoke_check(addr, "/v1/chat/completions", UPSTREAM_MODEL, stream)
+                .context("bare-proxy in front of the mock")?;
         }
         smoke_check(
             router_addr,
@@ -261,9 +290,15 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
     ] {
         wrk::run(LOAD_CORE, &url(addr, path), script, 32, 1)?;
     }
-    if let Some((addr, _)) = nginx {
+    for (addr, _) in nginx.iter().chain(&bare_proxy) {
         for script in [&scripts.mock_json, &scripts.mock_stream] {
-            wrk::run(LOAD_CORE, &url(addr, "/v1/chat/completions"), script, 32, 1)?;
+            wrk::run(
+                LOAD_CORE,
+                &url(*addr, "/v1/chat/completions"),
+                script,
+                32,
+                1,
+            )?;
         }
     }
 
@@ -311,9 +346,12 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
                 router_script,
                 (stream, connections, seconds),
             )?);
-            if let Some((addr, pid)) = nginx {
+            for (target, (addr, pid)) in [(Target::Nginx, nginx), (Target::BareProxy, bare_proxy)]
+                .into_iter()
+                .filter_map(|(target, it)| Some((target, it?)))
+            {
                 rows.push(measure(
-                    Target::Nginx,
+                    target,
                     pid,
                     &url(addr, "/v1/chat/completions"),
                     mock_script,
@@ -352,6 +390,9 @@ fn load_test(args: &BenchArgs) -> anyhow::Result<()> {
          {seconds} s per run; loopback only"
     );
     println!("{}", render_table(&rows));
+    if args.nginx {
+        println!("{}", render_references(&rows));
+    }
     if let Some((mock, router)) = ttfb {
         println!("{}", render_ttfb(&mock, &router));
     }
@@ -439,7 +480,7 @@ key = "{CLIENT_KEY}"
 display_name = "Mock"
 kind = "openai"
 base_url = "{mock_base}"
-api_key = "sk-mock-bench"
+api_key = "{MOCK_KEY}"
 
 [[models]]
 id = "{PUBLIC_MODEL}"
@@ -562,7 +603,7 @@ fn render_table(rows: &[Row]) -> String {
                 && it.connections == row.connections
         });
         let added_p50 = match (row.target, direct) {
-            (Target::Router | Target::Nginx, Some(direct)) => {
+            (Target::Router | Target::Nginx | Target::BareProxy, Some(direct)) => {
                 format!("{:.3}", (row.result.p50_us - direct.result.p50_us) / 1000.0)
             }
             _ => "-".to_owned(),
@@ -584,6 +625,7 @@ fn render_table(rows: &[Row]) -> String {
                 Target::Router => "router",
                 Target::Mock => "mock",
                 Target::Nginx => "nginx",
+                Target::BareProxy => "bare",
             },
             if row.stream { "stream" } else { "json" },
             row.connections,
@@ -594,6 +636,51 @@ fn render_table(rows: &[Row]) -> String {
             cpu,
             rss,
             row.result.errors + row.result.non_2xx,
+        );
+    }
+    out
+}
+
+/// Each router run against the reference runs of its round: its CPU per request as a multiple
+/// of nginx's, and what it costs above the bare proxy (Turnout's own work).
+fn render_references(rows: &[Row]) -> String {
+    let cpu = |row: &Row| {
+        row.proxy
+            .as_ref()
+            .and_then(|usage| usage.cpu_per_request_us(row.result.requests))
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "router against the references, per round (cpu µs per request):"
+    );
+    for (index, router) in rows.iter().enumerate() {
+        if router.target != Target::Router {
+            continue;
+        }
+        // The references measured right after it, in the same mode, before the next router run.
+        let round = rows[index + 1..]
+            .iter()
+            .take_while(|it| it.target != Target::Router)
+            .filter(|it| it.stream == router.stream && it.connections == router.connections);
+        let (mut nginx, mut bare) = (None, None);
+        for row in round {
+            match row.target {
+                Target::Nginx => nginx = cpu(row),
+                Target::BareProxy => bare = cpu(row),
+                Target::Router | Target::Mock => {}
+            }
+        }
+        let (Some(us), Some(nginx), Some(bare)) = (cpu(router), nginx, bare) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "{:<6} {:>5} conns: router {us:.1}, nginx {nginx:.1} ({:.2}×), bare proxy {bare:.1} (Turnout's own work {:.1})",
+            if router.stream { "stream" } else { "json" },
+            router.connections,
+            us / nginx,
+            us - bare,
         );
     }
     out

@@ -149,3 +149,48 @@ fn table_shows_added_latency_and_router_costs() {
     let mock_line = table.lines().find(|it| it.starts_with("mock")).unwrap();
     assert!(mock_line.contains(" - "), "{mock_line}");
 }
+
+#[test]
+fn references_compare_each_router_run_with_its_own_round() {
+    let row = |target: Target, requests: u64, cpu_ms: u64| Row {
+        target,
+        stream: false,
+        connections: 32,
+        result: wrk::Summary {
+            requests,
+            duration_us: 1_000_000,
+            p50_us: 1_000.0,
+            p99_us: 2_000.0,
+            errors: 0,
+            non_2xx: 0,
+        },
+        proxy: (target != Target::Mock).then(|| proc_stats::Usage {
+            cpu: Duration::from_millis(cpu_ms),
+            peak_rss_kib: 1024,
+        }),
+    };
+    // Two rounds: 25 µs against nginx's 12.5 and the bare proxy's 10; then 30 against 15 and 12.
+    let rows = [
+        row(Target::Mock, 40_000, 0),
+        row(Target::Router, 20_000, 500),
+        row(Target::Nginx, 40_000, 500),
+        row(Target::BareProxy, 50_000, 500),
+        row(Target::Mock, 40_000, 0),
+        row(Target::Router, 20_000, 600),
+        row(Target::Nginx, 40_000, 600),
+        row(Target::BareProxy, 50_000, 600),
+    ];
+    let report = render_references(&rows);
+    let lines: Vec<&str> = report.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{report}");
+    assert!(
+        lines[0]
+            .contains("router 25.0, nginx 12.5 (2.00×), bare proxy 10.0 (Turnout's own work 15.0)"),
+        "{report}"
+    );
+    assert!(
+        lines[1]
+            .contains("router 30.0, nginx 15.0 (2.00×), bare proxy 12.0 (Turnout's own work 18.0)"),
+        "{report}"
+    );
+}
