@@ -125,10 +125,11 @@ impl MemoryStore {
     /// Adds `record`, dropping the oldest ones if the store is full. A record whose id exists
     /// replaces it. A record too large for the whole store is not kept (its cost is counted).
     pub(super) fn insert(&mut self, record: GenerationRecord) {
-        if let Some(old_seq) = self.index.find(&record.id, &self.ring) {
+        let arrival = ids::arrival(&record.id);
+        if let Some(old_seq) = self.index.find(&record.id, arrival, &self.ring) {
             // The old copy no longer counts: its spending is taken back.
             let old = self.ring.get(old_seq).and_then(unpack);
-            self.index.remove(&record.id, old_seq);
+            self.index.remove(old_seq, arrival, record.id.as_bytes());
             self.ring.remove(old_seq);
             if let Some(old) = old {
                 self.spend(&old.key_name, old.created_at_ms, -old.cost_usd);
@@ -138,13 +139,13 @@ impl MemoryStore {
         self.scratch.clear();
         pack(&record, &mut self.scratch);
         let index = &mut self.index;
-        let pushed = self.ring.push(&self.scratch, |seq, bytes| {
-            if let Some(peek) = Peek::of(bytes) {
-                index.remove(peek.id, seq);
-            }
-        });
+        let pushed = self
+            .ring
+            .push(&self.scratch, Index::tag(arrival), |seq, tag, bytes| {
+                index.remove(seq, Index::untag(tag), packed::id_bytes(bytes));
+            });
         if let Some(seq) = pushed {
-            self.index.add(&record.id, seq, &self.ring);
+            self.index.add(&record.id, arrival, seq, &self.ring);
         }
     }
 
@@ -172,7 +173,8 @@ impl MemoryStore {
 
     /// The record `id` if `key_name` made it.
     pub(super) fn get(&self, id: &str, key_name: &str) -> Option<GenerationRecord> {
-        let bytes = self.ring.get(self.index.find(id, &self.ring)?)?;
+        let seq = self.index.find(id, ids::arrival(id), &self.ring)?;
+        let bytes = self.ring.get(seq)?;
         if Peek::of(bytes)?.key_name != key_name {
             return None;
         }
@@ -225,48 +227,71 @@ impl MemoryStore {
 }
 
 impl Index {
-    /// The sequence number of the kept record `id`.
-    fn find(&self, id: &str, ring: &Ring) -> Option<u64> {
-        let is_it = |seq: &u64| {
-            ring.get(*seq)
-                .and_then(Peek::of)
-                .is_some_and(|peek| peek.id == id)
-        };
-        ids::arrival(id)
-            .and_then(|arrival| self.by_arrival[self.slot(arrival)].checked_sub(1))
-            .filter(is_it)
-            .or_else(|| self.by_hash.get(&self.hash(id)).copied().filter(is_it))
+    /// The ring's tag of a record with `arrival`: the number, or `u64::MAX` for none (arrival
+    /// numbers stay below 2^59).
+    fn tag(arrival: Option<u64>) -> u64 {
+        arrival.unwrap_or(u64::MAX)
     }
 
-    /// Indexes record `seq`, whose id is `id`. A record still kept whose arrival number
-    /// shares the slot moves to the hash map.
-    fn add(&mut self, id: &str, seq: u64, ring: &Ring) {
-        match ids::arrival(id) {
+    /// The arrival number a ring tag holds.
+    fn untag(tag: u64) -> Option<u64> {
+        (tag != u64::MAX).then_some(tag)
+    }
+
+    /// The sequence number of the kept record `id`, whose arrival number is `arrival`.
+    fn find(&self, id: &str, arrival: Option<u64>, ring: &Ring) -> Option<u64> {
+        let is_it = |seq: &u64| {
+            ring.get(*seq)
+                .is_some_and(|bytes| packed::id_bytes(bytes) == id.as_bytes())
+        };
+        if let Some(seq) = arrival
+            .and_then(|arrival| self.by_arrival[self.slot(arrival)].checked_sub(1))
+            .filter(is_it)
+        {
+            return Some(seq);
+        }
+        if self.by_hash.is_empty() {
+            return None;
+        }
+        self.by_hash
+            .get(&self.hash(id.as_bytes()))
+            .copied()
+            .filter(is_it)
+    }
+
+    /// Indexes record `seq`, whose id is `id` and arrival number `arrival`. A record still
+    /// kept whose arrival number shares the slot moves to the hash map.
+    fn add(&mut self, id: &str, arrival: Option<u64>, seq: u64, ring: &Ring) {
+        match arrival {
             Some(arrival) => {
                 let slot = self.slot(arrival);
                 if let Some(displaced_seq) = self.by_arrival[slot].checked_sub(1)
-                    && let Some(displaced) = ring.get(displaced_seq).and_then(Peek::of)
+                    && let Some(displaced) = ring.get(displaced_seq)
                 {
-                    let hash = self.hash(displaced.id);
+                    let hash = self.hash(packed::id_bytes(displaced));
                     self.by_hash.insert(hash, displaced_seq);
                 }
                 self.by_arrival[slot] = seq + 1;
             }
             None => {
-                let hash = self.hash(id);
+                let hash = self.hash(id.as_bytes());
                 self.by_hash.insert(hash, seq);
             }
         }
     }
 
-    /// Removes the entry of record `seq`, whose id is `id`, if it is still its own.
-    fn remove(&mut self, id: &str, seq: u64) {
-        if let Some(arrival) = ids::arrival(id) {
+    /// Removes the entry of record `seq` (arrival number `arrival`, id `id`), if it is still
+    /// its own.
+    fn remove(&mut self, seq: u64, arrival: Option<u64>, id: &[u8]) {
+        if let Some(arrival) = arrival {
             let slot = self.slot(arrival);
             if self.by_arrival[slot] == seq + 1 {
                 self.by_arrival[slot] = 0;
                 return;
             }
+        }
+        if self.by_hash.is_empty() {
+            return;
         }
         let hash = self.hash(id);
         if self.by_hash.get(&hash) == Some(&seq) {
@@ -280,8 +305,8 @@ impl Index {
         (arrival as usize) & (self.by_arrival.len() - 1)
     }
 
-    /// The hash map's key for `id`.
-    fn hash(&self, id: &str) -> u64 {
+    /// The hash map's key for an id.
+    fn hash(&self, id: &[u8]) -> u64 {
         self.hasher.hash_one(id)
     }
 }

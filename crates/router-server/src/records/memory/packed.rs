@@ -172,6 +172,15 @@ impl<'a> Peek<'a> {
     }
 }
 
+/// The id of the packed record `bytes` (empty if they are not a packed record), unchecked.
+pub(super) fn id_bytes(bytes: &[u8]) -> &[u8] {
+    let mut reader = Reader(bytes);
+    reader
+        .u64()
+        .and_then(|len| reader.take(usize::try_from(len).ok()?))
+        .unwrap_or_default()
+}
+
 fn owned_word(word: &str) -> Cow<'static, str> {
     Cow::Owned(word.to_owned())
 }
@@ -306,6 +315,7 @@ mod tests {
             assert_eq!(unpack(&bytes), Some(sample.clone()));
             let peek = Peek::of(&bytes).unwrap();
             assert_eq!(peek.id, sample.id);
+            assert_eq!(id_bytes(&bytes), sample.id.as_bytes());
             assert_eq!(peek.key_name, &*sample.key_name);
             assert_eq!(peek.created_at_ms, sample.created_at_ms);
             assert_eq!(peek.session_id, sample.session_id.as_deref());

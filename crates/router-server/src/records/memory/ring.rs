@@ -25,6 +25,8 @@ struct Entry {
     /// The first byte, counted like [`Ring::end`].
     start: u64,
     len: usize,
+    /// What the caller tagged the entry with.
+    tag: u64,
     /// `false` once the entry was [`Ring::remove`]d: it keeps its number but is never read.
     live: bool,
 }
@@ -43,13 +45,15 @@ impl Ring {
         }
     }
 
-    /// Appends `entry` and returns its number, first dropping the oldest entries it would
-    /// overwrite or that exceed the limit; `dropped` sees each dropped entry still live, with
-    /// its number and bytes. An entry longer than the buffer is not kept (`None`).
+    /// Appends `entry`, tagged with `tag`, and returns its number, first dropping the oldest
+    /// entries it would overwrite or that exceed the limit; `dropped` sees each dropped entry
+    /// still live, with its number, tag and bytes. An entry longer than the buffer is not kept
+    /// (`None`).
     pub(super) fn push(
         &mut self,
         entry: &[u8],
-        mut dropped: impl FnMut(u64, &[u8]),
+        tag: u64,
+        mut dropped: impl FnMut(u64, u64, &[u8]),
     ) -> Option<u64> {
         let capacity = self.bytes.len() as u64;
         let len = entry.len() as u64;
@@ -67,7 +71,7 @@ impl Ring {
             && (self.entries.len() >= self.limit || oldest.start < overwritten)
         {
             if oldest.live {
-                dropped(self.first_seq, self.slice(oldest));
+                dropped(self.first_seq, oldest.tag, self.slice(oldest));
             }
             self.entries.pop_front();
             self.first_seq += 1;
@@ -78,6 +82,7 @@ impl Ring {
         self.entries.push_back(Entry {
             start,
             len: entry.len(),
+            tag,
             live: true,
         });
         Some(self.first_seq + self.entries.len() as u64 - 1)
@@ -136,10 +141,12 @@ mod tests {
         let mut ring = Ring::new(3, 1_000);
         let mut dropped = Vec::new();
         for n in 0..5 {
-            let seq = ring.push(&entry(n, 10), |seq, bytes| dropped.push((seq, bytes[0])));
+            let seq = ring.push(&entry(n, 10), u64::from(n) * 2, |seq, tag, bytes| {
+                dropped.push((seq, tag, bytes[0]))
+            });
             assert_eq!(seq, Some(u64::from(n)));
         }
-        assert_eq!(dropped, [(0, 0), (1, 1)]);
+        assert_eq!(dropped, [(0, 0, 0), (1, 2, 1)]);
         assert_eq!(ring.get(1), None);
         assert_eq!(ring.get(2), Some(&entry(2, 10)[..]));
         assert_eq!(ring.get(5), None);
@@ -153,22 +160,22 @@ mod tests {
         let mut ring = Ring::new(100, 100);
         let mut dropped = Vec::new();
         for n in 0..4 {
-            ring.push(&entry(n, 30), |seq, _| dropped.push(seq));
+            ring.push(&entry(n, 30), 0, |seq, _, _| dropped.push(seq));
         }
         // The fourth did not fit in bytes 90..100, so it took 0..30 from the first.
         assert_eq!(dropped, [0]);
         assert_eq!(ring.get(0), None);
         // The fifth takes 30..60 from the second.
-        ring.push(&entry(4, 30), |seq, _| dropped.push(seq));
+        ring.push(&entry(4, 30), 0, |seq, _, _| dropped.push(seq));
         assert_eq!(dropped, [0, 1]);
         for (seq, n) in [(2, 2), (3, 3), (4, 4)] {
             assert_eq!(ring.get(seq), Some(&entry(n, 30)[..]), "entry {seq}");
         }
         // Longer than the whole buffer: not kept, nothing dropped.
-        assert_eq!(ring.push(&entry(9, 101), |_, _| unreachable!()), None);
+        assert_eq!(ring.push(&entry(9, 101), 0, |_, _, _| unreachable!()), None);
         // Exactly the buffer: every other entry goes.
         assert_eq!(
-            ring.push(&entry(7, 100), |seq, _| dropped.push(seq)),
+            ring.push(&entry(7, 100), 0, |seq, _, _| dropped.push(seq)),
             Some(5)
         );
         assert_eq!(dropped, [0, 1, 2, 3, 4]);
@@ -179,14 +186,14 @@ mod tests {
     #[test]
     fn a_removed_entry_keeps_its_number_and_is_never_read() {
         let mut ring = Ring::new(2, 100);
-        ring.push(&entry(0, 10), |_, _| {});
-        ring.push(&entry(1, 10), |_, _| {});
+        ring.push(&entry(0, 10), 0, |_, _, _| {});
+        ring.push(&entry(1, 10), 0, |_, _, _| {});
         ring.remove(0);
         assert_eq!(ring.get(0), None);
         assert_eq!(ring.newest_first().count(), 1);
         let mut dropped = Vec::new();
         assert_eq!(
-            ring.push(&entry(2, 10), |seq, _| dropped.push(seq)),
+            ring.push(&entry(2, 10), 0, |seq, _, _| dropped.push(seq)),
             Some(2)
         );
         assert!(dropped.is_empty(), "a removed entry is dropped silently");
@@ -205,7 +212,7 @@ mod tests {
                 .wrapping_add(1);
             let len = (state >> 60) as usize * 4 + 1;
             let bytes: Vec<u8> = (0..len).map(|at| (n as usize + at) as u8).collect();
-            let seq = ring.push(&bytes, |_, _| {}).unwrap();
+            let seq = ring.push(&bytes, 0, |_, _, _| {}).unwrap();
             assert_eq!(seq, u64::from(n));
             pushed.push(bytes);
             let kept = ring.newest_first().count();
