@@ -268,6 +268,31 @@ mod tests {
     }
 
     #[test]
+    fn no_guessed_id_has_an_arrival_number() {
+        // Ids of the right shape with random characters, and random strings: a client may send
+        // any of them to `GET /api/v1/generation`, and none may read as one of ours.
+        let seeds = Seeds {
+            order: 0x0123_4567_89ab_cdef & LOW_59,
+            check: 0xfedc_ba98_7654_3210,
+        };
+        let mut state = 7_u64;
+        let mut next = || {
+            state = splitmix64(state);
+            state
+        };
+        for _ in 0..100_000 {
+            let random: String = (0..20)
+                .map(|_| char::from(BASE62[(next() % 62) as usize]))
+                .collect();
+            let id = format!("gen-{}-{random}", next() % 2_000_000_000);
+            assert_eq!(arrival_with(&id, seeds), None, "{id}");
+            let bytes: Vec<u8> = (0..next() % 48).map(|_| next() as u8).collect();
+            let text = String::from_utf8_lossy(&bytes);
+            assert_eq!(arrival_with(&text, seeds), None, "{text:?}");
+        }
+    }
+
+    #[test]
     fn the_first_half_is_a_bijection_on_59_bits() {
         assert_eq!(MIX_1.wrapping_mul(UNMIX_1), 1);
         assert_eq!(MIX_2.wrapping_mul(UNMIX_2), 1);
