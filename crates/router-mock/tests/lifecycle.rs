@@ -2,12 +2,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use router_mock::{CallOutcome, MockConfig, MockProvider};
 use serde_json::{Value, json};
-use support::{chat, chat_stream, client, post};
+use support::{chat, chat_stream, client, post, spawn_announced};
 
 #[tokio::test]
 async fn api_key_is_required_when_configured() {
@@ -179,23 +178,12 @@ fn binary_serves_a_script_until_killed() {
             "models": {"down": {"fail": {"status": 503, "retry_after": 4}}}}"#,
     )
     .unwrap();
-    let mut child = KillOnDrop(
+    let (child, base_url) = spawn_announced(
         Command::new(env!("CARGO_BIN_EXE_router-mock"))
             .args(["--addr", "127.0.0.1:0", "--script"])
-            .arg(&script)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .arg(&script),
+        "listening on ",
     );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base_url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
     assert!(base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/v1"));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -228,14 +216,4 @@ fn binary_serves_a_script_until_killed() {
     assert_eq!(ok["choices"][0]["message"]["content"], "from the script");
     assert_eq!(down.status(), 503);
     assert_eq!(down.headers()["retry-after"], "4");
-}
-
-/// Kills the child process when the test ends, also when it fails.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -10,6 +10,8 @@
 )]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 use futures_util::StreamExt;
 use router_mock::{Behavior, MockConfig, MockProvider};
@@ -109,4 +111,39 @@ pub(crate) async fn read_stream(response: reqwest::Response) -> StreamRead {
         .map(|event| event.strip_prefix("data: ").unwrap().to_owned())
         .collect();
     StreamRead { events, cut }
+}
+
+/// POSTs `body` to `url` and reads the JSON answer.
+pub(crate) async fn post_json(url: &str, body: &Value) -> Value {
+    client()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Starts `command` with its stdout piped and returns it with what its first line says after
+/// `prefix` (a binary's listening line: the address it took).
+pub(crate) fn spawn_announced(command: &mut Command, prefix: &str) -> (KillOnDrop, String) {
+    let mut child = KillOnDrop(command.stdout(Stdio::piped()).spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let announced = line.trim().strip_prefix(prefix).unwrap().to_owned();
+    (child, announced)
+}
+
+/// Kills the child process when the test ends, also when it fails.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -88,6 +88,22 @@ pub(super) fn record(
     }
 }
 
+/// A record with every list empty and every option unset.
+pub(super) fn bare_record(id: &str, key_name: &str, created_at_ms: u64) -> GenerationRecord {
+    GenerationRecord {
+        requested_models: Vec::new(),
+        model: None,
+        provider: None,
+        attempts: Vec::new(),
+        time_to_first_token_ms: None,
+        finish_reason: None,
+        streamed: false,
+        upstream_id: None,
+        session_id: None,
+        ..record(id, key_name, created_at_ms, 0.0)
+    }
+}
+
 /// Options that never write on their own within a test: only reads, flushes and drops do.
 fn slow_batches() -> RecordsOptions {
     RecordsOptions {
@@ -180,13 +196,7 @@ fn a_full_batch_is_written_without_waiting_for_the_timer() {
 fn records_survive_a_restart() {
     let path = TempPath::new("restart");
     let rec = record("gen-restart", "alice", 5_000, 0.5);
-    let mut empty = record("gen-empty", "alice", 5_001, 0.0);
-    empty.model = None;
-    empty.provider = None;
-    empty.attempts.clear();
-    empty.time_to_first_token_ms = None;
-    empty.finish_reason = None;
-    empty.upstream_id = None;
+    let mut empty = bare_record("gen-empty", "alice", 5_001);
     empty.router = Some("openrouter/auto".into());
     {
         let records = Records::open_with(Some(path.as_ref()), slow_batches()).unwrap();

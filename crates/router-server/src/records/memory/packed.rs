@@ -279,22 +279,13 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::tests::record;
+    use super::super::super::tests::{bare_record, record};
     use super::*;
 
     /// Records with every field set, every option empty, and extreme values.
     fn samples() -> Vec<GenerationRecord> {
         let full = record("gen-1790000000-abc", "team ü", 1_790_000_000_123, 0.25);
-        let mut empty = record("", "", 0, 0.0);
-        empty.requested_models.clear();
-        empty.model = None;
-        empty.provider = None;
-        empty.attempts.clear();
-        empty.time_to_first_token_ms = None;
-        empty.finish_reason = None;
-        empty.upstream_id = None;
-        empty.session_id = None;
-        empty.streamed = false;
+        let empty = bare_record("", "", 0);
         let mut extreme = full.clone();
         extreme.created_at_ms = u64::MAX;
         extreme.prompt_tokens = u64::MAX;
