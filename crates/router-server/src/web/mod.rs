@@ -1,8 +1,9 @@
 //! The pages served by the router under `/ui`: server-rendered HTML with a little JavaScript
 //! (live pattern validation), no build step.
 //!
-//! - `GET /ui/sign-in`, `POST /ui/sign-in`, `POST /ui/sign-out`: sign in with a client key (sees
-//!   and edits its own settings and activity) or `[settings] admin_key` (sees every key). The
+//! - `GET /ui/sign-in`, `POST /ui/sign-in`, `POST /ui/sign-out`: sign in with a client key, from
+//!   the config or made through `/api/v1/keys` while enabled (sees and edits its own settings
+//!   and activity), or `[settings] admin_key` (sees every key). The
 //!   session is a random token in an HttpOnly, SameSite=Strict cookie; the key is never shown
 //!   back.
 //! - `GET|POST /ui/settings/plugins/auto-router`: the Auto Router's saved defaults for a key

@@ -26,6 +26,9 @@ listen = "127.0.0.1:0"
 [keys_api]
 provisioning_key = "{PROVISIONING}"
 
+[settings]
+admin_key = "sk-admin-test"
+
 [[keys]]
 name = "config-key"
 key = "sk-config"
@@ -236,4 +239,170 @@ async fn the_provisioning_key_creates_uses_lists_changes_and_deletes_keys() {
     assert_eq!(api.call("GET", &path, PROVISIONING, None).await.0, 404);
     drop(api);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The value of cookie `name` that `response` sets.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|it| it.to_str().ok())
+        .filter_map(|it| it.split(';').next()?.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// `pairs` as an `application/x-www-form-urlencoded` body.
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|byte| match byte {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The `value` of the form's hidden `csrf` input in `page`.
+fn form_csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in to the pages with `key` over plain HTTP: the session cookie, or the status of a
+/// refusal.
+async fn ui_sign_in(
+    client: &reqwest::Client,
+    server: &RunningServer,
+    key: &str,
+) -> Result<String, u16> {
+    let page = client
+        .get(format!("{}/ui/sign-in", server.url()))
+        .send()
+        .await
+        .unwrap();
+    let form_cookie = set_cookie(&page, "turnout_sign_in").unwrap();
+    let csrf = form_csrf(&page.text().await.unwrap());
+    let signed = client
+        .post(format!("{}/ui/sign-in", server.url()))
+        .header("cookie", format!("turnout_sign_in={form_cookie}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("key", key), ("csrf", csrf.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    match set_cookie(&signed, "turnout_session") {
+        Some(session) if signed.status().is_redirection() => Ok(session),
+        _ => Err(signed.status().as_u16()),
+    }
+}
+
+#[tokio::test]
+async fn a_key_made_through_the_api_signs_in_to_the_pages_while_it_is_enabled() {
+    let alpha = mock().await;
+    let api = Api::start(alpha.base_url(), None).await;
+    let pages = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (status, created) = api
+        .call(
+            "POST",
+            "/api/v1/keys",
+            PROVISIONING,
+            Some(json!({"name": "made-key"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let hash = created["data"]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ui_sign_in(&pages, &api.server, "sk-unknown").await,
+        Err(401)
+    );
+
+    // Signed in, the key sees and saves its own Auto Router settings...
+    let session = ui_sign_in(&pages, &api.server, &secret).await.unwrap();
+    let settings_url = format!("{}/ui/settings/plugins/auto-router", api.server.url());
+    let page = pages
+        .get(&settings_url)
+        .header("cookie", format!("turnout_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("name=\"key\" value=\"made-key\""), "{page}");
+    let saved = pages
+        .post(&settings_url)
+        .header("cookie", format!("turnout_session={session}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("csrf", form_csrf(&page).as_str()),
+            ("key", "made-key"),
+            ("allowed_models", "test/*"),
+            ("excluded_models", ""),
+            ("cost_quality_tradeoff", "3"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert!(saved.status().is_redirection(), "{}", saved.status());
+    let page = pages
+        .get(&settings_url)
+        .header("cookie", format!("turnout_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">test/*</textarea>"), "{page}");
+    // The admin finds it beside the config's key.
+    let admin = ui_sign_in(&pages, &api.server, "sk-admin-test")
+        .await
+        .unwrap();
+    let page = pages
+        .get(format!("{settings_url}?key=made-key"))
+        .header("cookie", format!("turnout_session={admin}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<option>config-key</option><option selected>made-key</option>"),
+        "{page}"
+    );
+    assert!(page.contains(">test/*</textarea>"), "{page}");
+
+    // ...until it is disabled: its session ends and it cannot sign in again.
+    let (status, _) = api
+        .call(
+            "PATCH",
+            &format!("/api/v1/keys/{hash}"),
+            PROVISIONING,
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let after = pages
+        .get(&settings_url)
+        .header("cookie", format!("turnout_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(after.status().is_redirection());
+    assert_eq!(after.headers()["location"], "/ui/sign-in");
+    assert_eq!(ui_sign_in(&pages, &api.server, &secret).await, Err(401));
 }

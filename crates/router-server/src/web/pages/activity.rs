@@ -15,7 +15,7 @@ use crate::web::charts;
 use crate::web::html::{self, Nav, esc, query_value, usd};
 use crate::web::store::Principal;
 
-use super::{MS_PER_DAY, MS_PER_HOUR, now_ms, signed, to_sign_in, week_records};
+use super::{MS_PER_DAY, MS_PER_HOUR, client_keys, now_ms, signed, to_sign_in, week_records};
 
 /// The most rows of the activity table.
 const ACTIVITY_ROWS: usize = 200;
@@ -58,7 +58,7 @@ pub(crate) async fn activity(
     body.push_str("<form method=\"get\" class=\"card filters\" aria-label=\"Filters\">");
     if signed.is_admin() {
         body.push_str("<div><label for=\"f-key\">Key</label><select id=\"f-key\" name=\"key\"><option value=\"\">all keys</option>");
-        for it in &app.config().keys {
+        for it in client_keys(&app) {
             let selected = if key_filter.as_deref() == Some(&*it.name) {
                 " selected"
             } else {
@@ -244,9 +244,7 @@ pub(crate) async fn generation(
     };
     let keys: Vec<String> = match &signed.session.principal {
         Principal::Key(name) => vec![name.clone()],
-        Principal::Admin => app
-            .config()
-            .keys
+        Principal::Admin => client_keys(&app)
             .iter()
             .map(|it| it.name.to_string())
             .collect(),

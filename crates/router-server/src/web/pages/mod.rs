@@ -12,6 +12,7 @@ pub(crate) use models::models;
 pub(crate) use settings::{patterns, save_settings, settings_page};
 pub(crate) use sign_in::{home, sign_in, sign_in_page, sign_out};
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, StatusCode, header};
@@ -21,6 +22,7 @@ use super::html::{self, Nav, Viewer, esc};
 use super::store::{Principal, Session};
 use crate::app::AppState;
 use crate::auth::constant_time_eq;
+use crate::config::ClientKey;
 use crate::records::GenerationRecord;
 
 /// The session cookie.
@@ -53,27 +55,49 @@ impl Signed {
     }
 
     /// The key this request acts for: its own, or for the admin the `wanted` key (else the
-    /// first configured key).
-    fn target_key<'a>(&'a self, app: &'a AppState, wanted: Option<&'a str>) -> Option<&'a str> {
+    /// first of [`client_keys`]).
+    fn target_key(&self, app: &AppState, wanted: Option<&str>) -> Option<String> {
         match &self.session.principal {
-            Principal::Key(name) => Some(name.as_str()),
+            Principal::Key(name) => Some(name.clone()),
             Principal::Admin => {
-                let keys = &app.config().keys;
+                let keys = client_keys(app);
                 wanted
                     .and_then(|it| keys.iter().find(|key| *key.name == *it))
                     .or(keys.first())
-                    .map(|it| &*it.name)
+                    .map(|it| it.name.to_string())
             }
         }
     }
 }
 
-/// The session of the request's cookie, if it is live and its key still configured.
+/// Every key that may sign in: the config's keys in their order, then the enabled keys made
+/// through the provisioning API (`/api/v1/keys`), by name.
+fn client_keys(app: &AppState) -> Vec<Arc<ClientKey>> {
+    let mut keys: Vec<Arc<ClientKey>> = (0..app.config().keys.len())
+        .map(|idx| app.config_key(idx).clone())
+        .collect();
+    let mut made = app.api_keys().enabled();
+    made.sort_by(|a, b| a.name.cmp(&b.name));
+    for key in made {
+        if !keys.iter().any(|it| it.name == key.name) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// The key named `name`, from the config or the provisioning API.
+fn key_named(app: &AppState, name: &str) -> Option<Arc<ClientKey>> {
+    client_keys(app).into_iter().find(|it| *it.name == *name)
+}
+
+/// The session of the request's cookie, if it is live and its key still configured (or, for
+/// a key made through the provisioning API, still enabled).
 fn signed(app: &AppState, headers: &HeaderMap) -> Option<Signed> {
     let token = cookie(headers, SESSION_COOKIE)?;
     let session = app.settings().session(token)?;
     if let Principal::Key(name) = &session.principal
-        && !app.config().keys.iter().any(|it| *it.name == **name)
+        && key_named(app, name).is_none()
     {
         return None;
     }

@@ -16,7 +16,9 @@ use crate::app::AppState;
 use crate::chat::route::{Layer, SettingSources};
 use crate::web::html::{self, Nav, esc, query_value};
 
-use super::{SETTINGS_PATH, Signed, csrf_ok, forbidden, now_ms, signed, to_sign_in};
+use super::{
+    SETTINGS_PATH, Signed, client_keys, csrf_ok, forbidden, key_named, now_ms, signed, to_sign_in,
+};
 
 /// The most patterns checked per list.
 const MAX_PATTERNS: usize = 256;
@@ -44,9 +46,9 @@ pub(crate) async fn settings_page(
     let notice = query
         .saved
         .then_some(("saved", "Saved. New requests use these settings."));
-    let saved = app.settings().saved(key).map(|it| (*it).clone());
+    let saved = app.settings().saved(&key).map(|it| (*it).clone());
     let form = SettingsValues::of(saved.as_ref());
-    Html(settings_html(&app, &signed, key, &form, notice, &[])).into_response()
+    Html(settings_html(&app, &signed, &key, &form, notice, &[])).into_response()
 }
 
 /// What the settings form shows.
@@ -87,7 +89,7 @@ fn settings_html(
     body.push_str("<p class=\"hint\">Settings &gt; Plugins &gt; <b>Auto Router</b>: the defaults of <code>openrouter/auto</code> for this key's requests. A request's own <code>auto-router</code> plugin still overrides them, field by field.</p>");
     if signed.is_admin() {
         body.push_str("<form method=\"get\" class=\"card filters\"><div><label for=\"key-select\">Key</label><select id=\"key-select\" name=\"key\">");
-        for it in &app.config().keys {
+        for it in client_keys(app) {
             let selected = if *it.name == *key { " selected" } else { "" };
             let _ = write!(body, "<option{selected}>{}</option>", esc(&it.name));
         }
@@ -144,12 +146,8 @@ fn settings_html(
 
 /// The effective settings of `key`'s requests without a plugin, and where each comes from.
 fn effective_html(app: &AppState, key: &str) -> String {
-    let configured = app
-        .config()
-        .keys
-        .iter()
-        .find(|it| *it.name == *key)
-        .and_then(|it| it.auto_router.as_ref());
+    let client_key = key_named(app, key);
+    let configured = client_key.as_ref().and_then(|it| it.auto_router.as_ref());
     let saved = app.settings().saved(key);
     let layered = saved
         .as_deref()
@@ -269,10 +267,7 @@ pub(crate) async fn save_settings(
     if !app.config().settings.editable {
         return forbidden("Settings are read-only: [settings] editable = false in the config.");
     }
-    let Some(key) = signed
-        .target_key(&app, Some(form.key.as_str()))
-        .map(str::to_owned)
-    else {
+    let Some(key) = signed.target_key(&app, Some(form.key.as_str())) else {
         return forbidden("No client key is configured.");
     };
     let lines = |text: &str| -> Vec<String> {

@@ -42,7 +42,7 @@ fn sign_in_form(status: StatusCode, error: Option<&str>) -> Response {
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label for=\"key\">Client key or admin key</label>\
          <input type=\"password\" id=\"key\" name=\"key\" autocomplete=\"current-password\" required autofocus>\
-         <p class=\"hint\">A client key sees and edits its own settings and activity; the admin key \
+         <p class=\"hint\">A client key (from the config or made through <code>/api/v1/keys</code>) sees and edits its own settings and activity; the admin key \
          (<code>[settings] admin_key</code>) sees every key. The key is not shown again.</p>\
          <button type=\"submit\">Sign in</button></form></div>"
     );
@@ -84,12 +84,16 @@ pub(crate) async fn sign_in(
     let principal = match find_key(&app.config().keys, key) {
         _ if admin => Principal::Admin,
         Some(idx) => Principal::Key(app.key(idx).name.to_string()),
-        None => {
-            return sign_in_form(
-                StatusCode::UNAUTHORIZED,
-                Some("That key is not configured."),
-            );
-        }
+        // A key made through the provisioning API (`/api/v1/keys`) and enabled.
+        None => match app.api_keys().find(key) {
+            Some(made) if !key.is_empty() => Principal::Key(made.name.to_string()),
+            _ => {
+                return sign_in_form(
+                    StatusCode::UNAUTHORIZED,
+                    Some("That key is not configured."),
+                );
+            }
+        },
     };
     let token = app.settings().sign_in(principal);
     let cookie = format!(
