@@ -278,6 +278,16 @@ fn form_csrf(page: &str) -> String {
     page[at..].split('"').next().unwrap().to_owned()
 }
 
+/// `GET url` on the pages with the session cookie `session`.
+async fn ui_get(client: &reqwest::Client, url: &str, session: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("cookie", format!("turnout_session={session}"))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Signs in to the pages with `key` over plain HTTP: the session cookie, or the status of a
 /// refusal.
 async fn ui_sign_in(
@@ -333,12 +343,7 @@ async fn a_key_made_through_the_api_signs_in_to_the_pages_while_it_is_enabled() 
     // Signed in, the key sees and saves its own Auto Router settings...
     let session = ui_sign_in(&pages, &api.server, &secret).await.unwrap();
     let settings_url = format!("{}/ui/settings/plugins/auto-router", api.server.url());
-    let page = pages
-        .get(&settings_url)
-        .header("cookie", format!("turnout_session={session}"))
-        .send()
-        .await
-        .unwrap();
+    let page = ui_get(&pages, &settings_url, &session).await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("name=\"key\" value=\"made-key\""), "{page}");
@@ -357,12 +362,8 @@ async fn a_key_made_through_the_api_signs_in_to_the_pages_while_it_is_enabled() 
         .await
         .unwrap();
     assert!(saved.status().is_redirection(), "{}", saved.status());
-    let page = pages
-        .get(&settings_url)
-        .header("cookie", format!("turnout_session={session}"))
-        .send()
+    let page = ui_get(&pages, &settings_url, &session)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -371,12 +372,8 @@ async fn a_key_made_through_the_api_signs_in_to_the_pages_while_it_is_enabled() 
     let admin = ui_sign_in(&pages, &api.server, "sk-admin-test")
         .await
         .unwrap();
-    let page = pages
-        .get(format!("{settings_url}?key=made-key"))
-        .header("cookie", format!("turnout_session={admin}"))
-        .send()
+    let page = ui_get(&pages, &format!("{settings_url}?key=made-key"), &admin)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -396,12 +393,7 @@ async fn a_key_made_through_the_api_signs_in_to_the_pages_while_it_is_enabled() 
         )
         .await;
     assert_eq!(status, 200);
-    let after = pages
-        .get(&settings_url)
-        .header("cookie", format!("turnout_session={session}"))
-        .send()
-        .await
-        .unwrap();
+    let after = ui_get(&pages, &settings_url, &session).await;
     assert!(after.status().is_redirection());
     assert_eq!(after.headers()["location"], "/ui/sign-in");
     assert_eq!(ui_sign_in(&pages, &api.server, &secret).await, Err(401));
