@@ -19,18 +19,21 @@
 //! connection, so the provider sees the request cancelled. One timer bounds an exchange's total
 //! time.
 
+use std::future::poll_fn;
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::time::{Instant, Sleep};
 
-use crate::pool::{Lease, Pool, PoolError};
+use crate::pool::{Drive, Lease, Pool, PoolError};
 
 /// TCP keep-alive probes start after this long without traffic.
 pub(crate) const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
@@ -84,8 +87,9 @@ enum ResponseBody {
         headers: HeaderMap,
         /// The body, on its connection.
         body: Incoming,
-        /// The connection, given back to the pool when it drops, after the body.
-        _lease: Lease,
+        /// The connection, driven while the body is read, and given back to the pool when it
+        /// drops, after the body.
+        lease: Lease,
         /// Fires when the provider's total timeout runs out: one timer for the whole exchange,
         /// registered the first time a read has to wait, rather than one per read.
         deadline: Pin<Box<Sleep>>,
@@ -216,10 +220,15 @@ impl Transport {
                 for (name, value) in &plain.headers {
                     headers.append(name, value.clone());
                 }
+                // A stream's reader drives its connection itself (see `pool`).
+                let drive = match accept.as_bytes() {
+                    b"text/event-stream" => Drive::Inline,
+                    _ => Drive::Task,
+                };
                 headers.insert(header::ACCEPT, accept);
                 let (response, lease) = tokio::select! {
                     biased;
-                    sent = plain.pool.send(request) => sent.map_err(TransportError::Request)?,
+                    sent = plain.pool.send(request, drive) => sent.map_err(TransportError::Request)?,
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(total_timeout)),
                 };
                 let (parts, body) = response.into_parts();
@@ -228,7 +237,7 @@ impl Transport {
                     body: ResponseBody::Plain {
                         headers: parts.headers,
                         body,
-                        _lease: lease,
+                        lease,
                         deadline,
                         total_timeout,
                     },
@@ -318,13 +327,22 @@ impl Response {
             ResponseBody::Reqwest(response) => response.chunk().await.map_err(Into::into),
             ResponseBody::Plain {
                 body,
+                lease,
                 deadline,
                 total_timeout,
                 ..
             } => loop {
+                // The body's next frame, driving the connection when none is ready.
+                let next = poll_fn(|cx| {
+                    if let Poll::Ready(frame) = Pin::new(&mut *body).poll_frame(cx) {
+                        return Poll::Ready(frame);
+                    }
+                    lease.drive(cx);
+                    Pin::new(&mut *body).poll_frame(cx)
+                });
                 let frame = tokio::select! {
                     biased;
-                    frame = body.frame() => frame,
+                    frame = next => frame,
                     () = deadline.as_mut() => return Err(TransportError::TimedOut(*total_timeout)),
                 };
                 match frame {

@@ -355,52 +355,63 @@ async fn scripted_server(
     (url, seen, closed)
 }
 
-async fn exchange(client: &Transport) -> Result<Bytes, TransportError> {
-    post(client, b"{}", "application/json", Duration::from_secs(20))
+async fn exchange(client: &Transport, accept: &'static str) -> Result<Bytes, TransportError> {
+    post(client, b"{}", accept, Duration::from_secs(20))
         .await?
         .bytes_within(1024)
         .await
 }
 
+/// Both kinds of pooled connection: driven by a task of their own (answers read whole), and
+/// by their reader (streams).
+const BOTH: [(&str, Drive); 2] = [
+    ("application/json", Drive::Task),
+    ("text/event-stream", Drive::Inline),
+];
+
 #[tokio::test]
 async fn a_connection_is_reused_and_one_the_provider_closed_is_not() {
     use std::sync::atomic::Ordering::SeqCst;
 
-    let (url, seen, mut closed) =
-        scripted_server(vec![Reply::Answer, Reply::AnswerThenClose]).await;
-    let client = transport(url.as_str(), false);
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(
-        seen.connections.load(SeqCst),
-        1,
-        "the connection was reused"
-    );
-    closed.recv().await.unwrap();
-    // The provider closed the pooled connection: the next request goes on a new one, once.
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(seen.connections.load(SeqCst), 2);
-    assert_eq!(seen.requests.load(SeqCst), 3);
+    for (accept, _) in BOTH {
+        let (url, seen, mut closed) =
+            scripted_server(vec![Reply::Answer, Reply::AnswerThenClose]).await;
+        let client = transport(url.as_str(), false);
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(
+            seen.connections.load(SeqCst),
+            1,
+            "{accept}: the connection was reused"
+        );
+        closed.recv().await.unwrap();
+        // The provider closed the pooled connection: the next request goes on a new one, once.
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(seen.connections.load(SeqCst), 2, "{accept}");
+        assert_eq!(seen.requests.load(SeqCst), 3, "{accept}");
+    }
 }
 
 #[tokio::test]
 async fn a_connection_idle_past_the_idle_timeout_is_not_reused() {
     use std::sync::atomic::Ordering::SeqCst;
 
-    let (url, seen, _closed) = scripted_server(vec![]).await;
-    let client = transport(url.as_str(), false);
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(seen.connections.load(SeqCst), 1);
-    tokio::time::pause();
-    tokio::time::advance(IDLE_TIMEOUT + Duration::from_secs(1)).await;
-    tokio::time::resume();
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(
-        seen.connections.load(SeqCst),
-        2,
-        "the stale connection was reused"
-    );
+    for (accept, _) in BOTH {
+        let (url, seen, _closed) = scripted_server(vec![]).await;
+        let client = transport(url.as_str(), false);
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(seen.connections.load(SeqCst), 1, "{accept}");
+        tokio::time::pause();
+        tokio::time::advance(IDLE_TIMEOUT + Duration::from_secs(1)).await;
+        tokio::time::resume();
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(
+            seen.connections.load(SeqCst),
+            2,
+            "{accept}: the stale connection was reused"
+        );
+    }
 }
 
 #[tokio::test]
@@ -409,21 +420,46 @@ async fn a_connection_is_reused_once_its_answer_was_read_even_if_its_end_was_not
 
     // A stream reader stops at its last event (`[DONE]`) and drops the body without asking
     // for its end; hyper has read the whole answer by then, so the connection serves again.
+    for (accept, drive) in BOTH {
+        let (url, seen, _closed) = scripted_server(vec![]).await;
+        let client = transport(url.as_str(), false);
+        for _ in 0..3 {
+            let mut response = post(&client, b"{}", accept, Duration::from_secs(20))
+                .await
+                .unwrap();
+            assert_eq!(response.chunk().await.unwrap().as_deref(), Some(&b"ok"[..]));
+        }
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(seen.requests.load(SeqCst), 4, "{accept}");
+        assert_eq!(
+            seen.connections.load(SeqCst),
+            1,
+            "{accept}: a connection per answer"
+        );
+        let Transport::Plain(plain) = &client else {
+            panic!("not plain")
+        };
+        assert_eq!(plain.pool.idle(drive), 1, "{accept}");
+    }
+}
+
+#[tokio::test]
+async fn streams_and_answers_read_whole_keep_connections_of_their_own() {
+    use std::sync::atomic::Ordering::SeqCst;
+
     let (url, seen, _closed) = scripted_server(vec![]).await;
     let client = transport(url.as_str(), false);
-    for _ in 0..3 {
-        let mut response = post(&client, b"{}", "application/json", Duration::from_secs(20))
-            .await
-            .unwrap();
-        assert_eq!(response.chunk().await.unwrap().as_deref(), Some(&b"ok"[..]));
+    for (accept, _) in BOTH {
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
     }
-    assert_eq!(&exchange(&client).await.unwrap()[..], b"ok");
-    assert_eq!(seen.requests.load(SeqCst), 4);
-    assert_eq!(seen.connections.load(SeqCst), 1, "a connection per answer");
+    assert_eq!(seen.connections.load(SeqCst), 2, "one of each kind");
     let Transport::Plain(plain) = &client else {
         panic!("not plain")
     };
-    assert_eq!(plain.pool.idle(), 1);
+    for (accept, drive) in BOTH {
+        assert_eq!(plain.pool.idle(drive), 1, "{accept}");
+    }
 }
 
 #[tokio::test]
@@ -450,14 +486,14 @@ async fn a_request_that_was_written_is_never_sent_again() {
     // On a new connection and on a reused one: read whole, then no answer.
     let (url, seen, _closed) = scripted_server(vec![Reply::Close]).await;
     let client = transport(url.as_str(), false);
-    let err = exchange(&client).await.unwrap_err();
+    let err = exchange(&client, "application/json").await.unwrap_err();
     assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
     assert_eq!(seen.requests.load(SeqCst), 1);
 
     let (url, seen, _closed) = scripted_server(vec![Reply::Answer, Reply::Close]).await;
     let client = transport(url.as_str(), false);
-    exchange(&client).await.unwrap();
-    let err = exchange(&client).await.unwrap_err();
+    exchange(&client, "application/json").await.unwrap();
+    let err = exchange(&client, "application/json").await.unwrap_err();
     assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
     assert_eq!(seen.requests.load(SeqCst), 2);
     assert_eq!(seen.connections.load(SeqCst), 1);
