@@ -184,13 +184,15 @@ fn references_compare_each_router_run_with_its_own_round() {
     let lines: Vec<&str> = report.lines().skip(1).collect();
     assert_eq!(lines.len(), 2, "{report}");
     assert!(
-        lines[0]
-            .contains("router 25.0, nginx 12.5 (2.00×), bare proxy 10.0 (Turnout's own work 15.0)"),
+        lines[0].contains(
+            "router 25.0, nginx 12.5 (2.00×), bare proxy 10.0 (router − bare proxy +15.0)"
+        ),
         "{report}"
     );
     assert!(
-        lines[1]
-            .contains("router 30.0, nginx 15.0 (2.00×), bare proxy 12.0 (Turnout's own work 18.0)"),
+        lines[1].contains(
+            "router 30.0, nginx 15.0 (2.00×), bare proxy 12.0 (router − bare proxy +18.0)"
+        ),
         "{report}"
     );
 }
