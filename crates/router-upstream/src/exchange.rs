@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use reqwest::header::HeaderValue;
 use router_core::fallback::FailureClass;
 
 use router_core::catalog::Endpoint;
@@ -33,12 +32,8 @@ pub(crate) async fn send(
     stream: bool,
 ) -> Result<Response, UpstreamError> {
     let settings = &inner.settings;
-    let accept = match stream {
-        true => HeaderValue::from_static("text/event-stream"),
-        false => HeaderValue::from_static("application/json"),
-    };
     tracing::trace!(provider = inner.name(), stream, "sending chat request");
-    let sent = transport.post(body, accept, settings.total_timeout);
+    let sent = transport.post(body, stream, settings.total_timeout);
     let response = match tokio::time::timeout(settings.first_byte_timeout, sent).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {

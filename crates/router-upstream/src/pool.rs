@@ -20,15 +20,16 @@
 //!
 //! - The idle list is last in, first out (the warmest connection first), at most [`MAX_IDLE`]
 //!   long; a connection idle longer than [`IDLE_TIMEOUT`] is closed when the list is next
-//!   touched, and one the provider closed is dropped when its turn comes (its task ended).
+//!   touched, and one the provider closed is dropped when its turn comes (its task ended, or,
+//!   driven inline, the poll when it is taken found it closed).
 //! - A request is sent again only when hyper gives it back unsent (a pooled connection that
 //!   closed before any of it was written), and then only on another connection; one that was
 //!   written is never sent twice.
 //! - A connection goes back to the list when its exchange's lease drops, after the answer's
 //!   body: hyper keeps a connection whose answer it read to the end (a stream's last chunk may
 //!   come in the same read as its `[DONE]`, before the reader asks for the end), and closes one
-//!   whose body was dropped before its end, so the provider sees the request cancelled; such a
-//!   connection fails its readiness check and is dropped when its turn comes.
+//!   whose body was dropped before its end, so the provider sees the request cancelled: its task
+//!   does that, or, driven inline, the lease's last poll when it drops.
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};

@@ -14,8 +14,9 @@
 //! [`IDLE_TIMEOUT`]), set `TCP_NODELAY` and TCP keep-alive, bound the connect time, never follow
 //! redirects and never send a request twice once it was written: hyper tries a request again
 //! only when a pooled connection closed before any of it was sent, and the server's fallback
-//! policy decides what else is tried again. An idle connection the provider closed is noticed
-//! by its connection task and leaves the pool. A body dropped before its end closes its
+//! policy decides what else is tried again. An idle connection the provider closed leaves the
+//! pool: its connection task notices, or, for a stream's connection, which its reader drives
+//! ([`crate::pool`]), the poll when it is next taken does. A body dropped before its end closes its
 //! connection, so the provider sees the request cancelled. One timer bounds an exchange's total
 //! time.
 
@@ -186,14 +187,19 @@ impl Transport {
         matches!(self, Transport::Plain(_))
     }
 
-    /// POSTs `body` and resolves with the response headers; the body is read within
+    /// POSTs `body`, asking for a stream of server-sent events when `stream` and for JSON
+    /// otherwise, and resolves with the response headers; the body is read within
     /// `total_timeout` of now.
     pub(crate) async fn post(
         &self,
         body: Vec<u8>,
-        accept: HeaderValue,
+        stream: bool,
         total_timeout: Duration,
     ) -> Result<Response, TransportError> {
+        let accept = HeaderValue::from_static(match stream {
+            true => "text/event-stream",
+            false => "application/json",
+        });
         match self {
             Transport::Reqwest { client, url } => {
                 let response = client
@@ -221,9 +227,9 @@ impl Transport {
                     headers.append(name, value.clone());
                 }
                 // A stream's reader drives its connection itself (see `pool`).
-                let drive = match accept.as_bytes() {
-                    b"text/event-stream" => Drive::Inline,
-                    _ => Drive::Task,
+                let drive = match stream {
+                    true => Drive::Inline,
+                    false => Drive::Task,
                 };
                 headers.insert(header::ACCEPT, accept);
                 let (response, lease) = tokio::select! {

@@ -26,20 +26,18 @@ fn transport(url: &str, proxy_in_env: bool) -> Transport {
     .unwrap()
 }
 
-/// POSTs `body` asking for `accept`, with a total timeout of `total_timeout`.
+/// What [`post`] asks for: a JSON answer, or a stream.
+const JSON: bool = false;
+const STREAM: bool = true;
+
+/// POSTs `body` asking for a stream or not, with a total timeout of `total_timeout`.
 async fn post(
     transport: &Transport,
     body: &[u8],
-    accept: &'static str,
+    stream: bool,
     total_timeout: Duration,
 ) -> Result<Response, TransportError> {
-    transport
-        .post(
-            body.to_vec(),
-            HeaderValue::from_static(accept),
-            total_timeout,
-        )
-        .await
+    transport.post(body.to_vec(), stream, total_timeout).await
 }
 
 /// A server that answers one request with `answer` and hands back the request it read. It
@@ -91,14 +89,9 @@ async fn plain_requests_carry_every_header_and_read_the_body() {
     )
     .await;
     let transport = transport(url.as_str(), false);
-    let response = post(
-        &transport,
-        b"{\"a\":1}",
-        "application/json",
-        Duration::from_secs(20),
-    )
-    .await
-    .unwrap();
+    let response = post(&transport, b"{\"a\":1}", JSON, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(
@@ -129,14 +122,9 @@ async fn the_total_timeout_bounds_the_body() {
         one_shot_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
             .await;
     let transport = transport(url.as_str(), false);
-    let mut response = post(
-        &transport,
-        b"{}",
-        "text/event-stream",
-        Duration::from_millis(300),
-    )
-    .await
-    .unwrap();
+    let mut response = post(&transport, b"{}", STREAM, Duration::from_millis(300))
+        .await
+        .unwrap();
     assert_eq!(
         response.chunk().await.unwrap().as_deref(),
         Some(&b"first"[..])
@@ -152,15 +140,10 @@ async fn a_refused_connection_is_a_connect_error() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let transport = transport(&format!("http://{addr}/v1/chat/completions"), false);
-    let err = post(
-        &transport,
-        b"{}",
-        "application/json",
-        Duration::from_secs(20),
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = post(&transport, b"{}", JSON, Duration::from_secs(20))
+        .await
+        .err()
+        .unwrap();
     assert!(err.is_connect() && !err.is_timeout(), "{err:?}");
 }
 
@@ -172,14 +155,9 @@ async fn a_large_body_is_read_across_many_reads() {
     answer.extend_from_slice(&body);
     let (url, _server, _next) = one_shot_server(answer.leak()).await;
     let transport = transport(url.as_str(), false);
-    let response = post(
-        &transport,
-        b"{}",
-        "application/json",
-        Duration::from_secs(20),
-    )
-    .await
-    .unwrap();
+    let response = post(&transport, b"{}", JSON, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(
         &response.bytes_within(1 << 20).await.unwrap()[..],
         &body[..]
@@ -193,14 +171,9 @@ async fn a_streamed_body_ends_after_its_last_chunk() {
     )
     .await;
     let transport = transport(url.as_str(), false);
-    let response = post(
-        &transport,
-        b"{}",
-        "text/event-stream",
-        Duration::from_secs(20),
-    )
-    .await
-    .unwrap();
+    let response = post(&transport, b"{}", STREAM, Duration::from_secs(20))
+        .await
+        .unwrap();
     let chunks: Vec<Bytes> = response
         .into_stream()
         .map(|chunk| chunk.unwrap())
@@ -216,7 +189,7 @@ async fn a_body_over_the_limit_is_refused() {
         one_shot_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000000\r\n\r\n{\"choices\":")
             .await;
     let client = transport(url.as_str(), false);
-    let response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+    let response = post(&client, b"{}", JSON, Duration::from_secs(20))
         .await
         .unwrap();
     let err = response.bytes_within(1024).await.unwrap_err();
@@ -229,7 +202,7 @@ async fn a_body_over_the_limit_is_refused() {
     )
     .await;
     let client = transport(url.as_str(), false);
-    let response = post(&client, b"{}", "application/json", Duration::from_secs(20))
+    let response = post(&client, b"{}", JSON, Duration::from_secs(20))
         .await
         .unwrap();
     let err = response.bytes_within(10).await.unwrap_err();
@@ -243,14 +216,9 @@ async fn a_body_of_exactly_the_limit_is_read() {
     )
     .await;
     let transport = transport(url.as_str(), false);
-    let response = post(
-        &transport,
-        b"{}",
-        "application/json",
-        Duration::from_secs(20),
-    )
-    .await
-    .unwrap();
+    let response = post(&transport, b"{}", JSON, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert_eq!(
         &response.bytes_within(12).await.unwrap()[..],
         b"abcdefghijkl"
@@ -355,8 +323,8 @@ async fn scripted_server(
     (url, seen, closed)
 }
 
-async fn exchange(client: &Transport, accept: &'static str) -> Result<Bytes, TransportError> {
-    post(client, b"{}", accept, Duration::from_secs(20))
+async fn exchange(client: &Transport, stream: bool) -> Result<Bytes, TransportError> {
+    post(client, b"{}", stream, Duration::from_secs(20))
         .await?
         .bytes_within(1024)
         .await
@@ -364,31 +332,28 @@ async fn exchange(client: &Transport, accept: &'static str) -> Result<Bytes, Tra
 
 /// Both kinds of pooled connection: driven by a task of their own (answers read whole), and
 /// by their reader (streams).
-const BOTH: [(&str, Drive); 2] = [
-    ("application/json", Drive::Task),
-    ("text/event-stream", Drive::Inline),
-];
+const BOTH: [(bool, Drive); 2] = [(JSON, Drive::Task), (STREAM, Drive::Inline)];
 
 #[tokio::test]
 async fn a_connection_is_reused_and_one_the_provider_closed_is_not() {
     use std::sync::atomic::Ordering::SeqCst;
 
-    for (accept, _) in BOTH {
+    for (stream, drive) in BOTH {
         let (url, seen, mut closed) =
             scripted_server(vec![Reply::Answer, Reply::AnswerThenClose]).await;
         let client = transport(url.as_str(), false);
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
         assert_eq!(
             seen.connections.load(SeqCst),
             1,
-            "{accept}: the connection was reused"
+            "{drive:?}: the connection was reused"
         );
         closed.recv().await.unwrap();
         // The provider closed the pooled connection: the next request goes on a new one, once.
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
-        assert_eq!(seen.connections.load(SeqCst), 2, "{accept}");
-        assert_eq!(seen.requests.load(SeqCst), 3, "{accept}");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
+        assert_eq!(seen.connections.load(SeqCst), 2, "{drive:?}");
+        assert_eq!(seen.requests.load(SeqCst), 3, "{drive:?}");
     }
 }
 
@@ -396,20 +361,20 @@ async fn a_connection_is_reused_and_one_the_provider_closed_is_not() {
 async fn a_connection_idle_past_the_idle_timeout_is_not_reused() {
     use std::sync::atomic::Ordering::SeqCst;
 
-    for (accept, _) in BOTH {
+    for (stream, drive) in BOTH {
         let (url, seen, _closed) = scripted_server(vec![]).await;
         let client = transport(url.as_str(), false);
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
-        assert_eq!(seen.connections.load(SeqCst), 1, "{accept}");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
+        assert_eq!(seen.connections.load(SeqCst), 1, "{drive:?}");
         tokio::time::pause();
         tokio::time::advance(IDLE_TIMEOUT + Duration::from_secs(1)).await;
         tokio::time::resume();
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
         assert_eq!(
             seen.connections.load(SeqCst),
             2,
-            "{accept}: the stale connection was reused"
+            "{drive:?}: the stale connection was reused"
         );
     }
 }
@@ -420,26 +385,26 @@ async fn a_connection_is_reused_once_its_answer_was_read_even_if_its_end_was_not
 
     // A stream reader stops at its last event (`[DONE]`) and drops the body without asking
     // for its end; hyper has read the whole answer by then, so the connection serves again.
-    for (accept, drive) in BOTH {
+    for (stream, drive) in BOTH {
         let (url, seen, _closed) = scripted_server(vec![]).await;
         let client = transport(url.as_str(), false);
         for _ in 0..3 {
-            let mut response = post(&client, b"{}", accept, Duration::from_secs(20))
+            let mut response = post(&client, b"{}", stream, Duration::from_secs(20))
                 .await
                 .unwrap();
             assert_eq!(response.chunk().await.unwrap().as_deref(), Some(&b"ok"[..]));
         }
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
-        assert_eq!(seen.requests.load(SeqCst), 4, "{accept}");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
+        assert_eq!(seen.requests.load(SeqCst), 4, "{drive:?}");
         assert_eq!(
             seen.connections.load(SeqCst),
             1,
-            "{accept}: a connection per answer"
+            "{drive:?}: a connection per answer"
         );
         let Transport::Plain(plain) = &client else {
             panic!("not plain")
         };
-        assert_eq!(plain.pool.idle(drive), 1, "{accept}");
+        assert_eq!(plain.pool.idle(drive), 1, "{drive:?}");
     }
 }
 
@@ -449,16 +414,16 @@ async fn streams_and_answers_read_whole_keep_connections_of_their_own() {
 
     let (url, seen, _closed) = scripted_server(vec![]).await;
     let client = transport(url.as_str(), false);
-    for (accept, _) in BOTH {
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
-        assert_eq!(&exchange(&client, accept).await.unwrap()[..], b"ok");
+    for (stream, _) in BOTH {
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
+        assert_eq!(&exchange(&client, stream).await.unwrap()[..], b"ok");
     }
     assert_eq!(seen.connections.load(SeqCst), 2, "one of each kind");
     let Transport::Plain(plain) = &client else {
         panic!("not plain")
     };
-    for (accept, drive) in BOTH {
-        assert_eq!(plain.pool.idle(drive), 1, "{accept}");
+    for (_, drive) in BOTH {
+        assert_eq!(plain.pool.idle(drive), 1, "{drive:?}");
     }
 }
 
@@ -468,7 +433,7 @@ async fn a_body_dropped_before_its_end_closes_its_connection() {
         one_shot_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
             .await;
     let client = transport(url.as_str(), false);
-    let mut response = post(&client, b"{}", "text/event-stream", Duration::from_secs(20))
+    let mut response = post(&client, b"{}", STREAM, Duration::from_secs(20))
         .await
         .unwrap();
     assert_eq!(
@@ -486,14 +451,14 @@ async fn a_request_that_was_written_is_never_sent_again() {
     // On a new connection and on a reused one: read whole, then no answer.
     let (url, seen, _closed) = scripted_server(vec![Reply::Close]).await;
     let client = transport(url.as_str(), false);
-    let err = exchange(&client, "application/json").await.unwrap_err();
+    let err = exchange(&client, JSON).await.unwrap_err();
     assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
     assert_eq!(seen.requests.load(SeqCst), 1);
 
     let (url, seen, _closed) = scripted_server(vec![Reply::Answer, Reply::Close]).await;
     let client = transport(url.as_str(), false);
-    exchange(&client, "application/json").await.unwrap();
-    let err = exchange(&client, "application/json").await.unwrap_err();
+    exchange(&client, JSON).await.unwrap();
+    let err = exchange(&client, JSON).await.unwrap_err();
     assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
     assert_eq!(seen.requests.load(SeqCst), 2);
     assert_eq!(seen.connections.load(SeqCst), 1);
