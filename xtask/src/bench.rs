@@ -8,8 +8,9 @@
 //! ([`ttfb`]), the mock's and the router's, since `wrk` only reports whole responses. With
 //! `--nginx` it also measures nginx as a plain reverse proxy on the router's core ([`nginx`]),
 //! the cost of the simplest proxy on the same machine, and router-mock's `bare-proxy`, the
-//! router's HTTP stack (hyper and tokio) proxying with nothing else: the router's cost minus
-//! the bare proxy's is what Turnout's own work adds. Everything
+//! router's HTTP stack (hyper and tokio) proxying with nothing else: for answers read whole,
+//! the router's cost minus the bare proxy's is what Turnout's own work adds (a stream can cost
+//! the router less, since the bare proxy writes every event on its own). Everything
 //! listens on 127.0.0.1, every run is bounded in time, and the [`crate::cmd::Children`] guard
 //! kills both servers on the way out, error or not.
 //!
